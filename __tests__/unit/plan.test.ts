@@ -1,0 +1,347 @@
+import { describe, expect, it } from '@jest/globals'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { UserError } from '../../src/core/errors.js'
+import type { Logger } from '../../src/core/log.js'
+import { createPlan, planOutput, type Plan } from '../../src/core/plan.js'
+import { readSettings, type Settings } from '../../src/core/settings.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const SHA = '1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d'
+
+function recorder(): Logger & { warnings: string[]; masked: string[]; lines: string[] } {
+  const warnings: string[] = []
+  const masked: string[] = []
+  const lines: string[] = []
+  return {
+    warnings,
+    masked,
+    lines,
+    info: m => lines.push(m),
+    debug: m => lines.push(m),
+    warning: (m, where) => warnings.push(where?.line ? `${where.line}: ${m}` : m),
+    mask: s => masked.push(s),
+    group: (_t, fn) => fn()
+  }
+}
+
+function settingsFor(dir: string, inputs: Record<string, string> = {}): Settings {
+  return readSettings(name => inputs[name] ?? '', {
+    env: { GITHUB_REPOSITORY: 'acme/myapp' },
+    cwd: dir
+  })
+}
+
+function tempApp(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-'))
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
+    fs.writeFileSync(path.join(dir, name), content)
+  }
+  return dir
+}
+
+async function plan(
+  dir: string,
+  inputs: Record<string, string> = {},
+  env: NodeJS.ProcessEnv = {},
+  logger = recorder()
+): Promise<Plan> {
+  return createPlan(
+    settingsFor(dir, inputs),
+    { env, gitSha: SHA, description: 'build 1a2b3c4d5e Fix login', buildId: 'BABCDEFGHIJ' },
+    logger
+  )
+}
+
+describe('createPlan on the example app', () => {
+  it('plans exactly what action-interface.md documents', async () => {
+    const logger = recorder()
+    const p = await plan(
+      path.join(root, 'examples'),
+      {
+        registry: 'registry.example.com/acme/myapp',
+        'build-args': 'BUILD_GIT_SHA\nBUILD_APP\nBUILD_RACK\nVERSION=1.2.3\nUNUSED=x',
+        rack: 'production'
+      },
+      {},
+      logger
+    )
+    const out = planOutput(p)
+    expect(JSON.stringify(out)).toBe(
+      JSON.stringify({
+        app: 'myapp',
+        buildId: 'BABCDEFGHIJ',
+        manifest: 'convox.yml',
+        gitSha: SHA,
+        description: 'build 1a2b3c4d5e Fix login',
+        development: false,
+        services: [
+          {
+            name: 'web',
+            context: '.',
+            dockerfile: 'Dockerfile',
+            image: 'registry.example.com/acme/myapp:web.BABCDEFGHIJ',
+            args: ['BUILD_APP', 'BUILD_GIT_SHA', 'VERSION'],
+            target: null,
+            build: 0
+          },
+          {
+            name: 'worker',
+            context: '.',
+            dockerfile: 'Dockerfile',
+            image: 'registry.example.com/acme/myapp:worker.BABCDEFGHIJ',
+            args: ['BUILD_APP', 'BUILD_GIT_SHA', 'VERSION'],
+            target: null,
+            build: 0
+          },
+          {
+            name: 'api',
+            context: 'api',
+            dockerfile: 'Dockerfile.production',
+            image: 'registry.example.com/acme/myapp:api.BABCDEFGHIJ',
+            args: ['BUILD_GIT_SHA', 'BUILD_RACK'],
+            target: null,
+            build: 1
+          },
+          {
+            name: 'cache',
+            from: 'busybox:1.36',
+            image: 'registry.example.com/acme/myapp:cache.BABCDEFGHIJ',
+            build: null
+          }
+        ],
+        builds: [
+          {
+            context: '.',
+            dockerfile: 'Dockerfile',
+            services: ['web', 'worker'],
+            args: ['BUILD_APP', 'BUILD_GIT_SHA', 'VERSION'],
+            target: null
+          },
+          {
+            context: 'api',
+            dockerfile: 'Dockerfile.production',
+            services: ['api'],
+            args: ['BUILD_GIT_SHA', 'BUILD_RACK'],
+            target: null
+          }
+        ]
+      })
+    )
+    expect(p.builds[0]?.argValues).toEqual({
+      BUILD_APP: 'myapp',
+      BUILD_GIT_SHA: SHA,
+      VERSION: '1.2.3'
+    })
+    expect(p.builds[1]?.argValues).toEqual({ BUILD_GIT_SHA: SHA, BUILD_RACK: 'production' })
+    expect(p.builds[1]?.dockerfilePath).toBe(path.join(root, 'examples/api/Dockerfile.production'))
+    expect(p.registry).toBe('registry.example.com/acme/myapp')
+    expect(p.rack).toBe('production')
+    expect(p.manifestText).toBe(fs.readFileSync(path.join(root, 'examples/convox.yml'), 'utf8'))
+    expect(logger.warnings).toEqual([
+      '5: build arg UNUSED is not declared (ARG UNUSED) by any Dockerfile of this build: it is not passed'
+    ])
+  })
+
+  it('targets development only where the stage exists', async () => {
+    const p = await plan(path.join(root, 'examples'), { development: 'true' })
+    expect(p.development).toBe(true)
+    expect(p.services.map(s => [s.name, s.target ?? null])).toEqual([
+      ['web', null],
+      ['worker', null],
+      ['api', 'development'],
+      ['cache', null]
+    ])
+    expect(p.builds.map(b => b.target)).toEqual([null, 'development'])
+  })
+
+  it('names images <app>:<service>.<id> without a registry and generates a build id', async () => {
+    const p = await createPlan(
+      settingsFor(path.join(root, 'examples')),
+      { env: {}, gitSha: SHA, description: 'd' },
+      recorder()
+    )
+    expect(p.buildId).toMatch(/^B[A-Z]{10}$/)
+    expect(p.services[0]?.image).toBe(`myapp:web.${p.buildId}`)
+    expect(p.registry).toBe('')
+  })
+})
+
+describe('createPlan rules', () => {
+  const dockerfile = 'FROM scratch\nARG A\nARG B=2\n'
+  it.each([
+    [
+      'same build path and Dockerfile share one build',
+      'services:\n  a:\n    build: .\n  b:\n    build: ./\n  c: {}\n',
+      [['a', 'b', 'c']]
+    ],
+    [
+      'a different Dockerfile is another build',
+      'services:\n  a:\n    build: .\n  b:\n    build:\n      manifest: Dockerfile.other\n',
+      [['a'], ['b']]
+    ],
+    [
+      'a different path is another build',
+      'services:\n  a:\n    build: .\n  b:\n    build: sub\n',
+      [['a'], ['b']]
+    ]
+  ])('%s', async (_name, yml, groups) => {
+    const dir = tempApp({
+      'convox.yml': yml,
+      Dockerfile: dockerfile,
+      'Dockerfile.other': dockerfile,
+      'sub/Dockerfile': dockerfile
+    })
+    const p = await plan(dir)
+    expect(p.builds.map(b => b.services)).toEqual(groups)
+  })
+
+  it('gives each build only the args its Dockerfile declares, and splits builds by values', async () => {
+    const dir = tempApp({
+      'convox.yml': 'services:\n  a:\n    build: one\n  b:\n    build: two\n',
+      'one/Dockerfile': 'FROM scratch\nARG A\n',
+      'two/Dockerfile': 'FROM scratch\nARG B\n'
+    })
+    const logger = recorder()
+    const p = await plan(dir, { 'build-args': 'A=1\nB=2\nC=3\nBUILD_ID' }, {}, logger)
+    expect(p.builds.map(b => b.argValues)).toEqual([{ A: '1' }, { B: '2' }])
+    expect(p.services.map(s => s.args)).toEqual([['A'], ['B']])
+    expect(logger.warnings).toEqual([
+      '3: build arg C is not declared (ARG C) by any Dockerfile of this build: it is not passed',
+      '4: build arg BUILD_ID is not declared (ARG BUILD_ID) by any Dockerfile of this build: it is not passed'
+    ])
+  })
+
+  it('passes every managed arg with the rack values, BUILD_AUTH masked', async () => {
+    const dir = tempApp({
+      'convox.yml': 'services:\n  web: {}\n',
+      Dockerfile:
+        'FROM scratch\nARG BUILD_APP BUILD_RACK BUILD_ID BUILD_GENERATION BUILD_DEVELOPMENT\nARG BUILD_MANIFEST BUILD_GIT_SHA BUILD_AUTH\n'
+    })
+    const logger = recorder()
+    const p = await createPlan(
+      settingsFor(dir, {
+        'build-args':
+          'BUILD_APP\nBUILD_RACK\nBUILD_ID\nBUILD_GENERATION\nBUILD_DEVELOPMENT\nBUILD_MANIFEST\nBUILD_GIT_SHA\nBUILD_AUTH',
+        rack: 'settings-rack',
+        registry: 'reg.example.com/acme/myapp',
+        'registry-username': 'u',
+        'registry-password': 'p@ss'
+      }),
+      { env: {}, gitSha: SHA, description: 'd', buildId: 'BQWERTYUIOP', rackName: 'org/real-rack' },
+      logger
+    )
+    const values = p.builds[0]?.argValues
+    expect(values).toEqual({
+      BUILD_APP: 'myapp',
+      BUILD_AUTH: '{"reg.example.com/acme/myapp":{"Username":"u","Password":"p@ss"}}',
+      BUILD_DEVELOPMENT: 'false',
+      BUILD_GENERATION: '2',
+      BUILD_GIT_SHA: SHA,
+      BUILD_ID: 'BQWERTYUIOP',
+      BUILD_MANIFEST: 'convox.yml',
+      BUILD_RACK: 'org/real-rack'
+    })
+    expect(logger.masked).toContain(values?.BUILD_AUTH)
+    const out = JSON.stringify(planOutput(p))
+    expect(out).not.toContain('p@ss')
+    expect(out).toContain('"BUILD_AUTH"')
+  })
+
+  it('passes no managed arg that is not named', async () => {
+    const dir = tempApp({
+      'convox.yml': 'services:\n  web: {}\n',
+      Dockerfile: 'FROM scratch\nARG BUILD_APP BUILD_ID BUILD_AUTH\n'
+    })
+    const logger = recorder()
+    const p = await plan(dir, {}, {}, logger)
+    expect(p.builds[0]?.argValues).toEqual({})
+    expect(p.builds[0]?.args).toEqual([])
+    expect(logger.masked).toEqual([])
+  })
+
+  it('copies image services and builds nothing for them', async () => {
+    const dir = tempApp({
+      'convox.yml': 'services:\n  redis:\n    image: redis:7\n  db:\n    image: ghcr.io/acme/pg@sha256:' + 'a'.repeat(64) + '\n'
+    })
+    const p = await plan(dir, { registry: 'r.example/x' })
+    expect(planOutput(p).services).toEqual([
+      { name: 'redis', from: 'redis:7', image: 'r.example/x:redis.BABCDEFGHIJ', build: null },
+      {
+        name: 'db',
+        from: 'ghcr.io/acme/pg@sha256:' + 'a'.repeat(64),
+        image: 'r.example/x:db.BABCDEFGHIJ',
+        build: null
+      }
+    ])
+    expect(p.builds).toEqual([])
+  })
+
+  it('reports manifest, Dockerfile and build-args problems together', async () => {
+    const dir = tempApp({
+      'convox.yml': 'services:\n  web:\n    build: missing\n  Bad:\n    image: redis\n',
+      Dockerfile: 'FROM scratch\n'
+    })
+    const e = await plan(dir, { 'build-args': 'NOPE\n1X=2' }).catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(UserError)
+    const problems = (e as UserError).problems
+    expect(problems).toEqual([
+      {
+        input: 'build-args',
+        line: 1,
+        message: expect.stringContaining('NOPE is not a managed build arg')
+      },
+      { input: 'build-args', line: 2, message: expect.stringContaining('"1X=" is not a valid') },
+      {
+        file: 'convox.yml',
+        line: 4,
+        col: 3,
+        message: expect.stringContaining('service name "Bad" is invalid')
+      }
+    ])
+  })
+
+  it('reports every missing build path and Dockerfile at once, with positions', async () => {
+    const dir = tempApp({
+      'convox.yml':
+        'services:\n  a:\n    build: nowhere\n  b:\n    build:\n      path: sub\n      manifest: Dockerfile.x\n'
+    })
+    fs.mkdirSync(path.join(dir, 'sub'))
+    const e = (await plan(dir).catch((x: unknown) => x)) as UserError
+    expect(e.problems).toEqual([
+      { file: 'convox.yml', line: 3, col: 12, message: 'build path "nowhere" does not exist' },
+      { file: 'convox.yml', line: 7, col: 17, message: 'Dockerfile sub/Dockerfile.x does not exist' }
+    ])
+  })
+
+  it('refuses a manifest without services', async () => {
+    const dir = tempApp({ 'convox.yml': 'resources:\n  db:\n    type: postgres\n' })
+    const e = (await plan(dir).catch((x: unknown) => x)) as UserError
+    expect(e.problems).toEqual([
+      { file: 'convox.yml', line: 1, col: 1, message: expect.stringContaining('no services') }
+    ])
+  })
+
+  it('reports a bad escape directive in a Dockerfile with its position', async () => {
+    const dir = tempApp({ 'convox.yml': 'services:\n  web: {}\n', Dockerfile: '# escape=x\nFROM scratch\n' })
+    const e = (await plan(dir).catch((x: unknown) => x)) as UserError
+    expect(e.problems).toEqual([
+      { file: 'Dockerfile', line: 1, col: 1, message: expect.stringContaining('invalid escape') }
+    ])
+  })
+
+  it('interpolates from the given environment and takes bare args from it', async () => {
+    const dir = tempApp({
+      'convox.yml': 'services:\n  web:\n    build: ${DIR}\n  cache:\n    image: redis:${TAG}\n',
+      'app/Dockerfile': 'FROM scratch\nARG TOKEN\n'
+    })
+    const p = await plan(dir, { 'build-args': 'TOKEN' }, { DIR: 'app', TAG: '7-alpine', TOKEN: 't0k' })
+    expect(p.services[0]?.context).toBe('app')
+    expect(p.services[1]?.from).toBe('redis:7-alpine')
+    expect(p.builds[0]?.argValues).toEqual({ TOKEN: 't0k' })
+    expect(p.manifestText).toContain('${DIR}')
+  })
+})

@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The convox-build CLI, from the committed bundle (npm run bundle).
+import '../dist/cli.js'

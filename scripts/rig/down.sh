@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Stops the processes the rig started (by their pid files in .rig/run); keeps data,
+# passwords and caches so the next `npm run rig:up` is quick.
+#   down.sh             everything
+#   down.sh dockerd     only the named parts (dockerd, buildkitd, registry-push, registry-hub)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+declare -A expect=([dockerd]=dockerd [buildkitd]=buildkitd [registry-push]=docker-registry [registry-hub]=docker-registry)
+parts=("$@")
+((${#parts[@]})) || parts=(dockerd buildkitd registry-push registry-hub)
+for part in "${parts[@]}"; do
+  [[ -n ${expect[$part]:-} ]] || die "unknown part: $part"
+  stop_proc "$part" "${expect[$part]}"
+done
+[[ -e $RIG_RUN/buildkitd.pid ]] || rm -f "$RIG_RUN/buildkitd.sock"
+[[ -e $RIG_RUN/dockerd.pid ]] || rm -f "$RIG_RUN/docker.sock"
+say "stopped ${parts[*]}"

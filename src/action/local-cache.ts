@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto'
+import * as cache from '@actions/cache'
+import type { Logger } from '../core/log.js'
+import type { Settings } from '../core/settings.js'
+
+/** Whether the run uses BuildKit's `local` cache, which the action carries between runs. */
+export function usesLocalCache(s: Settings): boolean {
+  return s.cache === 'local' && !s.noCache && !s.dryRun && !s.import
+}
+
+/**
+ * Cache keys: one prefix per app and manifest, so builds of other apps in the same repository
+ * never restore each other's layers; each run saves under its own key (cache entries are
+ * immutable) and restores the newest entry of the prefix.
+ */
+export function localCacheKeys(
+  s: Settings,
+  env: NodeJS.ProcessEnv
+): { key: string; restoreKeys: string[] } {
+  const where = createHash('sha256')
+    .update(`${s.workingDirectory}\0${s.manifest}`)
+    .digest('hex')
+    .slice(0, 16)
+  const prefix = `convox-build-${s.app}-${where}-`
+  const run = `${env.GITHUB_RUN_ID ?? Date.now()}-${env.GITHUB_RUN_ATTEMPT ?? '1'}`
+  return { key: prefix + run, restoreKeys: [prefix] }
+}
+
+export async function restoreLocalCache(
+  dir: string,
+  s: Settings,
+  env: NodeJS.ProcessEnv,
+  logger: Logger
+): Promise<void> {
+  if (!cache.isFeatureAvailable()) {
+    logger.warning('cache "local": the Actions cache service is not available; building cold')
+    return
+  }
+  const { key, restoreKeys } = localCacheKeys(s, env)
+  try {
+    const hit = await cache.restoreCache([dir], key, restoreKeys)
+    logger.info(hit ? `Restored the local build cache from ${hit}` : 'No local build cache yet')
+  } catch (e) {
+    logger.warning(`could not restore the local build cache: ${(e as Error).message}`)
+  }
+}
+
+export async function saveLocalCache(
+  dir: string,
+  s: Settings,
+  env: NodeJS.ProcessEnv,
+  logger: Logger
+): Promise<void> {
+  if (!cache.isFeatureAvailable()) return
+  const { key } = localCacheKeys(s, env)
+  try {
+    await cache.saveCache([dir], key)
+    logger.info(`Saved the local build cache as ${key}`)
+  } catch (e) {
+    logger.warning(`could not save the local build cache: ${(e as Error).message}`)
+  }
+}

@@ -1,0 +1,82 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import * as core from '@actions/core'
+import { formatProblem, type Problem } from '../core/errors.js'
+import type { Logger } from '../core/log.js'
+
+/** The parts of @actions/core the logger uses (a parameter so tests can record the calls). */
+export type ActionsCore = Pick<
+  typeof core,
+  'info' | 'debug' | 'warning' | 'error' | 'setSecret' | 'startGroup' | 'endGroup'
+>
+
+/** Annotation properties of a problem: file, line and column when it names a position. */
+export function annotationOf(
+  where: Omit<Problem, 'message'> | undefined,
+  title?: string
+): core.AnnotationProperties {
+  const props: core.AnnotationProperties = {}
+  if (title) props.title = title
+  if (where?.file) {
+    props.file = where.file
+    if (where.line !== undefined) props.startLine = where.line
+    if (where.line !== undefined && where.col !== undefined) props.startColumn = where.col
+  }
+  return props
+}
+
+/** The annotation text: the bare message when the annotation carries the position. */
+export function annotationMessage(p: Problem): string {
+  return p.file ? p.message : formatProblem(p)
+}
+
+/** Every value to hand to the runner's masker: the value, and each line of a multi-line one. */
+export function maskValues(secret: string): string[] {
+  if (secret.trim() === '') return []
+  const lines = secret
+    .split(/\r?\n/)
+    .map(l => l.trim())
+    .filter(l => l !== '' && l !== secret)
+  return [secret, ...lines]
+}
+
+/**
+ * Logger over @actions/core. The runner's log has one level of groups, so a group opened while
+ * another is open (concurrent builds) prefixes its lines with `[title]` instead.
+ */
+export function createActionLogger(actions: ActionsCore = core): Logger {
+  const scope = new AsyncLocalStorage<string>()
+  let open = false
+  const prefixed = (message: string): string => {
+    const title = scope.getStore()
+    return title ? message.replace(/^/gm, `[${title}] `) : message
+  }
+  return {
+    info: message => actions.info(prefixed(message)),
+    debug: message => actions.debug(prefixed(message)),
+    warning: (message, where) =>
+      actions.warning(
+        annotationMessage({ ...where, message }),
+        annotationOf(where, 'convox-build')
+      ),
+    mask: secret => maskValues(secret).forEach(v => actions.setSecret(v)),
+    group: async (title, fn) => {
+      if (open) {
+        actions.info(`==> ${title}`)
+        return scope.run(title, fn)
+      }
+      open = true
+      actions.startGroup(title)
+      try {
+        return await fn()
+      } finally {
+        actions.endGroup()
+        open = false
+      }
+    }
+  }
+}
+
+/** One error annotation per problem. */
+export function annotateProblems(problems: Problem[], actions: ActionsCore = core): void {
+  for (const p of problems) actions.error(annotationMessage(p), annotationOf(p, 'convox-build'))
+}

@@ -1,0 +1,125 @@
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { DefaultArtifactClient } from '@actions/artifact'
+import * as core from '@actions/core'
+import { isUserError } from '../core/errors.js'
+import { spawnExec } from '../core/exec.js'
+import { runPipeline, type PipelineResult } from '../core/pipeline.js'
+import { readSettings, settingsSecrets, type Settings } from '../core/settings.js'
+import { saveCleanupPaths } from './cleanup-state.js'
+import { restoreLocalCache, saveLocalCache, usesLocalCache } from './local-cache.js'
+import { annotateProblems, createActionLogger } from './logger.js'
+import { actionOutputs, artifactUrl, type UploadedArtifact } from './outputs.js'
+import { renderSummary } from './summary.js'
+
+/** Inputs that hold secrets: masked as given, before anything is parsed or could be logged. */
+const SECRET_INPUTS = ['registry-password', 'docker-hub-password', 'convox-password']
+
+export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const logger = createActionLogger()
+  try {
+    maskRawInputs(logger.mask)
+    const settings = readSettings(name => core.getInput(name), { env, cwd: process.cwd() })
+    const secrets = settingsSecrets(settings)
+    secrets.forEach(s => logger.mask(s))
+
+    const runnerTemp = env.RUNNER_TEMP || tmpdir()
+    const tempDir = await mkdtemp(path.join(runnerTemp, 'convox-build-'))
+    const localCacheDir = path.join(runnerTemp, `convox-build-cache-${settings.app}`)
+    saveCleanupPaths([tempDir, localCacheDir], secrets)
+
+    const localCache = usesLocalCache(settings)
+    if (localCache) await restoreLocalCache(localCacheDir, settings, env, logger)
+    const result = await runPipeline(settings, {
+      env,
+      logger,
+      exec: spawnExec,
+      github: true,
+      tempDir,
+      localCacheDir
+    })
+    if (localCache) await saveLocalCache(localCacheDir, settings, env, logger)
+
+    setOutputs(result)
+    let artifact: UploadedArtifact | undefined
+    let uploadError: Error | undefined
+    if (settings.uploadArtifact && result.exportPath) {
+      try {
+        artifact = await uploadExport(settings, result.exportPath, env)
+        setOutputs(result, artifact)
+        logger.info(`Uploaded ${result.exportPath} as artifact ${artifact.id}: ${artifact.url}`)
+      } catch (e) {
+        uploadError = e as Error
+      }
+    }
+    if (settings.summary) await writeSummary(settings, result, secrets, artifact, logger)
+    if (uploadError) {
+      throw new Error(
+        `upload-artifact "${settings.uploadArtifact}": upload failed: ${uploadError.message}`
+      )
+    }
+  } catch (e) {
+    fail(e)
+  }
+}
+
+/** Masks the secret inputs as given, so even a parse error cannot print them. */
+function maskRawInputs(mask: (s: string) => void): void {
+  for (const name of SECRET_INPUTS) mask(core.getInput(name))
+  for (const line of core.getInput('secrets').split(/\r?\n/)) {
+    const eq = line.indexOf('=')
+    mask(eq < 0 ? line : line.slice(eq + 1))
+  }
+}
+
+function setOutputs(result: PipelineResult, artifact?: UploadedArtifact): void {
+  for (const [name, value] of Object.entries(actionOutputs(result, artifact))) {
+    core.setOutput(name, value)
+  }
+}
+
+async function uploadExport(
+  settings: Settings,
+  exportPath: string,
+  env: NodeJS.ProcessEnv
+): Promise<UploadedArtifact> {
+  const client = new DefaultArtifactClient()
+  const { id } = await client.uploadArtifact(
+    settings.uploadArtifact,
+    [exportPath],
+    path.dirname(exportPath),
+    // The tarball is already gzip'd.
+    { compressionLevel: 0 }
+  )
+  if (id === undefined) throw new Error('the artifact service returned no artifact id')
+  return { id, url: artifactUrl(env, id) }
+}
+
+async function writeSummary(
+  settings: Settings,
+  result: PipelineResult,
+  secrets: string[],
+  artifact: UploadedArtifact | undefined,
+  logger: ReturnType<typeof createActionLogger>
+): Promise<void> {
+  try {
+    const text = renderSummary({ result, dryRun: settings.dryRun, artifact, secrets })
+    await core.summary.addRaw(text).write()
+  } catch (e) {
+    logger.warning(`could not write the job summary: ${(e as Error).message}`)
+  }
+}
+
+/** User mistakes: one annotation per problem and no stack. Anything else: its message. */
+function fail(e: unknown): void {
+  if (isUserError(e)) {
+    annotateProblems(e.problems)
+    const n = e.problems.length
+    core.setFailed(`convox-build stopped: ${n} problem${n === 1 ? '' : 's'}, see the errors above`)
+    return
+  }
+  const err = e instanceof Error ? e : new Error(String(e))
+  if (err.stack) core.debug(err.stack)
+  core.setFailed(err.message)
+}

@@ -1,0 +1,120 @@
+import type { PipelineResult, ServiceReport } from '../core/pipeline.js'
+import type { UploadedArtifact } from './outputs.js'
+
+/** The runner refuses a step summary over 1 MiB; stay well below it. */
+export const SUMMARY_LIMIT = 1024 * 1024
+const BUDGET = SUMMARY_LIMIT - 64 * 1024
+
+export interface SummaryInput {
+  result: PipelineResult
+  dryRun: boolean
+  artifact?: UploadedArtifact
+  /** Values that must never appear (masked secrets): replaced by `***`. */
+  secrets: string[]
+}
+
+/** The job summary as Markdown: ids, one table row per service, build-arg names, warnings. */
+export function renderSummary(input: SummaryInput): string {
+  const { result, dryRun, artifact } = input
+  const head: string[] = [
+    `## convox-build: ${cell(result.plan.app)}${dryRun ? ' (dry run)' : ''}`,
+    '',
+    `| Build | Release | Services | Builds | Duration |`,
+    `|---|---|---|---|---|`,
+    `| \`${cell(result.buildId)}\` | ${result.releaseId ? `\`${cell(result.releaseId)}\`` : '-'} | ${result.services.length} | ${result.plan.builds.length} | ${seconds(result.durationMs)} |`,
+    ''
+  ]
+  if (result.plan.description) head.push(`> ${cell(result.plan.description)}`, '')
+
+  const tableHead = [
+    '| Service | Image | Digest | Build | Cached steps | Duration |',
+    '|---|---|---|---|---|---|'
+  ]
+  const rows = result.services.map(s => serviceRow(s, result))
+
+  const tail: string[] = []
+  if (result.buildArgNames.length > 0) {
+    tail.push(
+      '',
+      '**Build args** (values not shown): ' +
+        result.buildArgNames.map(n => `\`${cell(n)}=***\``).join(' ')
+    )
+  }
+  if (result.exportPath) tail.push('', `**Export:** \`${cell(result.exportPath)}\``)
+  if (artifact) tail.push('', `**Artifact:** [${artifact.id}](${artifact.url})`)
+  const warnings = result.warnings.map(w => `- ${cell(w)}`)
+
+  // Fit the limit: drop warnings first, then service rows, saying how many were left out.
+  const fixed = Buffer.byteLength([...head, ...tableHead, ...tail].join('\n')) + 200
+  let budget = BUDGET - fixed
+  const keptRows = take(rows, budget)
+  budget -= keptRows.reduce((n, r) => n + Buffer.byteLength(r) + 1, 0)
+  const keptWarnings = take(warnings, budget - 20)
+
+  const out = [...head, ...tableHead, ...keptRows]
+  if (keptRows.length < rows.length) {
+    out.push('', `_${rows.length - keptRows.length} more services not shown (summary size limit)._`)
+  }
+  out.push(...tail)
+  if (warnings.length > 0) {
+    out.push('', `### Warnings (${warnings.length})`, '', ...keptWarnings)
+    if (keptWarnings.length < warnings.length) {
+      out.push(`- _${warnings.length - keptWarnings.length} more not shown._`)
+    }
+  }
+  return scrub(out.join('\n') + '\n', input.secrets)
+}
+
+function serviceRow(s: ServiceReport, result: PipelineResult): string {
+  const planned = result.plan.services.find(p => p.name === s.name)
+  let build: string
+  if (s.build === null) {
+    build = planned?.from ? `image \`${cell(planned.from)}\`` : 'image'
+  } else {
+    build = `#${s.build + 1}`
+    if (s.sharedWith.length > 0) build += ` (shared with ${s.sharedWith.map(cell).join(', ')})`
+  }
+  const cached = s.build === null || s.totalSteps === 0 ? '-' : `${s.cachedSteps}/${s.totalSteps}`
+  return `| ${cell(s.name)} | \`${cell(s.image)}\` | ${shortDigest(s.digest)} | ${build} | ${cached} | ${seconds(s.durationMs)} |`
+}
+
+/** `sha256:` and the first 12 hex digits, as registries' UIs show them. */
+export function shortDigest(digest: string): string {
+  if (!digest) return '-'
+  const [algo, hex] = digest.split(':')
+  return hex ? `\`${algo}:${hex.slice(0, 12)}\`` : `\`${cell(digest)}\``
+}
+
+function seconds(ms: number): string {
+  return ms > 0 ? `${(ms / 1000).toFixed(1)}s` : '-'
+}
+
+/** Text safe inside a Markdown table cell. */
+function cell(text: string): string {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\|/g, '\\|')
+    .replace(/`/g, "'")
+    .replace(/\r?\n/g, ' ')
+}
+
+function take(lines: string[], budget: number): string[] {
+  const kept: string[] = []
+  let used = 0
+  for (const l of lines) {
+    used += Buffer.byteLength(l) + 1
+    if (used > budget) break
+    kept.push(l)
+  }
+  return kept
+}
+
+/** Replaces every secret value (longest first) by `***`. */
+export function scrub(text: string, secrets: string[]): string {
+  return [...secrets]
+    .filter(s => s.length > 0)
+    .sort((a, b) => b.length - a.length)
+    .reduce((t, s) => t.split(s).join('***'), text)
+}

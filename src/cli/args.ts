@@ -1,0 +1,151 @@
+import { UserError, type Problem } from '../core/errors.js'
+import type { InputReader } from '../core/settings.js'
+
+/** The settings flags: the action's inputs, same names (action-interface.md). */
+export const SETTING_FLAGS = [
+  'app',
+  'rack',
+  'manifest',
+  'working-directory',
+  'build-args',
+  'secrets',
+  'description',
+  'development',
+  'no-cache',
+  'registry',
+  'registry-username',
+  'registry-password',
+  'docker-hub-username',
+  'docker-hub-password',
+  'docker-hub-registry',
+  'push',
+  'cache',
+  'engine',
+  'builder',
+  'buildkit-host',
+  'platforms',
+  'concurrency',
+  'export',
+  'upload-artifact',
+  'rack-url',
+  'convox-host',
+  'convox-password',
+  'import',
+  'promote',
+  'dry-run',
+  'summary'
+] as const
+
+/** Flags that stand alone (`--dry-run`) or take `=true|false`. */
+export const BOOLEAN_FLAGS = new Set([
+  'development',
+  'no-cache',
+  'push',
+  'promote',
+  'dry-run',
+  'summary'
+])
+/** Flags given once per line of the input. */
+export const REPEATABLE_FLAGS = new Set(['build-args', 'secrets'])
+/** Flags of the CLI alone. */
+export const CLI_FLAGS = new Set(['id', 'json', 'debug', 'help', 'version'])
+
+export const COMMANDS = ['plan', 'build'] as const
+export type Command = (typeof COMMANDS)[number]
+
+export interface ParsedArgs {
+  command: Command | undefined
+  /** Setting flag name to its values (one per occurrence). */
+  settings: Map<string, string[]>
+  id: boolean
+  json: boolean
+  debug: boolean
+  help: boolean
+  version: boolean
+}
+
+/** Parses `plan|build [--flag value|--flag=value|--bool]...`, reporting every mistake at once. */
+export function parseArgs(argv: string[]): ParsedArgs {
+  const problems: Problem[] = []
+  const parsed: ParsedArgs = {
+    command: undefined,
+    settings: new Map(),
+    id: false,
+    json: false,
+    debug: false,
+    help: false,
+    version: false
+  }
+  const known = new Set<string>(SETTING_FLAGS)
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '-h') {
+      parsed.help = true
+      continue
+    }
+    if (!arg.startsWith('--')) {
+      if (parsed.command === undefined && (COMMANDS as readonly string[]).includes(arg)) {
+        parsed.command = arg as Command
+      } else if (parsed.command === undefined) {
+        problems.push({ message: `unknown command "${arg}" (commands: ${COMMANDS.join(', ')})` })
+      } else {
+        problems.push({ message: `unexpected argument "${arg}"` })
+      }
+      continue
+    }
+    const eq = arg.indexOf('=')
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq)
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1)
+    const flag = `--${name}`
+    if (CLI_FLAGS.has(name)) {
+      if (inline !== undefined) {
+        problems.push({ input: flag, message: 'takes no value' })
+        continue
+      }
+      parsed[name as 'id' | 'json' | 'debug' | 'help' | 'version'] = true
+      continue
+    }
+    if (!known.has(name)) {
+      problems.push({ input: flag, message: 'unknown flag (see --help)' })
+      continue
+    }
+    let value: string
+    if (BOOLEAN_FLAGS.has(name)) {
+      value = inline ?? 'true'
+    } else if (inline !== undefined) {
+      value = inline
+    } else if (i + 1 < argv.length) {
+      value = argv[++i] as string
+    } else {
+      problems.push({ input: flag, message: 'needs a value' })
+      continue
+    }
+    const values = parsed.settings.get(name) ?? []
+    if (values.length > 0 && !REPEATABLE_FLAGS.has(name)) {
+      problems.push({ input: flag, message: 'given more than once' })
+      continue
+    }
+    parsed.settings.set(name, [...values, value])
+  }
+  if (problems.length > 0) throw new UserError(problems)
+  return parsed
+}
+
+/** `build-args` to `CONVOX_BUILD_BUILD_ARGS`. */
+export function envName(setting: string): string {
+  return `CONVOX_BUILD_${setting.toUpperCase().replace(/-/g, '_')}`
+}
+
+/** Settings as the core reads them: flags, then CONVOX_BUILD_<NAME>, then '' (the defaults). */
+export function settingsReader(
+  args: ParsedArgs,
+  env: NodeJS.ProcessEnv,
+  overrides: Record<string, string> = {}
+): InputReader {
+  return name => {
+    if (name in overrides) return overrides[name] as string
+    const values = args.settings.get(name)
+    if (values) return values.join('\n')
+    return env[envName(name)] ?? ''
+  }
+}

@@ -1,0 +1,67 @@
+import { envName, SETTING_FLAGS, BOOLEAN_FLAGS, REPEATABLE_FLAGS } from './args.js'
+
+/** One line per setting flag: what it takes and does (action.yml has the long form). */
+const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
+  app: 'Convox app name (default: the directory or repository name)',
+  rack: 'rack name (BUILD_RACK); with rack credentials, the rack to register with',
+  manifest: 'manifest path relative to --working-directory (default: convox.yml)',
+  'working-directory': 'the source root (default: .)',
+  'build-args': 'NAME or NAME=VALUE; repeat the flag for each arg',
+  secrets: 'BuildKit secret id=value; repeat the flag for each secret',
+  description: 'build description (default: build <sha10> <commit subject>)',
+  development: 'development build (target development where that stage exists)',
+  'no-cache': 'build without any cache',
+  registry: 'push repository, e.g. ghcr.io/acme/myapp',
+  'registry-username': 'username for --registry',
+  'registry-password': 'password for --registry',
+  'docker-hub-username': 'Docker Hub login for pulls',
+  'docker-hub-password': 'Docker Hub password or token',
+  'docker-hub-registry': 'Docker Hub or a mirror of it (default: docker.io)',
+  push: 'push images (default: true when --registry is set)',
+  cache: 'auto, registry, gha, local, inline or none (default: auto)',
+  engine: 'auto, buildx or buildctl (default: auto)',
+  builder: 'buildx builder name',
+  'buildkit-host': 'BuildKit daemon address for buildctl (default: $BUILDKIT_HOST)',
+  platforms: 'target platforms, comma-separated',
+  concurrency: 'most builds running at once (default: number of CPUs)',
+  export: 'write a `convox builds import` tarball to this path',
+  'upload-artifact': 'artifact name (GitHub Actions only)',
+  'rack-url': 'https://convox:<password>@api.<domain> (default: $RACK_URL)',
+  'convox-host': 'Console host (default: console.convox.com)',
+  'convox-password': 'Console deploy key',
+  import: 'import this export tarball into the app on the rack instead of building',
+  promote: 'promote the release on the rack and wait',
+  'dry-run': 'validate and plan only (what `plan` does)',
+  summary: 'write the job summary (GitHub Actions only; default: true)'
+}
+
+export function helpText(): string {
+  const width = Math.max(...SETTING_FLAGS.map(f => usage(f).length))
+  const lines = [
+    'Usage: convox-build <command> [flags]',
+    '',
+    'Builds a Convox app with BuildKit, as the rack would build it.',
+    '',
+    'Commands:',
+    '  plan    validate the manifest and print the build plan as JSON (no builder, no network)',
+    '  build   build, push and export; prints "Build: B..." and "Release: R..." at the end',
+    '',
+    'Flags (each also read from the environment as CONVOX_BUILD_<NAME>, e.g.',
+    `${envName('build-args')} with one arg per line):`,
+    ...SETTING_FLAGS.map(f => `  ${usage(f).padEnd(width)}  ${FLAG_HELP[f]}`),
+    '',
+    'Output:',
+    `  ${'--id'.padEnd(width)}  print only the release id on stdout (as convox build --id)`,
+    `  ${'--json'.padEnd(width)}  print the full result as JSON on stdout`,
+    `  ${'--debug'.padEnd(width)}  debug logs and stack traces`,
+    `  ${'--help, -h'.padEnd(width)}  this help`,
+    `  ${'--version'.padEnd(width)}  the version`,
+    ''
+  ]
+  return lines.join('\n')
+}
+
+function usage(flag: string): string {
+  if (BOOLEAN_FLAGS.has(flag)) return `--${flag}[=false]`
+  return `--${flag} <value>${REPEATABLE_FLAGS.has(flag) ? '...' : ''}`
+}

@@ -1,0 +1,67 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { formatProblem, type Problem } from '../core/errors.js'
+import type { Logger } from '../core/log.js'
+
+export interface CliLogger extends Logger {
+  /** Writes a line to stderr, secrets replaced by `***`. */
+  line(text: string): void
+  /** The text with every masked value replaced by `***` (for stdout too). */
+  scrub(text: string): string
+}
+
+/**
+ * Logger on stderr: groups as `==> title`, and lines of a group running beside another one
+ * (concurrent builds) prefixed with `[title]`. There is no runner to mask secrets: it scrubs
+ * them itself.
+ */
+export function createCliLogger(
+  write: (text: string) => void = t => process.stderr.write(t),
+  options: { debug?: boolean } = {}
+): CliLogger {
+  const secrets = new Set<string>()
+  const scope = new AsyncLocalStorage<string>()
+  let openGroups = 0
+  const scrub = (text: string): string =>
+    [...secrets]
+      .sort((a, b) => b.length - a.length)
+      .reduce((t, s) => t.split(s).join('***'), text)
+  const line = (text: string): void => {
+    const title = scope.getStore()
+    const body = title ? text.replace(/^/gm, `[${title}] `) : text
+    write(scrub(body) + '\n')
+  }
+  return {
+    line,
+    scrub,
+    info: line,
+    debug: message => {
+      if (options.debug) line(`debug: ${message}`)
+    },
+    warning: (message, where) => line(`warning: ${formatProblem({ ...where, message })}`),
+    mask: secret => {
+      if (secret.trim() === '') return
+      secrets.add(secret)
+      for (const l of secret.split(/\r?\n/)) if (l.trim() !== '') secrets.add(l.trim())
+    },
+    group: async (title, fn) => {
+      line(`==> ${title}`)
+      openGroups++
+      try {
+        // Alone, a group's lines need no prefix; beside another, they do.
+        return openGroups > 1 || scope.getStore() ? await scope.run(title, fn) : await fn()
+      } finally {
+        openGroups--
+      }
+    }
+  }
+}
+
+/** A problem as the CLI prints it: `file:line:col: message`, or `--flag: message`. */
+export function formatCliProblem(p: Problem): string {
+  if (p.file) return formatProblem(p)
+  if (p.input) {
+    const flag = p.input.startsWith('--') ? p.input : `--${p.input}`
+    return `${flag}${p.line !== undefined ? ` (line ${p.line})` : ''}: ${p.message}`
+  }
+  return p.message
+}

@@ -1,0 +1,125 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { homedir, tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { isUserError } from '../core/errors.js'
+import { spawnExec, type Exec } from '../core/exec.js'
+import { runPipeline, type PipelineResult, type RunEnvironment } from '../core/pipeline.js'
+import { readSettings, settingsSecrets } from '../core/settings.js'
+import { parseArgs, settingsReader, type ParsedArgs } from './args.js'
+import { helpText } from './help.js'
+import { createCliLogger, formatCliProblem, type CliLogger } from './logger.js'
+
+export interface CliIO {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+  env: NodeJS.ProcessEnv
+  cwd: string
+  exec?: Exec
+  /** The pipeline to run (default runPipeline); unit tests of the output pass their own. */
+  pipeline?: typeof runPipeline
+}
+
+/** Runs `convox-build <argv>`; returns the exit code. */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const debug = argv.includes('--debug') || io.env.CONVOX_BUILD_DEBUG === 'true'
+  const logger = createCliLogger(io.stderr, { debug })
+  let args: ParsedArgs
+  try {
+    args = parseArgs(argv)
+  } catch (e) {
+    return failed(e, logger, debug)
+  }
+  if (args.version) {
+    io.stdout(`${packageVersion()}\n`)
+    return 0
+  }
+  if (args.help || args.command === undefined) {
+    ;(args.help ? io.stdout : io.stderr)(helpText())
+    return args.help ? 0 : 1
+  }
+
+  let tempDir = ''
+  try {
+    const overrides: Record<string, string> = args.command === 'plan' ? { 'dry-run': 'true' } : {}
+    // Secrets as given are scrubbed before anything is parsed (a bad input message may quote).
+    const read = settingsReader(args, io.env, overrides)
+    for (const name of ['registry-password', 'docker-hub-password', 'convox-password']) {
+      logger.mask(read(name))
+    }
+    for (const l of read('secrets').split(/\r?\n/)) logger.mask(l.slice(l.indexOf('=') + 1))
+
+    const settings = readSettings(read, { env: io.env, cwd: io.cwd })
+    settingsSecrets(settings).forEach(s => logger.mask(s))
+    tempDir = await mkdtemp(path.join(tmpdir(), 'convox-build-'))
+    const run: RunEnvironment = {
+      env: io.env,
+      logger,
+      exec: io.exec ?? spawnExec,
+      github: io.env.GITHUB_ACTIONS === 'true',
+      tempDir,
+      localCacheDir: localCacheDir(io.env, settings.app)
+    }
+    const result = await (io.pipeline ?? runPipeline)(settings, run)
+    const out = (text: string): void => io.stdout(logger.scrub(text))
+    if (args.json) out(JSON.stringify(result, null, 2) + '\n')
+    else if (args.command === 'plan') out(JSON.stringify(result.plan, null, 2) + '\n')
+    else if (args.id) out(`${result.releaseId}\n`)
+    else {
+      for (const l of serviceLines(result)) logger.line(l)
+      out(finalLines(result))
+    }
+    return 0
+  } catch (e) {
+    return failed(e, logger, debug)
+  } finally {
+    if (tempDir) await rm(tempDir, { recursive: true, force: true }).catch(() => undefined)
+  }
+}
+
+/** One line per service: name, image and digest, aligned. */
+export function serviceLines(result: PipelineResult): string[] {
+  const width = Math.max(0, ...result.services.map(s => s.name.length))
+  return result.services.map(s => {
+    const digest = s.digest ? `  ${s.digest}` : ''
+    return `${s.name.padEnd(width)}  ${s.image}${digest}`
+  })
+}
+
+/** The closing lines of `convox build`. */
+export function finalLines(result: PipelineResult): string {
+  return `Build:   ${result.buildId}\nRelease: ${result.releaseId}\n`
+}
+
+function failed(e: unknown, logger: CliLogger, debug: boolean): number {
+  if (isUserError(e)) {
+    for (const p of e.problems) logger.line(formatCliProblem(p))
+    return 1
+  }
+  const err = e instanceof Error ? e : new Error(String(e))
+  logger.line(`error: ${err.message}`)
+  if (debug && err.stack) logger.line(err.stack)
+  return 1
+}
+
+/** BuildKit's `local` cache between runs on this machine. */
+function localCacheDir(env: NodeJS.ProcessEnv, app: string): string {
+  const base = env.XDG_CACHE_HOME || path.join(homedir(), '.cache')
+  return path.join(base, 'convox-build', app)
+}
+
+/** The version of the package this file belongs to (dist/cli.js or src/cli/run.ts). */
+export function packageVersion(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const file = path.join(dir, 'package.json')
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
+      if (pkg.name === 'convox-build' && pkg.version) return pkg.version
+    }
+    const parent = path.dirname(dir)
+    if (parent === dir) return 'unknown'
+    dir = parent
+  }
+}

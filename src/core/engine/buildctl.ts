@@ -1,0 +1,57 @@
+import path from 'node:path'
+import { csvField } from './buildx.js'
+import type { Engine, BuildRequest, EngineCommand } from './types.js'
+import { secretEnvName } from './types.js'
+
+export function buildctlEngine(addr: string): Engine {
+  return {
+    name: 'buildctl',
+    description: `buildctl (${addr})`,
+    driver: 'buildkit',
+    command: req => buildctlCommand(req, addr)
+  }
+}
+
+/**
+ * `buildctl build ...` for one build, as the rack runs it plus our options. buildctl has no way
+ * to read a build arg from its environment, so secret args are on its command line: they are
+ * returned in `exposed` to be masked.
+ */
+export function buildctlCommand(req: BuildRequest, addr: string): EngineCommand {
+  const { spec } = req
+  const args = ['--addr', addr, 'build', '--frontend', 'dockerfile.v0']
+  args.push('--local', `context=${spec.contextPath}`)
+  args.push('--local', `dockerfile=${path.dirname(spec.dockerfilePath)}`)
+  args.push('--opt', `filename=${path.basename(spec.dockerfilePath)}`)
+  const exposed: string[] = []
+  for (const [name, value] of Object.entries(spec.argValues)) {
+    args.push('--opt', `build-arg:${name}=${value}`)
+    if (req.secretArgs.includes(name) && value) exposed.push(value)
+  }
+  if (spec.target) args.push('--opt', `target=${spec.target}`)
+  if (req.platforms.length > 0) args.push('--opt', `platform=${req.platforms.join(',')}`)
+  const env: Record<string, string> = {}
+  for (const s of req.secrets) {
+    const envName = secretEnvName(s.id)
+    args.push('--secret', `id=${s.id},env=${envName}`)
+    env[envName] = s.value
+  }
+  if (req.noCache) args.push('--no-cache')
+  for (const c of req.cache.imports) args.push('--import-cache', c)
+  for (const c of req.cache.exports) args.push('--export-cache', c)
+  switch (req.output.type) {
+    case 'push':
+      args.push('--output', `type=image,${csvField(`name=${req.tags.join(',')}`)},push=true`)
+      break
+    case 'oci':
+      args.push(
+        '--output',
+        `type=oci,dest=${req.output.dest},${csvField(`name=${req.tags.join(',')}`)}`
+      )
+      break
+    case 'none':
+      break
+  }
+  args.push('--metadata-file', req.metadataFile, '--progress', 'rawjson')
+  return { command: 'buildctl', args, env, exposed }
+}

@@ -1,0 +1,62 @@
+import type { Engine, BuildRequest, EngineCommand } from './types.js'
+import { secretEnvName } from './types.js'
+
+/** Quotes a CSV field for buildx/buildctl's `--output` parser when it holds commas. */
+export function csvField(s: string): string {
+  return s.includes(',') || s.includes('"') ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+export function buildxEngine(builder: string, driver: string): Engine {
+  return {
+    name: 'buildx',
+    description: `buildx (builder ${builder || 'current'}, driver ${driver})`,
+    driver,
+    command: req => buildxCommand(req, builder)
+  }
+}
+
+/** `docker buildx build ...` for one build. Secret values travel in env, never in args. */
+export function buildxCommand(req: BuildRequest, builder: string): EngineCommand {
+  const { spec } = req
+  const args = ['buildx', 'build']
+  if (builder) args.push('--builder', builder)
+  args.push('--file', spec.dockerfilePath)
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(spec.argValues)) {
+    if (req.secretArgs.includes(name)) {
+      // `--build-arg NAME` without a value: buildx takes it from its environment.
+      args.push('--build-arg', name)
+      env[name] = value
+    } else {
+      args.push('--build-arg', `${name}=${value}`)
+    }
+  }
+  if (spec.target) args.push('--target', spec.target)
+  if (req.platforms.length > 0) args.push('--platform', req.platforms.join(','))
+  for (const s of req.secrets) {
+    const envName = secretEnvName(s.id)
+    args.push('--secret', `id=${s.id},env=${envName}`)
+    env[envName] = s.value
+  }
+  if (req.noCache) args.push('--no-cache')
+  for (const c of req.cache.imports) args.push('--cache-from', c)
+  for (const c of req.cache.exports) args.push('--cache-to', c)
+  // One manifest like the rack's (no attestation index).
+  args.push('--provenance=false')
+  switch (req.output.type) {
+    case 'push':
+      args.push('--output', `type=image,${csvField(`name=${req.tags.join(',')}`)},push=true`)
+      break
+    case 'oci':
+      args.push(
+        '--output',
+        `type=oci,dest=${req.output.dest},${csvField(`name=${req.tags.join(',')}`)}`
+      )
+      break
+    case 'none':
+      for (const t of req.tags) args.push('--tag', t)
+      break
+  }
+  args.push('--metadata-file', req.metadataFile, '--progress', 'rawjson', spec.contextPath)
+  return { command: 'docker', args, env, exposed: [] }
+}

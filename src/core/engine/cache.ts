@@ -1,0 +1,121 @@
+// BuildKit cache import/export options per build, as `type=...,key=value` strings that both
+// buildx (`--cache-from/--cache-to`) and buildctl (`--import-cache/--export-cache`) take.
+import path from 'node:path'
+import { UserError } from '../errors.js'
+import type { CacheMode } from '../settings.js'
+
+export type ResolvedCacheMode = Exclude<CacheMode, 'auto'>
+
+export interface CacheOptions {
+  mode: ResolvedCacheMode
+  imports: string[]
+  exports: string[]
+  /** Local cache: the export goes to `dest`; after a successful build it replaces `src`. */
+  local?: { src: string; dest: string }
+}
+
+export interface CacheContext {
+  app: string
+  /** Push repository ('' when none). */
+  registry: string
+  push: boolean
+  github: boolean
+  env: NodeJS.ProcessEnv
+  localCacheDir: string
+  noCache: boolean
+}
+
+/** `auto`: registry when pushing, else gha on GitHub, else local. */
+export function resolveCacheMode(mode: CacheMode, ctx: Pick<CacheContext, 'push' | 'github'>) {
+  if (mode !== 'auto') return mode
+  if (ctx.push) return 'registry'
+  return ctx.github ? 'gha' : 'local'
+}
+
+/** The rack's registry cache ref for a service. */
+export function registryCacheRef(registry: string, service: string): string {
+  return `${registry}:${service}.buildcache`
+}
+
+/** Scope-safe piece of a git ref. */
+function scopePart(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '-')
+}
+
+/**
+ * Cache options for one build, named after its first service.
+ * `mode` must already be resolved (see resolveCacheMode).
+ */
+export function cacheOptions(
+  mode: ResolvedCacheMode,
+  service: string,
+  ctx: CacheContext
+): CacheOptions {
+  const imports: string[] = []
+  const exports: string[] = []
+  let local: CacheOptions['local']
+  switch (mode) {
+    case 'registry': {
+      if (!ctx.registry) {
+        throw new UserError({ input: 'cache', message: 'cache "registry" needs a registry' })
+      }
+      const ref = registryCacheRef(ctx.registry, service)
+      imports.push(`type=registry,ref=${ref}`)
+      exports.push(
+        `type=registry,ref=${ref},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true`
+      )
+      break
+    }
+    case 'gha': {
+      const base = `${ctx.app}-${service}`
+      const pr = ctx.env.GITHUB_BASE_REF && ctx.env.GITHUB_HEAD_REF
+      // Pull requests write their own scope and read it first, then the default branch's.
+      const scope = pr ? `${base}-pr-${scopePart(ctx.env.GITHUB_HEAD_REF ?? '')}` : base
+      const extra = ghaAttributes(ctx.env)
+      imports.push(`type=gha,scope=${scope}${extra}`)
+      if (pr) imports.push(`type=gha,scope=${base}${extra}`)
+      exports.push(`type=gha,scope=${scope},mode=max,ignore-error=true${extra}`)
+      break
+    }
+    case 'local': {
+      const src = path.join(ctx.localCacheDir, scopePart(service))
+      const dest = `${src}.new`
+      imports.push(`type=local,src=${src}`)
+      exports.push(`type=local,dest=${dest},mode=max,ignore-error=true`)
+      local = { src, dest }
+      break
+    }
+    case 'inline': {
+      exports.push('type=inline')
+      // Still reads the rack's registry cache when there is one.
+      if (ctx.registry) imports.push(`type=registry,ref=${registryCacheRef(ctx.registry, service)}`)
+      break
+    }
+    case 'none':
+      break
+  }
+  return { mode, imports: ctx.noCache ? [] : imports, exports, ...(local ? { local } : {}) }
+}
+
+/** The GitHub cache service's address and token (buildx reads them itself; buildctl cannot). */
+function ghaAttributes(env: NodeJS.ProcessEnv): string {
+  let s = ''
+  if (env.ACTIONS_CACHE_URL) s += `,url=${env.ACTIONS_CACHE_URL}`
+  if (env.ACTIONS_RESULTS_URL) s += `,url_v2=${env.ACTIONS_RESULTS_URL}`
+  if (env.ACTIONS_RUNTIME_TOKEN) s += `,token=${env.ACTIONS_RUNTIME_TOKEN}`
+  if (env.ACTIONS_CACHE_SERVICE_V2 && /^(true|1)$/i.test(env.ACTIONS_CACHE_SERVICE_V2)) {
+    s += ',version=2'
+  }
+  return s
+}
+
+/** Secret parts of cache options (tokens), to mask. */
+export function cacheSecrets(env: NodeJS.ProcessEnv): string[] {
+  return env.ACTIONS_RUNTIME_TOKEN ? [env.ACTIONS_RUNTIME_TOKEN] : []
+}
+
+/** Cache types a builder cannot export, e.g. buildx's `docker` driver exports inline only. */
+export function canExport(driver: string, mode: ResolvedCacheMode): boolean {
+  if (driver !== 'docker') return true
+  return mode === 'inline' || mode === 'none'
+}

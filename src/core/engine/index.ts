@@ -1,0 +1,87 @@
+// The build step of the pipeline: private logins, engine choice, builds, cleanup.
+import { createDockerConfig, loginsFromSettings, type RegistryLogin } from '../docker-config.js'
+import type { Plan } from '../plan.js'
+import type { RunEnvironment } from '../pipeline.js'
+import type { Settings } from '../settings.js'
+import { runBuilds, type BuildsResult, type CopyImage } from './scheduler.js'
+import { registryTools } from './registry-copy.js'
+import { selectEngine } from './select.js'
+import type { Engine } from './types.js'
+
+export type { BuildsResult, CopyImage } from './scheduler.js'
+export type { Engine, BuildResult } from './types.js'
+
+export type EngineSettings = Pick<
+  Settings,
+  | 'registry'
+  | 'registryUsername'
+  | 'registryPassword'
+  | 'dockerHubUsername'
+  | 'dockerHubPassword'
+  | 'dockerHubRegistry'
+  | 'push'
+  | 'cache'
+  | 'noCache'
+  | 'engine'
+  | 'builder'
+  | 'buildkitHost'
+  | 'platforms'
+  | 'concurrency'
+  | 'secrets'
+>
+
+export interface BuildPlanOptions {
+  /** Registry-to-registry copy for image services (default: the registry client). */
+  copyImage?: CopyImage
+  /** Checks a login before building (default: the registry client; one line on 401). */
+  checkLogin?: (login: RegistryLogin) => Promise<void>
+  /** When not pushing, write BuildKit's OCI archives (for the export). */
+  ociArchives?: boolean
+  signal?: AbortSignal
+}
+
+export interface BuildPlanResult extends BuildsResult {
+  engine: Engine
+}
+
+export async function buildPlan(
+  plan: Plan,
+  settings: EngineSettings,
+  run: RunEnvironment,
+  options: BuildPlanOptions = {}
+): Promise<BuildPlanResult> {
+  const logins = loginsFromSettings(settings)
+  const config = await createDockerConfig(logins, run)
+  const tools = registryTools(logins, settings.dockerHubRegistry, run.logger)
+  const checkLogin = options.checkLogin ?? tools.checkLogin
+  try {
+    // Before any build: a wrong password is one line naming the registry, not a failed push.
+    await Promise.all(logins.map(l => checkLogin(l)))
+    const engine = await selectEngine({
+      engine: settings.engine,
+      builder: settings.builder,
+      buildkitHost: settings.buildkitHost,
+      exec: run.exec,
+      env: { ...run.env, ...config.env }
+    })
+    run.logger.info(`engine: ${engine.description}`)
+    const result = await runBuilds({
+      plan,
+      engine,
+      run,
+      childEnv: config.env,
+      cache: settings.cache,
+      noCache: settings.noCache,
+      push: settings.push,
+      platforms: settings.platforms,
+      secrets: settings.secrets,
+      concurrency: settings.concurrency,
+      copyImage: options.copyImage ?? tools.copyImage,
+      ociArchives: options.ociArchives,
+      signal: options.signal
+    })
+    return { ...result, engine }
+  } finally {
+    await config.cleanup()
+  }
+}

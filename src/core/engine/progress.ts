@@ -1,0 +1,176 @@
+// Reads BuildKit's `--progress rawjson` stream (one JSON SolveStatus per line, same for buildx
+// and buildctl) into step states, readable log lines, and counts of cached / total steps.
+
+interface RawVertex {
+  digest?: string
+  name?: string
+  started?: string
+  completed?: string
+  cached?: boolean
+  error?: string
+}
+interface RawLog {
+  vertex?: string
+  stream?: number
+  data?: string
+}
+interface RawWarning {
+  vertex?: string
+  short?: string
+}
+interface RawStatus {
+  vertexes?: RawVertex[]
+  logs?: RawLog[]
+  warnings?: RawWarning[]
+}
+
+export interface Step {
+  digest: string
+  /** `#n` in the log, in order of first appearance. */
+  number: number
+  name: string
+  started?: string
+  completed?: string
+  cached: boolean
+  error?: string
+}
+
+/** A Dockerfile instruction (`[2/4] RUN ...`, `[base 1/3] FROM ...`), not BuildKit's internals. */
+export function isDockerfileStep(name: string): boolean {
+  return /^\[[^\]]*?\d+\/\d+\]/.test(name)
+}
+
+/** Collects one build's progress; `push` each stderr line of the engine. */
+export class ProgressReader {
+  private readonly steps = new Map<string, Step>()
+  private readonly partial = new Map<string, string>()
+  private readonly lines: string[] = []
+  /** Lines of stderr that were not JSON (the CLI's own messages, e.g. its final error). */
+  readonly otherLines: string[] = []
+  readonly warnings: string[] = []
+
+  /**
+   * @param onStep called once when a Dockerfile step completes (for a streamed one-line progress)
+   */
+  constructor(
+    private readonly onStep?: (step: Step) => void,
+    /** Secret values replaced by *** in everything read (BuildKit prints arg values in names). */
+    private readonly secrets: string[] = []
+  ) {}
+
+  private redact(s: string): string {
+    let out = s
+    for (const v of this.secrets) if (v) out = out.split(v).join('***')
+    return out
+  }
+
+  push(line: string): void {
+    const trimmed = this.redact(line.trim())
+    if (trimmed === '') return
+    let status: RawStatus
+    try {
+      if (!trimmed.startsWith('{')) throw new Error('not JSON')
+      status = JSON.parse(trimmed) as RawStatus
+    } catch {
+      this.otherLines.push(trimmed)
+      this.lines.push(trimmed)
+      return
+    }
+    for (const v of status.vertexes ?? []) this.vertex(v)
+    for (const l of status.logs ?? []) this.log(l)
+    for (const w of status.warnings ?? []) {
+      const text = w.short
+        ? this.redact(Buffer.from(w.short, 'base64').toString('utf8').trim())
+        : ''
+      if (text && !this.warnings.includes(text)) {
+        this.warnings.push(text)
+        this.lines.push(`WARNING: ${text}`)
+      }
+    }
+  }
+
+  private vertex(v: RawVertex): void {
+    if (!v.digest) return
+    let step = this.steps.get(v.digest)
+    if (!step) {
+      step = { digest: v.digest, number: this.steps.size + 1, name: v.name ?? '', cached: false }
+      this.steps.set(v.digest, step)
+      this.lines.push(`#${step.number} ${step.name}`)
+    }
+    const wasDone = Boolean(step.completed)
+    if (v.name) step.name = v.name
+    if (v.started) step.started = v.started
+    if (v.cached) step.cached = true
+    if (v.error) step.error = v.error
+    if (v.completed && !wasDone) {
+      step.completed = v.completed
+      this.flush(v.digest)
+      if (step.error) this.lines.push(`#${step.number} ERROR: ${step.error}`)
+      else if (step.cached) this.lines.push(`#${step.number} CACHED`)
+      else this.lines.push(`#${step.number} DONE ${seconds(step.started, step.completed)}`)
+      if (isDockerfileStep(step.name)) this.onStep?.(step)
+    } else if (v.cached && !wasDone && !v.started) {
+      // BuildKit may report a cached vertex without times.
+      this.lines.push(`#${step.number} CACHED`)
+    }
+  }
+
+  private log(l: RawLog): void {
+    if (!l.vertex || !l.data) return
+    const step = this.steps.get(l.vertex)
+    const text =
+      (this.partial.get(l.vertex) ?? '') +
+      this.redact(Buffer.from(l.data, 'base64').toString('utf8'))
+    const parts = text.split(/\r?\n/)
+    this.partial.set(l.vertex, parts.pop() ?? '')
+    for (const p of parts) this.lines.push(`#${step?.number ?? '?'} ${p}`)
+  }
+
+  private flush(digest: string): void {
+    const rest = this.partial.get(digest)
+    if (rest) this.lines.push(`#${this.steps.get(digest)?.number ?? '?'} ${rest}`)
+    this.partial.delete(digest)
+  }
+
+  /** Dockerfile steps seen, in order. */
+  dockerfileSteps(): Step[] {
+    return [...this.steps.values()].filter(s => isDockerfileStep(s.name))
+  }
+
+  /** Steps that failed (after a successful build: e.g. a cache export with ignore-error). */
+  failedSteps(): Step[] {
+    return [...this.steps.values()].filter(s => s.error)
+  }
+
+  counts(): { cachedSteps: number; totalSteps: number } {
+    const steps = this.dockerfileSteps().filter(s => s.completed || s.cached)
+    return { cachedSteps: steps.filter(s => s.cached).length, totalSteps: steps.length }
+  }
+
+  /** The readable log so far (numbered like BuildKit's plain progress). */
+  text(): string {
+    for (const d of [...this.partial.keys()]) this.flush(d)
+    return this.lines.join('\n')
+  }
+
+  /**
+   * The most meaningful error: the failing step's error (not cancellations), else the CLI's
+   * last `error:` line, else its last line.
+   */
+  errorMessage(): string {
+    const failed = [...this.steps.values()].filter(
+      s => s.error && !/context canceled|^canceled$/i.test(s.error)
+    )
+    const step = failed.at(-1)
+    if (step?.error) return step.error.trim()
+    const cli = this.otherLines.filter(l => /^(error|ERROR)\b/.test(l)).at(-1)
+    if (cli) return cli.replace(/^(error|ERROR):?\s*/, '').trim()
+    return this.otherLines.at(-1) ?? ''
+  }
+}
+
+function seconds(started?: string, completed?: string): string {
+  if (!started || !completed) return ''
+  const ms = Date.parse(completed) - Date.parse(started)
+  return Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)}s` : ''
+}

@@ -1,0 +1,34 @@
+// Image-service copies and login checks through our registry client (src/core/registry).
+import { DOCKER_HUB_AUTH_KEY, type RegistryLogin } from '../docker-config.js'
+import type { Logger } from '../log.js'
+import { RegistryClient } from '../registry/client.js'
+import { copyImage } from '../registry/copy.js'
+import { DOCKER_HUB, parseReference } from '../registry/reference.js'
+import type { CopyImage } from './scheduler.js'
+
+export interface RegistryTools {
+  copyImage: CopyImage
+  checkLogin: (login: RegistryLogin) => Promise<void>
+}
+
+export function registryTools(
+  logins: RegistryLogin[],
+  dockerHubRegistry: string,
+  logger: Logger
+): RegistryTools {
+  const find = (host: string): RegistryLogin | undefined =>
+    logins.find(l => l.host === host) ??
+    (host === DOCKER_HUB || host === 'registry-1.docker.io'
+      ? logins.find(l => l.host === DOCKER_HUB_AUTH_KEY)
+      : undefined)
+  const client = new RegistryClient({ credentials: find, dockerHubRegistry, logger })
+  return {
+    copyImage: async (from, to) =>
+      (await copyImage(client, parseReference(from), parseReference(to), { logger })).digest,
+    checkLogin: login =>
+      client.checkLogin(
+        login.host === DOCKER_HUB_AUTH_KEY ? client.endpoint(DOCKER_HUB) : login.host,
+        login
+      )
+  }
+}

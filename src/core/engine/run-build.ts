@@ -1,0 +1,102 @@
+// Runs one engine process for one build: progress parsed from rawjson, digest from the
+// metadata file, local cache rotated, a cache export failure turned into a warning.
+import { readFile, rename, rm } from 'node:fs/promises'
+import type { Exec } from '../exec.js'
+import { ProgressReader, type Step } from './progress.js'
+import type { BuildRequest, BuildResult, Engine } from './types.js'
+
+export interface RunBuildContext {
+  exec: Exec
+  /** Environment for the child (process env + private docker config). */
+  env: NodeJS.ProcessEnv
+  signal?: AbortSignal
+  /** A Dockerfile step completed (for a one-line progress). */
+  onStep?: (step: Step) => void
+  /** Values to mask before anything is printed. */
+  mask?: (secret: string) => void
+}
+
+/** A build that ran and failed: `reason` is BuildKit's most meaningful error line. */
+export class BuildFailure extends Error {
+  constructor(
+    readonly services: string[],
+    readonly reason: string,
+    readonly log: string
+  ) {
+    super(`build of ${services.join(', ')} failed: ${reason.replace(/\s*\n\s*/g, ' ')}`)
+    this.name = 'BuildFailure'
+  }
+}
+
+/** Reads `containerimage.digest` from a --metadata-file ('' when absent). */
+export async function readMetadataDigest(file: string): Promise<string> {
+  try {
+    const meta = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+    const d = meta['containerimage.digest']
+    return typeof d === 'string' ? d : ''
+  } catch {
+    return ''
+  }
+}
+
+/** BuildKit's steps that export the cache (a missing cache to import is normal: not these). */
+export function isCacheExport(stepName: string): boolean {
+  return /^(exporting cache|preparing build cache for export|writing cache)/i.test(stepName)
+}
+
+export async function runBuild(
+  engine: Engine,
+  req: BuildRequest,
+  ctx: RunBuildContext
+): Promise<BuildResult> {
+  const cmd = engine.command(req)
+  const secrets = [
+    ...cmd.exposed,
+    ...Object.values(cmd.env),
+    ...req.secretArgs.map(n => req.spec.argValues[n] ?? '')
+  ].filter(v => v.length > 0)
+  for (const v of secrets) ctx.mask?.(v)
+  await rm(req.metadataFile, { force: true })
+  if (req.cache.local) await rm(req.cache.local.dest, { recursive: true, force: true })
+  const progress = new ProgressReader(ctx.onStep, secrets)
+  const started = Date.now()
+  const result = await ctx.exec(cmd.command, cmd.args, {
+    env: { ...ctx.env, ...cmd.env },
+    signal: ctx.signal,
+    onStderrLine: l => progress.push(l),
+    onStdoutLine: l => progress.push(l)
+  })
+  const durationMs = Date.now() - started
+  const log = progress.text()
+  const services = req.spec.services
+  if (result.exitCode !== 0) {
+    const reason = progress.errorMessage() || `${cmd.command} exited with code ${result.exitCode}`
+    throw new BuildFailure(services, reason, log)
+  }
+  const warnings = [...progress.warnings]
+  // With ignore-error=true a failed cache export only shows as a failed vertex.
+  for (const s of progress.failedSteps()) {
+    if (isCacheExport(s.name)) {
+      warnings.push(`${services.join(', ')}: ${s.name} failed: ${s.error} (the build succeeded)`)
+    }
+  }
+  if (req.cache.local) {
+    // BuildKit cannot export to the directory it imports from: swap the new cache in.
+    const { src, dest } = req.cache.local
+    try {
+      await rm(src, { recursive: true, force: true })
+      await rename(dest, src)
+    } catch (e) {
+      warnings.push(`${services.join(', ')}: local cache not saved: ${(e as Error).message}`)
+    }
+  }
+  return {
+    index: req.index,
+    services,
+    digest: await readMetadataDigest(req.metadataFile),
+    ...progress.counts(),
+    durationMs,
+    log,
+    warnings
+  }
+}

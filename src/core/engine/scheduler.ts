@@ -1,0 +1,230 @@
+// Runs a plan's builds: distinct builds concurrently (up to `concurrency`), each once and tagged
+// for all its services; image services copied into the repository. The first failure aborts the
+// rest and is reported as one line naming the service(s) and BuildKit's reason.
+//
+// Logging: while builds run, each completed Dockerfile step prints one line prefixed by the
+// build's services (parallel builds interleave line by line, each line says whose it is); when a
+// build ends, its whole log is printed in one group, so groups never interleave.
+import path from 'node:path'
+import { UserError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Plan, PlannedService } from '../plan.js'
+import type { RunEnvironment, ServiceReport } from '../pipeline.js'
+import type { BuildSecret, CacheMode } from '../settings.js'
+import { cacheOptions, cacheSecrets, canExport, resolveCacheMode } from './cache.js'
+import { BuildFailure, runBuild } from './run-build.js'
+import type { BuildOutput, BuildRequest, BuildResult, Engine } from './types.js'
+
+/** Copies an image registry to registry; returns the pushed digest (the registry client). */
+export type CopyImage = (from: string, to: string, signal: AbortSignal) => Promise<string>
+
+export interface BuildsOptions {
+  plan: Plan
+  engine: Engine
+  run: RunEnvironment
+  /** Private docker config env (DOCKER_CONFIG, BUILDX_CONFIG) for the engine processes. */
+  childEnv: Record<string, string>
+  cache: CacheMode
+  noCache: boolean
+  push: boolean
+  platforms: string[]
+  secrets: BuildSecret[]
+  concurrency: number
+  /** When not pushing: write each build's OCI archive to `<tempDir>/build-<n>.tar`. */
+  ociArchives?: boolean
+  /** Copies image services into the repository when pushing. */
+  copyImage?: CopyImage
+  /** Build-arg names whose values are secret (kept off command lines where possible). */
+  secretArgs?: string[]
+  signal?: AbortSignal
+}
+
+export interface BuildsResult {
+  builds: BuildResult[]
+  services: ServiceReport[]
+  warnings: string[]
+  /** Build index to OCI archive path, when ociArchives was asked. */
+  ociArchives: Record<number, string>
+  /** Wall time of the whole run, and the part when at least one engine process ran. */
+  wallMs: number
+  engineMs: number
+}
+
+/** Union length of [start, end] intervals. */
+function unionMs(intervals: Array<[number, number]>): number {
+  const sorted = [...intervals].sort((a, b) => a[0] - b[0])
+  let total = 0
+  let end = -Infinity
+  for (const [s, e] of sorted) {
+    if (e <= end) continue
+    total += e - Math.max(s, end)
+    end = e
+  }
+  return total
+}
+
+function short(s: string, n = 90): string {
+  const one = s.replace(/\s+/g, ' ')
+  return one.length > n ? `${one.slice(0, n - 1)}…` : one
+}
+
+export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
+  const { plan, engine, run } = o
+  const logger: Logger = run.logger
+  const started = Date.now()
+  const warnings: string[] = []
+  const warn = (m: string): void => {
+    warnings.push(m)
+    logger.warning(m)
+  }
+  for (const s of cacheSecrets(run.env)) logger.mask(s)
+
+  let mode = resolveCacheMode(o.cache, { push: o.push, github: run.github })
+  if (!canExport(engine.driver, mode)) {
+    warn(
+      `the ${engine.description} cannot export the "${mode}" cache: using the inline cache instead (use a docker-container builder for the ${mode} cache)`
+    )
+    mode = 'inline'
+  }
+  const secretArgs = o.secretArgs ?? ['BUILD_AUTH']
+  const byName = new Map(plan.services.map(s => [s.name, s]))
+  const ociArchives: Record<number, string> = {}
+
+  const requests: BuildRequest[] = plan.builds.map((spec, index) => {
+    const first = spec.services[0] ?? `build-${index}`
+    let output: BuildOutput = { type: 'none' }
+    if (o.push) output = { type: 'push' }
+    else if (o.ociArchives) {
+      output = { type: 'oci', dest: path.join(run.tempDir, `build-${index}.tar`) }
+      ociArchives[index] = output.dest
+    }
+    return {
+      index,
+      spec,
+      tags: spec.services.map(s => byName.get(s)?.image ?? `${plan.app}:${s}.${plan.buildId}`),
+      output,
+      cache: cacheOptions(mode, first, {
+        app: plan.app,
+        registry: plan.registry,
+        push: o.push,
+        github: run.github,
+        env: run.env,
+        localCacheDir: run.localCacheDir,
+        noCache: o.noCache
+      }),
+      noCache: o.noCache,
+      platforms: o.platforms,
+      secrets: o.secrets,
+      secretArgs,
+      metadataFile: path.join(run.tempDir, `build-${index}.metadata.json`)
+    }
+  })
+  const copies: PlannedService[] =
+    o.push && o.copyImage ? plan.services.filter(s => s.build === null && s.from) : []
+  if (o.push && !o.copyImage && plan.services.some(s => s.build === null)) {
+    warn('image services were not copied into the repository: no registry client available')
+  }
+
+  const abort = new AbortController()
+  const onOuterAbort = (): void => abort.abort()
+  o.signal?.addEventListener('abort', onOuterAbort, { once: true })
+  const intervals: Array<[number, number]> = []
+  const results: BuildResult[] = []
+  const copied = new Map<string, { digest: string; durationMs: number }>()
+  let failure: Error | undefined
+
+  type Job = () => Promise<void>
+  const jobs: Job[] = [
+    ...requests.map(req => async () => {
+      const who = req.spec.services.join(', ')
+      logger.info(`[${who}] building ${req.spec.context}/${req.spec.dockerfile}`)
+      const t0 = Date.now()
+      try {
+        const r = await runBuild(engine, req, {
+          exec: run.exec,
+          env: { ...run.env, ...o.childEnv },
+          signal: abort.signal,
+          mask: v => logger.mask(v),
+          onStep: step =>
+            logger.info(
+              `[${who}] ${short(step.name)} ${step.error ? 'ERROR' : step.cached ? 'CACHED' : 'done'}`
+            )
+        })
+        results.push(r)
+        for (const w of r.warnings) warn(w)
+        await logger.group(
+          `Build ${who}: ${r.cachedSteps}/${r.totalSteps} steps cached, ${(r.durationMs / 1000).toFixed(1)}s`,
+          async () => logger.info(r.log)
+        )
+      } catch (e) {
+        if (e instanceof BuildFailure && !abort.signal.aborted) {
+          await logger.group(`Build ${who}: failed`, async () => logger.info(e.log))
+        }
+        throw e
+      } finally {
+        intervals.push([t0, Date.now()])
+      }
+    }),
+    ...copies.map(s => async () => {
+      const from = s.from ?? ''
+      const t0 = Date.now()
+      logger.info(`[${s.name}] copying ${from} to ${s.image}`)
+      try {
+        const digest = await o.copyImage!(from, s.image, abort.signal)
+        copied.set(s.name, { digest, durationMs: Date.now() - t0 })
+      } catch (e) {
+        throw new BuildFailure([s.name], `copying ${from}: ${(e as Error).message}`, '')
+      }
+    })
+  ]
+
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (!abort.signal.aborted && next < jobs.length) {
+      const job = jobs[next++]!
+      try {
+        await job()
+      } catch (e) {
+        // The first failure is the cause; the others are the aborted builds.
+        failure ??= e as Error
+        abort.abort()
+      }
+    }
+  }
+  try {
+    await Promise.all(
+      Array.from({ length: Math.max(1, Math.min(o.concurrency, jobs.length)) }, worker)
+    )
+  } finally {
+    o.signal?.removeEventListener('abort', onOuterAbort)
+  }
+  if (o.signal?.aborted) throw new Error('builds cancelled')
+  if (failure) {
+    if (failure instanceof BuildFailure) throw new UserError(failure.message)
+    throw failure
+  }
+
+  results.sort((a, b) => a.index - b.index)
+  const services: ServiceReport[] = plan.services.map(s => {
+    const r = s.build === null ? undefined : results.find(x => x.index === s.build)
+    const c = copied.get(s.name)
+    return {
+      name: s.name,
+      image: s.image,
+      digest: r?.digest ?? c?.digest ?? '',
+      build: s.build,
+      sharedWith: r ? r.services.filter(n => n !== s.name) : [],
+      cachedSteps: r?.cachedSteps ?? 0,
+      totalSteps: r?.totalSteps ?? 0,
+      durationMs: r?.durationMs ?? c?.durationMs ?? 0
+    }
+  })
+  return {
+    builds: results,
+    services,
+    warnings,
+    ociArchives,
+    wallMs: Date.now() - started,
+    engineMs: unionMs(intervals)
+  }
+}

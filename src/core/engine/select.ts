@@ -1,0 +1,86 @@
+// Picks the engine: buildx when it is installed and has a usable builder, else buildctl against
+// buildkit-host, else a UserError that says what to install.
+import { UserError } from '../errors.js'
+import { lastLines, type Exec } from '../exec.js'
+import type { EngineName } from '../settings.js'
+import { buildctlEngine } from './buildctl.js'
+import { buildxEngine } from './buildx.js'
+import type { Engine } from './types.js'
+
+export interface SelectOptions {
+  engine: EngineName
+  builder: string
+  buildkitHost: string
+  exec: Exec
+  /** Full environment for the probes (with the private DOCKER_CONFIG / BUILDX_CONFIG). */
+  env: NodeJS.ProcessEnv
+}
+
+/** The `Driver:` of `docker buildx inspect` (it has no machine-readable format). */
+export function parseBuildxDriver(inspectOutput: string): string {
+  return /^Driver:\s*(\S+)/m.exec(inspectOutput)?.[1] ?? ''
+}
+
+async function probeBuildx(
+  o: SelectOptions
+): Promise<{ ok: true; engine: Engine } | { ok: false; why: string }> {
+  const run = async (args: string[]) => {
+    try {
+      return await o.exec('docker', args, { env: o.env })
+    } catch (e) {
+      return { exitCode: 127, stdout: '', stderr: (e as Error).message }
+    }
+  }
+  const version = await run(['buildx', 'version'])
+  if (version.exitCode !== 0) {
+    return { ok: false, why: `docker buildx is not usable: ${lastLines(version.stderr, 1)}` }
+  }
+  const inspect = await run(['buildx', 'inspect', ...(o.builder ? [o.builder] : [])])
+  if (inspect.exitCode !== 0) {
+    const which = o.builder ? `builder "${o.builder}"` : 'the current builder'
+    return { ok: false, why: `${which} is not usable: ${lastLines(inspect.stderr, 1)}` }
+  }
+  const driver = parseBuildxDriver(inspect.stdout) || 'unknown'
+  return { ok: true, engine: buildxEngine(o.builder, driver) }
+}
+
+async function probeBuildctl(o: SelectOptions): Promise<Engine> {
+  const addr = o.buildkitHost
+  let result
+  try {
+    result = await o.exec('buildctl', ['--addr', addr, 'debug', 'workers'], { env: o.env })
+  } catch (e) {
+    throw new UserError({
+      input: 'engine',
+      message: `buildctl is not installed (${(e as Error).message}): install BuildKit's buildctl or use engine buildx`
+    })
+  }
+  if (result.exitCode !== 0) {
+    throw new UserError({
+      input: 'buildkit-host',
+      message: `BuildKit at ${addr} is not reachable: ${lastLines(result.stderr || result.stdout, 1)}`
+    })
+  }
+  return buildctlEngine(addr)
+}
+
+export async function selectEngine(o: SelectOptions): Promise<Engine> {
+  if (o.engine === 'buildctl') {
+    if (!o.buildkitHost) {
+      throw new UserError({
+        input: 'buildkit-host',
+        message:
+          'engine buildctl needs buildkit-host (or BUILDKIT_HOST), the BuildKit daemon address'
+      })
+    }
+    return probeBuildctl(o)
+  }
+  const buildx = await probeBuildx(o)
+  if (buildx.ok) return buildx.engine
+  if (o.engine === 'buildx') throw new UserError({ input: 'engine', message: buildx.why })
+  if (o.buildkitHost) return probeBuildctl(o)
+  throw new UserError({
+    input: 'engine',
+    message: `no BuildKit engine found: ${buildx.why}. Install Docker with buildx (docker/setup-buildx-action), or set buildkit-host to a BuildKit daemon for buildctl`
+  })
+}

@@ -1,0 +1,65 @@
+import type { BuildSpec } from '../plan.js'
+import type { BuildSecret } from '../settings.js'
+import type { CacheOptions } from './cache.js'
+
+/** Where a build's image goes. */
+export type BuildOutput =
+  /** Pushed under every tag (one push, several names). */
+  | { type: 'push' }
+  /** BuildKit's OCI archive at dest (for the export to repack). */
+  | { type: 'oci'; dest: string }
+  /** Nothing but the cache (buildx with the `docker` driver still loads the tags). */
+  | { type: 'none' }
+
+/** Everything one engine invocation needs. */
+export interface BuildRequest {
+  /** Index in plan.builds. */
+  index: number
+  spec: BuildSpec
+  /** Image refs to name the result, one per service of the build. */
+  tags: string[]
+  output: BuildOutput
+  cache: CacheOptions
+  noCache: boolean
+  platforms: string[]
+  secrets: BuildSecret[]
+  /** Build-arg names whose values must not be on the command line (BUILD_AUTH). */
+  secretArgs: string[]
+  metadataFile: string
+}
+
+/** A program to run: args never hold secret values where the engine can avoid it. */
+export interface EngineCommand {
+  command: string
+  args: string[]
+  /** Added to the child's environment (secret values go here). */
+  env: Record<string, string>
+  /** Values on the command line that are secret anyway (buildctl build args): to mask. */
+  exposed: string[]
+}
+
+export interface Engine {
+  name: 'buildx' | 'buildctl'
+  /** Human description for logs, e.g. `buildx (builder rig, driver remote)`. */
+  description: string
+  /** buildx driver (`docker`, `docker-container`, ...); `buildkit` for buildctl. */
+  driver: string
+  command(req: BuildRequest): EngineCommand
+}
+
+export interface BuildResult {
+  index: number
+  services: string[]
+  /** `containerimage.digest` from the metadata file; '' when the output has none. */
+  digest: string
+  cachedSteps: number
+  totalSteps: number
+  durationMs: number
+  log: string
+  warnings: string[]
+}
+
+/** Environment name carrying a secret's value to the engine. */
+export function secretEnvName(id: string): string {
+  return `CONVOX_BUILD_SECRET_${id.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`
+}

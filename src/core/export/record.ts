@@ -1,0 +1,148 @@
+import { UserError } from '../errors.js'
+
+export const BUILD_STATUSES = ['created', 'running', 'complete', 'failed'] as const
+export type BuildStatus = (typeof BUILD_STATUSES)[number]
+
+/**
+ * The build as the rack stores and exports it (convox/convox pkg/structs.Build): these keys, in
+ * this order, every one always present (no omitempty), times as Go marshals time.Time.
+ */
+export interface BuildRecord {
+  id: string
+  app: string
+  description: string
+  entrypoint: string
+  'git-sha': string
+  logs: string
+  manifest: string
+  process: string
+  release: string
+  reason: string
+  repository: string
+  status: BuildStatus
+  started: string
+  ended: string
+}
+
+/** A point in time with nanoseconds beyond the Date's milliseconds (0-999999). */
+export interface PreciseTime {
+  date: Date
+  extraNanos?: number
+}
+
+export interface BuildRecordInput {
+  id: string
+  app: string
+  description?: string
+  /** The first service image's entrypoint, shell-joined (see shellJoin). */
+  entrypoint?: string
+  gitSha?: string
+  logs?: string
+  /** The raw, uninterpolated manifest text. */
+  manifest?: string
+  process?: string
+  release?: string
+  reason?: string
+  /** The image repository; any credentials in it are removed. */
+  repository?: string
+  status?: BuildStatus
+  started: Date | PreciseTime
+  /** Missing: Go's zero time, as for a build that has not ended. */
+  ended?: Date | PreciseTime
+  /** Values that must not appear anywhere in the record (passwords, build-arg values). */
+  secrets?: string[]
+}
+
+const GO_ZERO_TIME = '0001-01-01T00:00:00Z'
+
+/** Builds the record, checking ids and that no secret made its way into it. */
+export function buildRecord(input: BuildRecordInput): BuildRecord {
+  if (!/^B[A-Z]{10}$/.test(input.id)) throw new Error(`invalid build id "${input.id}"`)
+  const release = input.release ?? ''
+  if (release !== '' && !/^R[A-Z]{10}$/.test(release)) {
+    throw new Error(`invalid release id "${release}"`)
+  }
+  const status = input.status ?? 'complete'
+  if (!BUILD_STATUSES.includes(status)) throw new Error(`invalid build status "${status}"`)
+  const record: BuildRecord = {
+    id: input.id,
+    app: input.app,
+    description: input.description ?? '',
+    entrypoint: input.entrypoint ?? '',
+    'git-sha': input.gitSha ?? '',
+    logs: input.logs ?? '',
+    manifest: input.manifest ?? '',
+    process: input.process ?? '',
+    release,
+    reason: input.reason ?? '',
+    repository: stripCredentials(input.repository ?? ''),
+    status,
+    started: formatGoTime(input.started),
+    ended: input.ended ? formatGoTime(input.ended) : GO_ZERO_TIME
+  }
+  const text = JSON.stringify(record)
+  for (const secret of input.secrets ?? []) {
+    if (secret.length >= 3 && text.includes(secret)) {
+      throw new UserError('the build record would contain a secret value; refusing to write it')
+    }
+  }
+  return record
+}
+
+/** The record as the rack writes build.json: indented JSON with Go's HTML-safe escapes. */
+export function serializeRecord(record: BuildRecord): string {
+  return goJsonEscape(JSON.stringify(record, null, 2))
+}
+
+/** Go's encoding/json escapes <, >, & and the JS line separators inside strings. */
+function goJsonEscape(json: string): string {
+  return json
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029')
+}
+
+/**
+ * RFC 3339 with nanoseconds, as Go's time.Time marshals (RFC3339Nano): UTC as `Z`, fraction with
+ * trailing zeros dropped, none when zero.
+ */
+export function formatGoTime(time: Date | PreciseTime): string {
+  const { date, extraNanos = 0 } = time instanceof Date ? { date: time } : time
+  if (Number.isNaN(date.getTime())) throw new Error('invalid date')
+  if (!Number.isInteger(extraNanos) || extraNanos < 0 || extraNanos > 999_999) {
+    throw new Error(`invalid nanoseconds ${extraNanos}`)
+  }
+  const iso = date.toISOString() // YYYY-MM-DDTHH:MM:SS.mmmZ
+  const nanos = date.getUTCMilliseconds() * 1_000_000 + extraNanos
+  const fraction = nanos === 0 ? '' : `.${String(nanos).padStart(9, '0').replace(/0+$/, '')}`
+  return `${iso.slice(0, 19)}${fraction}Z`
+}
+
+/** Now, with the sub-millisecond nanoseconds the clock gives. */
+export function preciseNow(): PreciseTime {
+  const ns = process.hrtime.bigint()
+  const date = new Date()
+  return { date, extraNanos: Number(ns % 1_000_000n) }
+}
+
+/** `https://user:pass@host/path` or `user:pass@host/path` → without the credentials. */
+export function stripCredentials(repository: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(repository)
+  if (scheme) {
+    try {
+      const url = new URL(repository)
+      url.username = ''
+      url.password = ''
+      return url.toString().replace(/\/$/, repository.endsWith('/') ? '/' : '')
+    } catch {
+      // not a URL after all: fall through
+    }
+  }
+  const rest = scheme ? repository.slice(scheme[0].length) : repository
+  const slash = rest.indexOf('/')
+  const at = rest.lastIndexOf('@', slash >= 0 ? slash : rest.length)
+  if (at < 0) return repository
+  return (scheme ? scheme[0] : '') + rest.slice(at + 1)
+}

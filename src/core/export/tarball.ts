@@ -1,0 +1,154 @@
+// The `convox builds import` tarball: gzip'd tar of build.json and one OCI archive per service
+// (`<service>.<BUILD_ID>.tar`), flat at the top level as the rack writes and reads it.
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createGunzip, createGzip, constants as zlib } from 'node:zlib'
+import * as tar from 'tar-stream'
+import type { RegistryClient } from '../registry/client.js'
+import type { ImageReference } from '../registry/reference.js'
+import { repackOciArchive, writeArchiveFromRegistry, type ArchiveResult } from './oci-archive.js'
+import { serializeRecord, type BuildRecord } from './record.js'
+
+/** Where a service's image comes from: the registry it was pushed to, or BuildKit's OCI tar. */
+export type ExportSource =
+  | { service: string; client: RegistryClient; image: ImageReference }
+  | { service: string; ociTar: string }
+
+export interface ExportOptions {
+  /** Platform archived from multi-platform images. Default linux/amd64. */
+  platform?: string
+  /** Directory for the per-service archives while the tarball is written. Default: os.tmpdir(). */
+  tempDir?: string
+  /** gzip level; default 1: layers are compressed already, so more effort buys next to nothing. */
+  gzipLevel?: number
+}
+
+export interface ExportResult {
+  path: string
+  archives: Record<string, ArchiveResult>
+}
+
+/** Archive name of a service in the export. */
+export function archiveName(service: string, buildId: string): string {
+  return `${service}.${buildId}.tar`
+}
+
+/**
+ * Writes the export tarball: each service's archive to a temporary file first (streamed), then
+ * build.json and the archives streamed into the .tgz. Returns the absolute path.
+ */
+export async function writeExport(
+  file: string,
+  record: BuildRecord,
+  services: ExportSource[],
+  options: ExportOptions = {}
+): Promise<ExportResult> {
+  const target = path.resolve(file)
+  const names = new Set<string>()
+  for (const s of services) {
+    if (!/^[a-z0-9][a-z0-9-]*$/i.test(s.service))
+      throw new Error(`invalid service name "${s.service}"`)
+    if (names.has(s.service)) throw new Error(`service ${s.service} given twice`)
+    names.add(s.service)
+  }
+  const base = options.tempDir ?? tmpdir()
+  await mkdir(base, { recursive: true })
+  const temp = await mkdtemp(path.join(base, 'convox-export-'))
+  try {
+    const archives: Record<string, ArchiveResult> = {}
+    const files: string[] = []
+    for (const source of services) {
+      const name = archiveName(source.service, record.id)
+      const out = path.join(temp, name)
+      const tag = name.slice(0, -'.tar'.length)
+      const archiveOptions = { refName: tag, platform: options.platform }
+      archives[source.service] =
+        'ociTar' in source
+          ? await repackOciArchive(source.ociTar, out, archiveOptions)
+          : await writeArchiveFromRegistry(source.client, source.image, out, archiveOptions)
+      files.push(out)
+    }
+
+    await mkdir(path.dirname(target), { recursive: true })
+    const pack = tar.pack()
+    const gzip = createGzip({ level: options.gzipLevel ?? zlib.Z_BEST_SPEED })
+    const sink = pipeline(pack as unknown as Readable, gzip, createWriteStream(target))
+    try {
+      const json = Buffer.from(serializeRecord(record))
+      await new Promise<void>((resolve, reject) =>
+        pack.entry({ name: 'build.json', size: json.length, mode: 0o600 }, json, e =>
+          e ? reject(e) : resolve()
+        )
+      )
+      for (const f of files) {
+        const { size } = await stat(f)
+        await new Promise<void>((resolve, reject) => {
+          const entry = pack.entry({ name: path.basename(f), size, mode: 0o644 }, e =>
+            e ? reject(e) : resolve()
+          )
+          pipeline(createReadStream(f), entry as unknown as NodeJS.WritableStream).catch(reject)
+        })
+      }
+      pack.finalize()
+    } catch (e) {
+      pack.destroy(e as Error)
+      await sink.catch(() => undefined)
+      throw e
+    }
+    await sink
+    return { path: target, archives }
+  } finally {
+    await rm(temp, { recursive: true, force: true })
+  }
+}
+
+export interface ExportContents {
+  record: BuildRecord
+  /** Every regular file in the tarball, in order. */
+  entries: { name: string; size: number }[]
+  /** Service name (file name up to the first dot, as the rack reads it) → extracted archive path. */
+  archives: Record<string, string>
+}
+
+/**
+ * Reads an export tarball: build.json parsed, the entry list, and (with `extractTo`) each
+ * `.tar` archive written to that directory.
+ */
+export async function readExport(
+  file: string,
+  options: { extractTo?: string } = {}
+): Promise<ExportContents> {
+  const extract = tar.extract()
+  const feeding = pipeline(
+    createReadStream(file),
+    createGunzip(),
+    extract as unknown as NodeJS.WritableStream
+  ).catch(e => extract.destroy(e as Error))
+  let record: BuildRecord | undefined
+  const entries: { name: string; size: number }[] = []
+  const archives: Record<string, string> = {}
+  if (options.extractTo) await mkdir(options.extractTo, { recursive: true })
+  for await (const entry of extract) {
+    const { name, size = 0, type } = entry.header
+    if (type === 'file') {
+      entries.push({ name, size })
+      if (name === 'build.json') {
+        const parts: Buffer[] = []
+        for await (const part of entry) parts.push(part as Buffer)
+        record = JSON.parse(Buffer.concat(parts).toString('utf8')) as BuildRecord
+      } else if (name.endsWith('.tar') && options.extractTo && !name.includes('/')) {
+        const out = path.join(options.extractTo, name)
+        await pipeline(entry as unknown as Readable, createWriteStream(out))
+        archives[name.split('.')[0] as string] = out
+      }
+    }
+    entry.resume()
+  }
+  await feeding
+  if (!record) throw new Error(`${file}: no build.json in it`)
+  return { record, entries, archives }
+}

@@ -1,0 +1,102 @@
+// Records of the rack API as it renders them (convox/convox pkg/structs: build.go, release.go,
+// app.go, system.go, object.go). Times are Go RFC 3339 strings; see time.ts.
+
+export type BuildStatus = 'created' | 'running' | 'complete' | 'failed'
+
+export interface RackBuild {
+  id: string
+  app: string
+  description: string
+  entrypoint: string
+  'git-sha': string
+  logs: string
+  manifest: string
+  process: string
+  release: string
+  reason: string
+  repository: string
+  status: BuildStatus | string
+  started: string
+  ended: string
+}
+
+export interface RackRelease {
+  id: string
+  app: string
+  build: string
+  env: string
+  manifest: string
+  description: string
+  created: string
+}
+
+/** App status is `running`, `updating` or `rollback` (pkg/common/atom.go AtomStatus). */
+export interface RackApp {
+  name: string
+  release: string
+  status: string
+  generation?: string
+  locked?: boolean
+  router?: string
+  parameters?: Record<string, string>
+}
+
+export interface RackSystem {
+  name: string
+  version: string
+  provider: string
+  domain: string
+  'rack-domain'?: string
+  status?: string
+  region?: string
+  type?: string
+  count?: number
+}
+
+/** ObjectStore's answer: `{"Url": "object://<app>/<key>"}` (Go field without a json tag). */
+export interface RackObject {
+  Url: string
+}
+
+/** pkg/structs BuildCreateOptions (params); `url` is the source, empty for external builds. */
+export interface BuildCreateParams {
+  url?: string
+  'build-args'?: string[]
+  description?: string
+  development?: boolean
+  external?: boolean
+  /** The manifest file name (BUILD_MANIFEST), not its text. */
+  manifest?: string
+  'no-cache'?: boolean
+  'git-sha'?: string
+}
+
+/**
+ * pkg/structs BuildUpdateOptions. `reason` is not among the rack's params (it ignores it and
+ * keeps the reason in the build log); sent so a rack that learns it can store it.
+ */
+export interface BuildUpdateParams {
+  ended?: Date
+  entrypoint?: string
+  logs?: string
+  manifest?: string
+  release?: string
+  started?: Date
+  status?: BuildStatus
+  reason?: string
+}
+
+export interface ReleaseCreateParams {
+  build?: string
+  description?: string
+  env?: string
+}
+
+export interface ReleasePromoteParams {
+  development?: boolean
+  force?: boolean
+  idle?: boolean
+  min?: number
+  max?: number
+  timeout?: number
+}

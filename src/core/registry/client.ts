@@ -1,0 +1,613 @@
+import { createHash } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { UserError } from '../errors.js'
+import type { Logger } from '../log.js'
+import {
+  basicAuthorization,
+  pickChallenge,
+  repositoryScope,
+  tokenUrl,
+  type Challenge,
+  type CredentialLookup,
+  type Credentials
+} from './auth.js'
+import {
+  DOCKER_HUB,
+  formatReference,
+  isLoopbackHost,
+  manifestReference,
+  type ImageReference,
+  type RepositoryName
+} from './reference.js'
+
+export const MediaType = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip'
+} as const
+
+const MANIFEST_ACCEPT = [
+  MediaType.ociIndex,
+  MediaType.ociManifest,
+  MediaType.dockerList,
+  MediaType.dockerManifest
+].join(', ')
+
+export function isIndexMediaType(mediaType: string): boolean {
+  return mediaType === MediaType.ociIndex || mediaType === MediaType.dockerList
+}
+
+export interface Platform {
+  architecture: string
+  os: string
+  variant?: string
+  'os.version'?: string
+}
+
+export interface Descriptor {
+  mediaType: string
+  digest: string
+  size: number
+  platform?: Platform
+  annotations?: Record<string, string>
+  urls?: string[]
+}
+
+/** An image manifest or an index, as the JSON the registry holds. */
+export interface ManifestJson {
+  schemaVersion: number
+  mediaType?: string
+  config?: Descriptor
+  layers?: Descriptor[]
+  manifests?: Descriptor[]
+  annotations?: Record<string, string>
+  [key: string]: unknown
+}
+
+/** A manifest exactly as fetched: its bytes are what its digest covers. */
+export interface FetchedManifest {
+  bytes: Buffer
+  mediaType: string
+  digest: string
+  json: ManifestJson
+}
+
+export interface RegistryClientOptions {
+  credentials?: CredentialLookup
+  /**
+   * Where `docker.io` references are fetched from: our `docker-hub-registry` input. `docker.io`
+   * (the default) means Docker Hub itself (registry-1.docker.io); anything else is a mirror.
+   */
+  dockerHubRegistry?: string
+  /** Retries after the first attempt, on connection errors, timeouts and 5xx. Default 4. */
+  retries?: number
+  /** First backoff delay, doubled each retry. Default 500 ms. */
+  retryDelayMs?: number
+  /** Longest wait for a response, or between two chunks of a body sent. Default 60 s. */
+  timeoutMs?: number
+  logger?: Logger
+}
+
+export type UploadResult = 'exists' | 'mounted' | 'uploaded'
+
+export interface UploadOptions {
+  /** Try a cross-repository mount from this repository first (same registry only). */
+  mountFrom?: RepositoryName
+  /** Upload in PATCH chunks of this many bytes (buffered one at a time) instead of one PUT. */
+  chunkSize?: number
+}
+
+/** A body sent by a request: re-created for each attempt so that retries resend it whole. */
+type BodyFactory = () => Buffer | string | Readable | Promise<Readable>
+
+interface SendOptions {
+  scopes: string[]
+  headers?: Record<string, string>
+  body?: BodyFactory
+  /** Bytes of a streamed body, sent as Content-Length. */
+  contentLength?: number
+}
+
+class RetryableError extends Error {}
+
+/** Distribution API v2 client: streams blobs, answers auth challenges, retries what is transient. */
+export class RegistryClient {
+  private readonly challenges = new Map<string, Challenge | null>()
+  private readonly tokens = new Map<string, { token: string; expires: number }>()
+  private readonly retries: number
+  private readonly retryDelayMs: number
+  private readonly timeoutMs: number
+  private readonly hub: string
+  private readonly options: RegistryClientOptions
+
+  constructor(options: RegistryClientOptions = {}) {
+    this.options = options
+    this.retries = options.retries ?? 4
+    this.retryDelayMs = options.retryDelayMs ?? 500
+    this.timeoutMs = options.timeoutMs ?? 60_000
+    const hub = (options.dockerHubRegistry ?? '').trim().replace(/^https?:\/\//, '')
+    this.hub =
+      hub === '' || hub === DOCKER_HUB || hub === 'index.docker.io' ? 'registry-1.docker.io' : hub
+  }
+
+  /** The host actually contacted for a registry name (`docker.io` → the hub or its mirror). */
+  endpoint(registry: string): string {
+    return registry === DOCKER_HUB ? this.hub : registry
+  }
+
+  /** True when both repositories live on the same endpoint (a blob mount is possible). */
+  sameRegistry(a: RepositoryName, b: RepositoryName): boolean {
+    return this.endpoint(a.registry) === this.endpoint(b.registry)
+  }
+
+  private baseUrl(host: string): string {
+    return `${isLoopbackHost(host) ? 'http' : 'https'}://${host}`
+  }
+
+  private credentialsFor(registry: string): Credentials | undefined {
+    const lookup = this.options.credentials
+    if (!lookup) return undefined
+    const host = this.endpoint(registry)
+    return (
+      lookup(host) ??
+      (registry === DOCKER_HUB && host !== DOCKER_HUB ? lookup(DOCKER_HUB) : undefined)
+    )
+  }
+
+  // ---- manifests ----
+
+  async getManifest(ref: ImageReference): Promise<FetchedManifest> {
+    const path = `/v2/${ref.repository}/manifests/${manifestReference(ref)}`
+    return this.retry(ref.registry, async () => {
+      const res = await this.send(ref.registry, 'GET', path, {
+        scopes: [repositoryScope(ref.repository, 'pull')],
+        headers: { accept: MANIFEST_ACCEPT }
+      })
+      if (res.status === 404) {
+        await drain(res)
+        throw new UserError(`image ${formatReference(ref)} not found`)
+      }
+      await this.expectOk(res, ref.registry, `get manifest of ${formatReference(ref)}`)
+      const bytes = Buffer.from(await res.arrayBuffer())
+      const digest = sha256(bytes)
+      if (ref.digest && ref.digest !== digest) {
+        throw new Error(`manifest of ${formatReference(ref)} has digest ${digest}`)
+      }
+      const json = JSON.parse(bytes.toString('utf8')) as ManifestJson
+      const header = (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? ''
+      const mediaType =
+        json.mediaType ||
+        (header && header !== 'application/json' && header !== 'text/plain'
+          ? header
+          : json.manifests
+            ? MediaType.ociIndex
+            : MediaType.ociManifest)
+      if (json.schemaVersion !== 2) {
+        throw new UserError(`image ${formatReference(ref)}: manifest schema 1 is not supported`)
+      }
+      return { bytes, mediaType, digest, json }
+    })
+  }
+
+  /** Pushes a manifest under a tag or its digest; returns its digest. */
+  async putManifest(ref: ImageReference, bytes: Buffer, mediaType: string): Promise<string> {
+    const path = `/v2/${ref.repository}/manifests/${manifestReference(ref)}`
+    return this.retry(ref.registry, async () => {
+      const res = await this.send(ref.registry, 'PUT', path, {
+        scopes: [repositoryScope(ref.repository, 'pull,push')],
+        headers: { 'content-type': mediaType },
+        body: () => bytes
+      })
+      await this.expectOk(res, ref.registry, `push manifest ${formatReference(ref)}`)
+      await drain(res)
+      return sha256(bytes)
+    })
+  }
+
+  // ---- blobs ----
+
+  /** Size of a blob, or undefined when the repository does not have it. */
+  async headBlob(repo: RepositoryName, digest: string): Promise<number | undefined> {
+    return this.retry(repo.registry, async () => {
+      const res = await this.send(repo.registry, 'HEAD', `/v2/${repo.repository}/blobs/${digest}`, {
+        scopes: [repositoryScope(repo.repository, 'pull')]
+      })
+      await drain(res)
+      if (res.status === 404) return undefined
+      await this.expectOk(res, repo.registry, `check blob ${digest}`)
+      return Number(res.headers.get('content-length') ?? '0')
+    })
+  }
+
+  /** A blob as a stream (following the registry's redirects, e.g. to object storage). */
+  async getBlob(repo: RepositoryName, digest: string): Promise<{ stream: Readable; size: number }> {
+    return this.retry(repo.registry, async () => {
+      const res = await this.send(repo.registry, 'GET', `/v2/${repo.repository}/blobs/${digest}`, {
+        scopes: [repositoryScope(repo.repository, 'pull')]
+      })
+      if (res.status === 404) {
+        await drain(res)
+        throw new Error(`blob ${digest} not found in ${repo.registry}/${repo.repository}`)
+      }
+      await this.expectOk(res, repo.registry, `get blob ${digest}`)
+      if (!res.body) throw new Error(`blob ${digest}: empty response`)
+      const size = Number(res.headers.get('content-length') ?? '-1')
+      return { stream: Readable.fromWeb(res.body as never), size }
+    })
+  }
+
+  /**
+   * Uploads a blob unless the repository has it: a cross-repository mount first when
+   * `mountFrom` is on the same registry, else the bytes from `open()` (called again on retry).
+   */
+  async uploadBlob(
+    repo: RepositoryName,
+    blob: { digest: string; size: number },
+    open: () => Readable | Promise<Readable>,
+    options: UploadOptions = {}
+  ): Promise<UploadResult> {
+    if ((await this.headBlob(repo, blob.digest)) !== undefined) return 'exists'
+    const mount =
+      options.mountFrom && this.sameRegistry(options.mountFrom, repo)
+        ? options.mountFrom
+        : undefined
+    const scopes = [repositoryScope(repo.repository, 'pull,push')]
+    if (mount && mount.repository !== repo.repository) {
+      scopes.push(repositoryScope(mount.repository, 'pull'))
+    }
+    return this.retry(repo.registry, async () => {
+      const query =
+        mount && mount.repository !== repo.repository
+          ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(mount.repository)}`
+          : ''
+      const start = await this.send(
+        repo.registry,
+        'POST',
+        `/v2/${repo.repository}/blobs/uploads/${query}`,
+        {
+          scopes,
+          headers: { 'content-length': '0' },
+          body: () => Buffer.alloc(0)
+        }
+      )
+      await this.expectOk(start, repo.registry, `start upload of ${blob.digest}`)
+      await drain(start)
+      if (start.status === 201 && query) return 'mounted'
+      let location = this.location(repo.registry, start)
+      if (options.chunkSize && options.chunkSize > 0) {
+        location = await this.uploadChunks(repo, location, open, options.chunkSize, scopes)
+        const done = await this.send(repo.registry, 'PUT', withDigest(location, blob.digest), {
+          scopes,
+          headers: { 'content-length': '0' },
+          body: () => Buffer.alloc(0)
+        })
+        await this.expectOk(done, repo.registry, `finish upload of ${blob.digest}`)
+        await drain(done)
+      } else {
+        const done = await this.send(repo.registry, 'PUT', withDigest(location, blob.digest), {
+          scopes,
+          headers: { 'content-type': 'application/octet-stream' },
+          body: open,
+          contentLength: blob.size
+        })
+        await this.expectOk(done, repo.registry, `upload ${blob.digest}`)
+        await drain(done)
+      }
+      return 'uploaded'
+    })
+  }
+
+  private async uploadChunks(
+    repo: RepositoryName,
+    location: string,
+    open: () => Readable | Promise<Readable>,
+    chunkSize: number,
+    scopes: string[]
+  ): Promise<string> {
+    let offset = 0
+    const send = async (chunk: Buffer): Promise<void> => {
+      const res = await this.send(repo.registry, 'PATCH', location, {
+        scopes,
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-range': `${offset}-${offset + chunk.length - 1}`
+        },
+        body: () => chunk,
+        contentLength: chunk.length
+      })
+      await this.expectOk(res, repo.registry, 'upload chunk')
+      await drain(res)
+      location = this.location(repo.registry, res)
+      offset += chunk.length
+    }
+    let pending: Buffer[] = []
+    let pendingBytes = 0
+    for await (const data of await open()) {
+      let buf = data as Buffer
+      while (buf.length > 0) {
+        const take = Math.min(buf.length, chunkSize - pendingBytes)
+        pending.push(buf.subarray(0, take))
+        pendingBytes += take
+        buf = buf.subarray(take)
+        if (pendingBytes === chunkSize) {
+          await send(Buffer.concat(pending))
+          pending = []
+          pendingBytes = 0
+        }
+      }
+    }
+    if (pendingBytes > 0) await send(Buffer.concat(pending))
+    return location
+  }
+
+  private location(registry: string, res: Response): string {
+    const loc = res.headers.get('location')
+    if (!loc)
+      throw new Error(`registry ${this.endpoint(registry)}: upload response without a Location`)
+    return new URL(loc, this.baseUrl(this.endpoint(registry))).toString()
+  }
+
+  // ---- login ----
+
+  /**
+   * Verifies credentials the way `docker login` does: GET /v2/ and, when challenged, Basic auth or
+   * the token flow. A rejected login is a one-line UserError naming the registry.
+   */
+  async checkLogin(host: string, credentials: Credentials): Promise<void> {
+    const base = this.baseUrl(host)
+    const wrong = (): UserError =>
+      new UserError(`login to ${host} failed: wrong username or password`)
+    await this.retry(host, async () => {
+      const first = await this.fetchOnce('GET', `${base}/v2/`, {})
+      await drain(first)
+      if (first.ok) return
+      if (first.status !== 401) throw this.statusError(first, host, 'log in', '')
+      const challenge = pickChallenge(first.headers.get('www-authenticate'))
+      if (!challenge) throw new Error(`registry ${host}: unsupported authentication challenge`)
+      let authorization: string
+      if (challenge.scheme === 'basic') {
+        authorization = basicAuthorization(credentials)
+      } else {
+        const res = await this.fetchOnce(
+          'GET',
+          tokenUrl(challenge, [], credentials.username).toString(),
+          {
+            authorization: basicAuthorization(credentials)
+          }
+        )
+        if (res.status === 401 || res.status === 403) {
+          await drain(res)
+          throw wrong()
+        }
+        if (!res.ok) throw this.statusError(res, host, 'get a token', '')
+        authorization = `Bearer ${await readToken(res)}`
+      }
+      const second = await this.fetchOnce('GET', `${base}/v2/`, { authorization })
+      await drain(second)
+      if (second.status === 401 || second.status === 403) throw wrong()
+      if (!second.ok) throw this.statusError(second, host, 'log in', '')
+    })
+  }
+
+  // ---- plumbing ----
+
+  /** One request with authentication: answers a 401 challenge once. No retry here. */
+  private async send(
+    registry: string,
+    method: string,
+    pathOrUrl: string,
+    options: SendOptions
+  ): Promise<Response> {
+    const host = this.endpoint(registry)
+    const url = pathOrUrl.startsWith('/') ? `${this.baseUrl(host)}${pathOrUrl}` : pathOrUrl
+    const attempt = async (): Promise<Response> => {
+      const headers: Record<string, string> = { ...options.headers }
+      const authorization = await this.authorization(registry, options.scopes)
+      if (authorization) headers.authorization = authorization
+      if (options.contentLength !== undefined)
+        headers['content-length'] = String(options.contentLength)
+      return this.fetchOnce(method, url, headers, options.body)
+    }
+    const known = this.challenges.has(host)
+    let res = await attempt()
+    if (res.status === 401) {
+      const challenge = pickChallenge(res.headers.get('www-authenticate'))
+      const previous = this.challenges.get(host)
+      const changed =
+        !known ||
+        !previous ||
+        !challenge ||
+        previous.scheme !== challenge.scheme ||
+        challenge.params.error === 'invalid_token'
+      if (challenge && changed) {
+        await drain(res)
+        this.challenges.set(host, challenge)
+        this.forgetTokens(host)
+        res = await attempt()
+      }
+    } else if (!known && res.ok) {
+      this.challenges.set(host, null)
+    }
+    return res
+  }
+
+  private forgetTokens(host: string): void {
+    for (const key of this.tokens.keys()) if (key.startsWith(`${host} `)) this.tokens.delete(key)
+  }
+
+  private async authorization(registry: string, scopes: string[]): Promise<string | undefined> {
+    const host = this.endpoint(registry)
+    const challenge = this.challenges.get(host)
+    if (!challenge) return undefined
+    const credentials = this.credentialsFor(registry)
+    if (challenge.scheme === 'basic')
+      return credentials ? basicAuthorization(credentials) : undefined
+    const key = `${host} ${scopes.join(' ')}`
+    const cached = this.tokens.get(key)
+    if (cached && cached.expires > Date.now()) return `Bearer ${cached.token}`
+    const url = tokenUrl(challenge, scopes, credentials?.username).toString()
+    const res = await this.fetchOnce(
+      'GET',
+      url,
+      credentials ? { authorization: basicAuthorization(credentials) } : {}
+    )
+    if (res.status === 401 || res.status === 403) {
+      await drain(res)
+      throw credentials
+        ? new UserError(`login to ${host} failed: wrong username or password`)
+        : new UserError(`registry ${host}: access denied (no credentials given for ${host})`)
+    }
+    if (!res.ok) throw this.statusError(res, host, 'get a token', '')
+    const body = (await res.json()) as {
+      token?: string
+      access_token?: string
+      expires_in?: number
+    }
+    const token = body.token ?? body.access_token
+    if (!token) throw new Error(`registry ${host}: token response without a token`)
+    // Renew a little early; the spec's default lifetime is 60 s.
+    const lifetime = Math.max(30, body.expires_in ?? 60) * 1000
+    this.tokens.set(key, { token, expires: Date.now() + lifetime - 10_000 })
+    return `Bearer ${token}`
+  }
+
+  private async fetchOnce(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body?: BodyFactory
+  ): Promise<Response> {
+    const controller = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    const arm = (): void => {
+      if (timer) clearTimeout(timer)
+      timer = setTimeout(
+        () => controller.abort(new TimeoutError(`no answer within ${this.timeoutMs / 1000}s`)),
+        this.timeoutMs
+      )
+    }
+    arm()
+    const init: RequestInit & { duplex?: 'half' } = {
+      method,
+      headers,
+      signal: controller.signal,
+      redirect: 'follow'
+    }
+    if (body) {
+      const data = await body()
+      if (data instanceof Readable) {
+        init.body = progress(data, arm) as unknown as RequestInit['body']
+        init.duplex = 'half'
+      } else {
+        init.body = data as RequestInit['body']
+      }
+    }
+    try {
+      return await fetch(url, init)
+    } catch (e) {
+      const reason = controller.signal.reason
+      if (reason instanceof TimeoutError) throw new RetryableError(reason.message)
+      throw networkError(e)
+    } finally {
+      if (timer) clearTimeout(timer)
+    }
+  }
+
+  private async expectOk(res: Response, registry: string, what: string): Promise<void> {
+    if (res.ok) return
+    const text = await res.text().catch(() => '')
+    throw this.statusError(res, this.endpoint(registry), what, text)
+  }
+
+  private statusError(res: Response, host: string, what: string, body: string): Error {
+    let detail = ''
+    try {
+      const parsed = JSON.parse(body) as { errors?: { code?: string; message?: string }[] }
+      const first = parsed.errors?.[0]
+      if (first) detail = `: ${[first.code, first.message].filter(Boolean).join(' ')}`
+    } catch {
+      detail = ''
+    }
+    const message = `registry ${host}: cannot ${what}: HTTP ${res.status}${detail}`
+    if (res.status >= 500) return new RetryableError(message)
+    if (res.status === 401 || res.status === 403) {
+      const credentials = this.options.credentials?.(host)
+      return new UserError(`${message}${credentials ? '' : ` (no credentials given for ${host})`}`)
+    }
+    return new Error(message)
+  }
+
+  /** Runs fn, retrying connection errors, timeouts and 5xx with exponential backoff. */
+  private async retry<T>(registry: string, fn: () => Promise<T>): Promise<T> {
+    const host = this.endpoint(registry)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn()
+      } catch (e) {
+        if (!(e instanceof RetryableError)) throw e
+        if (attempt >= this.retries) {
+          throw new UserError(
+            `registry ${host}: ${e.message} (gave up after ${attempt + 1} attempts)`
+          )
+        }
+        const delay = this.retryDelayMs * 2 ** attempt * (0.75 + Math.random() / 2)
+        this.options.logger?.debug(
+          `registry ${host}: ${e.message}; retrying in ${Math.round(delay)} ms`
+        )
+        await new Promise(resolve => setTimeout(resolve, delay))
+      }
+    }
+  }
+}
+
+class TimeoutError extends Error {}
+
+/** fetch's "fetch failed" → the underlying reason, retryable (the request never got an answer). */
+function networkError(e: unknown): Error {
+  if (e instanceof UserError || e instanceof RetryableError) return e
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause
+  const reason = cause?.code
+    ? `cannot connect (${cause.code})`
+    : cause?.message || (e as Error).message
+  return new RetryableError(reason)
+}
+
+/** Passes a stream through, calling onChunk for each chunk (to keep an idle timer alive). */
+async function* progress(stream: Readable, onChunk: () => void): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) {
+    onChunk()
+    yield chunk as Buffer
+  }
+}
+
+async function drain(res: Response): Promise<void> {
+  try {
+    await res.body?.cancel()
+  } catch {
+    // already consumed
+  }
+}
+
+async function readToken(res: Response): Promise<string> {
+  const body = (await res.json()) as { token?: string; access_token?: string }
+  const token = body.token ?? body.access_token
+  if (!token) throw new Error('token response without a token')
+  return token
+}
+
+function withDigest(location: string, digest: string): string {
+  const url = new URL(location)
+  url.searchParams.set('digest', digest)
+  return url.toString()
+}
+
+export function sha256(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`
+}
