@@ -1,7 +1,7 @@
 // `npm run bundle`: builds dist/, the committed code the runner and the `convox-build` bin
-// execute. TypeScript is emitted by tsc (ES modules, as NodeNext gives them; types are checked
-// by `npm run build`, not here), then @vercel/ncc bundles each entry with its dependencies and
-// their licenses. Deterministic: the same sources give byte-identical files.
+// execute. tsc emits the TypeScript as ES modules (as NodeNext gives them; types are checked by
+// `npm run build`, not here), then @vercel/ncc bundles each entry with its dependencies and their
+// licenses. Deterministic: the same sources give byte-identical files.
 import { execFileSync } from 'node:child_process'
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url'
 import ncc from '@vercel/ncc'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-// Inside node_modules so the emitted files resolve their packages from the project's own.
-const work = path.join(root, 'node_modules', '.cache', 'convox-build-bundle')
+// Inside node_modules so the emitted files resolve their packages from the project's own; one
+// per process so a test may bundle while `npm run bundle` runs.
+const work = path.join(root, 'node_modules', '.cache', `convox-build-bundle-${process.pid}`)
 
 /** Entry point to output file, relative to the repository. */
 export const ENTRIES = {
@@ -20,7 +21,7 @@ export const ENTRIES = {
   'src/cli/main.ts': 'cli.js'
 }
 
-function emitJavaScript() {
+async function emitJavaScript() {
   const tsconfig = path.join(work, 'tsconfig.json')
   const config = {
     extends: path.join(root, 'tsconfig.json'),
@@ -35,10 +36,36 @@ function emitJavaScript() {
     },
     include: [path.join(root, 'src')]
   }
-  return writeFile(tsconfig, JSON.stringify(config, null, 2)).then(() => {
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
-    execFileSync(process.execPath, [tsc, '-p', tsconfig], { stdio: 'inherit' })
+  await writeFile(tsconfig, JSON.stringify(config, null, 2))
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+  execFileSync(process.execPath, [tsc, '-p', tsconfig], { stdio: 'inherit' })
+}
+
+async function bundleEntry(input, file, files, licenses) {
+  const { code, assets } = await ncc(input, {
+    cache: false,
+    minify: false,
+    sourceMap: false,
+    license: 'licenses.txt',
+    quiet: true,
+    target: 'es2022'
   })
+  files.set(file, code)
+  for (const [name, asset] of Object.entries(assets)) {
+    const text = asset.source.toString()
+    if (name === 'licenses.txt') {
+      // Sections are `<package>\n<license id>\n<text>`, separated by blank lines.
+      for (const section of text.split(/\n\n(?=(?:@[\w.-]+\/)?[\w.-]+\n[\w.() -]+\n)/)) {
+        if (section.trim()) licenses.set(section.split('\n', 1)[0], section.trim())
+      }
+      continue
+    }
+    // Assets of different entries share dist/: the same name must hold the same bytes.
+    if (files.has(name) && files.get(name) !== text) {
+      throw new Error(`bundle: two entries emit different ${name}`)
+    }
+    files.set(name, text)
+  }
 }
 
 /** Bundles every entry into outDir (default dist/), replacing what was there. */
@@ -46,36 +73,19 @@ export async function bundle(outDir = path.join(root, 'dist')) {
   await rm(work, { recursive: true, force: true })
   await mkdir(work, { recursive: true })
   await writeFile(path.join(work, 'package.json'), '{ "type": "module" }\n')
-  await emitJavaScript()
-
-  const licenses = new Map()
   const files = new Map()
-  for (const [entry, file] of Object.entries(ENTRIES)) {
-    const input = path.join(work, 'out', entry.replace(/\.ts$/, '.js'))
-    const { code, assets } = await ncc(input, {
-      cache: false,
-      minify: false,
-      sourceMap: false,
-      license: 'licenses.txt',
-      quiet: true,
-      target: 'es2022'
-    })
-    files.set(file, code)
-    for (const [name, asset] of Object.entries(assets)) {
-      const text = asset.source.toString()
-      if (name === 'licenses.txt') {
-        // Sections are `<package>\n<license id>\n<text>`, separated by blank lines.
-        for (const section of text.split(/\n\n(?=(?:@[\w.-]+\/)?[\w.-]+\n[\w.() -]+\n)/)) {
-          if (section.trim()) licenses.set(section.split('\n', 1)[0], section.trim())
-        }
-        continue
-      }
-      // Assets of different entries share dist/: the same name must hold the same bytes.
-      if (files.has(name) && files.get(name) !== text) {
-        throw new Error(`bundle: two entries emit different ${name}`)
-      }
-      files.set(name, text)
+  const licenses = new Map()
+  const cwd = process.cwd()
+  try {
+    await emitJavaScript()
+    // ncc names modules relative to the working directory in comments: keep those stable.
+    process.chdir(path.join(work, 'out'))
+    for (const [entry, file] of Object.entries(ENTRIES)) {
+      await bundleEntry(path.join(work, 'out', entry.replace(/\.ts$/, '.js')), file, files, licenses)
     }
+  } finally {
+    process.chdir(cwd)
+    await rm(work, { recursive: true, force: true })
   }
   const names = [...licenses.keys()].sort()
   files.set('licenses.txt', names.map(k => licenses.get(k)).join('\n\n') + '\n')
@@ -88,7 +98,6 @@ export async function bundle(outDir = path.join(root, 'dist')) {
     await mkdir(path.dirname(target), { recursive: true })
     await writeFile(target, text)
   }
-  await rm(work, { recursive: true, force: true })
   return [...files.keys()].sort()
 }
 
@@ -96,5 +105,5 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const written = await bundle(process.argv[2] ? path.resolve(process.argv[2]) : undefined)
   await chmod(path.join(root, 'bin', 'convox-build.js'), 0o755).catch(() => undefined)
   const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'))
-  console.log(`${pkg.name} ${pkg.version}: wrote ${written.map(f => `dist/${f}`).join(', ')}`)
+  console.log(`${pkg.name} ${pkg.version}: wrote ${written.join(', ')}`)
 }

@@ -209,7 +209,12 @@ export async function startRackServer(options: RackServerOptions = {}): Promise<
  * stdapi + pkg/api error rendering: `{"error": "..."}` as application/json when the request
  * accepts JSON (pkg/api/error_status_test.go), else plain text like net/http's http.Error.
  */
-function sendError(req: http.IncomingMessage, res: http.ServerResponse, status: number, message: string): void {
+function sendError(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  status: number,
+  message: string
+): void {
   const accept = req.headers.accept ?? ''
   if (/application\/json/.test(accept)) {
     res.writeHead(status, { 'Content-Type': 'application/json' })
@@ -370,7 +375,8 @@ function time(params: Record<string, string>, name: string): Date | undefined {
   if (v === undefined) return undefined
   const d = parseRackTime(v)
   // stdapi options.go: time.Parse error is not an stdapi.Error, so the rack answers 500
-  if (!d) throw new ApiError(500, `parsing time "${v}" as "20060102.150405.000000000": cannot parse`)
+  if (!d)
+    throw new ApiError(500, `parsing time "${v}" as "20060102.150405.000000000": cannot parse`)
   return d
 }
 
@@ -480,7 +486,8 @@ async function route(
       // provider/k8s/build.go BuildList: app must exist, default limit 10, newest first
       appOf(appName)
       const limit = params.limit === undefined ? 10 : Number.parseInt(params.limit, 10)
-      if (Number.isNaN(limit)) throw new ApiError(500, `strconv.Atoi: parsing "${params.limit}": invalid syntax`)
+      if (Number.isNaN(limit))
+        throw new ApiError(500, `strconv.Atoi: parsing "${params.limit}": invalid syntax`)
       return state
         .buildsOf(appName)
         .sort((a, b) => (b.started?.getTime() ?? 0) - (a.started?.getTime() ?? 0))
@@ -506,7 +513,8 @@ async function route(
   if (parts[2] === 'objects' && parts.length >= 4) {
     const key = parts.slice(3).join('/')
     // pkg/api/controllers.go sanitizeObjectKey
-    if (key.split('/').includes('..') || key.trim() === '') throw new ApiError(400, 'invalid object key')
+    if (key.split('/').includes('..') || key.trim() === '')
+      throw new ApiError(400, 'invalid object key')
     if (method === 'POST') {
       // provider/k8s/object.go ObjectStore
       state.objects.set(`${appName}/${key}`, raw ?? Buffer.alloc(0))
@@ -599,11 +607,18 @@ function buildCreate(state: RackServer, app: ServerApp, params: Record<string, s
   }
   state.builds.set(b.id, b)
   // https://convox:<password>@api.<domain>/<prefix><app>; here plain http and prefix ''
-  return buildJson(b, `http://convox:${encodeURIComponent(state.password)}@${state.host}/${app.name}`)
+  return buildJson(
+    b,
+    `http://convox:${encodeURIComponent(state.password)}@${state.host}/${app.name}`
+  )
 }
 
 /** provider/k8s/release.go ReleaseCreate: forks the latest release's env, copies the build's manifest. */
-function releaseCreate(state: RackServer, app: string, params: Record<string, string>): ServerRelease {
+function releaseCreate(
+  state: RackServer,
+  app: string,
+  params: Record<string, string>
+): ServerRelease {
   const latest = state.releasesOf(app).sort((a, b) => b.created.getTime() - a.created.getTime())[0]
   const r: ServerRelease = {
     id: newId('R'),

@@ -37,6 +37,11 @@ describe('the test rig', () => {
     }
   })
 
+  /** Fails showing the command's output when it did not succeed. */
+  function expectSuccess(r: { exitCode: number; stderr: string }): void {
+    expect(r.exitCode === 0 ? '' : `exit ${r.exitCode}: ${r.stderr}`).toBe('')
+  }
+
   async function dockerfile(text: string): Promise<void> {
     await writeFile(join(context, 'Dockerfile'), text)
   }
@@ -61,8 +66,7 @@ describe('the test rig', () => {
       ['inspect', '--tls-verify=false', `--creds=${registryCreds(rig)}`, `docker://${image}`],
       { rig }
     )
-    expect(r.stderr).toBe('')
-    expect(r.exitCode).toBe(0)
+    expectSuccess(r)
     return JSON.parse(r.stdout) as { Digest: string; Layers: string[] }
   }
 
@@ -72,8 +76,8 @@ describe('the test rig', () => {
     await dockerfile(`FROM busybox\nRUN echo ${marker} > /marker && test -x /bin/sh\n`)
     const metadata = join(context, 'metadata.json')
     const r = await buildctlBuild(image, withHub, [`--metadata-file=${metadata}`])
-    expect(r.stderr).toContain('[auth] sharing credentials for ' + rig.hubRegistry)
-    expect(r.exitCode).toBe(0)
+    expectSuccess(r)
+    expect(r.stderr).toContain(`[auth] sharing credentials for ${rig.hubRegistry}`)
 
     const pushed = JSON.parse(await readFile(metadata, 'utf8')) as Record<string, string>
     const found = await inspect(image)
@@ -99,7 +103,7 @@ describe('the test rig', () => {
       ],
       { rig, dockerConfig: withHub }
     )
-    expect(r.exitCode).toBe(0)
+    expectSuccess(r)
     const found = await inspect(image)
     expect(found.Digest).toMatch(/^sha256:[0-9a-f]{64}$/)
   })
@@ -126,7 +130,7 @@ describe('the test rig', () => {
     expect(anonymous.stderr).toMatch(/unauthorized|authentication required/i)
 
     const allowed = await buildctlBuild(image, withHub)
-    expect(allowed.exitCode).toBe(0)
+    expectSuccess(allowed)
     await inspect(image)
   })
 

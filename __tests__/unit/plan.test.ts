@@ -265,7 +265,10 @@ describe('createPlan rules', () => {
 
   it('copies image services and builds nothing for them', async () => {
     const dir = tempApp({
-      'convox.yml': 'services:\n  redis:\n    image: redis:7\n  db:\n    image: ghcr.io/acme/pg@sha256:' + 'a'.repeat(64) + '\n'
+      'convox.yml':
+        'services:\n  redis:\n    image: redis:7\n  db:\n    image: ghcr.io/acme/pg@sha256:' +
+        'a'.repeat(64) +
+        '\n'
     })
     const p = await plan(dir, { registry: 'r.example/x' })
     expect(planOutput(p).services).toEqual([
@@ -313,7 +316,12 @@ describe('createPlan rules', () => {
     const e = (await plan(dir).catch((x: unknown) => x)) as UserError
     expect(e.problems).toEqual([
       { file: 'convox.yml', line: 3, col: 12, message: 'build path "nowhere" does not exist' },
-      { file: 'convox.yml', line: 7, col: 17, message: 'Dockerfile sub/Dockerfile.x does not exist' }
+      {
+        file: 'convox.yml',
+        line: 7,
+        col: 17,
+        message: 'Dockerfile sub/Dockerfile.x does not exist'
+      }
     ])
   })
 
@@ -326,7 +334,10 @@ describe('createPlan rules', () => {
   })
 
   it('reports a bad escape directive in a Dockerfile with its position', async () => {
-    const dir = tempApp({ 'convox.yml': 'services:\n  web: {}\n', Dockerfile: '# escape=x\nFROM scratch\n' })
+    const dir = tempApp({
+      'convox.yml': 'services:\n  web: {}\n',
+      Dockerfile: '# escape=x\nFROM scratch\n'
+    })
     const e = (await plan(dir).catch((x: unknown) => x)) as UserError
     expect(e.problems).toEqual([
       { file: 'Dockerfile', line: 1, col: 1, message: expect.stringContaining('invalid escape') }
@@ -338,7 +349,11 @@ describe('createPlan rules', () => {
       'convox.yml': 'services:\n  web:\n    build: ${DIR}\n  cache:\n    image: redis:${TAG}\n',
       'app/Dockerfile': 'FROM scratch\nARG TOKEN\n'
     })
-    const p = await plan(dir, { 'build-args': 'TOKEN' }, { DIR: 'app', TAG: '7-alpine', TOKEN: 't0k' })
+    const p = await plan(
+      dir,
+      { 'build-args': 'TOKEN' },
+      { DIR: 'app', TAG: '7-alpine', TOKEN: 't0k' }
+    )
     expect(p.services[0]?.context).toBe('app')
     expect(p.services[1]?.from).toBe('redis:7-alpine')
     expect(p.builds[0]?.argValues).toEqual({ TOKEN: 't0k' })

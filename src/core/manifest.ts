@@ -218,6 +218,7 @@ type Entry = { key: string; keyNode: Node | null; value: Node | null; pair: Pair
 
 class ManifestParser {
   private readonly problems: Problem[] = []
+  private merges = 0
   private readonly lines = new LineCounter()
   private readonly interpolated: Interpolated
   private doc!: Document.Parsed
@@ -450,7 +451,12 @@ class ManifestParser {
     for (const pair of map.items as Pair[]) {
       const keyNode = (pair.key ?? null) as Node | null
       if (isMergeKey(keyNode)) {
-        if (depth > 20) continue
+        // Bounded, so nested aliases cannot blow up (the "billion laughs").
+        if (depth > 20 || ++this.merges > 10000) {
+          if (this.merges === 10001)
+            this.problems.push(this.problem(start(keyNode), 'too many merged aliases'))
+          continue
+        }
         const v = this.deref((pair.value ?? null) as Node | null)
         const sources = isSeq(v) ? (v.items as Node[]).map(i => this.deref(i)) : [v]
         for (const src of sources) {

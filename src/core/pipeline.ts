@@ -8,6 +8,17 @@ import {
 import { UserError } from './errors.js'
 import type { Exec } from './exec.js'
 import { runBuilds, type BuildsResult } from './engine/scheduler.js'
+import { buildRecord, preciseNow } from './export/record.js'
+import { writeExport, type ExportSource } from './export/tarball.js'
+import { getImageConfig } from './registry/image-config.js'
+import {
+  RackClient,
+  promoteRelease,
+  rackClientOptions,
+  runExternalBuild,
+  runImport,
+  shellJoin
+} from './rack/index.js'
 import { selectEngine } from './engine/select.js'
 import { defaultDescription, resolveGitSha } from './git.js'
 import { newReleaseId } from './ids.js'
@@ -70,24 +81,40 @@ export async function runPipeline(
   const { logger, env } = run
   for (const secret of settingsSecrets(settings)) logger.mask(secret)
   const warnings: string[] = []
-  const tracked: Logger = {
-    ...logger,
-    warning: (message, where) => {
-      warnings.push(message)
-      logger.warning(message, where)
+  const tracked: RunEnvironment = {
+    ...run,
+    logger: {
+      ...logger,
+      warning: (message, where) => {
+        warnings.push(message)
+        logger.warning(message, where)
+      }
     }
   }
-  const trackedRun: RunEnvironment = { ...run, logger: tracked }
+  const rackOptions = rackClientOptions(settings)
+  const rack = rackOptions
+    ? new RackClient({ ...rackOptions, mask: s => logger.mask(s), logger })
+    : undefined
+  if (settings.import) {
+    if (!rack) {
+      throw new UserError({
+        input: 'import',
+        message: 'importing needs a rack: set rack-url (or RACK_URL), or convox-password and rack'
+      })
+    }
+    return importPipeline(settings, tracked, rack, warnings, started)
+  }
 
   const gitSha = await resolveGitSha(env, settings.workingDirectory, run.exec)
   const description =
     settings.description ||
     (await defaultDescription(gitSha, env, settings.workingDirectory, run.exec))
+  const planFor = (s: Settings, ids: { buildId?: string; rackName?: string } = {}) =>
+    createPlan(s, { env, gitSha, description, ...ids }, tracked.logger)
 
-  const plan = await logger.group('Plan', () =>
-    createPlan(settings, { env, gitSha, description }, tracked)
-  )
-  const result = (): PipelineResult => ({
+  // The whole manifest is checked before anything is created on a rack.
+  let plan = await logger.group('Plan', () => planFor(settings))
+  const result = (extra: Partial<PipelineResult> = {}): PipelineResult => ({
     plan: planOutput(plan),
     buildId: plan.buildId,
     releaseId: '',
@@ -97,18 +124,161 @@ export async function runPipeline(
     exportPath: '',
     warnings,
     buildArgNames: [...new Set(plan.builds.flatMap(b => b.args))].sort(),
+    ...extra,
     durationMs: Date.now() - started
   })
   if (settings.dryRun) return result()
 
-  const built = await buildPlan(plan, settings, trackedRun)
-  return {
-    ...result(),
-    releaseId: newReleaseId(),
+  const buildStarted = preciseNow()
+  let built: BuiltImages
+  let releaseId: string
+  let rackLogs = ''
+  if (rack) {
+    const external = await runExternalBuild(
+      rack,
+      {
+        app: settings.app,
+        manifest: settings.manifest,
+        manifestText: plan.manifestText,
+        description,
+        gitSha,
+        development: settings.development,
+        noCache: settings.noCache,
+        logger: tracked.logger
+      },
+      async ctx => {
+        // The rack's repository unless the user pushes elsewhere; its build id is BUILD_ID.
+        const target: Settings = settings.registry
+          ? settings
+          : {
+              ...settings,
+              registry: ctx.repository,
+              registryUsername: ctx.credentials.username,
+              registryPassword: ctx.credentials.password,
+              push: true
+            }
+        plan = await planFor(target, { buildId: ctx.buildId, rackName: ctx.rackName })
+        built = await buildPlan(plan, target, tracked)
+        return { images: built.images, entrypoint: built.entrypoint, logs: built.logs }
+      }
+    )
+    releaseId = external.releaseId
+    rackLogs = external.build.logs ?? ''
+  } else {
+    built = await buildPlan(plan, settings, tracked)
+    releaseId = newReleaseId()
+  }
+  built = built!
+
+  let exportPath = ''
+  if (settings.export) {
+    exportPath = await logger.group('Export', async () => {
+      const record = buildRecord({
+        id: plan.buildId,
+        app: plan.app,
+        description,
+        entrypoint: shellJoin(built.entrypoint),
+        gitSha,
+        logs: rackLogs || built.logs,
+        manifest: plan.manifestText,
+        release: releaseId,
+        repository: plan.registry,
+        status: 'complete',
+        started: buildStarted,
+        ended: preciseNow(),
+        secrets: [...settingsSecrets(settings), ...secretArgValues(plan)]
+      })
+      const written = await writeExport(settings.export, record, built.exportSources, {
+        tempDir: run.tempDir,
+        platform: settings.platforms[0]
+      })
+      logger.info(`Exported build ${plan.buildId} to ${written.path}`)
+      return written.path
+    })
+  }
+  if (rack && settings.promote) await promote(rack, settings, releaseId, tracked.logger)
+
+  return result({
+    releaseId,
+    images: built.images,
     digests: Object.fromEntries(built.services.filter(s => s.digest).map(s => [s.name, s.digest])),
     services: built.services,
+    exportPath
+  })
+}
+
+async function importPipeline(
+  settings: Settings,
+  run: RunEnvironment,
+  rack: RackClient,
+  warnings: string[],
+  started: number
+): Promise<PipelineResult> {
+  const { logger } = run
+  const imported = await logger.group('Import', () =>
+    runImport(rack, {
+      app: settings.app,
+      tarball: settings.import,
+      logger,
+      verifyImage: async image => {
+        const client = new RegistryClient({
+          credentials: host =>
+            host === image.credentials.registry ? image.credentials : undefined,
+          logger
+        })
+        await client.getManifest(parseReference(image.ref))
+      }
+    })
+  )
+  if (settings.promote) await promote(rack, settings, imported.releaseId, logger)
+  return {
+    plan: {
+      app: settings.app,
+      buildId: imported.buildId,
+      manifest: settings.manifest,
+      gitSha: imported.build['git-sha'] ?? '',
+      description: imported.build.description ?? '',
+      development: settings.development,
+      services: [],
+      builds: []
+    },
+    buildId: imported.buildId,
+    releaseId: imported.releaseId,
+    images: imported.images,
+    digests: {},
+    services: [],
+    exportPath: '',
+    warnings,
+    buildArgNames: [],
     durationMs: Date.now() - started
   }
+}
+
+async function promote(
+  rack: RackClient,
+  settings: Settings,
+  releaseId: string,
+  logger: Logger
+): Promise<void> {
+  await logger.group(`Promote ${releaseId}`, () =>
+    promoteRelease(rack, { app: settings.app, releaseId, logger })
+  )
+}
+
+/** Values of build args that must never be written anywhere (BUILD_AUTH). */
+function secretArgValues(plan: Plan): string[] {
+  return plan.builds.map(b => b.argValues.BUILD_AUTH ?? '').filter(Boolean)
+}
+
+interface BuiltImages {
+  images: Record<string, string>
+  services: ServiceReport[]
+  /** The first service's entrypoint (the rack stores it on the build). */
+  entrypoint: string[]
+  /** Every build's log, as the rack would store it. */
+  logs: string
+  /** Where the export reads each service's image from. */
+  exportSources: ExportSource[]
 }
 
 /** Logs in (private docker config), picks the engine and runs every build of the plan. */
@@ -116,7 +286,7 @@ async function buildPlan(
   plan: Plan,
   settings: Settings,
   run: RunEnvironment
-): Promise<BuildsResult> {
+): Promise<BuiltImages> {
   const { logger } = run
   const logins = loginsFromSettings(settings)
   const registry = registryClient(settings, logins, logger)
@@ -127,17 +297,17 @@ async function buildPlan(
     }
   })
   const dockerConfig = await createDockerConfig(logins, run)
+  let builds: BuildsResult
   try {
-    const childEnv = { ...run.env, ...dockerConfig.env }
     const engine = await selectEngine({
       engine: settings.engine,
       builder: settings.builder,
       buildkitHost: settings.buildkitHost,
       exec: run.exec,
-      env: childEnv
+      env: { ...run.env, ...dockerConfig.env }
     })
     logger.info(`Building with ${engine.description}`)
-    return await runBuilds({
+    builds = await runBuilds({
       plan,
       engine,
       run,
@@ -155,6 +325,25 @@ async function buildPlan(
     })
   } finally {
     await dockerConfig.cleanup()
+  }
+
+  const first = plan.services[0]
+  const entrypoint =
+    settings.push && first
+      ? (await getImageConfig(registry, parseReference(first.image), settings.platforms[0]))
+          .entrypoint
+      : []
+  const exportSources = plan.services.map((s): ExportSource => {
+    if (settings.push) return { service: s.name, client: registry, image: parseReference(s.image) }
+    if (s.build !== null) return { service: s.name, ociTar: builds.ociArchives[s.build] ?? '' }
+    return { service: s.name, client: registry, image: parseReference(s.from ?? '') }
+  })
+  return {
+    images: Object.fromEntries(plan.services.map(s => [s.name, s.image])),
+    services: builds.services,
+    entrypoint,
+    logs: builds.builds.map(b => `==> ${b.services.join(', ')}\n${b.log.trimEnd()}\n`).join(''),
+    exportSources
   }
 }
 

@@ -34,6 +34,8 @@ export interface BuildsOptions {
   ociArchives?: boolean
   /** Copies image services into the repository when pushing. */
   copyImage?: CopyImage
+  /** Docker Hub or its mirror (the registry client copies docker.io images from it): for logs. */
+  dockerHubRegistry?: string
   /** Build-arg names whose values are secret (kept off command lines where possible). */
   secretArgs?: string[]
   signal?: AbortSignal
@@ -168,7 +170,11 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     ...copies.map(s => async () => {
       const from = s.from ?? ''
       const t0 = Date.now()
-      logger.info(`[${s.name}] copying ${from} to ${s.image}`)
+      const hub =
+        o.dockerHubRegistry && o.dockerHubRegistry !== 'docker.io'
+          ? ` (Docker Hub images via ${o.dockerHubRegistry})`
+          : ''
+      logger.info(`[${s.name}] copying ${from} to ${s.image}${hub}`)
       try {
         const digest = await o.copyImage!(from, s.image, abort.signal)
         copied.set(s.name, { digest, durationMs: Date.now() - t0 })

@@ -349,7 +349,7 @@ export class RackClient {
 
   private async send(method: string, path: string, options: RequestOptions): Promise<Response> {
     const url = new URL(this.endpoint.href)
-    url.pathname = `${this.endpoint.pathname}${path}`
+    url.pathname = `${this.endpoint.pathname.replace(/\/+$/, '')}${path}`
     const query = encodeParams(options.query ?? {})
     url.search = query.toString()
     const headers: Record<string, string> = {
@@ -481,7 +481,8 @@ function connectionError(e: unknown): string {
   if (e instanceof Error) {
     if (e.name === 'TimeoutError') return 'request timed out'
     const cause = (e as Error & { cause?: { code?: string; message?: string } }).cause
-    if (cause?.code) return `connection failed: ${cause.code}${cause.message ? ` (${cause.message})` : ''}`
+    if (cause?.code)
+      return `connection failed: ${cause.code}${cause.message ? ` (${cause.message})` : ''}`
     if (cause?.message) return `connection failed: ${cause.message}`
     return `connection failed: ${e.message}`
   }

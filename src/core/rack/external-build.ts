@@ -132,7 +132,9 @@ async function markFailed(
   try {
     logsUrl = (await client.objectStore(app, `build/${buildId}/logs`, text)).Url
   } catch (e) {
-    logger.warning(`rack ${client.host}: could not store the log of failed build ${buildId}: ${msg(e)}`)
+    logger.warning(
+      `rack ${client.host}: could not store the log of failed build ${buildId}: ${msg(e)}`
+    )
   }
   try {
     await client.buildUpdate(app, buildId, {

@@ -95,7 +95,7 @@ export function rackRepository(client: RackClient, system: RackSystem, app: stri
   const prefix = system.provider === 'aws' ? `${system.name}/` : ''
   const host =
     client.mode === 'direct'
-      ? `${client.host}${client.endpoint.pathname}`
+      ? `${client.host}${client.endpoint.pathname.replace(/\/+$/, '')}`
       : (system['rack-domain'] ?? `api.${system.domain.replace(/^router\./, '')}`)
   return `${host}/${prefix}${app}`
 }
@@ -119,7 +119,9 @@ export async function runImport(client: RackClient, options: ImportOptions): Pro
   try {
     const build = await client.buildGet(app, buildId)
     if (build.status !== 'complete') {
-      throw new Error(`the rack left imported build ${buildId} ${build.status || 'without a status'}`)
+      throw new Error(
+        `the rack left imported build ${buildId} ${build.status || 'without a status'}`
+      )
     }
     if (!build.release) throw new Error(`the rack made no release for imported build ${buildId}`)
     const release = await client.releaseGet(app, build.release)
@@ -127,8 +129,7 @@ export async function runImport(client: RackClient, options: ImportOptions): Pro
       throw new Error(`release ${release.id} points to build ${release.build}, not ${buildId}`)
     }
 
-    const repository =
-      options.repository ?? rackRepository(client, await client.systemGet(), app)
+    const repository = options.repository ?? rackRepository(client, await client.systemGet(), app)
     const registry = repository.split('/')[0] ?? ''
     const images: Record<string, string> = {}
     const missing: string[] = []
@@ -140,13 +141,14 @@ export async function runImport(client: RackClient, options: ImportOptions): Pro
       let ok: boolean
       let why = ''
       try {
-        ok = (await options.verifyImage({
-          service,
-          tag,
-          ref,
-          repository,
-          credentials: { registry, ...client.credentials }
-        })) !== false
+        ok =
+          (await options.verifyImage({
+            service,
+            tag,
+            ref,
+            repository,
+            credentials: { registry, ...client.credentials }
+          })) !== false
       } catch (e) {
         ok = false
         why = `: ${client.scrub(e instanceof Error ? e.message : String(e))}`

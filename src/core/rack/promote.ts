@@ -28,7 +28,10 @@ export class PromoteError extends Error {
   }
 }
 
-export async function promoteRelease(client: RackClient, options: PromoteOptions): Promise<RackApp> {
+export async function promoteRelease(
+  client: RackClient,
+  options: PromoteOptions
+): Promise<RackApp> {
   const { app, releaseId, logger } = options
   const timeoutMs = options.timeoutMs ?? 30 * 60_000
   const pollMs = options.pollMs ?? 5000

@@ -1,0 +1,84 @@
+import { describe, expect, it } from '@jest/globals'
+import {
+  cacheOptions,
+  canExport,
+  resolveCacheMode,
+  type CacheContext
+} from '../../src/core/engine/cache.js'
+import { UserError } from '../../src/core/errors.js'
+
+const ctx: CacheContext = {
+  app: 'shop',
+  registry: 'ghcr.io/acme/shop',
+  push: true,
+  github: true,
+  env: {},
+  localCacheDir: '/cache',
+  noCache: false
+}
+
+describe('cache mode auto', () => {
+  it('is registry when pushing, gha on GitHub, else local', () => {
+    expect(resolveCacheMode('auto', { push: true, github: true })).toBe('registry')
+    expect(resolveCacheMode('auto', { push: false, github: true })).toBe('gha')
+    expect(resolveCacheMode('auto', { push: false, github: false })).toBe('local')
+    expect(resolveCacheMode('inline', { push: true, github: true })).toBe('inline')
+  })
+})
+
+describe('cache options', () => {
+  it('registry: the rack refs, per service', () => {
+    expect(cacheOptions('registry', 'web', ctx)).toEqual({
+      mode: 'registry',
+      imports: ['type=registry,ref=ghcr.io/acme/shop:web.buildcache'],
+      exports: [
+        'type=registry,ref=ghcr.io/acme/shop:web.buildcache,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true'
+      ]
+    })
+  })
+
+  it('registry without a registry is a user error', () => {
+    expect(() => cacheOptions('registry', 'web', { ...ctx, registry: '' })).toThrow(UserError)
+  })
+
+  it('gha on a branch: one scope per app and service, with the runner URLs and token', () => {
+    const env = { ACTIONS_CACHE_URL: 'https://c/', ACTIONS_RUNTIME_TOKEN: 'tok' }
+    const o = cacheOptions('gha', 'web', { ...ctx, env })
+    expect(o.imports).toEqual(['type=gha,scope=shop-web,url=https://c/,token=tok'])
+    expect(o.exports).toEqual([
+      'type=gha,scope=shop-web,mode=max,ignore-error=true,url=https://c/,token=tok'
+    ])
+  })
+
+  it('gha on a pull request: writes its own scope, reads it then the default branch scope', () => {
+    const env = { GITHUB_BASE_REF: 'main', GITHUB_HEAD_REF: 'feature/x' }
+    const o = cacheOptions('gha', 'web', { ...ctx, env })
+    expect(o.exports).toEqual(['type=gha,scope=shop-web-pr-feature-x,mode=max,ignore-error=true'])
+    expect(o.imports).toEqual(['type=gha,scope=shop-web-pr-feature-x', 'type=gha,scope=shop-web'])
+  })
+
+  it('local: imports from src, exports to a separate dest', () => {
+    const o = cacheOptions('local', 'web', ctx)
+    expect(o.imports).toEqual(['type=local,src=/cache/web'])
+    expect(o.exports).toEqual(['type=local,dest=/cache/web.new,mode=max,ignore-error=true'])
+    expect(o.local).toEqual({ src: '/cache/web', dest: '/cache/web.new' })
+  })
+
+  it('inline and none', () => {
+    expect(cacheOptions('inline', 'web', ctx).exports).toEqual(['type=inline'])
+    expect(cacheOptions('none', 'web', ctx)).toEqual({ mode: 'none', imports: [], exports: [] })
+  })
+
+  it('no-cache: nothing imported, the cache still refreshed', () => {
+    const o = cacheOptions('registry', 'web', { ...ctx, noCache: true })
+    expect(o.imports).toEqual([])
+    expect(o.exports).toHaveLength(1)
+  })
+
+  it('the docker driver exports only inline', () => {
+    expect(canExport('docker', 'registry')).toBe(false)
+    expect(canExport('docker', 'inline')).toBe(true)
+    expect(canExport('docker-container', 'gha')).toBe(true)
+    expect(canExport('buildkit', 'local')).toBe(true)
+  })
+})

@@ -1,0 +1,90 @@
+import { describe, expect, it } from '@jest/globals'
+import { mkdtemp, readFile, stat } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import {
+  createDockerConfig,
+  DOCKER_HUB_AUTH_KEY,
+  dockerHubAuthKey,
+  loginsFromSettings,
+  registryHost
+} from '../../src/core/docker-config.js'
+import type { Logger } from '../../src/core/log.js'
+
+const base = {
+  registry: 'ghcr.io/acme/app',
+  registryUsername: 'bot',
+  registryPassword: 'push-pass',
+  dockerHubUsername: 'hubber',
+  dockerHubPassword: 'hub-pass',
+  dockerHubRegistry: 'docker.io'
+}
+
+describe('logins', () => {
+  it('registry host and Docker Hub key', () => {
+    expect(registryHost('ghcr.io/acme/app')).toBe('ghcr.io')
+    expect(registryHost('127.0.0.1:5050/app')).toBe('127.0.0.1:5050')
+    expect(registryHost('acme/app')).toBe('docker.io')
+    expect(dockerHubAuthKey('docker.io')).toBe(DOCKER_HUB_AUTH_KEY)
+    expect(dockerHubAuthKey('mirror.local:5000')).toBe('mirror.local:5000')
+  })
+
+  it('push registry and hub (or its mirror)', () => {
+    expect(loginsFromSettings(base).map(l => l.host)).toEqual(['ghcr.io', DOCKER_HUB_AUTH_KEY])
+    expect(
+      loginsFromSettings({ ...base, dockerHubRegistry: '127.0.0.1:5051' }).map(l => l.host)
+    ).toEqual(['ghcr.io', '127.0.0.1:5051'])
+    expect(loginsFromSettings({ ...base, registryUsername: '', dockerHubUsername: '' })).toEqual([])
+  })
+})
+
+describe('private docker config', () => {
+  it('writes auths, plugin dirs and BUILDX_CONFIG without touching the user config; masks', async () => {
+    const home = await mkdtemp(path.join(tmpdir(), 'dc-home-'))
+    const tempDir = await mkdtemp(path.join(tmpdir(), 'dc-run-'))
+    const masked: string[] = []
+    const logger: Logger = {
+      info: () => undefined,
+      debug: () => undefined,
+      warning: () => undefined,
+      mask: s => masked.push(s),
+      group: (_t, fn) => fn()
+    }
+    const env = { HOME: home }
+    const config = await createDockerConfig(loginsFromSettings(base), { tempDir, env, logger })
+    expect(config.dir.startsWith(tempDir)).toBe(true)
+    expect((await stat(config.dir)).mode & 0o777).toBe(0o700)
+    const json = JSON.parse(await readFile(path.join(config.dir, 'config.json'), 'utf8'))
+    expect(Buffer.from(json.auths['ghcr.io'].auth, 'base64').toString()).toBe('bot:push-pass')
+    expect(Buffer.from(json.auths[DOCKER_HUB_AUTH_KEY].auth, 'base64').toString()).toBe(
+      'hubber:hub-pass'
+    )
+    expect(json.cliPluginsExtraDirs).toEqual([path.join(home, '.docker', 'cli-plugins')])
+    expect(config.env).toEqual({
+      DOCKER_CONFIG: config.dir,
+      BUILDX_CONFIG: path.join(home, '.docker', 'buildx')
+    })
+    expect(masked).toEqual(expect.arrayContaining(['push-pass', 'hub-pass']))
+    expect(existsSync(path.join(home, '.docker', 'config.json'))).toBe(false)
+    await config.cleanup()
+    expect(existsSync(config.dir)).toBe(false)
+  })
+
+  it('keeps an explicit BUILDX_CONFIG and DOCKER_CONFIG plugins', async () => {
+    const tempDir = await mkdtemp(path.join(tmpdir(), 'dc-run-'))
+    const env = { DOCKER_CONFIG: '/u/dc', BUILDX_CONFIG: '/u/bx' }
+    const logger: Logger = {
+      info: () => undefined,
+      debug: () => undefined,
+      warning: () => undefined,
+      mask: () => undefined,
+      group: (_t, fn) => fn()
+    }
+    const config = await createDockerConfig([], { tempDir, env, logger })
+    const json = JSON.parse(await readFile(path.join(config.dir, 'config.json'), 'utf8'))
+    expect(json.cliPluginsExtraDirs).toEqual(['/u/dc/cli-plugins'])
+    expect(config.env.BUILDX_CONFIG).toBe('/u/bx')
+    await config.cleanup()
+  })
+})

@@ -1,0 +1,125 @@
+import { describe, expect, it } from '@jest/globals'
+import { buildctlCommand } from '../../src/core/engine/buildctl.js'
+import { buildxCommand } from '../../src/core/engine/buildx.js'
+import { cacheOptions } from '../../src/core/engine/cache.js'
+import { parseBuildxDriver } from '../../src/core/engine/select.js'
+import type { BuildRequest } from '../../src/core/engine/types.js'
+import { examplePlan } from '../helpers/engine-plan.js'
+
+const AUTH = '{"r.example":{"Username":"u","Password":"s3cret"}}'
+
+function request(output: BuildRequest['output'] = { type: 'push' }): BuildRequest {
+  const plan = examplePlan('r.example/app', 'BABCDEFGHIJ', AUTH)
+  const spec = plan.builds[0]!
+  return {
+    index: 0,
+    spec,
+    tags: ['r.example/app:web.BABCDEFGHIJ', 'r.example/app:worker.BABCDEFGHIJ'],
+    output,
+    cache: cacheOptions('registry', 'web', {
+      app: 'app',
+      registry: 'r.example/app',
+      push: true,
+      github: false,
+      env: {},
+      localCacheDir: '/c',
+      noCache: false
+    }),
+    noCache: false,
+    platforms: ['linux/amd64', 'linux/arm64'],
+    secrets: [{ id: 'npm', value: 'npm-token' }],
+    secretArgs: ['BUILD_AUTH'],
+    metadataFile: '/tmp/m.json'
+  }
+}
+
+describe('buildctl command', () => {
+  const cmd = buildctlCommand(request(), 'tcp://bk:1234')
+  const a = cmd.args
+
+  it('builds like the rack: dockerfile frontend, locals, filename, args', () => {
+    expect(cmd.command).toBe('buildctl')
+    expect(a.slice(0, 5)).toEqual([
+      '--addr',
+      'tcp://bk:1234',
+      'build',
+      '--frontend',
+      'dockerfile.v0'
+    ])
+    expect(a).toContain(`context=${request().spec.contextPath}`)
+    expect(a).toContain('filename=Dockerfile')
+    expect(a).toContain('build-arg:VERSION=1.2.3')
+    expect(a).toContain('platform=linux/amd64,linux/arm64')
+  })
+
+  it('pushes every tag in one output and writes metadata and rawjson progress', () => {
+    expect(a).toContain(
+      'type=image,"name=r.example/app:web.BABCDEFGHIJ,r.example/app:worker.BABCDEFGHIJ",push=true'
+    )
+    expect(a.join(' ')).toContain('--metadata-file /tmp/m.json --progress rawjson')
+  })
+
+  it('uses the rack registry cache refs exactly', () => {
+    expect(a).toContain('type=registry,ref=r.example/app:web.buildcache')
+    expect(a).toContain(
+      'type=registry,ref=r.example/app:web.buildcache,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true'
+    )
+    expect(a[a.indexOf('type=registry,ref=r.example/app:web.buildcache') - 1]).toBe(
+      '--import-cache'
+    )
+  })
+
+  it('passes secrets by env and reports the BUILD_AUTH it must expose', () => {
+    expect(a).toContain('id=npm,env=CONVOX_BUILD_SECRET_NPM')
+    expect(a.join(' ')).not.toContain('npm-token')
+    expect(cmd.env).toEqual({ CONVOX_BUILD_SECRET_NPM: 'npm-token' })
+    expect(cmd.exposed).toEqual([AUTH])
+  })
+
+  it('writes an OCI archive when asked, nothing when not pushing', () => {
+    const oci = buildctlCommand(request({ type: 'oci', dest: '/t/build-0.tar' }), 'x').args
+    expect(oci.find(s => s.startsWith('type=oci'))).toMatch(
+      /^type=oci,dest=\/t\/build-0\.tar,"name=/
+    )
+    expect(buildctlCommand(request({ type: 'none' }), 'x').args).not.toContain('--output')
+  })
+})
+
+describe('buildx command', () => {
+  const cmd = buildxCommand(request(), 'rig')
+  const a = cmd.args
+
+  it('never puts a secret value on the command line', () => {
+    expect(a.join(' ')).not.toContain('s3cret')
+    expect(a.join(' ')).not.toContain('npm-token')
+    expect(a[a.indexOf('BUILD_AUTH') - 1]).toBe('--build-arg')
+    expect(cmd.env).toEqual({ BUILD_AUTH: AUTH, CONVOX_BUILD_SECRET_NPM: 'npm-token' })
+    expect(cmd.exposed).toEqual([])
+  })
+
+  it('uses the builder, cache, push output, metadata and rawjson', () => {
+    expect(a.slice(0, 4)).toEqual(['buildx', 'build', '--builder', 'rig'])
+    expect(a).toContain('--cache-from')
+    expect(a).toContain('--cache-to')
+    expect(a).toContain('VERSION=1.2.3')
+    expect(a).toContain('--provenance=false')
+    expect(a.join(' ')).toContain('--metadata-file /tmp/m.json --progress rawjson')
+    expect(a.at(-1)).toBe(request().spec.contextPath)
+  })
+
+  it('tags without output when not pushing (the docker driver loads them)', () => {
+    const none = buildxCommand(request({ type: 'none' }), '').args
+    expect(none).not.toContain('--builder')
+    expect(none).not.toContain('--output')
+    expect(none.filter(x => x === '--tag')).toHaveLength(2)
+  })
+})
+
+describe('buildx inspect', () => {
+  it('reads the driver', () => {
+    const out =
+      'Name:          rig\nDriver:        remote\nLast Activity: x\n\nNodes:\nName: rig0\n'
+    expect(parseBuildxDriver(out)).toBe('remote')
+    expect(parseBuildxDriver('nothing')).toBe('')
+  })
+})

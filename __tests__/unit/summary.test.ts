@@ -1,0 +1,119 @@
+import { describe, expect, it } from '@jest/globals'
+import type { PipelineResult, ServiceReport } from '../../src/core/pipeline.js'
+import type { PlannedService } from '../../src/core/plan.js'
+import { renderSummary, scrub, shortDigest, SUMMARY_LIMIT } from '../../src/action/summary.js'
+
+const SECRET = 'hunter2-registry-password'
+
+/** A result the shape the pipeline returns: n services, pairs of them sharing a build. */
+function resultWith(n: number, warnings: string[] = []): PipelineResult {
+  const buildId = 'BABCDEFGHIJ'
+  const planned: PlannedService[] = []
+  const reports: ServiceReport[] = []
+  for (let i = 0; i < n; i++) {
+    const name = `service-with-a-long-name-${i}`
+    const image = `registry.example.com/acme/a-rather-long-app-name:${name}.${buildId}`
+    const isImage = i % 10 === 9
+    const build = isImage ? null : Math.floor(i / 2)
+    planned.push(
+      isImage
+        ? { name, image, build: null, from: 'redis:7-alpine' }
+        : { name, image, build, context: `svc/${i}`, dockerfile: 'Dockerfile', args: ['VERSION'] }
+    )
+    reports.push({
+      name,
+      image,
+      digest: `sha256:${String(i).padStart(64, 'a')}`,
+      build,
+      sharedWith: isImage ? [] : [`service-with-a-long-name-${i % 2 ? i - 1 : i + 1}`],
+      cachedSteps: 3,
+      totalSteps: 5,
+      durationMs: 12_345
+    })
+  }
+  return {
+    plan: {
+      app: 'myapp',
+      buildId,
+      manifest: 'convox.yml',
+      gitSha: '0123456789abcdef0123456789abcdef01234567',
+      description: 'build 0123456789 Fix login | and <b>tags</b>',
+      development: false,
+      services: planned,
+      builds: []
+    },
+    buildId,
+    releaseId: 'RABCDEFGHIJ',
+    images: Object.fromEntries(planned.map(s => [s.name, s.image])),
+    digests: Object.fromEntries(reports.map(s => [s.name, s.digest])),
+    services: reports,
+    exportPath: '/tmp/build.tgz',
+    warnings,
+    buildArgNames: ['BUILD_AUTH', 'BUILD_GIT_SHA', 'VERSION'],
+    durationMs: 61_000
+  }
+}
+
+describe('job summary', () => {
+  it('has the ids, one row per service and redacted build args', () => {
+    const text = renderSummary({ result: resultWith(3), dryRun: false, secrets: [] })
+    expect(text).toContain('`BABCDEFGHIJ`')
+    expect(text).toContain('`RABCDEFGHIJ`')
+    const rows = text.split('\n').filter(l => l.startsWith('| service-with'))
+    expect(rows).toHaveLength(3)
+    expect(rows[0]).toBe(
+      '| service-with-a-long-name-0 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-0.BABCDEFGHIJ` | `sha256:aaaaaaaaaaaa` | #1 (shared with service-with-a-long-name-1) | 3/5 | 12.3s |'
+    )
+    expect(text).toContain('`BUILD_AUTH=***` `BUILD_GIT_SHA=***` `VERSION=***`')
+    // Markdown and HTML in user text cannot break the table.
+    expect(text).toContain('Fix login \\| and &lt;b&gt;tags&lt;/b&gt;')
+  })
+
+  it('shows image services as copies and lists warnings', () => {
+    const result = resultWith(10, ['build arg VERSION is not declared by any Dockerfile'])
+    const text = renderSummary({ result, dryRun: false, secrets: [] })
+    expect(text).toContain('| image `redis:7-alpine` | - |')
+    expect(text).toContain(
+      '### Warnings (1)\n\n- build arg VERSION is not declared by any Dockerfile'
+    )
+  })
+
+  it('fits the 1 MiB step summary limit for a 50-service app, with every row', () => {
+    const warnings = Array.from({ length: 50 }, (_, i) => `cache export failed for service ${i}`)
+    const text = renderSummary({ result: resultWith(50, warnings), dryRun: false, secrets: [] })
+    expect(Buffer.byteLength(text)).toBeLessThan(SUMMARY_LIMIT)
+    expect(text.split('\n').filter(l => l.startsWith('| service-with'))).toHaveLength(50)
+    expect(text).not.toMatch(/more (services )?not shown/)
+  })
+
+  it('stays under the limit for any size, saying what it left out', () => {
+    const warnings = Array.from({ length: 20_000 }, (_, i) => `warning ${i} `.repeat(10))
+    const text = renderSummary({ result: resultWith(8_000, warnings), dryRun: false, secrets: [] })
+    expect(Buffer.byteLength(text)).toBeLessThan(SUMMARY_LIMIT)
+    expect(text).toMatch(/_\d+ more services not shown \(summary size limit\)\._/)
+    expect(text).toMatch(/### Warnings \(20000\)/)
+  })
+
+  it('never contains a secret value, even one that leaked into a warning', () => {
+    const result = resultWith(5, [`login to registry failed with password ${SECRET}`])
+    const text = renderSummary({ result, dryRun: false, secrets: [SECRET] })
+    expect(text).not.toContain(SECRET)
+    expect(text).toContain('password ***')
+  })
+
+  it('marks dry runs and leaves digests and cached steps empty when nothing was built', () => {
+    const result = resultWith(2)
+    result.services = result.services.map(s => ({ ...s, digest: '', totalSteps: 0 }))
+    result.releaseId = ''
+    const text = renderSummary({ result, dryRun: true, secrets: [] })
+    expect(text).toContain('## convox-build: myapp (dry run)')
+    expect(text).toContain('| `BABCDEFGHIJ` | - |')
+    expect(text).toMatch(/\| - \| #1 \(shared with [\w-]+\) \| - \| 12\.3s \|/)
+  })
+
+  it('shortens digests and scrubs longest secrets first', () => {
+    expect(shortDigest('sha256:0123456789abcdef')).toBe('`sha256:0123456789ab`')
+    expect(shortDigest('')).toBe('-')
+    expect(scrub('abcdef abc', ['abc', 'abcdef'])).toBe('*** ***')
+  })
+})
