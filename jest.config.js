@@ -14,6 +14,8 @@ const common = {
 /** @type {import('jest').Config} */
 export default {
   verbose: false,
+  // Rig tests run real builds; a project-level timeout is not honoured, so it is set here.
+  testTimeout: 300000,
   projects: [
     {
       ...common,
@@ -24,8 +26,7 @@ export default {
       ...common,
       displayName: 'rig',
       // Integration tests share one rig (BuildKit, registries): run them one file at a time.
-      testMatch: ['<rootDir>/__tests__/rig/**/*.test.ts'],
-      testTimeout: 600000
+      testMatch: ['<rootDir>/__tests__/rig/**/*.test.ts']
     }
   ]
 }

@@ -1,10 +1,3075 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
+/***/ 6173:
+/***/ ((module) => {
+
+function isBuffer(value) {
+  return Buffer.isBuffer(value) || value instanceof Uint8Array
+}
+
+function isEncoding(encoding) {
+  return Buffer.isEncoding(encoding)
+}
+
+function alloc(size, fill, encoding) {
+  return Buffer.alloc(size, fill, encoding)
+}
+
+function allocUnsafe(size) {
+  return Buffer.allocUnsafe(size)
+}
+
+function allocUnsafeSlow(size) {
+  return Buffer.allocUnsafeSlow(size)
+}
+
+function byteLength(string, encoding) {
+  return Buffer.byteLength(string, encoding)
+}
+
+function compare(a, b) {
+  return Buffer.compare(a, b)
+}
+
+function concat(buffers, totalLength) {
+  return Buffer.concat(buffers, totalLength)
+}
+
+function copy(source, target, targetStart, start, end) {
+  return toBuffer(source).copy(target, targetStart, start, end)
+}
+
+function equals(a, b) {
+  return toBuffer(a).equals(b)
+}
+
+function fill(buffer, value, offset, end, encoding) {
+  return toBuffer(buffer).fill(value, offset, end, encoding)
+}
+
+function from(value, encodingOrOffset, length) {
+  return Buffer.from(value, encodingOrOffset, length)
+}
+
+function includes(buffer, value, byteOffset, encoding) {
+  return toBuffer(buffer).includes(value, byteOffset, encoding)
+}
+
+function indexOf(buffer, value, byfeOffset, encoding) {
+  return toBuffer(buffer).indexOf(value, byfeOffset, encoding)
+}
+
+function lastIndexOf(buffer, value, byteOffset, encoding) {
+  return toBuffer(buffer).lastIndexOf(value, byteOffset, encoding)
+}
+
+function swap16(buffer) {
+  return toBuffer(buffer).swap16()
+}
+
+function swap32(buffer) {
+  return toBuffer(buffer).swap32()
+}
+
+function swap64(buffer) {
+  return toBuffer(buffer).swap64()
+}
+
+function toBuffer(buffer) {
+  if (Buffer.isBuffer(buffer)) return buffer
+  return Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+}
+
+function toString(buffer, encoding, start, end) {
+  return toBuffer(buffer).toString(encoding, start, end)
+}
+
+function toHex(buffer, start, end) {
+  return toBuffer(buffer).toString('hex', start, end)
+}
+
+function write(buffer, string, offset, length, encoding) {
+  return toBuffer(buffer).write(string, offset, length, encoding)
+}
+
+function readDoubleBE(buffer, offset) {
+  return toBuffer(buffer).readDoubleBE(offset)
+}
+
+function readDoubleLE(buffer, offset) {
+  return toBuffer(buffer).readDoubleLE(offset)
+}
+
+function readFloatBE(buffer, offset) {
+  return toBuffer(buffer).readFloatBE(offset)
+}
+
+function readFloatLE(buffer, offset) {
+  return toBuffer(buffer).readFloatLE(offset)
+}
+
+function readInt32BE(buffer, offset) {
+  return toBuffer(buffer).readInt32BE(offset)
+}
+
+function readInt32LE(buffer, offset) {
+  return toBuffer(buffer).readInt32LE(offset)
+}
+
+function readUInt32BE(buffer, offset) {
+  return toBuffer(buffer).readUInt32BE(offset)
+}
+
+function readUInt32LE(buffer, offset) {
+  return toBuffer(buffer).readUInt32LE(offset)
+}
+
+function writeDoubleBE(buffer, value, offset) {
+  return toBuffer(buffer).writeDoubleBE(value, offset)
+}
+
+function writeDoubleLE(buffer, value, offset) {
+  return toBuffer(buffer).writeDoubleLE(value, offset)
+}
+
+function writeFloatBE(buffer, value, offset) {
+  return toBuffer(buffer).writeFloatBE(value, offset)
+}
+
+function writeFloatLE(buffer, value, offset) {
+  return toBuffer(buffer).writeFloatLE(value, offset)
+}
+
+function writeInt32BE(buffer, value, offset) {
+  return toBuffer(buffer).writeInt32BE(value, offset)
+}
+
+function writeInt32LE(buffer, value, offset) {
+  return toBuffer(buffer).writeInt32LE(value, offset)
+}
+
+function writeUInt32BE(buffer, value, offset) {
+  return toBuffer(buffer).writeUInt32BE(value, offset)
+}
+
+function writeUInt32LE(buffer, value, offset) {
+  return toBuffer(buffer).writeUInt32LE(value, offset)
+}
+
+module.exports = {
+  isBuffer,
+  isEncoding,
+  alloc,
+  allocUnsafe,
+  allocUnsafeSlow,
+  byteLength,
+  compare,
+  concat,
+  copy,
+  equals,
+  fill,
+  from,
+  includes,
+  indexOf,
+  lastIndexOf,
+  swap16,
+  swap32,
+  swap64,
+  toBuffer,
+  toString,
+  toHex,
+  write,
+  readDoubleBE,
+  readDoubleLE,
+  readFloatBE,
+  readFloatLE,
+  readInt32BE,
+  readInt32LE,
+  readUInt32BE,
+  readUInt32LE,
+  writeDoubleBE,
+  writeDoubleLE,
+  writeFloatBE,
+  writeFloatLE,
+  writeInt32BE,
+  writeInt32LE,
+  writeUInt32BE,
+  writeUInt32LE
+}
+
+
+/***/ }),
+
+/***/ 1736:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+module.exports = __nccwpck_require__(4434)
+
+
+/***/ }),
+
+/***/ 1967:
+/***/ ((module) => {
+
+module.exports = class FixedFIFO {
+  constructor (hwm) {
+    if (!(hwm > 0) || ((hwm - 1) & hwm) !== 0) throw new Error('Max size for a FixedFIFO should be a power of two')
+    this.buffer = new Array(hwm)
+    this.mask = hwm - 1
+    this.top = 0
+    this.btm = 0
+    this.next = null
+  }
+
+  clear () {
+    this.top = this.btm = 0
+    this.next = null
+    this.buffer.fill(undefined)
+  }
+
+  push (data) {
+    if (this.buffer[this.top] !== undefined) return false
+    this.buffer[this.top] = data
+    this.top = (this.top + 1) & this.mask
+    return true
+  }
+
+  shift () {
+    const last = this.buffer[this.btm]
+    if (last === undefined) return undefined
+    this.buffer[this.btm] = undefined
+    this.btm = (this.btm + 1) & this.mask
+    return last
+  }
+
+  peek () {
+    return this.buffer[this.btm]
+  }
+
+  isEmpty () {
+    return this.buffer[this.btm] === undefined
+  }
+}
+
+
+/***/ }),
+
+/***/ 6927:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const FixedFIFO = __nccwpck_require__(1967)
+
+module.exports = class FastFIFO {
+  constructor (hwm) {
+    this.hwm = hwm || 16
+    this.head = new FixedFIFO(this.hwm)
+    this.tail = this.head
+    this.length = 0
+  }
+
+  clear () {
+    this.head = this.tail
+    this.head.clear()
+    this.length = 0
+  }
+
+  push (val) {
+    this.length++
+    if (!this.head.push(val)) {
+      const prev = this.head
+      this.head = prev.next = new FixedFIFO(2 * this.head.buffer.length)
+      this.head.push(val)
+    }
+  }
+
+  shift () {
+    if (this.length !== 0) this.length--
+    const val = this.tail.shift()
+    if (val === undefined && this.tail.next) {
+      const next = this.tail.next
+      this.tail.next = null
+      this.tail = next
+      return this.tail.shift()
+    }
+
+    return val
+  }
+
+  peek () {
+    const val = this.tail.peek()
+    if (val === undefined && this.tail.next) return this.tail.next.peek()
+    return val
+  }
+
+  isEmpty () {
+    return this.length === 0
+  }
+}
+
+
+/***/ }),
+
+/***/ 8200:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const { EventEmitter } = __nccwpck_require__(1736)
+const FIFO = __nccwpck_require__(6927)
+const TextDecoder = __nccwpck_require__(1410)
+
+const StreamError = __nccwpck_require__(3237)
+
+// if we do a future major, expect queue microtask to be there always, for now a bit defensive
+const qmt =
+  typeof queueMicrotask === 'undefined' ? (fn) => global.process.nextTick(fn) : queueMicrotask
+
+// 29 bits used total (4 from shared, 14 from read, and 11 from write)
+const MAX = (1 << 29) - 1
+
+// Shared state
+const OPENING = 0b0001
+const PREDESTROYING = 0b0010
+const DESTROYING = 0b0100
+const DESTROYED = 0b1000
+
+const NOT_OPENING = MAX ^ OPENING
+const NOT_PREDESTROYING = MAX ^ PREDESTROYING
+
+// Read state (4 bit offset from shared state)
+const READ_ACTIVE = 0b00000000000001 << 4
+const READ_UPDATING = 0b00000000000010 << 4
+const READ_PRIMARY = 0b00000000000100 << 4
+const READ_QUEUED = 0b00000000001000 << 4
+const READ_RESUMED = 0b00000000010000 << 4
+const READ_PIPE_DRAINED = 0b00000000100000 << 4
+const READ_ENDING = 0b00000001000000 << 4
+const READ_EMIT_DATA = 0b00000010000000 << 4
+const READ_EMIT_READABLE = 0b00000100000000 << 4
+const READ_EMITTED_READABLE = 0b00001000000000 << 4
+const READ_DONE = 0b00010000000000 << 4
+const READ_NEXT_TICK = 0b00100000000000 << 4
+const READ_NEEDS_PUSH = 0b01000000000000 << 4
+const READ_READ_AHEAD = 0b10000000000000 << 4
+
+// Combined read state
+const READ_FLOWING = READ_RESUMED | READ_PIPE_DRAINED
+const READ_ACTIVE_AND_NEEDS_PUSH = READ_ACTIVE | READ_NEEDS_PUSH
+const READ_PRIMARY_AND_ACTIVE = READ_PRIMARY | READ_ACTIVE
+const READ_EMIT_READABLE_AND_QUEUED = READ_EMIT_READABLE | READ_QUEUED
+const READ_RESUMED_READ_AHEAD = READ_RESUMED | READ_READ_AHEAD
+
+const READ_NOT_ACTIVE = MAX ^ READ_ACTIVE
+const READ_NON_PRIMARY = MAX ^ READ_PRIMARY
+const READ_NON_PRIMARY_AND_PUSHED = MAX ^ (READ_PRIMARY | READ_NEEDS_PUSH)
+const READ_PUSHED = MAX ^ READ_NEEDS_PUSH
+const READ_PAUSED = MAX ^ READ_RESUMED
+const READ_NOT_QUEUED = MAX ^ (READ_QUEUED | READ_EMITTED_READABLE)
+const READ_NOT_ENDING = MAX ^ READ_ENDING
+const READ_PIPE_NOT_DRAINED = MAX ^ READ_FLOWING
+const READ_NOT_NEXT_TICK = MAX ^ READ_NEXT_TICK
+const READ_NOT_UPDATING = MAX ^ READ_UPDATING
+const READ_NO_READ_AHEAD = MAX ^ READ_READ_AHEAD
+const READ_PAUSED_NO_READ_AHEAD = MAX ^ READ_RESUMED_READ_AHEAD
+
+// Write state (18 bit offset, 4 bit offset from shared state and 14 from read state)
+const WRITE_ACTIVE = 0b00000000001 << 18
+const WRITE_UPDATING = 0b00000000010 << 18
+const WRITE_PRIMARY = 0b00000000100 << 18
+const WRITE_QUEUED = 0b00000001000 << 18
+const WRITE_UNDRAINED = 0b00000010000 << 18
+const WRITE_DONE = 0b00000100000 << 18
+const WRITE_EMIT_DRAIN = 0b00001000000 << 18
+const WRITE_NEXT_TICK = 0b00010000000 << 18
+const WRITE_WRITING = 0b00100000000 << 18
+const WRITE_FINISHING = 0b01000000000 << 18
+const WRITE_CORKED = 0b10000000000 << 18
+
+const WRITE_NOT_ACTIVE = MAX ^ (WRITE_ACTIVE | WRITE_WRITING)
+const WRITE_NON_PRIMARY = MAX ^ WRITE_PRIMARY
+const WRITE_NOT_FINISHING = MAX ^ (WRITE_ACTIVE | WRITE_FINISHING)
+const WRITE_DRAINED = MAX ^ WRITE_UNDRAINED
+const WRITE_NOT_QUEUED = MAX ^ WRITE_QUEUED
+const WRITE_NOT_NEXT_TICK = MAX ^ WRITE_NEXT_TICK
+const WRITE_NOT_UPDATING = MAX ^ WRITE_UPDATING
+const WRITE_NOT_CORKED = MAX ^ WRITE_CORKED
+
+// Combined shared state
+const ACTIVE = READ_ACTIVE | WRITE_ACTIVE
+const NOT_ACTIVE = MAX ^ ACTIVE
+const DONE = READ_DONE | WRITE_DONE
+const DESTROY_STATUS = DESTROYING | DESTROYED | PREDESTROYING
+const OPEN_STATUS = DESTROY_STATUS | OPENING
+const AUTO_DESTROY = DESTROY_STATUS | DONE
+const NON_PRIMARY = WRITE_NON_PRIMARY & READ_NON_PRIMARY
+const ACTIVE_OR_TICKING = WRITE_NEXT_TICK | READ_NEXT_TICK
+const TICKING = ACTIVE_OR_TICKING & NOT_ACTIVE
+const IS_OPENING = OPEN_STATUS | TICKING
+
+// Combined shared state and read state
+const READ_PRIMARY_STATUS = OPEN_STATUS | READ_ENDING | READ_DONE
+const READ_STATUS = OPEN_STATUS | READ_DONE | READ_QUEUED
+const READ_ENDING_STATUS = OPEN_STATUS | READ_ENDING | READ_QUEUED
+const READ_READABLE_STATUS = OPEN_STATUS | READ_EMIT_READABLE | READ_QUEUED | READ_EMITTED_READABLE
+const SHOULD_NOT_READ =
+  OPEN_STATUS | READ_ACTIVE | READ_ENDING | READ_DONE | READ_NEEDS_PUSH | READ_READ_AHEAD
+const READ_BACKPRESSURE_STATUS = DESTROY_STATUS | READ_ENDING | READ_DONE
+const READ_UPDATE_SYNC_STATUS = READ_UPDATING | OPEN_STATUS | READ_NEXT_TICK | READ_PRIMARY
+const READ_NEXT_TICK_OR_OPENING = READ_NEXT_TICK | OPENING
+
+// Combined write state
+const WRITE_PRIMARY_STATUS = OPEN_STATUS | WRITE_FINISHING | WRITE_DONE
+const WRITE_QUEUED_AND_UNDRAINED = WRITE_QUEUED | WRITE_UNDRAINED
+const WRITE_QUEUED_AND_ACTIVE = WRITE_QUEUED | WRITE_ACTIVE
+const WRITE_DRAIN_STATUS = WRITE_QUEUED | WRITE_UNDRAINED | OPEN_STATUS | WRITE_ACTIVE
+const WRITE_STATUS = OPEN_STATUS | WRITE_ACTIVE | WRITE_QUEUED | WRITE_CORKED
+const WRITE_PRIMARY_AND_ACTIVE = WRITE_PRIMARY | WRITE_ACTIVE
+const WRITE_ACTIVE_AND_WRITING = WRITE_ACTIVE | WRITE_WRITING
+const WRITE_FINISHING_STATUS = OPEN_STATUS | WRITE_FINISHING | WRITE_QUEUED_AND_ACTIVE | WRITE_DONE
+const WRITE_BACKPRESSURE_STATUS = WRITE_UNDRAINED | DESTROY_STATUS | WRITE_FINISHING | WRITE_DONE
+const WRITE_UPDATE_SYNC_STATUS = WRITE_UPDATING | OPEN_STATUS | WRITE_NEXT_TICK | WRITE_PRIMARY
+const WRITE_DROP_DATA = WRITE_FINISHING | WRITE_DONE | DESTROY_STATUS
+
+const asyncIterator = Symbol.asyncIterator || Symbol('asyncIterator')
+
+class WritableState {
+  constructor(
+    stream,
+    { highWaterMark = 16384, map = null, mapWritable, byteLength, byteLengthWritable } = {}
+  ) {
+    this.stream = stream
+    this.queue = new FIFO()
+    this.highWaterMark = highWaterMark
+    this.buffered = 0
+    this.error = null
+    this.pipeline = null
+    this.drains = null // if we add more seldomly used helpers we might them into a subobject so its a single ptr
+    this.byteLength = byteLengthWritable || byteLength || defaultByteLength
+    this.map = mapWritable || map
+    this.afterWrite = afterWrite.bind(this)
+    this.afterUpdateNextTick = updateWriteNT.bind(this)
+  }
+
+  get ending() {
+    return (this.stream._duplexState & WRITE_FINISHING) !== 0
+  }
+
+  get ended() {
+    return (this.stream._duplexState & WRITE_DONE) !== 0
+  }
+
+  push(data) {
+    if ((this.stream._duplexState & WRITE_DROP_DATA) !== 0) return false
+    if (this.map !== null) data = this.map(data)
+
+    this.buffered += this.byteLength(data)
+    this.queue.push(data)
+
+    if (this.buffered < this.highWaterMark) {
+      this.stream._duplexState |= WRITE_QUEUED
+      return true
+    }
+
+    this.stream._duplexState |= WRITE_QUEUED_AND_UNDRAINED
+    return false
+  }
+
+  shift() {
+    const data = this.queue.shift()
+
+    this.buffered -= this.byteLength(data)
+    if (this.buffered === 0) this.stream._duplexState &= WRITE_NOT_QUEUED
+
+    return data
+  }
+
+  end(data) {
+    if (typeof data === 'function') {
+      this.stream.once('finish', data)
+    } else if (data !== undefined && data !== null) {
+      this.push(data)
+    }
+
+    this.stream._duplexState = (this.stream._duplexState | WRITE_FINISHING) & WRITE_NON_PRIMARY
+  }
+
+  autoBatch(data, cb) {
+    const buffer = []
+    const stream = this.stream
+
+    buffer.push(data)
+    while ((stream._duplexState & WRITE_STATUS) === WRITE_QUEUED_AND_ACTIVE) {
+      buffer.push(stream._writableState.shift())
+    }
+
+    if ((stream._duplexState & OPEN_STATUS) !== 0) return cb(null)
+    stream._writev(buffer, cb)
+  }
+
+  update() {
+    const stream = this.stream
+
+    stream._duplexState |= WRITE_UPDATING
+
+    do {
+      while ((stream._duplexState & WRITE_STATUS) === WRITE_QUEUED) {
+        const data = this.shift()
+        stream._duplexState |= WRITE_ACTIVE_AND_WRITING
+        stream._write(data, this.afterWrite)
+      }
+
+      if ((stream._duplexState & WRITE_PRIMARY_AND_ACTIVE) === 0) this.updateNonPrimary()
+    } while (this.continueUpdate() === true)
+
+    stream._duplexState &= WRITE_NOT_UPDATING
+  }
+
+  updateNonPrimary() {
+    const stream = this.stream
+
+    if ((stream._duplexState & WRITE_FINISHING_STATUS) === WRITE_FINISHING) {
+      stream._duplexState = stream._duplexState | WRITE_ACTIVE
+      stream._final(afterFinal.bind(this))
+      return
+    }
+
+    if ((stream._duplexState & DESTROY_STATUS) === DESTROYING) {
+      if ((stream._duplexState & ACTIVE_OR_TICKING) === 0) {
+        stream._duplexState |= ACTIVE
+        stream._destroy(afterDestroy.bind(this))
+      }
+      return
+    }
+
+    if ((stream._duplexState & IS_OPENING) === OPENING) {
+      stream._duplexState = (stream._duplexState | ACTIVE) & NOT_OPENING
+      stream._open(afterOpen.bind(this))
+    }
+  }
+
+  continueUpdate() {
+    if ((this.stream._duplexState & WRITE_NEXT_TICK) === 0) return false
+    this.stream._duplexState &= WRITE_NOT_NEXT_TICK
+    return true
+  }
+
+  updateCallback() {
+    if ((this.stream._duplexState & WRITE_UPDATE_SYNC_STATUS) === WRITE_PRIMARY) {
+      this.update()
+    } else {
+      this.updateNextTick()
+    }
+  }
+
+  updateNextTick() {
+    if ((this.stream._duplexState & WRITE_NEXT_TICK) !== 0) return
+    this.stream._duplexState |= WRITE_NEXT_TICK
+    if ((this.stream._duplexState & WRITE_UPDATING) === 0) qmt(this.afterUpdateNextTick)
+  }
+}
+
+class ReadableState {
+  constructor(
+    stream,
+    { highWaterMark = 16384, map = null, mapReadable, byteLength, byteLengthReadable } = {}
+  ) {
+    this.stream = stream
+    this.queue = new FIFO()
+    this.highWaterMark = highWaterMark === 0 ? 1 : highWaterMark
+    this.buffered = 0
+    this.readAhead = highWaterMark > 0
+    this.error = null
+    this.pipeline = null
+    this.byteLength = byteLengthReadable || byteLength || defaultByteLength
+    this.map = mapReadable || map
+    this.pipeTo = null
+    this.afterRead = afterRead.bind(this)
+    this.afterUpdateNextTick = updateReadNT.bind(this)
+  }
+
+  get ending() {
+    return (this.stream._duplexState & READ_ENDING) !== 0
+  }
+
+  get ended() {
+    return (this.stream._duplexState & READ_DONE) !== 0
+  }
+
+  pipe(pipeTo, cb) {
+    if (this.pipeTo !== null) throw StreamError.BAD_ARGUMENT('Can only pipe to one destination')
+    if (typeof cb !== 'function') cb = null
+
+    this.stream._duplexState |= READ_PIPE_DRAINED
+    this.pipeTo = pipeTo
+    this.pipeline = new Pipeline(this.stream, pipeTo, cb)
+
+    if (cb) this.stream.on('error', noop) // We already error handle this so supress crashes
+
+    if (isStreamx(pipeTo)) {
+      pipeTo._writableState.pipeline = this.pipeline
+      if (cb) pipeTo.on('error', noop) // We already error handle this so supress crashes
+      pipeTo.on('finish', this.pipeline.finished.bind(this.pipeline)) // TODO: just call finished from pipeTo itself
+    } else {
+      const onerror = this.pipeline.done.bind(this.pipeline, pipeTo)
+      const onclose = this.pipeline.done.bind(this.pipeline, pipeTo, null) // onclose has a weird bool arg
+      pipeTo.on('error', onerror)
+      pipeTo.on('close', onclose)
+      pipeTo.on('finish', this.pipeline.finished.bind(this.pipeline))
+    }
+
+    pipeTo.on('drain', afterDrain.bind(this))
+    this.stream.emit('piping', pipeTo)
+    pipeTo.emit('pipe', this.stream)
+  }
+
+  push(data) {
+    const stream = this.stream
+
+    if (data === null) {
+      this.highWaterMark = 0
+      stream._duplexState = (stream._duplexState | READ_ENDING) & READ_NON_PRIMARY_AND_PUSHED
+      return false
+    }
+
+    if (this.map !== null) {
+      data = this.map(data)
+      if (data === null) {
+        stream._duplexState &= READ_PUSHED
+        return this.buffered < this.highWaterMark
+      }
+    }
+
+    this.buffered += this.byteLength(data)
+    this.queue.push(data)
+
+    stream._duplexState = (stream._duplexState | READ_QUEUED) & READ_PUSHED
+
+    return this.buffered < this.highWaterMark
+  }
+
+  shift() {
+    const data = this.queue.shift()
+
+    this.buffered -= this.byteLength(data)
+    if (this.buffered === 0) {
+      this.stream._duplexState &= READ_NOT_QUEUED
+    }
+
+    return data
+  }
+
+  unshift(data) {
+    const pending = [this.map !== null ? this.map(data) : data]
+    while (this.buffered > 0) pending.push(this.shift())
+
+    for (let i = 0; i < pending.length - 1; i++) {
+      const data = pending[i]
+      this.buffered += this.byteLength(data)
+      this.queue.push(data)
+    }
+
+    this.push(pending[pending.length - 1])
+  }
+
+  read() {
+    const stream = this.stream
+
+    if ((stream._duplexState & READ_STATUS) === READ_QUEUED) {
+      const data = this.shift()
+
+      if (this.pipeTo !== null && this.pipeTo.write(data) === false) {
+        stream._duplexState &= READ_PIPE_NOT_DRAINED
+      }
+
+      if ((stream._duplexState & READ_EMIT_DATA) !== 0) {
+        stream.emit('data', data)
+      }
+
+      return data
+    }
+
+    if (this.readAhead === false) {
+      stream._duplexState |= READ_READ_AHEAD
+      this.updateNextTick()
+    }
+
+    return null
+  }
+
+  drain() {
+    const stream = this.stream
+
+    while (
+      (stream._duplexState & READ_STATUS) === READ_QUEUED &&
+      (stream._duplexState & READ_FLOWING) !== 0
+    ) {
+      const data = this.shift()
+
+      if (this.pipeTo !== null && this.pipeTo.write(data) === false) {
+        stream._duplexState &= READ_PIPE_NOT_DRAINED
+      }
+
+      if ((stream._duplexState & READ_EMIT_DATA) !== 0) {
+        stream.emit('data', data)
+      }
+    }
+  }
+
+  update() {
+    const stream = this.stream
+
+    stream._duplexState |= READ_UPDATING
+
+    do {
+      this.drain()
+
+      while (
+        this.buffered < this.highWaterMark &&
+        (stream._duplexState & SHOULD_NOT_READ) === READ_READ_AHEAD
+      ) {
+        stream._duplexState |= READ_ACTIVE_AND_NEEDS_PUSH
+        stream._read(this.afterRead)
+        this.drain()
+      }
+
+      if ((stream._duplexState & READ_READABLE_STATUS) === READ_EMIT_READABLE_AND_QUEUED) {
+        stream._duplexState |= READ_EMITTED_READABLE
+        stream.emit('readable')
+      }
+
+      if ((stream._duplexState & READ_PRIMARY_AND_ACTIVE) === 0) {
+        this.updateNonPrimary()
+      }
+    } while (this.continueUpdate() === true)
+
+    stream._duplexState &= READ_NOT_UPDATING
+  }
+
+  updateNonPrimary() {
+    const stream = this.stream
+
+    if ((stream._duplexState & READ_ENDING_STATUS) === READ_ENDING) {
+      stream._duplexState = (stream._duplexState | READ_DONE) & READ_NOT_ENDING
+      stream.emit('end')
+
+      if ((stream._duplexState & AUTO_DESTROY) === DONE) {
+        stream._duplexState |= DESTROYING
+      }
+
+      if (this.pipeTo !== null) {
+        this.pipeTo.end()
+      }
+    }
+
+    if ((stream._duplexState & DESTROY_STATUS) === DESTROYING) {
+      if ((stream._duplexState & ACTIVE_OR_TICKING) === 0) {
+        stream._duplexState |= ACTIVE
+        stream._destroy(afterDestroy.bind(this))
+      }
+      return
+    }
+
+    if ((stream._duplexState & IS_OPENING) === OPENING) {
+      stream._duplexState = (stream._duplexState | ACTIVE) & NOT_OPENING
+      stream._open(afterOpen.bind(this))
+    }
+  }
+
+  continueUpdate() {
+    if ((this.stream._duplexState & READ_NEXT_TICK) === 0) return false
+    this.stream._duplexState &= READ_NOT_NEXT_TICK
+    return true
+  }
+
+  updateCallback() {
+    if ((this.stream._duplexState & READ_UPDATE_SYNC_STATUS) === READ_PRIMARY) {
+      this.update()
+    } else {
+      this.updateNextTick()
+    }
+  }
+
+  updateNextTickIfOpen() {
+    if ((this.stream._duplexState & READ_NEXT_TICK_OR_OPENING) !== 0) return
+    this.stream._duplexState |= READ_NEXT_TICK
+    if ((this.stream._duplexState & READ_UPDATING) === 0) qmt(this.afterUpdateNextTick)
+  }
+
+  updateNextTick() {
+    if ((this.stream._duplexState & READ_NEXT_TICK) !== 0) return
+    this.stream._duplexState |= READ_NEXT_TICK
+    if ((this.stream._duplexState & READ_UPDATING) === 0) qmt(this.afterUpdateNextTick)
+  }
+}
+
+class TransformState {
+  constructor(stream) {
+    this.data = null
+    this.afterTransform = afterTransform.bind(stream)
+    this.afterFinal = null
+  }
+}
+
+class Pipeline {
+  constructor(src, dst, cb) {
+    this.from = src
+    this.to = dst
+    this.afterPipe = cb
+    this.error = null
+    this.pipeToFinished = false
+  }
+
+  finished() {
+    this.pipeToFinished = true
+  }
+
+  done(stream, err) {
+    if (err) this.error = err
+
+    if (stream === this.to) {
+      this.to = null
+
+      if (this.from !== null) {
+        if ((this.from._duplexState & READ_DONE) === 0 || !this.pipeToFinished) {
+          this.from.destroy(this.error || StreamError.PREMATURE_CLOSE('Writable stream closed'))
+        }
+        return
+      }
+    }
+
+    if (stream === this.from) {
+      this.from = null
+
+      if (this.to !== null) {
+        if ((stream._duplexState & READ_DONE) === 0) {
+          this.to.destroy(this.error || StreamError.PREMATURE_CLOSE('Readable stream closed'))
+        }
+        return
+      }
+    }
+
+    if (this.afterPipe !== null) this.afterPipe(this.error)
+    this.to = this.from = this.afterPipe = null
+  }
+}
+
+function afterDrain() {
+  this.stream._duplexState |= READ_PIPE_DRAINED
+  this.updateCallback()
+}
+
+function afterFinal(err) {
+  const stream = this.stream
+  if (err) stream.destroy(err)
+
+  if ((stream._duplexState & DESTROY_STATUS) === 0) {
+    stream._duplexState |= WRITE_DONE
+    stream.emit('finish')
+  }
+
+  if ((stream._duplexState & AUTO_DESTROY) === DONE) {
+    stream._duplexState |= DESTROYING
+  }
+
+  stream._duplexState &= WRITE_NOT_FINISHING
+
+  // no need to wait the extra tick here, so we short circuit that
+  if ((stream._duplexState & WRITE_UPDATING) === 0) {
+    this.update()
+  } else {
+    this.updateNextTick()
+  }
+}
+
+function afterDestroy(err) {
+  const stream = this.stream
+
+  if (!err && !StreamError.isStreamDestroyed(this.error)) err = this.error
+  if (err) stream.emit('error', err)
+
+  stream._duplexState |= DESTROYED
+  stream.emit('close')
+
+  const rs = stream._readableState
+  const ws = stream._writableState
+
+  if (rs !== null && rs.pipeline !== null) {
+    rs.pipeline.done(stream, err)
+  }
+
+  if (ws !== null) {
+    while (ws.drains !== null && ws.drains.length > 0) {
+      ws.drains.shift().resolve(false)
+    }
+
+    if (ws.pipeline !== null) {
+      ws.pipeline.done(stream, err)
+    }
+  }
+}
+
+function afterWrite(err) {
+  const stream = this.stream
+
+  if (err) stream.destroy(err)
+  stream._duplexState &= WRITE_NOT_ACTIVE
+
+  if (this.drains !== null) tickDrains(this.drains)
+
+  if ((stream._duplexState & WRITE_DRAIN_STATUS) === WRITE_UNDRAINED) {
+    stream._duplexState &= WRITE_DRAINED
+
+    if ((stream._duplexState & WRITE_EMIT_DRAIN) === WRITE_EMIT_DRAIN) {
+      stream.emit('drain')
+    }
+  }
+
+  this.updateCallback()
+}
+
+function afterRead(err) {
+  if (err) this.stream.destroy(err)
+  this.stream._duplexState &= READ_NOT_ACTIVE
+
+  if (this.readAhead === false && (this.stream._duplexState & READ_RESUMED) === 0) {
+    this.stream._duplexState &= READ_NO_READ_AHEAD
+  }
+
+  this.updateCallback()
+}
+
+function updateReadNT() {
+  if ((this.stream._duplexState & READ_UPDATING) === 0) {
+    this.stream._duplexState &= READ_NOT_NEXT_TICK
+    this.update()
+  }
+}
+
+function updateWriteNT() {
+  if ((this.stream._duplexState & WRITE_UPDATING) === 0) {
+    this.stream._duplexState &= WRITE_NOT_NEXT_TICK
+    this.update()
+  }
+}
+
+function tickDrains(drains) {
+  for (let i = 0; i < drains.length; i++) {
+    // drains.writes are monotonic, so if one is 0 its always the first one
+    if (--drains[i].writes === 0) {
+      drains.shift().resolve(true)
+      i--
+    }
+  }
+}
+
+function afterOpen(err) {
+  const stream = this.stream
+
+  if (err) stream.destroy(err)
+
+  if ((stream._duplexState & DESTROYING) === 0) {
+    if ((stream._duplexState & READ_PRIMARY_STATUS) === 0) {
+      stream._duplexState |= READ_PRIMARY
+    }
+
+    if ((stream._duplexState & WRITE_PRIMARY_STATUS) === 0) {
+      stream._duplexState |= WRITE_PRIMARY
+    }
+
+    stream.emit('open')
+  }
+
+  stream._duplexState &= NOT_ACTIVE
+
+  if (stream._writableState !== null) {
+    stream._writableState.updateCallback()
+  }
+
+  if (stream._readableState !== null) {
+    stream._readableState.updateCallback()
+  }
+}
+
+function afterTransform(err, data) {
+  if (data !== undefined && data !== null) this.push(data)
+  this._writableState.afterWrite(err)
+}
+
+function newListener(name) {
+  if (this._readableState !== null) {
+    if (name === 'data') {
+      this._duplexState |= READ_EMIT_DATA | READ_RESUMED_READ_AHEAD
+      this._readableState.updateNextTick()
+    }
+    if (name === 'readable') {
+      this._duplexState |= READ_EMIT_READABLE
+      this._readableState.updateNextTick()
+    }
+  }
+
+  if (this._writableState !== null) {
+    if (name === 'drain') {
+      this._duplexState |= WRITE_EMIT_DRAIN
+      this._writableState.updateNextTick()
+    }
+  }
+}
+
+class Stream extends EventEmitter {
+  constructor(opts) {
+    super()
+
+    this._duplexState = 0
+    this._readableState = null
+    this._writableState = null
+
+    if (opts) {
+      if (opts.open) this._open = opts.open
+      if (opts.destroy) this._destroy = opts.destroy
+      if (opts.predestroy) this._predestroy = opts.predestroy
+      if (opts.signal) opts.signal.addEventListener('abort', abort.bind(this))
+    }
+
+    this.on('newListener', newListener)
+  }
+
+  _open(cb) {
+    cb(null)
+  }
+
+  _destroy(cb) {
+    cb(null)
+  }
+
+  _predestroy() {
+    // does nothing
+  }
+
+  get readable() {
+    return this._readableState !== null ? true : undefined
+  }
+
+  get writable() {
+    return this._writableState !== null ? true : undefined
+  }
+
+  get destroyed() {
+    return (this._duplexState & DESTROYED) !== 0
+  }
+
+  get destroying() {
+    return (this._duplexState & DESTROY_STATUS) !== 0
+  }
+
+  destroy(err) {
+    if ((this._duplexState & DESTROY_STATUS) === 0) {
+      if (!err) err = StreamError.STREAM_DESTROYED()
+      this._duplexState = (this._duplexState | DESTROYING) & NON_PRIMARY
+
+      if (this._readableState !== null) {
+        this._readableState.highWaterMark = 0
+        this._readableState.error = err
+      }
+
+      if (this._writableState !== null) {
+        this._writableState.highWaterMark = 0
+        this._writableState.error = err
+      }
+
+      this._duplexState |= PREDESTROYING
+      this._predestroy()
+      this._duplexState &= NOT_PREDESTROYING
+
+      if (this._readableState !== null) {
+        this._readableState.updateNextTick()
+      }
+
+      if (this._writableState !== null) {
+        this._writableState.updateNextTick()
+      }
+    }
+  }
+}
+
+class Readable extends Stream {
+  constructor(opts) {
+    super(opts)
+
+    this._duplexState |= OPENING | WRITE_DONE | READ_READ_AHEAD
+    this._readableState = new ReadableState(this, opts)
+
+    if (opts) {
+      if (this._readableState.readAhead === false) this._duplexState &= READ_NO_READ_AHEAD
+      if (opts.read) this._read = opts.read
+      if (opts.eagerOpen) this._readableState.updateNextTick()
+      if (opts.encoding) this.setEncoding(opts.encoding)
+    }
+  }
+
+  static deferred(fn, opts) {
+    const out = new PassThrough(opts)
+
+    fn()
+      .then((src) => {
+        if (src === null) return out.end()
+        if (out.destroying) return
+        pipeline(src, out, noop)
+      })
+      .catch((err) => out.destroy(err))
+
+    return out
+  }
+
+  setEncoding(encoding) {
+    const dec = new TextDecoder(encoding)
+    const map = this._readableState.map || echo
+    this._readableState.map = mapOrSkip
+    return this
+
+    function mapOrSkip(data) {
+      const next = dec.push(data)
+      return next === '' && (data.byteLength !== 0 || dec.remaining > 0) ? null : map(next)
+    }
+  }
+
+  _read(cb) {
+    cb(null)
+  }
+
+  pipe(dest, cb) {
+    this._readableState.updateNextTick()
+    this._readableState.pipe(dest, cb)
+    return dest
+  }
+
+  read() {
+    this._readableState.updateNextTick()
+    return this._readableState.read()
+  }
+
+  push(data) {
+    this._readableState.updateNextTickIfOpen()
+    return this._readableState.push(data)
+  }
+
+  unshift(data) {
+    this._readableState.updateNextTickIfOpen()
+    return this._readableState.unshift(data)
+  }
+
+  resume() {
+    this._duplexState |= READ_RESUMED_READ_AHEAD
+    this._readableState.updateNextTick()
+    return this
+  }
+
+  pause() {
+    this._duplexState &=
+      this._readableState.readAhead === false ? READ_PAUSED_NO_READ_AHEAD : READ_PAUSED
+    return this
+  }
+
+  static _fromAsyncIterator(ite, opts) {
+    let destroy
+
+    const rs = new Readable({
+      ...opts,
+      read(cb) {
+        ite.next().then(push).then(cb.bind(null, null)).catch(cb)
+      },
+      predestroy() {
+        destroy = ite.return()
+      },
+      destroy(cb) {
+        if (!destroy) return cb(null)
+        destroy.then(cb.bind(null, null)).catch(cb)
+      }
+    })
+
+    return rs
+
+    function push(data) {
+      if (data.done) rs.push(null)
+      else rs.push(data.value)
+    }
+  }
+
+  static from(data, opts) {
+    if (isReadStreamx(data)) return data
+    if (data[asyncIterator]) return this._fromAsyncIterator(data[asyncIterator](), opts)
+    if (!Array.isArray(data)) data = data === undefined ? [] : [data]
+
+    let i = 0
+    return new Readable({
+      ...opts,
+      read(cb) {
+        this.push(i === data.length ? null : data[i++])
+        cb(null)
+      }
+    })
+  }
+
+  static isBackpressured(rs) {
+    return (
+      (rs._duplexState & READ_BACKPRESSURE_STATUS) !== 0 ||
+      rs._readableState.buffered >= rs._readableState.highWaterMark
+    )
+  }
+
+  static isPaused(rs) {
+    return (rs._duplexState & READ_RESUMED) === 0
+  }
+
+  [asyncIterator]() {
+    const stream = this
+
+    let error = null
+    let promiseResolve = null
+    let promiseReject = null
+
+    this.on('error', (err) => {
+      error = err
+    })
+    this.on('readable', onreadable)
+    this.on('close', onclose)
+
+    return {
+      [asyncIterator]() {
+        return this
+      },
+      next() {
+        return new Promise(function (resolve, reject) {
+          promiseResolve = resolve
+          promiseReject = reject
+          const data = stream.read()
+          if (data !== null) ondata(data)
+          else if ((stream._duplexState & DESTROYED) !== 0) ondata(null)
+        })
+      },
+      return() {
+        return destroy(null)
+      },
+      throw(err) {
+        return destroy(err)
+      }
+    }
+
+    function onreadable() {
+      if (promiseResolve !== null) ondata(stream.read())
+    }
+
+    function onclose() {
+      if (promiseResolve !== null) ondata(null)
+    }
+
+    function ondata(data) {
+      if (promiseReject === null) return
+      if (error) {
+        promiseReject(error)
+      } else if (data === null && (stream._duplexState & READ_DONE) === 0) {
+        promiseReject(StreamError.STREAM_DESTROYED())
+      } else {
+        promiseResolve({ value: data, done: data === null })
+      }
+      promiseReject = promiseResolve = null
+    }
+
+    function destroy(err) {
+      stream.destroy(err)
+      return new Promise((resolve, reject) => {
+        if (stream._duplexState & DESTROYED) return resolve({ value: undefined, done: true })
+        stream.once('close', function () {
+          if (err) reject(err)
+          else resolve({ value: undefined, done: true })
+        })
+      })
+    }
+  }
+}
+
+class Writable extends Stream {
+  constructor(opts) {
+    super(opts)
+
+    this._duplexState |= OPENING | READ_DONE
+    this._writableState = new WritableState(this, opts)
+
+    if (opts) {
+      if (opts.writev) this._writev = opts.writev
+      if (opts.write) this._write = opts.write
+      if (opts.final) this._final = opts.final
+      if (opts.eagerOpen) this._writableState.updateNextTick()
+    }
+  }
+
+  cork() {
+    this._duplexState |= WRITE_CORKED
+  }
+
+  uncork() {
+    this._duplexState &= WRITE_NOT_CORKED
+    this._writableState.updateNextTick()
+  }
+
+  _writev(batch, cb) {
+    cb(null)
+  }
+
+  _write(data, cb) {
+    this._writableState.autoBatch(data, cb)
+  }
+
+  _final(cb) {
+    cb(null)
+  }
+
+  static isBackpressured(ws) {
+    return (ws._duplexState & WRITE_BACKPRESSURE_STATUS) !== 0
+  }
+
+  static drained(ws) {
+    if (ws.destroyed) return Promise.resolve(false)
+
+    const state = ws._writableState
+    const pending = isWritev(ws) ? Math.min(1, state.queue.length) : state.queue.length
+    const writes = pending + (ws._duplexState & WRITE_WRITING ? 1 : 0)
+    if (writes === 0) return Promise.resolve(true)
+
+    if (state.drains === null) state.drains = []
+    return new Promise((resolve) => {
+      state.drains.push({ writes, resolve })
+    })
+  }
+
+  write(data) {
+    this._writableState.updateNextTick()
+    return this._writableState.push(data)
+  }
+
+  end(data) {
+    this._writableState.updateNextTick()
+    this._writableState.end(data)
+    return this
+  }
+}
+
+class Duplex extends Readable {
+  // and Writable
+  constructor(opts) {
+    super(opts)
+
+    this._duplexState = OPENING | (this._duplexState & READ_READ_AHEAD)
+    this._writableState = new WritableState(this, opts)
+
+    if (opts) {
+      if (opts.writev) this._writev = opts.writev
+      if (opts.write) this._write = opts.write
+      if (opts.final) this._final = opts.final
+    }
+  }
+
+  cork() {
+    this._duplexState |= WRITE_CORKED
+  }
+
+  uncork() {
+    this._duplexState &= WRITE_NOT_CORKED
+    this._writableState.updateNextTick()
+  }
+
+  _writev(batch, cb) {
+    cb(null)
+  }
+
+  _write(data, cb) {
+    this._writableState.autoBatch(data, cb)
+  }
+
+  _final(cb) {
+    cb(null)
+  }
+
+  write(data) {
+    this._writableState.updateNextTick()
+    return this._writableState.push(data)
+  }
+
+  end(data) {
+    this._writableState.updateNextTick()
+    this._writableState.end(data)
+    return this
+  }
+}
+
+class Transform extends Duplex {
+  constructor(opts) {
+    super(opts)
+    this._transformState = new TransformState(this)
+
+    if (opts) {
+      if (opts.transform) this._transform = opts.transform
+      if (opts.flush) this._flush = opts.flush
+    }
+  }
+
+  _write(data, cb) {
+    if (this._readableState.buffered >= this._readableState.highWaterMark) {
+      this._transformState.data = data
+    } else {
+      this._transform(data, this._transformState.afterTransform)
+    }
+  }
+
+  _read(cb) {
+    if (this._transformState.data !== null) {
+      const data = this._transformState.data
+      this._transformState.data = null
+      cb(null)
+      this._transform(data, this._transformState.afterTransform)
+    } else {
+      cb(null)
+    }
+  }
+
+  destroy(err) {
+    super.destroy(err)
+    if (this._transformState.data !== null) {
+      this._transformState.data = null
+      this._transformState.afterTransform()
+    }
+  }
+
+  _transform(data, cb) {
+    cb(null, data)
+  }
+
+  _flush(cb) {
+    cb(null)
+  }
+
+  _final(cb) {
+    this._transformState.afterFinal = cb
+    this._flush(transformAfterFlush.bind(this))
+  }
+}
+
+class PassThrough extends Transform {}
+
+function transformAfterFlush(err, data) {
+  const cb = this._transformState.afterFinal
+  if (err) return cb(err)
+
+  if (data !== null && data !== undefined) this.push(data)
+  this.push(null)
+  cb(null)
+}
+
+function pipelinePromise(...streams) {
+  return new Promise((resolve, reject) => {
+    return pipeline(...streams, (err) => {
+      if (err) return reject(err)
+      resolve()
+    })
+  })
+}
+
+function pipeline(stream, ...streams) {
+  const all = Array.isArray(stream) ? [...stream, ...streams] : [stream, ...streams]
+  const done = all.length && typeof all[all.length - 1] === 'function' ? all.pop() : null
+
+  if (all.length < 2) throw StreamError.BAD_ARGUMENT('Pipeline requires at least 2 streams')
+
+  let src = all[0]
+  let dest = null
+  let error = null
+
+  for (let i = 1; i < all.length; i++) {
+    dest = all[i]
+
+    if (isStreamx(src)) {
+      src.pipe(dest, onerror)
+    } else {
+      errorHandle(src, true, i > 1, onerror)
+      src.pipe(dest)
+    }
+
+    src = dest
+  }
+
+  if (done) {
+    let fin = false
+
+    const autoDestroy =
+      isStreamx(dest) || !!(dest._writableState && dest._writableState.autoDestroy)
+
+    dest.on('error', (err) => {
+      if (error === null) error = err
+    })
+
+    dest.on('finish', () => {
+      fin = true
+      if (!autoDestroy) done(error)
+    })
+
+    if (autoDestroy) {
+      dest.on('close', () => done(error || (fin ? null : StreamError.PREMATURE_CLOSE())))
+    }
+  }
+
+  return dest
+
+  function errorHandle(s, rd, wr, onerror) {
+    s.on('error', onerror)
+    s.on('close', onclose)
+
+    function onclose() {
+      if (rd && s._readableState && !s._readableState.ended) {
+        return onerror(StreamError.PREMATURE_CLOSE())
+      }
+      if (wr && s._writableState && !s._writableState.ended) {
+        return onerror(StreamError.PREMATURE_CLOSE())
+      }
+    }
+  }
+
+  function onerror(err) {
+    if (!err || error) return
+    error = err
+
+    for (const s of all) {
+      s.destroy(err)
+    }
+  }
+}
+
+function echo(s) {
+  return s
+}
+
+function isStream(stream) {
+  return !!stream._readableState || !!stream._writableState
+}
+
+function isStreamx(stream) {
+  return typeof stream._duplexState === 'number' && isStream(stream)
+}
+
+function isEnding(stream) {
+  return !!stream._readableState && stream._readableState.ending
+}
+
+function isEnded(stream) {
+  return !!stream._readableState && stream._readableState.ended
+}
+
+function isFinishing(stream) {
+  return !!stream._writableState && stream._writableState.ending
+}
+
+function isFinished(stream) {
+  return !!stream._writableState && stream._writableState.ended
+}
+
+function getStreamError(stream, opts = {}) {
+  const err =
+    (stream._readableState && stream._readableState.error) ||
+    (stream._writableState && stream._writableState.error)
+
+  // avoid implicit errors by default
+  return !opts.all && StreamError.isStreamDestroyed(err) ? null : err
+}
+
+function isReadStreamx(stream) {
+  return isStreamx(stream) && stream.readable
+}
+
+function isDisturbed(stream) {
+  return (
+    (stream._duplexState & OPENING) !== OPENING ||
+    (stream._duplexState & DESTROYING) === DESTROYING ||
+    (stream._duplexState & ACTIVE_OR_TICKING) !== 0
+  )
+}
+
+function isTypedArray(data) {
+  return typeof data === 'object' && data !== null && typeof data.byteLength === 'number'
+}
+
+function defaultByteLength(data) {
+  return isTypedArray(data) ? data.byteLength : 1024
+}
+
+function noop() {}
+
+function abort() {
+  this.destroy(StreamError.ABORTED())
+}
+
+function isWritev(s) {
+  return s._writev !== Writable.prototype._writev && s._writev !== Duplex.prototype._writev
+}
+
+module.exports = {
+  pipeline,
+  pipelinePromise,
+  isStream,
+  isStreamx,
+  isEnding,
+  isEnded,
+  isFinishing,
+  isFinished,
+  isDisturbed,
+  getStreamError,
+  Stream,
+  Writable,
+  Readable,
+  Duplex,
+  Transform,
+  // Export PassThrough for compatibility with Node.js core's stream module
+  PassThrough
+}
+
+
+/***/ }),
+
+/***/ 3237:
+/***/ ((module) => {
+
+module.exports = class StreamError extends Error {
+  constructor(msg, code, fn = StreamError) {
+    super(msg)
+
+    this.code = code
+
+    if (Error.captureStackTrace) {
+      Error.captureStackTrace(this, fn)
+    }
+  }
+
+  static isStreamDestroyed(err) {
+    return err && err.code === 'STREAM_DESTROYED'
+  }
+
+  static isPrematureClose(err) {
+    return err && err.code === 'PREMATURE_CLOSE'
+  }
+
+  static isAborted(err) {
+    return err && err.code === 'ABORTED'
+  }
+
+  static isBadArgument(err) {
+    return err && err.code === 'BAD_ARGUMENT'
+  }
+
+  get name() {
+    return 'StreamError'
+  }
+
+  static STREAM_DESTROYED() {
+    return new StreamError('Stream was destroyed', 'STREAM_DESTROYED', StreamError.STREAM_DESTROYED)
+  }
+
+  static PREMATURE_CLOSE(msg = 'Premature close') {
+    return new StreamError(msg, 'PREMATURE_CLOSE', StreamError.PREMATURE_CLOSE)
+  }
+
+  static ABORTED() {
+    return new StreamError('Stream aborted', 'ABORTED', StreamError.ABORTED)
+  }
+
+  static BAD_ARGUMENT(msg = 'Bad argument') {
+    return new StreamError(msg, 'BAD_ARGUMENT', StreamError.BAD_ARGUMENT)
+  }
+}
+
+
+/***/ }),
+
+/***/ 5531:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const constants = { // just for envs without fs
+  S_IFMT: 61440,
+  S_IFDIR: 16384,
+  S_IFCHR: 8192,
+  S_IFBLK: 24576,
+  S_IFIFO: 4096,
+  S_IFLNK: 40960
+}
+
+try {
+  module.exports = (__nccwpck_require__(9896).constants) || constants
+} catch {
+  module.exports = constants
+}
+
+
+/***/ }),
+
+/***/ 6919:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const { Writable, Readable, getStreamError } = __nccwpck_require__(8200)
+const FIFO = __nccwpck_require__(6927)
+const b4a = __nccwpck_require__(6173)
+const headers = __nccwpck_require__(5472)
+
+const EMPTY = b4a.alloc(0)
+const MAX_HEADER_SIZE = 4 * 1024 * 1024 // arbitrary big number
+
+class BufferList {
+  constructor () {
+    this.buffered = 0
+    this.shifted = 0
+    this.queue = new FIFO()
+
+    this._offset = 0
+  }
+
+  push (buffer) {
+    this.buffered += buffer.byteLength
+    this.queue.push(buffer)
+  }
+
+  shiftFirst (size) {
+    return this.buffered === 0 ? null : this._next(size)
+  }
+
+  shift (size) {
+    if (size > this.buffered) return null
+    if (size === 0) return EMPTY
+
+    let chunk = this._next(size)
+
+    if (size === chunk.byteLength) return chunk // likely case
+
+    const chunks = [chunk]
+
+    while ((size -= chunk.byteLength) > 0) {
+      chunk = this._next(size)
+      chunks.push(chunk)
+    }
+
+    return b4a.concat(chunks)
+  }
+
+  _next (size) {
+    const buf = this.queue.peek()
+    const rem = buf.byteLength - this._offset
+
+    if (size >= rem) {
+      const sub = this._offset ? buf.subarray(this._offset, buf.byteLength) : buf
+      this.queue.shift()
+      this._offset = 0
+      this.buffered -= rem
+      this.shifted += rem
+      return sub
+    }
+
+    this.buffered -= size
+    this.shifted += size
+
+    return buf.subarray(this._offset, (this._offset += size))
+  }
+}
+
+class Source extends Readable {
+  constructor (self, header, offset) {
+    super()
+
+    this.header = header
+    this.offset = offset
+
+    this._parent = self
+  }
+
+  _read (cb) {
+    if (this.header.size === 0) {
+      this.push(null)
+    }
+    if (this._parent._stream === this) {
+      this._parent._update()
+    }
+    cb(null)
+  }
+
+  _predestroy () {
+    this._parent.destroy(getStreamError(this))
+  }
+
+  _detach () {
+    if (this._parent._stream === this) {
+      this._parent._stream = null
+      this._parent._missing = overflow(this.header.size)
+      this._parent._update()
+    }
+  }
+
+  _destroy (cb) {
+    this._detach()
+    cb(null)
+  }
+}
+
+class Extract extends Writable {
+  constructor (opts) {
+    super(opts)
+
+    if (!opts) opts = {}
+
+    this._buffer = new BufferList()
+    this._offset = 0
+    this._header = null
+    this._stream = null
+    this._missing = 0
+    this._longHeader = false
+    this._callback = noop
+    this._locked = false
+    this._finished = false
+    this._pax = null
+    this._paxGlobal = null
+    this._gnuLongPath = null
+    this._gnuLongLinkPath = null
+    this._filenameEncoding = opts.filenameEncoding || 'utf-8'
+    this._allowUnknownFormat = !!opts.allowUnknownFormat
+    this._unlockBound = this._unlock.bind(this)
+  }
+
+  _unlock (err) {
+    this._locked = false
+
+    if (err) {
+      this.destroy(err)
+      this._continueWrite(err)
+      return
+    }
+
+    this._update()
+  }
+
+  _consumeHeader () {
+    if (this._locked) return false
+
+    this._offset = this._buffer.shifted
+
+    try {
+      this._header = headers.decode(this._buffer.shift(512), this._filenameEncoding, this._allowUnknownFormat)
+    } catch (err) {
+      this._continueWrite(err)
+      return false
+    }
+
+    if (!this._header) return true
+
+    this._header.byteOffset = this._buffer.shifted
+
+    switch (this._header.type) {
+      case 'gnu-long-path':
+      case 'gnu-long-link-path':
+      case 'pax-global-header':
+      case 'pax-header':
+        this._longHeader = true
+        this._missing = this._header.size
+        if (this._missing > MAX_HEADER_SIZE) {
+          this._continueWrite(new Error('Header exceeds max size'))
+          return false
+        }
+        return true
+    }
+
+    this._locked = true
+    this._applyLongHeaders()
+
+    if (!(this._header.size >= 0)) {
+      this._continueWrite(new Error('Invalid header'))
+      return false
+    }
+
+    if (this._header.size === 0 || this._header.type === 'directory') {
+      this.emit('entry', this._header, this._createStream(), this._unlockBound)
+      return true
+    }
+
+    this._stream = this._createStream()
+    this._missing = this._header.size
+
+    this.emit('entry', this._header, this._stream, this._unlockBound)
+    return true
+  }
+
+  _applyLongHeaders () {
+    if (this._gnuLongPath) {
+      this._header.name = this._gnuLongPath
+      this._gnuLongPath = null
+    }
+
+    if (this._gnuLongLinkPath) {
+      this._header.linkname = this._gnuLongLinkPath
+      this._gnuLongLinkPath = null
+    }
+
+    if (this._pax) {
+      if (this._pax.path) this._header.name = this._pax.path
+      if (this._pax.linkpath) this._header.linkname = this._pax.linkpath
+      if (this._pax.size) this._header.size = parseInt(this._pax.size, 10)
+      this._header.pax = this._pax
+      this._pax = null
+    }
+  }
+
+  _decodeLongHeader (buf) {
+    switch (this._header.type) {
+      case 'gnu-long-path':
+        this._gnuLongPath = headers.decodeLongPath(buf, this._filenameEncoding)
+        break
+      case 'gnu-long-link-path':
+        this._gnuLongLinkPath = headers.decodeLongPath(buf, this._filenameEncoding)
+        break
+      case 'pax-global-header':
+        this._paxGlobal = headers.decodePax(buf)
+        break
+      case 'pax-header':
+        this._pax = this._paxGlobal === null
+          ? headers.decodePax(buf)
+          : Object.assign({}, this._paxGlobal, headers.decodePax(buf))
+        break
+    }
+  }
+
+  _consumeLongHeader () {
+    this._longHeader = false
+    this._missing = overflow(this._header.size)
+
+    const buf = this._buffer.shift(this._header.size)
+
+    try {
+      this._decodeLongHeader(buf)
+    } catch (err) {
+      this._continueWrite(err)
+      return false
+    }
+
+    return true
+  }
+
+  _consumeStream () {
+    const buf = this._buffer.shiftFirst(this._missing)
+    if (buf === null) return false
+
+    this._missing -= buf.byteLength
+    const drained = this._stream.push(buf)
+
+    if (this._missing === 0) {
+      this._stream.push(null)
+      if (drained) this._stream._detach()
+      return drained && this._locked === false
+    }
+
+    return drained
+  }
+
+  _createStream () {
+    return new Source(this, this._header, this._offset)
+  }
+
+  _update () {
+    while (this._buffer.buffered > 0 && !this.destroying) {
+      if (this._missing > 0) {
+        if (this._stream !== null) {
+          if (this._consumeStream() === false) return
+          continue
+        }
+
+        if (this._longHeader === true) {
+          if (this._missing > this._buffer.buffered) break
+          if (this._consumeLongHeader() === false) return false
+          continue
+        }
+
+        const ignore = this._buffer.shiftFirst(this._missing)
+        if (ignore !== null) this._missing -= ignore.byteLength
+        continue
+      }
+
+      if (this._buffer.buffered < 512) break
+      if (this._stream !== null || this._consumeHeader() === false) return
+    }
+
+    this._continueWrite(null)
+  }
+
+  _continueWrite (err) {
+    const cb = this._callback
+    this._callback = noop
+    cb(err)
+  }
+
+  _write (data, cb) {
+    this._callback = cb
+    this._buffer.push(data)
+    this._update()
+  }
+
+  _final (cb) {
+    this._finished = this._missing === 0 && this._buffer.buffered === 0
+    cb(this._finished ? null : new Error('Unexpected end of data'))
+  }
+
+  _predestroy () {
+    this._continueWrite(null)
+  }
+
+  _destroy (cb) {
+    if (this._stream) this._stream.destroy(getStreamError(this))
+    cb(null)
+  }
+
+  [Symbol.asyncIterator] () {
+    let error = null
+
+    let promiseResolve = null
+    let promiseReject = null
+
+    let entryStream = null
+    let entryCallback = null
+
+    const extract = this
+
+    this.on('entry', onentry)
+    this.on('error', (err) => { error = err })
+    this.on('close', onclose)
+
+    return {
+      [Symbol.asyncIterator] () {
+        return this
+      },
+      next () {
+        return new Promise(onnext)
+      },
+      return () {
+        return destroy(null)
+      },
+      throw (err) {
+        return destroy(err)
+      }
+    }
+
+    function consumeCallback (err) {
+      if (!entryCallback) return
+      const cb = entryCallback
+      entryCallback = null
+      cb(err)
+    }
+
+    function onnext (resolve, reject) {
+      if (error) {
+        return reject(error)
+      }
+
+      if (entryStream) {
+        resolve({ value: entryStream, done: false })
+        entryStream = null
+        return
+      }
+
+      promiseResolve = resolve
+      promiseReject = reject
+
+      consumeCallback(null)
+
+      if (extract._finished && promiseResolve) {
+        promiseResolve({ value: undefined, done: true })
+        promiseResolve = promiseReject = null
+      }
+    }
+
+    function onentry (header, stream, callback) {
+      entryCallback = callback
+      stream.on('error', noop) // no way around this due to tick sillyness
+
+      if (promiseResolve) {
+        promiseResolve({ value: stream, done: false })
+        promiseResolve = promiseReject = null
+      } else {
+        entryStream = stream
+      }
+    }
+
+    function onclose () {
+      consumeCallback(error)
+      if (!promiseResolve) return
+      if (error) promiseReject(error)
+      else promiseResolve({ value: undefined, done: true })
+      promiseResolve = promiseReject = null
+    }
+
+    function destroy (err) {
+      extract.destroy(err)
+      consumeCallback(err)
+      return new Promise((resolve, reject) => {
+        if (extract.destroyed) return resolve({ value: undefined, done: true })
+        extract.once('close', function () {
+          if (err) reject(err)
+          else resolve({ value: undefined, done: true })
+        })
+      })
+    }
+  }
+}
+
+module.exports = function extract (opts) {
+  return new Extract(opts)
+}
+
+function noop () {}
+
+function overflow (size) {
+  size &= 511
+  return size && 512 - size
+}
+
+
+/***/ }),
+
+/***/ 5472:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+const b4a = __nccwpck_require__(6173)
+
+const ZEROS = '0000000000000000000'
+const SEVENS = '7777777777777777777'
+const ZERO_OFFSET = '0'.charCodeAt(0)
+const USTAR_MAGIC = b4a.from([0x75, 0x73, 0x74, 0x61, 0x72, 0x00]) // ustar\x00
+const USTAR_VER = b4a.from([ZERO_OFFSET, ZERO_OFFSET])
+const GNU_MAGIC = b4a.from([0x75, 0x73, 0x74, 0x61, 0x72, 0x20]) // ustar\x20
+const GNU_VER = b4a.from([0x20, 0x00])
+const MASK = 0o7777
+const MAGIC_OFFSET = 257
+const VERSION_OFFSET = 263
+
+exports.decodeLongPath = function decodeLongPath (buf, encoding) {
+  return decodeStr(buf, 0, buf.length, encoding)
+}
+
+exports.encodePax = function encodePax (opts) { // TODO: encode more stuff in pax
+  let result = ''
+  if (opts.name) result += addLength(' path=' + opts.name + '\n')
+  if (opts.linkname) result += addLength(' linkpath=' + opts.linkname + '\n')
+  const pax = opts.pax
+  if (pax) {
+    for (const key in pax) {
+      result += addLength(' ' + key + '=' + pax[key] + '\n')
+    }
+  }
+  return b4a.from(result)
+}
+
+exports.decodePax = function decodePax (buf) {
+  const result = {}
+
+  while (buf.length) {
+    let i = 0
+    while (i < buf.length && buf[i] !== 32) i++
+    const len = parseInt(b4a.toString(buf.subarray(0, i)), 10)
+    if (!len) return result
+
+    const b = b4a.toString(buf.subarray(i + 1, len - 1))
+    const keyIndex = b.indexOf('=')
+    if (keyIndex === -1) return result
+    result[b.slice(0, keyIndex)] = b.slice(keyIndex + 1)
+
+    buf = buf.subarray(len)
+  }
+
+  return result
+}
+
+exports.encode = function encode (opts) {
+  const buf = b4a.alloc(512)
+  let name = opts.name
+  let prefix = ''
+
+  if (opts.typeflag === 5 && name[name.length - 1] !== '/') name += '/'
+  if (b4a.byteLength(name) !== name.length) return null // utf-8
+
+  while (b4a.byteLength(name) > 100) {
+    const i = name.indexOf('/')
+    if (i === -1) return null
+    prefix += prefix ? '/' + name.slice(0, i) : name.slice(0, i)
+    name = name.slice(i + 1)
+  }
+
+  if (b4a.byteLength(name) > 100 || b4a.byteLength(prefix) > 155) return null
+  if (opts.linkname && b4a.byteLength(opts.linkname) > 100) return null
+
+  b4a.write(buf, name)
+  b4a.write(buf, encodeOct(opts.mode & MASK, 6), 100)
+  b4a.write(buf, encodeOct(opts.uid, 6), 108)
+  b4a.write(buf, encodeOct(opts.gid, 6), 116)
+  encodeSize(opts.size, buf, 124)
+  b4a.write(buf, encodeOct((opts.mtime.getTime() / 1000) | 0, 11), 136)
+
+  buf[156] = ZERO_OFFSET + toTypeflag(opts.type)
+
+  if (opts.linkname) b4a.write(buf, opts.linkname, 157)
+
+  b4a.copy(USTAR_MAGIC, buf, MAGIC_OFFSET)
+  b4a.copy(USTAR_VER, buf, VERSION_OFFSET)
+  if (opts.uname) b4a.write(buf, opts.uname, 265)
+  if (opts.gname) b4a.write(buf, opts.gname, 297)
+  b4a.write(buf, encodeOct(opts.devmajor || 0, 6), 329)
+  b4a.write(buf, encodeOct(opts.devminor || 0, 6), 337)
+
+  if (prefix) b4a.write(buf, prefix, 345)
+
+  b4a.write(buf, encodeOct(cksum(buf), 6), 148)
+
+  return buf
+}
+
+exports.decode = function decode (buf, filenameEncoding, allowUnknownFormat) {
+  let typeflag = buf[156] === 0 ? 0 : buf[156] - ZERO_OFFSET
+
+  let name = decodeStr(buf, 0, 100, filenameEncoding)
+  const mode = decodeOct(buf, 100, 8)
+  const uid = decodeOct(buf, 108, 8)
+  const gid = decodeOct(buf, 116, 8)
+  const size = decodeOct(buf, 124, 12)
+  const mtime = decodeOct(buf, 136, 12)
+  const type = toType(typeflag)
+  const linkname = buf[157] === 0 ? null : decodeStr(buf, 157, 100, filenameEncoding)
+  const uname = decodeStr(buf, 265, 32)
+  const gname = decodeStr(buf, 297, 32)
+  const devmajor = decodeOct(buf, 329, 8)
+  const devminor = decodeOct(buf, 337, 8)
+
+  const c = cksum(buf)
+
+  // checksum is still initial value if header was null.
+  if (c === 8 * 32) return null
+
+  // valid checksum
+  if (c !== decodeOct(buf, 148, 8)) throw new Error('Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?')
+
+  if (isUSTAR(buf)) {
+    // ustar (posix) format.
+    // prepend prefix, if present.
+    if (buf[345]) name = decodeStr(buf, 345, 155, filenameEncoding) + '/' + name
+  } else if (isGNU(buf)) {
+    // 'gnu'/'oldgnu' format. Similar to ustar, but has support for incremental and
+    // multi-volume tarballs.
+  } else {
+    if (!allowUnknownFormat) {
+      throw new Error('Invalid tar header: unknown format.')
+    }
+  }
+
+  // to support old tar versions that use trailing / to indicate dirs
+  if (typeflag === 0 && name && name[name.length - 1] === '/') typeflag = 5
+
+  return {
+    name,
+    mode,
+    uid,
+    gid,
+    size,
+    byteOffset: 0,
+    mtime: new Date(1000 * mtime),
+    type,
+    linkname,
+    uname,
+    gname,
+    devmajor,
+    devminor,
+    pax: null
+  }
+}
+
+function isUSTAR (buf) {
+  return b4a.equals(USTAR_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6))
+}
+
+function isGNU (buf) {
+  return b4a.equals(GNU_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6)) &&
+    b4a.equals(GNU_VER, buf.subarray(VERSION_OFFSET, VERSION_OFFSET + 2))
+}
+
+function clamp (index, len, defaultValue) {
+  if (typeof index !== 'number') return defaultValue
+  index = ~~index // Coerce to integer.
+  if (index >= len) return len
+  if (index >= 0) return index
+  index += len
+  if (index >= 0) return index
+  return 0
+}
+
+function toType (flag) {
+  switch (flag) {
+    case 0:
+      return 'file'
+    case 1:
+      return 'link'
+    case 2:
+      return 'symlink'
+    case 3:
+      return 'character-device'
+    case 4:
+      return 'block-device'
+    case 5:
+      return 'directory'
+    case 6:
+      return 'fifo'
+    case 7:
+      return 'contiguous-file'
+    case 72:
+      return 'pax-header'
+    case 55:
+      return 'pax-global-header'
+    case 27:
+      return 'gnu-long-link-path'
+    case 28:
+    case 30:
+      return 'gnu-long-path'
+  }
+
+  return null
+}
+
+function toTypeflag (flag) {
+  switch (flag) {
+    case 'file':
+      return 0
+    case 'link':
+      return 1
+    case 'symlink':
+      return 2
+    case 'character-device':
+      return 3
+    case 'block-device':
+      return 4
+    case 'directory':
+      return 5
+    case 'fifo':
+      return 6
+    case 'contiguous-file':
+      return 7
+    case 'pax-header':
+      return 72
+  }
+
+  return 0
+}
+
+function indexOf (block, num, offset, end) {
+  for (; offset < end; offset++) {
+    if (block[offset] === num) return offset
+  }
+  return end
+}
+
+function cksum (block) {
+  let sum = 8 * 32
+  for (let i = 0; i < 148; i++) sum += block[i]
+  for (let j = 156; j < 512; j++) sum += block[j]
+  return sum
+}
+
+function encodeOct (val, n) {
+  val = val.toString(8)
+  if (val.length > n) return SEVENS.slice(0, n) + ' '
+  return ZEROS.slice(0, n - val.length) + val + ' '
+}
+
+function encodeSizeBin (num, buf, off) {
+  buf[off] = 0x80
+  for (let i = 11; i > 0; i--) {
+    buf[off + i] = num & 0xff
+    num = Math.floor(num / 0x100)
+  }
+}
+
+function encodeSize (num, buf, off) {
+  if (num.toString(8).length > 11) {
+    encodeSizeBin(num, buf, off)
+  } else {
+    b4a.write(buf, encodeOct(num, 11), off)
+  }
+}
+
+/* Copied from the node-tar repo and modified to meet
+ * tar-stream coding standard.
+ *
+ * Source: https://github.com/npm/node-tar/blob/51b6627a1f357d2eb433e7378e5f05e83b7aa6cd/lib/header.js#L349
+ */
+function parse256 (buf) {
+  // first byte MUST be either 80 or FF
+  // 80 for positive, FF for 2's comp
+  let positive
+  if (buf[0] === 0x80) positive = true
+  else if (buf[0] === 0xFF) positive = false
+  else return null
+
+  // build up a base-256 tuple from the least sig to the highest
+  const tuple = []
+  let i
+  for (i = buf.length - 1; i > 0; i--) {
+    const byte = buf[i]
+    if (positive) tuple.push(byte)
+    else tuple.push(0xFF - byte)
+  }
+
+  let sum = 0
+  const l = tuple.length
+  for (i = 0; i < l; i++) {
+    sum += tuple[i] * Math.pow(256, i)
+  }
+
+  return positive ? sum : -1 * sum
+}
+
+function decodeOct (val, offset, length) {
+  val = val.subarray(offset, offset + length)
+  offset = 0
+
+  // If prefixed with 0x80 then parse as a base-256 integer
+  if (val[offset] & 0x80) {
+    return parse256(val)
+  } else {
+    // Older versions of tar can prefix with spaces
+    while (offset < val.length && val[offset] === 32) offset++
+    const end = clamp(indexOf(val, 32, offset, val.length), val.length, val.length)
+    while (offset < end && val[offset] === 0) offset++
+    if (end === offset) return 0
+    return parseInt(b4a.toString(val.subarray(offset, end)), 8)
+  }
+}
+
+function decodeStr (val, offset, length, encoding) {
+  return b4a.toString(val.subarray(offset, indexOf(val, 0, offset, offset + length)), encoding)
+}
+
+function addLength (str) {
+  const len = b4a.byteLength(str)
+  let digits = Math.floor(Math.log(len) / Math.log(10)) + 1
+  if (len + digits >= Math.pow(10, digits)) digits++
+
+  return (len + digits) + str
+}
+
+
+/***/ }),
+
+/***/ 6474:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+exports.extract = __nccwpck_require__(6919)
+exports.pack = __nccwpck_require__(2257)
+
+
+/***/ }),
+
+/***/ 2257:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const { Readable, Writable, getStreamError } = __nccwpck_require__(8200)
+const b4a = __nccwpck_require__(6173)
+
+const constants = __nccwpck_require__(5531)
+const headers = __nccwpck_require__(5472)
+
+const DMODE = 0o755
+const FMODE = 0o644
+
+const END_OF_TAR = b4a.alloc(1024)
+
+class Sink extends Writable {
+  constructor (pack, header, callback) {
+    super({ mapWritable, eagerOpen: true })
+
+    this.written = 0
+    this.header = header
+
+    this._callback = callback
+    this._linkname = null
+    this._isLinkname = header.type === 'symlink' && !header.linkname
+    this._isVoid = header.type !== 'file' && header.type !== 'contiguous-file'
+    this._finished = false
+    this._pack = pack
+    this._openCallback = null
+
+    if (this._pack._stream === null) this._pack._stream = this
+    else this._pack._pending.push(this)
+  }
+
+  _open (cb) {
+    this._openCallback = cb
+    if (this._pack._stream === this) this._continueOpen()
+  }
+
+  _continuePack (err) {
+    if (this._callback === null) return
+
+    const callback = this._callback
+    this._callback = null
+
+    callback(err)
+  }
+
+  _continueOpen () {
+    if (this._pack._stream === null) this._pack._stream = this
+
+    const cb = this._openCallback
+    this._openCallback = null
+    if (cb === null) return
+
+    if (this._pack.destroying) return cb(new Error('pack stream destroyed'))
+    if (this._pack._finalized) return cb(new Error('pack stream is already finalized'))
+
+    this._pack._stream = this
+
+    if (!this._isLinkname) {
+      this._pack._encode(this.header)
+    }
+
+    if (this._isVoid) {
+      this._finish()
+      this._continuePack(null)
+    }
+
+    cb(null)
+  }
+
+  _write (data, cb) {
+    if (this._isLinkname) {
+      this._linkname = this._linkname ? b4a.concat([this._linkname, data]) : data
+      return cb(null)
+    }
+
+    if (this._isVoid) {
+      if (data.byteLength > 0) {
+        return cb(new Error('No body allowed for this entry'))
+      }
+      return cb()
+    }
+
+    this.written += data.byteLength
+    if (this._pack.push(data)) return cb()
+    this._pack._drain = cb
+  }
+
+  _finish () {
+    if (this._finished) return
+    this._finished = true
+
+    if (this._isLinkname) {
+      this.header.linkname = this._linkname ? b4a.toString(this._linkname, 'utf-8') : ''
+      this._pack._encode(this.header)
+    }
+
+    overflow(this._pack, this.header.size)
+
+    this._pack._done(this)
+  }
+
+  _final (cb) {
+    if (this.written !== this.header.size) { // corrupting tar
+      return cb(new Error('Size mismatch'))
+    }
+
+    this._finish()
+    cb(null)
+  }
+
+  _getError () {
+    return getStreamError(this) || new Error('tar entry destroyed')
+  }
+
+  _predestroy () {
+    this._pack.destroy(this._getError())
+  }
+
+  _destroy (cb) {
+    this._pack._done(this)
+
+    this._continuePack(this._finished ? null : this._getError())
+
+    cb()
+  }
+}
+
+class Pack extends Readable {
+  constructor (opts) {
+    super(opts)
+    this._drain = noop
+    this._finalized = false
+    this._finalizing = false
+    this._pending = []
+    this._stream = null
+  }
+
+  entry (header, buffer, callback) {
+    if (this._finalized || this.destroying) throw new Error('already finalized or destroyed')
+
+    if (typeof buffer === 'function') {
+      callback = buffer
+      buffer = null
+    }
+
+    if (!callback) callback = noop
+
+    if (!header.size || header.type === 'symlink') header.size = 0
+    if (!header.type) header.type = modeToType(header.mode)
+    if (!header.mode) header.mode = header.type === 'directory' ? DMODE : FMODE
+    if (!header.uid) header.uid = 0
+    if (!header.gid) header.gid = 0
+    if (!header.mtime) header.mtime = new Date()
+
+    if (typeof buffer === 'string') buffer = b4a.from(buffer)
+
+    const sink = new Sink(this, header, callback)
+
+    if (b4a.isBuffer(buffer)) {
+      header.size = buffer.byteLength
+      sink.write(buffer)
+      sink.end()
+      return sink
+    }
+
+    if (sink._isVoid) {
+      return sink
+    }
+
+    return sink
+  }
+
+  finalize () {
+    if (this._stream || this._pending.length > 0) {
+      this._finalizing = true
+      return
+    }
+
+    if (this._finalized) return
+    this._finalized = true
+
+    this.push(END_OF_TAR)
+    this.push(null)
+  }
+
+  _done (stream) {
+    if (stream !== this._stream) return
+
+    this._stream = null
+
+    if (this._finalizing) this.finalize()
+    if (this._pending.length) this._pending.shift()._continueOpen()
+  }
+
+  _encode (header) {
+    if (!header.pax) {
+      const buf = headers.encode(header)
+      if (buf) {
+        this.push(buf)
+        return
+      }
+    }
+    this._encodePax(header)
+  }
+
+  _encodePax (header) {
+    const paxHeader = headers.encodePax({
+      name: header.name,
+      linkname: header.linkname,
+      pax: header.pax
+    })
+
+    const newHeader = {
+      name: 'PaxHeader',
+      mode: header.mode,
+      uid: header.uid,
+      gid: header.gid,
+      size: paxHeader.byteLength,
+      mtime: header.mtime,
+      type: 'pax-header',
+      linkname: header.linkname && 'PaxHeader',
+      uname: header.uname,
+      gname: header.gname,
+      devmajor: header.devmajor,
+      devminor: header.devminor
+    }
+
+    this.push(headers.encode(newHeader))
+    this.push(paxHeader)
+    overflow(this, paxHeader.byteLength)
+
+    newHeader.size = header.size
+    newHeader.type = header.type
+    this.push(headers.encode(newHeader))
+  }
+
+  _doDrain () {
+    const drain = this._drain
+    this._drain = noop
+    drain()
+  }
+
+  _predestroy () {
+    const err = getStreamError(this)
+
+    if (this._stream) this._stream.destroy(err)
+
+    while (this._pending.length) {
+      const stream = this._pending.shift()
+      stream.destroy(err)
+      stream._continueOpen()
+    }
+
+    this._doDrain()
+  }
+
+  _read (cb) {
+    this._doDrain()
+    cb()
+  }
+}
+
+module.exports = function pack (opts) {
+  return new Pack(opts)
+}
+
+function modeToType (mode) {
+  switch (mode & constants.S_IFMT) {
+    case constants.S_IFBLK: return 'block-device'
+    case constants.S_IFCHR: return 'character-device'
+    case constants.S_IFDIR: return 'directory'
+    case constants.S_IFIFO: return 'fifo'
+    case constants.S_IFLNK: return 'symlink'
+  }
+
+  return 'file'
+}
+
+function noop () {}
+
+function overflow (self, size) {
+  size &= 511
+  if (size) self.push(END_OF_TAR.subarray(0, 512 - size))
+}
+
+function mapWritable (buf) {
+  return b4a.isBuffer(buf) ? buf : b4a.from(buf)
+}
+
+
+/***/ }),
+
+/***/ 1410:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const PassThroughDecoder = __nccwpck_require__(3524)
+const UTF8Decoder = __nccwpck_require__(4554)
+
+module.exports = class TextDecoder {
+  constructor(encoding = 'utf8') {
+    this.encoding = normalizeEncoding(encoding)
+
+    switch (this.encoding) {
+      case 'utf8':
+        this.decoder = new UTF8Decoder()
+        break
+      case 'utf16le':
+      case 'base64':
+        throw new Error('Unsupported encoding: ' + this.encoding)
+      default:
+        this.decoder = new PassThroughDecoder(this.encoding)
+    }
+  }
+
+  get remaining() {
+    return this.decoder.remaining
+  }
+
+  push(data) {
+    if (typeof data === 'string') return data
+    return this.decoder.decode(data)
+  }
+
+  // For Node.js compatibility
+  write(data) {
+    return this.push(data)
+  }
+
+  end(data) {
+    let result = ''
+    if (data) result = this.push(data)
+    result += this.decoder.flush()
+    return result
+  }
+}
+
+function normalizeEncoding(encoding) {
+  encoding = encoding.toLowerCase()
+
+  switch (encoding) {
+    case 'utf8':
+    case 'utf-8':
+      return 'utf8'
+    case 'ucs2':
+    case 'ucs-2':
+    case 'utf16le':
+    case 'utf-16le':
+      return 'utf16le'
+    case 'latin1':
+    case 'binary':
+      return 'latin1'
+    case 'base64':
+    case 'ascii':
+    case 'hex':
+      return encoding
+    default:
+      throw new Error('Unknown encoding: ' + encoding)
+  }
+}
+
+
+/***/ }),
+
+/***/ 3524:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const b4a = __nccwpck_require__(6173)
+
+module.exports = class PassThroughDecoder {
+  constructor(encoding) {
+    this.encoding = encoding
+  }
+
+  get remaining() {
+    return 0
+  }
+
+  decode(data) {
+    return b4a.toString(data, this.encoding)
+  }
+
+  flush() {
+    return ''
+  }
+}
+
+
+/***/ }),
+
+/***/ 4554:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+const b4a = __nccwpck_require__(6173)
+
+/**
+ * https://encoding.spec.whatwg.org/#utf-8-decoder
+ */
+module.exports = class UTF8Decoder {
+  constructor() {
+    this._reset()
+  }
+
+  get remaining() {
+    return this.bytesSeen
+  }
+
+  decode(data) {
+    if (data.byteLength === 0) return ''
+
+    if (this.bytesNeeded === 0 && trailingIncomplete(data, 0) === 0) {
+      this.bytesSeen = trailingBytesSeen(data)
+      return b4a.toString(data, 'utf8')
+    }
+
+    let result = ''
+    let start = 0
+
+    if (this.bytesNeeded > 0) {
+      while (start < data.byteLength) {
+        const byte = data[start]
+
+        if (byte < this.lowerBoundary || byte > this.upperBoundary) {
+          result += '\ufffd'
+          this._reset()
+          break
+        }
+
+        this.lowerBoundary = 0x80
+        this.upperBoundary = 0xbf
+        this.codePoint = (this.codePoint << 6) | (byte & 0x3f)
+        this.bytesSeen++
+        start++
+
+        if (this.bytesSeen === this.bytesNeeded) {
+          result += String.fromCodePoint(this.codePoint)
+          this._reset()
+          break
+        }
+      }
+
+      if (this.bytesNeeded > 0) return result
+    }
+
+    const trailing = trailingIncomplete(data, start)
+    const end = data.byteLength - trailing
+
+    if (end > start) result += b4a.toString(data, 'utf8', start, end)
+
+    for (let i = end; i < data.byteLength; i++) {
+      const byte = data[i]
+
+      if (this.bytesNeeded === 0) {
+        if (byte <= 0x7f) {
+          this.bytesSeen = 0
+          result += String.fromCharCode(byte)
+        } else if (byte >= 0xc2 && byte <= 0xdf) {
+          this.bytesNeeded = 2
+          this.bytesSeen = 1
+          this.codePoint = byte & 0x1f
+        } else if (byte >= 0xe0 && byte <= 0xef) {
+          if (byte === 0xe0) this.lowerBoundary = 0xa0
+          else if (byte === 0xed) this.upperBoundary = 0x9f
+          this.bytesNeeded = 3
+          this.bytesSeen = 1
+          this.codePoint = byte & 0xf
+        } else if (byte >= 0xf0 && byte <= 0xf4) {
+          if (byte === 0xf0) this.lowerBoundary = 0x90
+          else if (byte === 0xf4) this.upperBoundary = 0x8f
+          this.bytesNeeded = 4
+          this.bytesSeen = 1
+          this.codePoint = byte & 0x7
+        } else {
+          this.bytesSeen = 1
+          result += '\ufffd'
+        }
+
+        continue
+      }
+
+      if (byte < this.lowerBoundary || byte > this.upperBoundary) {
+        result += '\ufffd'
+        i--
+        this._reset()
+
+        continue
+      }
+
+      this.lowerBoundary = 0x80
+      this.upperBoundary = 0xbf
+
+      this.codePoint = (this.codePoint << 6) | (byte & 0x3f)
+      this.bytesSeen++
+
+      if (this.bytesSeen === this.bytesNeeded) {
+        result += String.fromCodePoint(this.codePoint)
+        this._reset()
+      }
+    }
+
+    return result
+  }
+
+  flush() {
+    const result = this.bytesNeeded > 0 ? '\ufffd' : ''
+    this._reset()
+    return result
+  }
+
+  _reset() {
+    this.codePoint = 0
+    this.bytesNeeded = 0
+    this.bytesSeen = 0
+    this.lowerBoundary = 0x80
+    this.upperBoundary = 0xbf
+  }
+}
+
+function trailingIncomplete(data, start) {
+  const len = data.byteLength
+  if (len <= start) return 0
+
+  const limit = Math.max(start, len - 4)
+
+  let i = len - 1
+  while (i > limit && (data[i] & 0xc0) === 0x80) i--
+
+  if (i < start) return 0
+
+  const byte = data[i]
+
+  let needed
+  if (byte <= 0x7f) return 0
+  if (byte >= 0xc2 && byte <= 0xdf) needed = 2
+  else if (byte >= 0xe0 && byte <= 0xef) needed = 3
+  else if (byte >= 0xf0 && byte <= 0xf4) needed = 4
+  else return 0
+
+  const available = len - i
+  return available < needed ? available : 0
+}
+
+function trailingBytesSeen(data) {
+  const len = data.byteLength
+  if (len === 0) return 0
+
+  const last = data[len - 1]
+
+  if (last <= 0x7f) return 0
+  if ((last & 0xc0) !== 0x80) return 1
+
+  const limit = Math.max(0, len - 4)
+
+  let i = len - 2
+  while (i >= limit && (data[i] & 0xc0) === 0x80) i--
+
+  if (i < 0) return 1
+
+  const first = data[i]
+
+  let needed
+  if (first >= 0xc2 && first <= 0xdf) needed = 2
+  else if (first >= 0xe0 && first <= 0xef) needed = 3
+  else if (first >= 0xf0 && first <= 0xf4) needed = 4
+  else return 1
+
+  if (len - i !== needed) return 1
+
+  if (needed >= 3) {
+    const second = data[i + 1]
+    if (first === 0xe0 && second < 0xa0) return 1
+    if (first === 0xed && second > 0x9f) return 1
+    if (first === 0xf0 && second < 0x90) return 1
+    if (first === 0xf4 && second > 0x8f) return 1
+  }
+
+  return 0
+}
+
+
+/***/ }),
+
 /***/ 181:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
+
+/***/ }),
+
+/***/ 4434:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
+
+/***/ }),
+
+/***/ 9896:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 
 /***/ }),
 
@@ -15,18 +3080,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("process");
 
 /***/ }),
 
-/***/ 7349:
+/***/ 6745:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveBlockMap = __nccwpck_require__(7103);
-var resolveBlockSeq = __nccwpck_require__(334);
-var resolveFlowCollection = __nccwpck_require__(3142);
+var identity = __nccwpck_require__(1891);
+var Scalar = __nccwpck_require__(4305);
+var YAMLMap = __nccwpck_require__(2938);
+var YAMLSeq = __nccwpck_require__(3571);
+var resolveBlockMap = __nccwpck_require__(619);
+var resolveBlockSeq = __nccwpck_require__(1610);
+var resolveFlowCollection = __nccwpck_require__(562);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -112,15 +3177,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 3683:
+/***/ 6183:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(3021);
-var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
+var Document = __nccwpck_require__(7977);
+var composeNode = __nccwpck_require__(413);
+var resolveEnd = __nccwpck_require__(2368);
+var resolveProps = __nccwpck_require__(6715);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -164,17 +3229,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 5937:
+/***/ 413:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var composeCollection = __nccwpck_require__(7349);
-var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(7788);
-var utilEmptyScalarPosition = __nccwpck_require__(2599);
+var Alias = __nccwpck_require__(5525);
+var identity = __nccwpck_require__(1891);
+var composeCollection = __nccwpck_require__(6745);
+var composeScalar = __nccwpck_require__(1337);
+var resolveEnd = __nccwpck_require__(2368);
+var utilEmptyScalarPosition = __nccwpck_require__(6827);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -283,15 +3348,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 5413:
+/***/ 1337:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
+var identity = __nccwpck_require__(1891);
+var Scalar = __nccwpck_require__(4305);
+var resolveBlockScalar = __nccwpck_require__(293);
+var resolveFlowScalar = __nccwpck_require__(7686);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -378,18 +3443,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 9984:
+/***/ 4260:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(1342);
-var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var identity = __nccwpck_require__(1127);
-var composeDoc = __nccwpck_require__(3683);
-var resolveEnd = __nccwpck_require__(7788);
+var directives = __nccwpck_require__(9082);
+var Document = __nccwpck_require__(7977);
+var errors = __nccwpck_require__(7460);
+var identity = __nccwpck_require__(1891);
+var composeDoc = __nccwpck_require__(6183);
+var resolveEnd = __nccwpck_require__(2368);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -609,17 +3674,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 7103:
+/***/ 619:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
-var utilMapIncludes = __nccwpck_require__(1187);
+var Pair = __nccwpck_require__(5153);
+var YAMLMap = __nccwpck_require__(2938);
+var resolveProps = __nccwpck_require__(6715);
+var utilContainsNewline = __nccwpck_require__(3151);
+var utilFlowIndentCheck = __nccwpck_require__(7319);
+var utilMapIncludes = __nccwpck_require__(8279);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -733,12 +3798,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 8913:
+/***/ 293:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(4305);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -940,14 +4005,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 334:
+/***/ 1610:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveProps = __nccwpck_require__(4631);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
+var YAMLSeq = __nccwpck_require__(3571);
+var resolveProps = __nccwpck_require__(6715);
+var utilFlowIndentCheck = __nccwpck_require__(7319);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -998,7 +4063,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 7788:
+/***/ 2368:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1044,19 +4109,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 3142:
+/***/ 562:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(7788);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilMapIncludes = __nccwpck_require__(1187);
+var identity = __nccwpck_require__(1891);
+var Pair = __nccwpck_require__(5153);
+var YAMLMap = __nccwpck_require__(2938);
+var YAMLSeq = __nccwpck_require__(3571);
+var resolveEnd = __nccwpck_require__(2368);
+var resolveProps = __nccwpck_require__(6715);
+var utilContainsNewline = __nccwpck_require__(3151);
+var utilMapIncludes = __nccwpck_require__(8279);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -1260,13 +4325,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 6842:
+/***/ 7686:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(7788);
+var Scalar = __nccwpck_require__(4305);
+var resolveEnd = __nccwpck_require__(2368);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -1495,7 +4560,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4631:
+/***/ 6715:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1650,7 +4715,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 9499:
+/***/ 3151:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1693,7 +4758,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 2599:
+/***/ 6827:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1728,12 +4793,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 4051:
+/***/ 7319:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(9499);
+var utilContainsNewline = __nccwpck_require__(3151);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -1752,12 +4817,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1187:
+/***/ 8279:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(1891);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -1774,22 +4839,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 3021:
+/***/ 7977:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(4043);
-var Schema = __nccwpck_require__(5840);
-var stringifyDocument = __nccwpck_require__(6829);
-var anchors = __nccwpck_require__(1596);
-var applyReviver = __nccwpck_require__(3661);
-var createNode = __nccwpck_require__(2404);
-var directives = __nccwpck_require__(1342);
+var Alias = __nccwpck_require__(5525);
+var Collection = __nccwpck_require__(1633);
+var identity = __nccwpck_require__(1891);
+var Pair = __nccwpck_require__(5153);
+var toJS = __nccwpck_require__(3119);
+var Schema = __nccwpck_require__(1148);
+var stringifyDocument = __nccwpck_require__(8577);
+var anchors = __nccwpck_require__(7048);
+var applyReviver = __nccwpck_require__(7817);
+var createNode = __nccwpck_require__(7616);
+var directives = __nccwpck_require__(9082);
 
 class Document {
     constructor(value, replacer, options) {
@@ -2118,13 +5183,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 1596:
+/***/ 7048:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(1891);
+var visit = __nccwpck_require__(1360);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -2201,7 +5266,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 3661:
+/***/ 7817:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -2265,14 +5330,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 2404:
+/***/ 7616:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var Alias = __nccwpck_require__(5525);
+var identity = __nccwpck_require__(1891);
+var Scalar = __nccwpck_require__(4305);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -2362,13 +5427,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 1342:
+/***/ 9082:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(1891);
+var visit = __nccwpck_require__(1360);
 
 const escapeChars = {
     '!': '%21',
@@ -2547,7 +5612,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1464:
+/***/ 7460:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -2616,28 +5681,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 8815:
+/***/ 3483:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
-var Schema = __nccwpck_require__(5840);
-var errors = __nccwpck_require__(1464);
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
-var publicApi = __nccwpck_require__(4047);
-var visit = __nccwpck_require__(204);
+var composer = __nccwpck_require__(4260);
+var Document = __nccwpck_require__(7977);
+var Schema = __nccwpck_require__(1148);
+var errors = __nccwpck_require__(7460);
+var Alias = __nccwpck_require__(5525);
+var identity = __nccwpck_require__(1891);
+var Pair = __nccwpck_require__(5153);
+var Scalar = __nccwpck_require__(4305);
+var YAMLMap = __nccwpck_require__(2938);
+var YAMLSeq = __nccwpck_require__(3571);
+var cst = __nccwpck_require__(3921);
+var lexer = __nccwpck_require__(1893);
+var lineCounter = __nccwpck_require__(2808);
+var parser = __nccwpck_require__(3124);
+var publicApi = __nccwpck_require__(4563);
+var visit = __nccwpck_require__(1360);
 
 
 
@@ -2674,7 +5739,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7249:
+/***/ 6669:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -2700,16 +5765,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 4065:
+/***/ 5525:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var visit = __nccwpck_require__(204);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var anchors = __nccwpck_require__(7048);
+var visit = __nccwpck_require__(1360);
+var identity = __nccwpck_require__(1891);
+var Node = __nccwpck_require__(5605);
+var toJS = __nccwpck_require__(3119);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -2827,14 +5892,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 101:
+/***/ 1633:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
+var createNode = __nccwpck_require__(7616);
+var identity = __nccwpck_require__(1891);
+var Node = __nccwpck_require__(5605);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -2985,14 +6050,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6673:
+/***/ 5605:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(3661);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var applyReviver = __nccwpck_require__(7817);
+var identity = __nccwpck_require__(1891);
+var toJS = __nccwpck_require__(3119);
 
 class NodeBase {
     constructor(type) {
@@ -3032,15 +6097,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 7165:
+/***/ 5153:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyPair = __nccwpck_require__(9748);
-var addPairToJSMap = __nccwpck_require__(7104);
-var identity = __nccwpck_require__(1127);
+var createNode = __nccwpck_require__(7616);
+var stringifyPair = __nccwpck_require__(9392);
+var addPairToJSMap = __nccwpck_require__(1308);
+var identity = __nccwpck_require__(1891);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -3078,14 +6143,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 3301:
+/***/ 4305:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var identity = __nccwpck_require__(1891);
+var Node = __nccwpck_require__(5605);
+var toJS = __nccwpck_require__(3119);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -3112,17 +6177,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 4454:
+/***/ 2938:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(1212);
-var addPairToJSMap = __nccwpck_require__(7104);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
+var stringifyCollection = __nccwpck_require__(3008);
+var addPairToJSMap = __nccwpck_require__(1308);
+var Collection = __nccwpck_require__(1633);
+var identity = __nccwpck_require__(1891);
+var Pair = __nccwpck_require__(5153);
+var Scalar = __nccwpck_require__(4305);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -3266,17 +6331,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 2223:
+/***/ 3571:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyCollection = __nccwpck_require__(1212);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(4043);
+var createNode = __nccwpck_require__(7616);
+var stringifyCollection = __nccwpck_require__(3008);
+var Collection = __nccwpck_require__(1633);
+var identity = __nccwpck_require__(1891);
+var Scalar = __nccwpck_require__(4305);
+var toJS = __nccwpck_require__(3119);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -3388,16 +6453,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 7104:
+/***/ 1308:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7249);
-var merge = __nccwpck_require__(452);
-var stringify = __nccwpck_require__(2148);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var log = __nccwpck_require__(6669);
+var merge = __nccwpck_require__(4376);
+var stringify = __nccwpck_require__(3376);
+var identity = __nccwpck_require__(1891);
+var toJS = __nccwpck_require__(3119);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -3460,7 +6525,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 1127:
+/***/ 1891:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3520,12 +6585,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 4043:
+/***/ 3119:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(1891);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -3566,15 +6631,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 110:
+/***/ 6242:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
-var errors = __nccwpck_require__(1464);
-var stringifyString = __nccwpck_require__(3069);
+var resolveBlockScalar = __nccwpck_require__(293);
+var resolveFlowScalar = __nccwpck_require__(7686);
+var errors = __nccwpck_require__(7460);
+var stringifyString = __nccwpck_require__(3665);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -3791,7 +6856,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 1733:
+/***/ 2393:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3861,7 +6926,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 7715:
+/***/ 5207:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3967,14 +7032,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 3461:
+/***/ 3921:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(110);
-var cstStringify = __nccwpck_require__(1733);
-var cstVisit = __nccwpck_require__(7715);
+var cstScalar = __nccwpck_require__(6242);
+var cstStringify = __nccwpck_require__(2393);
+var cstVisit = __nccwpck_require__(5207);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -4086,12 +7151,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 361:
+/***/ 1893:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(3461);
+var cst = __nccwpck_require__(3921);
 
 /*
 START -> stream
@@ -4816,7 +7881,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 6628:
+/***/ 2808:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -4864,14 +7929,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 3456:
+/***/ 3124:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
+var cst = __nccwpck_require__(3921);
+var lexer = __nccwpck_require__(1893);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -5851,18 +8916,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4047:
+/***/ 4563:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(3021);
-var errors = __nccwpck_require__(1464);
-var log = __nccwpck_require__(7249);
-var identity = __nccwpck_require__(1127);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
+var composer = __nccwpck_require__(4260);
+var Document = __nccwpck_require__(7977);
+var errors = __nccwpck_require__(7460);
+var log = __nccwpck_require__(6669);
+var identity = __nccwpck_require__(1891);
+var lineCounter = __nccwpck_require__(2808);
+var parser = __nccwpck_require__(3124);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -5965,16 +9030,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5840:
+/***/ 1148:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var tags = __nccwpck_require__(18);
+var identity = __nccwpck_require__(1891);
+var map = __nccwpck_require__(1231);
+var seq = __nccwpck_require__(814);
+var string = __nccwpck_require__(3724);
+var tags = __nccwpck_require__(8478);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -6011,13 +9076,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 7451:
+/***/ 1231:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(1891);
+var YAMLMap = __nccwpck_require__(2938);
 
 const map = {
     collection: 'map',
@@ -6037,12 +9102,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 3632:
+/***/ 5940:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(4305);
 
 const nullTag = {
     identify: value => value == null,
@@ -6061,13 +9126,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 1706:
+/***/ 814:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(1891);
+var YAMLSeq = __nccwpck_require__(3571);
 
 const seq = {
     collection: 'seq',
@@ -6087,12 +9152,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 6464:
+/***/ 3724:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(3665);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -6110,12 +9175,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 3959:
+/***/ 5579:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(4305);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -6138,13 +9203,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 8405:
+/***/ 1433:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(4305);
+var stringifyNumber = __nccwpck_require__(3677);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -6192,12 +9257,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 9874:
+/***/ 2790:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(3677);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -6241,18 +9306,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 896:
+/***/ 9772:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
+var map = __nccwpck_require__(1231);
+var _null = __nccwpck_require__(5940);
+var seq = __nccwpck_require__(814);
+var string = __nccwpck_require__(3724);
+var bool = __nccwpck_require__(5579);
+var float = __nccwpck_require__(1433);
+var int = __nccwpck_require__(2790);
 
 const schema = [
     map.map,
@@ -6273,14 +9338,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 3559:
+/***/ 7331:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
+var Scalar = __nccwpck_require__(4305);
+var map = __nccwpck_require__(1231);
+var seq = __nccwpck_require__(814);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -6344,27 +9409,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 18:
+/***/ 8478:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
-var schema = __nccwpck_require__(896);
-var schema$1 = __nccwpck_require__(3559);
-var binary = __nccwpck_require__(6083);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var schema$2 = __nccwpck_require__(5913);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var map = __nccwpck_require__(1231);
+var _null = __nccwpck_require__(5940);
+var seq = __nccwpck_require__(814);
+var string = __nccwpck_require__(3724);
+var bool = __nccwpck_require__(5579);
+var float = __nccwpck_require__(1433);
+var int = __nccwpck_require__(2790);
+var schema = __nccwpck_require__(9772);
+var schema$1 = __nccwpck_require__(7331);
+var binary = __nccwpck_require__(743);
+var merge = __nccwpck_require__(4376);
+var omap = __nccwpck_require__(6683);
+var pairs = __nccwpck_require__(7221);
+var schema$2 = __nccwpck_require__(3381);
+var set = __nccwpck_require__(5340);
+var timestamp = __nccwpck_require__(3932);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -6450,14 +9515,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 6083:
+/***/ 743:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(3301);
-var stringifyString = __nccwpck_require__(3069);
+var Scalar = __nccwpck_require__(4305);
+var stringifyString = __nccwpck_require__(3665);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -6527,12 +9592,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 8398:
+/***/ 8514:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(4305);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -6563,13 +9628,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5782:
+/***/ 2026:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(4305);
+var stringifyNumber = __nccwpck_require__(3677);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -6620,12 +9685,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 873:
+/***/ 7149:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(3677);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -6703,13 +9768,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 452:
+/***/ 4376:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(1891);
+var Scalar = __nccwpck_require__(4305);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -6781,16 +9846,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 303:
+/***/ 6683:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var pairs = __nccwpck_require__(8385);
+var identity = __nccwpck_require__(1891);
+var toJS = __nccwpck_require__(3119);
+var YAMLMap = __nccwpck_require__(2938);
+var YAMLSeq = __nccwpck_require__(3571);
+var pairs = __nccwpck_require__(7221);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -6865,15 +9930,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8385:
+/***/ 7221:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(1891);
+var Pair = __nccwpck_require__(5153);
+var Scalar = __nccwpck_require__(4305);
+var YAMLSeq = __nccwpck_require__(3571);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -6954,24 +10019,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 5913:
+/***/ 3381:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var binary = __nccwpck_require__(6083);
-var bool = __nccwpck_require__(8398);
-var float = __nccwpck_require__(5782);
-var int = __nccwpck_require__(873);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var map = __nccwpck_require__(1231);
+var _null = __nccwpck_require__(5940);
+var seq = __nccwpck_require__(814);
+var string = __nccwpck_require__(3724);
+var binary = __nccwpck_require__(743);
+var bool = __nccwpck_require__(8514);
+var float = __nccwpck_require__(2026);
+var int = __nccwpck_require__(7149);
+var merge = __nccwpck_require__(4376);
+var omap = __nccwpck_require__(6683);
+var pairs = __nccwpck_require__(7221);
+var set = __nccwpck_require__(5340);
+var timestamp = __nccwpck_require__(3932);
 
 const schema = [
     map.map,
@@ -7002,14 +10067,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 1528:
+/***/ 5340:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(1891);
+var Pair = __nccwpck_require__(5153);
+var YAMLMap = __nccwpck_require__(2938);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -7105,12 +10170,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 6752:
+/***/ 3932:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(3677);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -7217,7 +10282,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 4475:
+/***/ 6767:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -7375,15 +10440,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 2148:
+/***/ 3376:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(9799);
-var stringifyString = __nccwpck_require__(3069);
+var anchors = __nccwpck_require__(7048);
+var identity = __nccwpck_require__(1891);
+var stringifyComment = __nccwpck_require__(2875);
+var stringifyString = __nccwpck_require__(3665);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -7514,14 +10579,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 3008:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(1891);
+var stringify = __nccwpck_require__(3376);
+var stringifyComment = __nccwpck_require__(2875);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -7676,7 +10741,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9799:
+/***/ 2875:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -7707,14 +10772,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 6829:
+/***/ 8577:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(1891);
+var stringify = __nccwpck_require__(3376);
+var stringifyComment = __nccwpck_require__(2875);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -7801,7 +10866,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 8689:
+/***/ 3677:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -7835,15 +10900,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 9748:
+/***/ 9392:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(1891);
+var Scalar = __nccwpck_require__(4305);
+var stringify = __nccwpck_require__(3376);
+var stringifyComment = __nccwpck_require__(2875);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -7994,13 +11059,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 3069:
+/***/ 3665:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var foldFlowLines = __nccwpck_require__(4475);
+var Scalar = __nccwpck_require__(4305);
+var foldFlowLines = __nccwpck_require__(6767);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -8339,12 +11404,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 204:
+/***/ 1360:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(1891);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -8582,11 +11647,11 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 9103:
+/***/ 9415:
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3783);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8960);
 // Entry point of the CLI (dist/cli.js, run by bin/convox-build.js).
 
 process.exitCode = await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .ak)(process.argv.slice(2), {
@@ -8601,7 +11666,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3783:
+/***/ 8960:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -8620,9 +11685,7 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-;// CONCATENATED MODULE: external "node:url"
-const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/errors.js
+;// CONCATENATED MODULE: ./src/core/errors.js
 /**
  * A mistake the user can fix: reported as annotations / `file:line:col: message`, never with a
  * stack trace. Everything else that is thrown is a bug or an environment failure.
@@ -8658,7 +11721,7 @@ function isUserError(e) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/exec.js
+;// CONCATENATED MODULE: ./src/core/exec.js
 
 class ExecError extends Error {
     command;
@@ -8678,7 +11741,9 @@ const spawnExec = (command, args, options = {}) => new Promise((resolve, reject)
     const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
         cwd: options.cwd,
         env: options.env ?? process.env,
-        stdio: ['pipe', 'pipe', 'pipe']
+        stdio: ['pipe', 'pipe', 'pipe'],
+        // Its own process group, so an abort also ends its children (docker's buildx plugin).
+        detached: true
     });
     const out = [];
     const err = [];
@@ -8693,9 +11758,18 @@ const spawnExec = (command, args, options = {}) => new Promise((resolve, reject)
         stderrLines.push(b);
     });
     let killTimer;
+    const killGroup = (signal) => {
+        try {
+            if (child.pid)
+                process.kill(-child.pid, signal);
+        }
+        catch {
+            child.kill(signal);
+        }
+    };
     const onAbort = () => {
-        child.kill('SIGTERM');
-        killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        killGroup('SIGTERM');
+        killTimer = setTimeout(() => killGroup('SIGKILL'), 5000);
         killTimer.unref();
     };
     if (options.signal?.aborted)
@@ -8742,7 +11816,7 @@ function lineSplitter(onLine) {
     };
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/docker-config.js
+;// CONCATENATED MODULE: ./src/core/docker-config.js
 // A docker config directory private to this run: logins for BuildKit clients (buildx, buildctl)
 // without touching the runner's own ~/.docker/config.json (which may hold its own tokens).
 
@@ -8850,7 +11924,7 @@ async function createDockerConfig(logins, run) {
     };
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/engine/cache.js
+;// CONCATENATED MODULE: ./src/core/engine/cache.js
 // BuildKit cache import/export options per build, as `type=...,key=value` strings that both
 // buildx (`--cache-from/--cache-to`) and buildctl (`--import-cache/--export-cache`) take.
 
@@ -8946,7 +12020,7 @@ function canExport(driver, mode) {
     return mode === 'inline' || mode === 'none';
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/engine/progress.js
+;// CONCATENATED MODULE: ./src/core/engine/progress.js
 // Reads BuildKit's `--progress rawjson` stream (one JSON SolveStatus per line, same for buildx
 // and buildctl) into step states, readable log lines, and counts of cached / total steps.
 /** A Dockerfile instruction (`[2/4] RUN ...`, `[base 1/3] FROM ...`), not BuildKit's internals. */
@@ -9083,8 +12157,11 @@ class ProgressReader {
      * last `error:` line, else its last line.
      */
     errorMessage() {
-        const failed = [...this.steps.values()].filter(s => s.error && !/context canceled|^canceled$/i.test(s.error));
-        const step = failed.at(-1);
+        // A missing cache to import is normal, cancellations follow the real failure.
+        const failed = [...this.steps.values()].filter(s => s.error &&
+            !/context canceled|^canceled$/i.test(s.error) &&
+            !/^importing cache/i.test(s.name));
+        const step = failed.find(s => isDockerfileStep(s.name)) ?? failed.at(-1);
         if (step?.error)
             return step.error.trim();
         const cli = this.otherLines.filter(l => /^(error|ERROR)\b/.test(l)).at(-1);
@@ -9100,7 +12177,7 @@ function seconds(started, completed) {
     return Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)}s` : '';
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/engine/run-build.js
+;// CONCATENATED MODULE: ./src/core/engine/run-build.js
 // Runs one engine process for one build: progress parsed from rawjson, digest from the
 // metadata file, local cache rotated, a cache export failure turned into a warning.
 
@@ -9189,7 +12266,7 @@ async function runBuild(engine, req, ctx) {
     };
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/engine/scheduler.js
+;// CONCATENATED MODULE: ./src/core/engine/scheduler.js
 // Runs a plan's builds: distinct builds concurrently (up to `concurrency`), each once and tagged
 // for all its services; image services copied into the repository. The first failure aborts the
 // rest and is reported as one line naming the service(s) and BuildKit's reason.
@@ -9309,7 +12386,10 @@ async function runBuilds(o) {
         ...copies.map(s => async () => {
             const from = s.from ?? '';
             const t0 = Date.now();
-            logger.info(`[${s.name}] copying ${from} to ${s.image}`);
+            const hub = o.dockerHubRegistry && o.dockerHubRegistry !== 'docker.io'
+                ? ` (Docker Hub images via ${o.dockerHubRegistry})`
+                : '';
+            logger.info(`[${s.name}] copying ${from} to ${s.image}${hub}`);
             try {
                 const digest = await o.copyImage(from, s.image, abort.signal);
                 copied.set(s.name, { digest, durationMs: Date.now() - t0 });
@@ -9371,1290 +12451,15 @@ async function runBuilds(o) {
     };
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/engine/types.js
-/** Environment name carrying a secret's value to the engine. */
-function secretEnvName(id) {
-    return `CONVOX_BUILD_SECRET_${id.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
-}
-
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/engine/buildx.js
-
-/** Quotes a CSV field for buildx/buildctl's `--output` parser when it holds commas. */
-function csvField(s) {
-    return s.includes(',') || s.includes('"') ? `"${s.replace(/"/g, '""')}"` : s;
-}
-function buildxEngine(builder, driver) {
-    return {
-        name: 'buildx',
-        description: `buildx (builder ${builder || 'current'}, driver ${driver})`,
-        driver,
-        command: req => buildxCommand(req, builder)
-    };
-}
-/** `docker buildx build ...` for one build. Secret values travel in env, never in args. */
-function buildxCommand(req, builder) {
-    const { spec } = req;
-    const args = ['buildx', 'build'];
-    if (builder)
-        args.push('--builder', builder);
-    args.push('--file', spec.dockerfilePath);
-    const env = {};
-    for (const [name, value] of Object.entries(spec.argValues)) {
-        if (req.secretArgs.includes(name)) {
-            // `--build-arg NAME` without a value: buildx takes it from its environment.
-            args.push('--build-arg', name);
-            env[name] = value;
-        }
-        else {
-            args.push('--build-arg', `${name}=${value}`);
-        }
-    }
-    if (spec.target)
-        args.push('--target', spec.target);
-    if (req.platforms.length > 0)
-        args.push('--platform', req.platforms.join(','));
-    for (const s of req.secrets) {
-        const envName = secretEnvName(s.id);
-        args.push('--secret', `id=${s.id},env=${envName}`);
-        env[envName] = s.value;
-    }
-    if (req.noCache)
-        args.push('--no-cache');
-    for (const c of req.cache.imports)
-        args.push('--cache-from', c);
-    for (const c of req.cache.exports)
-        args.push('--cache-to', c);
-    // One manifest like the rack's (no attestation index).
-    args.push('--provenance=false');
-    switch (req.output.type) {
-        case 'push':
-            args.push('--output', `type=image,${csvField(`name=${req.tags.join(',')}`)},push=true`);
-            break;
-        case 'oci':
-            args.push('--output', `type=oci,dest=${req.output.dest},${csvField(`name=${req.tags.join(',')}`)}`);
-            break;
-        case 'none':
-            for (const t of req.tags)
-                args.push('--tag', t);
-            break;
-    }
-    args.push('--metadata-file', req.metadataFile, '--progress', 'rawjson', spec.contextPath);
-    return { command: 'docker', args, env, exposed: [] };
-}
-
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/engine/buildctl.js
-
-
-
-function buildctlEngine(addr) {
-    return {
-        name: 'buildctl',
-        description: `buildctl (${addr})`,
-        driver: 'buildkit',
-        command: req => buildctlCommand(req, addr)
-    };
-}
-/**
- * `buildctl build ...` for one build, as the rack runs it plus our options. buildctl has no way
- * to read a build arg from its environment, so secret args are on its command line: they are
- * returned in `exposed` to be masked.
- */
-function buildctlCommand(req, addr) {
-    const { spec } = req;
-    const args = ['--addr', addr, 'build', '--frontend', 'dockerfile.v0'];
-    args.push('--local', `context=${spec.contextPath}`);
-    args.push('--local', `dockerfile=${external_node_path_namespaceObject.dirname(spec.dockerfilePath)}`);
-    args.push('--opt', `filename=${external_node_path_namespaceObject.basename(spec.dockerfilePath)}`);
-    const exposed = [];
-    for (const [name, value] of Object.entries(spec.argValues)) {
-        args.push('--opt', `build-arg:${name}=${value}`);
-        if (req.secretArgs.includes(name) && value)
-            exposed.push(value);
-    }
-    if (spec.target)
-        args.push('--opt', `target=${spec.target}`);
-    if (req.platforms.length > 0)
-        args.push('--opt', `platform=${req.platforms.join(',')}`);
-    const env = {};
-    for (const s of req.secrets) {
-        const envName = secretEnvName(s.id);
-        args.push('--secret', `id=${s.id},env=${envName}`);
-        env[envName] = s.value;
-    }
-    if (req.noCache)
-        args.push('--no-cache');
-    for (const c of req.cache.imports)
-        args.push('--import-cache', c);
-    for (const c of req.cache.exports)
-        args.push('--export-cache', c);
-    switch (req.output.type) {
-        case 'push':
-            args.push('--output', `type=image,${csvField(`name=${req.tags.join(',')}`)},push=true`);
-            break;
-        case 'oci':
-            args.push('--output', `type=oci,dest=${req.output.dest},${csvField(`name=${req.tags.join(',')}`)}`);
-            break;
-        case 'none':
-            break;
-    }
-    args.push('--metadata-file', req.metadataFile, '--progress', 'rawjson');
-    return { command: 'buildctl', args, env, exposed };
-}
-
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/engine/select.js
-// Picks the engine: buildx when it is installed and has a usable builder, else buildctl against
-// buildkit-host, else a UserError that says what to install.
-
-
-
-
-/** The `Driver:` of `docker buildx inspect` (it has no machine-readable format). */
-function parseBuildxDriver(inspectOutput) {
-    return /^Driver:\s*(\S+)/m.exec(inspectOutput)?.[1] ?? '';
-}
-async function probeBuildx(o) {
-    const run = async (args) => {
-        try {
-            return await o.exec('docker', args, { env: o.env });
-        }
-        catch (e) {
-            return { exitCode: 127, stdout: '', stderr: e.message };
-        }
-    };
-    const version = await run(['buildx', 'version']);
-    if (version.exitCode !== 0) {
-        return { ok: false, why: `docker buildx is not usable: ${lastLines(version.stderr, 1)}` };
-    }
-    const inspect = await run(['buildx', 'inspect', ...(o.builder ? [o.builder] : [])]);
-    if (inspect.exitCode !== 0) {
-        const which = o.builder ? `builder "${o.builder}"` : 'the current builder';
-        return { ok: false, why: `${which} is not usable: ${lastLines(inspect.stderr, 1)}` };
-    }
-    const driver = parseBuildxDriver(inspect.stdout) || 'unknown';
-    return { ok: true, engine: buildxEngine(o.builder, driver) };
-}
-async function probeBuildctl(o) {
-    const addr = o.buildkitHost;
-    let result;
-    try {
-        result = await o.exec('buildctl', ['--addr', addr, 'debug', 'workers'], { env: o.env });
-    }
-    catch (e) {
-        throw new errors_UserError({
-            input: 'engine',
-            message: `buildctl is not installed (${e.message}): install BuildKit's buildctl or use engine buildx`
-        });
-    }
-    if (result.exitCode !== 0) {
-        throw new errors_UserError({
-            input: 'buildkit-host',
-            message: `BuildKit at ${addr} is not reachable: ${lastLines(result.stderr || result.stdout, 1)}`
-        });
-    }
-    return buildctlEngine(addr);
-}
-async function selectEngine(o) {
-    if (o.engine === 'buildctl') {
-        if (!o.buildkitHost) {
-            throw new errors_UserError({
-                input: 'buildkit-host',
-                message: 'engine buildctl needs buildkit-host (or BUILDKIT_HOST), the BuildKit daemon address'
-            });
-        }
-        return probeBuildctl(o);
-    }
-    const buildx = await probeBuildx(o);
-    if (buildx.ok)
-        return buildx.engine;
-    if (o.engine === 'buildx')
-        throw new errors_UserError({ input: 'engine', message: buildx.why });
-    if (o.buildkitHost)
-        return probeBuildctl(o);
-    throw new errors_UserError({
-        input: 'engine',
-        message: `no BuildKit engine found: ${buildx.why}. Install Docker with buildx (docker/setup-buildx-action), or set buildkit-host to a BuildKit daemon for buildctl`
-    });
-}
-
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/git.js
-// The commit a build is of (BUILD_GIT_SHA) and the default build description.
-
-
-const PR_EVENTS = ['pull_request', 'pull_request_target'];
-/** The event payload GitHub wrote for this job, or null outside GitHub / when unreadable. */
-function readEventPayload(env) {
-    const file = env.GITHUB_EVENT_PATH;
-    if (!file)
-        return null;
-    try {
-        const data = JSON.parse(external_node_fs_namespaceObject.readFileSync(file, 'utf8'));
-        return data !== null && typeof data === 'object' ? data : null;
-    }
-    catch {
-        return null;
-    }
-}
-function pick(obj, ...keys) {
-    let v = obj;
-    for (const k of keys) {
-        if (v === null || typeof v !== 'object')
-            return undefined;
-        v = v[k];
-    }
-    return v;
-}
-/**
- * The commit actually built: on pull_request(_target) events the PR head (GITHUB_SHA is a merge
- * commit there, or the base branch), else GITHUB_SHA, else `git rev-parse HEAD` in cwd.
- */
-async function resolveGitSha(env, cwd, exec) {
-    if (PR_EVENTS.includes(env.GITHUB_EVENT_NAME ?? '')) {
-        const head = pick(readEventPayload(env), 'pull_request', 'head', 'sha');
-        if (typeof head === 'string' && head !== '')
-            return head;
-    }
-    if (env.GITHUB_SHA)
-        return env.GITHUB_SHA;
-    let result;
-    try {
-        result = await exec('git', ['rev-parse', 'HEAD'], { cwd, env });
-    }
-    catch (e) {
-        throw new errors_UserError(`cannot tell which commit is built: GITHUB_SHA is not set and git failed (${e.message})`);
-    }
-    const sha = result.stdout.trim();
-    if (result.exitCode !== 0 || !/^[0-9a-f]{40,64}$/.test(sha)) {
-        throw new errors_UserError(`cannot tell which commit is built: GITHUB_SHA is not set and ${cwd} is not in a git repository with a commit`);
-    }
-    return sha;
-}
-/** `build <sha10> <commit subject>`; the subject from git, else from the event payload. */
-async function defaultDescription(sha, env, cwd, exec) {
-    const short = sha.slice(0, 10);
-    let subject = '';
-    if (sha) {
-        try {
-            const r = await exec('git', ['log', '-1', '--format=%s', sha, '--'], { cwd, env });
-            if (r.exitCode === 0)
-                subject = r.stdout.trim();
-        }
-        catch {
-            // no git: fall back to the payload
-        }
-    }
-    if (!subject) {
-        const message = pick(readEventPayload(env), 'head_commit', 'message');
-        if (typeof message === 'string')
-            subject = (message.split(/\r?\n/)[0] ?? '').trim();
-    }
-    return subject ? `build ${short} ${subject}` : `build ${short}`;
-}
-
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/ids.js
-
-const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-/** `prefix` + `length` letters A-Z; crypto.randomInt rejects out-of-range draws, so no modulo bias. */
-function randomId(prefix, length = 10) {
-    let id = prefix;
-    for (let i = 0; i < length; i++)
-        id += LETTERS[(0,external_node_crypto_namespaceObject.randomInt)(0, LETTERS.length)];
-    return id;
-}
-/** A build id as the rack makes them: `B` + 10 letters. */
-function newBuildId() {
-    return randomId('B');
-}
-/** A release id as the rack makes them: `R` + 10 letters. */
-function newReleaseId() {
-    return randomId('R');
-}
-const BUILD_ID_PATTERN = /^B[A-Z]{10}$/;
-const RELEASE_ID_PATTERN = /^R[A-Z]{10}$/;
-
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/build-args.js
-// The `build-args` input: one per line, `NAME` (a managed arg, else from the environment) or
-// `NAME=VALUE` (everything after the first `=`, verbatim). As on the rack, a managed arg is
-// passed only when named, and a build gets only the args its Dockerfile declares.
-
-const MANAGED_ARGS = [
-    'BUILD_APP',
-    'BUILD_AUTH',
-    'BUILD_DEVELOPMENT',
-    'BUILD_GENERATION',
-    'BUILD_GIT_SHA',
-    'BUILD_ID',
-    'BUILD_MANIFEST',
-    'BUILD_RACK'
-];
-const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-function isManagedArg(name) {
-    return MANAGED_ARGS.includes(name);
-}
-/** Parses the lines; all bad lines are reported at once. Later lines override earlier ones. */
-function parseBuildArgs(lines, context) {
-    const { env, managed, logger } = context;
-    const problems = [];
-    const byName = new Map();
-    lines.forEach((raw, index) => {
-        const line = index + 1;
-        if (raw.trim() === '')
-            return;
-        const eq = raw.indexOf('=');
-        const name = eq < 0 ? raw.trim() : raw.slice(0, eq);
-        if (!ARG_NAME.test(name)) {
-            problems.push({
-                input: 'build-args',
-                line,
-                message: `line ${line}: "${eq < 0 ? name : name + '='}" is not a valid build arg name (letters, digits and _, not starting with a digit); each line is NAME or NAME=VALUE`
-            });
-            return;
-        }
-        let arg;
-        if (eq >= 0) {
-            const isManaged = isManagedArg(name);
-            if (isManaged) {
-                logger.warning(`build-args line ${line}: ${name}=... overrides the managed value of ${name}`, {
-                    input: 'build-args',
-                    line
-                });
-            }
-            arg = { name, value: raw.slice(eq + 1), line, managed: false, secret: name === 'BUILD_AUTH' };
-        }
-        else if (isManagedArg(name)) {
-            arg = { name, value: managed(name), line, managed: true, secret: name === 'BUILD_AUTH' };
-        }
-        else if (Object.prototype.hasOwnProperty.call(env, name) && env[name] !== undefined) {
-            arg = { name, value: String(env[name]), line, managed: false, secret: false };
-        }
-        else {
-            problems.push({
-                input: 'build-args',
-                line,
-                message: `line ${line}: ${name} is not a managed build arg (${MANAGED_ARGS.join(', ')}) and is not set in the environment; write ${name}=VALUE to give it a value`
-            });
-            return;
-        }
-        if (arg.secret && arg.value !== '')
-            logger.mask(arg.value);
-        const prev = byName.get(name);
-        if (prev) {
-            logger.warning(`build-args line ${line}: ${name} is given again (first on line ${prev.line}); the last one wins`, { input: 'build-args', line });
-            byName.delete(name);
-        }
-        byName.set(name, arg);
-    });
-    if (problems.length > 0)
-        throw new errors_UserError(problems);
-    return [...byName.values()];
-}
-/**
- * BUILD_AUTH as the rack makes it (provider/k8s/build.go buildAuth): a JSON object from registry
- * (host or repository) to `{Username, Password}`, with the push registry's and Docker Hub's
- * credentials where given. A secret: callers mask it.
- */
-function buildAuth(settings) {
-    const auth = {};
-    if (settings.dockerHubUsername && settings.dockerHubPassword) {
-        auth[settings.dockerHubRegistry || 'docker.io'] = {
-            Username: settings.dockerHubUsername,
-            Password: settings.dockerHubPassword
-        };
-    }
-    if (settings.registry && settings.registryUsername && settings.registryPassword) {
-        auth[settings.registry] = {
-            Username: settings.registryUsername,
-            Password: settings.registryPassword
-        };
-    }
-    return JSON.stringify(auth);
-}
-
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/dockerfile.js
-// What a build needs to know of a Dockerfile: the ARG names it declares (any stage, or before the
-// first FROM) and its stage names. A scan, not a full parser, but one that follows the Dockerfile
-// syntax where the rack's line scan does not: parser directives, the escape character, line
-// continuations (with comment lines inside them), several names per ARG, quoted defaults, any
-// keyword case, and heredocs (whose bodies are not instructions).
-
-
-/** Scans Dockerfile text; bad parser directives are returned as problems. */
-function scanDockerfile(text) {
-    const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-    const problems = [];
-    let escape = '\\';
-    let i = 0;
-    // Parser directives: only at the very top, one per line, each at most once; the first line
-    // that is not one (comment, blank line, instruction) ends them.
-    const seen = new Set();
-    for (; i < lines.length; i++) {
-        const m = /^\s*#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$/.exec(lines[i] ?? '');
-        if (!m)
-            break;
-        const name = (m[1] ?? '').toLowerCase();
-        if (!['escape', 'syntax', 'check'].includes(name))
-            break;
-        if (seen.has(name))
-            break;
-        seen.add(name);
-        if (name === 'escape') {
-            const v = m[2] ?? '';
-            if (v !== '\\' && v !== '`') {
-                problems.push({ line: i + 1, message: `invalid escape directive "${v}": must be \\ or \`` });
-            }
-            else {
-                escape = v;
-            }
-        }
-    }
-    const args = [];
-    const stages = [];
-    const pendingHeredocs = [];
-    while (i < lines.length) {
-        // Heredoc bodies follow the instruction line that opened them.
-        if (pendingHeredocs.length > 0) {
-            const h = pendingHeredocs[0];
-            const line = lines[i] ?? '';
-            if ((h.strip ? line.replace(/^\t+/, '') : line) === h.word)
-                pendingHeredocs.shift();
-            i++;
-            continue;
-        }
-        const first = lines[i] ?? '';
-        i++;
-        if (isBlankOrComment(first))
-            continue;
-        // Join continuation lines; comment and blank lines inside a continuation are skipped.
-        let logical = '';
-        let current = first;
-        for (;;) {
-            const cont = continued(current, escape);
-            if (cont === null) {
-                logical += current;
-                break;
-            }
-            logical += cont;
-            while (i < lines.length && isBlankOrComment(lines[i] ?? ''))
-                i++;
-            if (i >= lines.length)
-                break;
-            current = lines[i] ?? '';
-            i++;
-        }
-        const m = /^\s*(\S+)\s*([\s\S]*)$/.exec(logical);
-        if (!m)
-            continue;
-        const keyword = (m[1] ?? '').toUpperCase();
-        const rest = m[2] ?? '';
-        if (keyword === 'ARG') {
-            for (const word of words(rest, escape)) {
-                const name = word.split('=')[0] ?? '';
-                if (name !== '' && !args.includes(name))
-                    args.push(name);
-            }
-        }
-        else if (keyword === 'FROM') {
-            const w = words(rest, escape).filter(x => !x.startsWith('--'));
-            if (w.length >= 3 && (w[w.length - 2] ?? '').toLowerCase() === 'as')
-                stages.push(w[w.length - 1]);
-        }
-        else if (keyword === 'RUN' || keyword === 'COPY' || keyword === 'ADD') {
-            for (const h of rest.matchAll(/(?:^|\s)\d*<<(-?)(["']?)([A-Za-z0-9_][A-Za-z0-9_.-]*)\2/g)) {
-                pendingHeredocs.push({ word: h[3] ?? '', strip: h[1] === '-' });
-            }
-        }
-    }
-    return { args, stages, escape, problems };
-}
-/** Reads and scans a Dockerfile; `shown` names it in errors (relative to the working directory). */
-function readDockerfile(file, shown) {
-    let text;
-    try {
-        text = external_node_fs_namespaceObject.readFileSync(file, 'utf8');
-    }
-    catch (e) {
-        const code = e.code;
-        throw new errors_UserError({
-            file: shown,
-            message: code === 'ENOENT' ? 'Dockerfile does not exist' : `Dockerfile cannot be read (${code})`
-        });
-    }
-    const info = scanDockerfile(text);
-    if (info.problems.length > 0) {
-        throw new errors_UserError(info.problems.map(p => ({ file: shown, line: p.line, col: 1, message: p.message })));
-    }
-    return { args: info.args, stages: info.stages, escape: info.escape };
-}
-/** True when a stage named `name` exists (stage names are case-insensitive). */
-function hasStage(info, name) {
-    return info.stages.some(s => s.toLowerCase() === name.toLowerCase());
-}
-function isBlankOrComment(line) {
-    return /^\s*(#|$)/.test(line);
-}
-/** The line without its trailing escape character when it continues, else null. */
-function continued(line, escape) {
-    const trimmed = line.replace(/\s+$/, '');
-    if (!trimmed.endsWith(escape))
-        return null;
-    return trimmed.slice(0, -1);
-}
-/** Splits an instruction's arguments into words: whitespace separates outside quotes. */
-function words(text, escape) {
-    const out = [];
-    let word = '';
-    let inWord = false;
-    let quote = null;
-    for (let j = 0; j < text.length; j++) {
-        const c = text[j];
-        if (c === escape && quote !== "'" && j + 1 < text.length) {
-            word += text[j + 1];
-            inWord = true;
-            j++;
-        }
-        else if (quote) {
-            if (c === quote)
-                quote = null;
-            else
-                word += c;
-        }
-        else if (c === '"' || c === "'") {
-            quote = c;
-            inWord = true;
-        }
-        else if (/\s/.test(c)) {
-            if (inWord)
-                out.push(word);
-            word = '';
-            inWord = false;
-        }
-        else {
-            word += c;
-            inWord = true;
-        }
-    }
-    if (inWord)
-        out.push(word);
-    return out;
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/image-ref.js
-// Docker image reference grammar (the distribution reference spec): [host[:port]/]path[:tag][@digest].
-const HOST_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const HOST = new RegExp(`^(?:${HOST_COMPONENT}(?:\\.${HOST_COMPONENT})*|\\[[0-9a-fA-F:.]+\\])(?::[0-9]+)?$`);
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
-/** Why `ref` is not a valid image reference, or null when it is. */
-function imageReferenceProblem(ref) {
-    if (ref === '')
-        return 'is empty';
-    if (/\s/.test(ref))
-        return 'contains whitespace';
-    let rest = ref;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        const digest = rest.slice(at + 1);
-        if (!DIGEST.test(digest))
-            return `has an invalid digest "${digest}" (expected algorithm:hex)`;
-        rest = rest.slice(0, at);
-    }
-    const slash = rest.lastIndexOf('/');
-    const colon = rest.lastIndexOf(':');
-    if (colon > slash) {
-        const tag = rest.slice(colon + 1);
-        if (!TAG.test(tag)) {
-            return `has an invalid tag "${tag}" (a tag is 1 to 128 letters, digits, _, . or -, and does not start with . or -)`;
-        }
-        rest = rest.slice(0, colon);
-    }
-    if (rest === '')
-        return 'has no repository name';
-    if (rest.length > 255)
-        return 'has a repository name longer than 255 characters';
-    const parts = rest.split('/');
-    const first = parts[0] ?? '';
-    // The first part is a registry host when it looks like one (as docker decides).
-    if (parts.length > 1 &&
-        (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
-        if (!HOST.test(first))
-            return `has an invalid registry host "${first}"`;
-        parts.shift();
-    }
-    for (const p of parts) {
-        if (!PATH_COMPONENT.test(p)) {
-            return p === ''
-                ? 'has an empty path component'
-                : /[A-Z]/.test(p)
-                    ? `has "${p}" in its repository name: repository names must be lowercase`
-                    : `has an invalid repository name component "${p}"`;
-        }
-    }
-    return null;
-}
-function isValidImageReference(ref) {
-    return imageReferenceProblem(ref) === null;
-}
-
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/interpolate.js
-// `${VAR}` interpolation of convox.yml, as the rack does it (pkg/manifest/helpers.go): every
-// `${...}` up to the first `}` (newlines included) becomes the value of the variable named by
-// exactly what is between the braces; an unset variable becomes ''. There is no escape and no
-// `${VAR:-default}` form: `${A:-b}` looks up a variable literally named `A:-b`.
-const PATTERN = /\$\{([^}]*)\}/g;
-function interpolate(source, env) {
-    const replacements = [];
-    let text = '';
-    let last = 0;
-    for (const m of source.matchAll(PATTERN)) {
-        const start = m.index;
-        const name = m[1] ?? '';
-        text += source.slice(last, start);
-        // Only own properties: `${constructor}` must not find Object.prototype.constructor.
-        const set = Object.prototype.hasOwnProperty.call(env, name) && env[name] !== undefined;
-        const value = set ? String(env[name]) : '';
-        replacements.push({
-            name,
-            start,
-            end: start + m[0].length,
-            outStart: text.length,
-            outEnd: text.length + value.length,
-            set
-        });
-        text += value;
-        last = start + m[0].length;
-    }
-    text += source.slice(last);
-    return { text, replacements };
-}
-/** Maps an offset of the interpolated text back to the source: inside a value, to its `${`. */
-function sourceOffset(result, offset) {
-    let delta = 0;
-    for (const r of result.replacements) {
-        if (offset < r.outStart)
-            break;
-        if (offset === r.outStart || offset < r.outEnd)
-            return r.start;
-        delta = r.end - r.outEnd;
-    }
-    return offset + delta;
-}
-/** The replacements whose value lies in (or, when empty, at) the interpolated range. */
-function replacementsIn(result, start, end) {
-    return result.replacements.filter(r => r.outStart === r.outEnd
-        ? r.outStart >= start && r.outStart <= end
-        : r.outStart < end && r.outEnd > start);
-}
-/** A variable name a shell would accept; anything else between the braces is a likely mistake. */
-function isPlainVariableName(name) {
-    return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
-}
-
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/manifest.js
-// convox.yml: interpolation, parsing with positions and what a build needs of it. Everything a
-// build does not use is accepted as it is: the rack validates it at release time.
-
-
-
-
-
-
-const DEFAULT_DOCKERFILE = 'Dockerfile';
-/** The rack's service name rule (pkg/manifest validate.go); names end up in image tags. */
-const SERVICE_NAME = /^[a-z][a-z0-9-]*$/;
-/** Interpolates and parses manifest text; throws one UserError with every problem found. */
-function parseManifest(text, options) {
-    return new ManifestParser(text, options).parse();
-}
-/** Reads, parses and checks the manifest and every build's context and Dockerfile. */
-function loadManifest(options) {
-    const { workingDirectory, manifest, env, logger } = options;
-    const file = manifest;
-    const abs = external_node_path_namespaceObject.resolve(workingDirectory, manifest);
-    let text;
-    try {
-        text = external_node_fs_namespaceObject.readFileSync(abs, 'utf8');
-    }
-    catch (e) {
-        const code = e.code;
-        const why = code === 'ENOENT'
-            ? `no such file in ${workingDirectory}`
-            : code === 'EISDIR'
-                ? 'is a directory, not a file'
-                : `cannot be read (${code ?? String(e)})`;
-        throw new errors_UserError({ input: 'manifest', message: `${manifest} ${why}` });
-    }
-    const parsed = parseManifest(text, { file, env, logger });
-    const problems = [];
-    const services = [];
-    const root = realpathOrSelf(workingDirectory);
-    for (const s of parsed.services) {
-        if (!s.build) {
-            services.push({ name: s.name, at: s.at, image: s.image });
-            continue;
-        }
-        const build = resolveBuild(s.build, workingDirectory, root, file, problems);
-        if (build)
-            services.push({ name: s.name, at: s.at, build });
-    }
-    if (problems.length > 0)
-        throw new errors_UserError(problems);
-    return { file, path: abs, text, services };
-}
-function resolveBuild(b, workingDirectory, root, file, problems) {
-    const fail = (at, message) => {
-        problems.push({ file, ...at, message });
-        return undefined;
-    };
-    if (isAbsolutePath(b.path)) {
-        return fail(b.pathAt, `build path "${b.path}" must be relative to the working directory`);
-    }
-    const contextPath = external_node_path_namespaceObject.resolve(workingDirectory, b.path);
-    if (!inside(workingDirectory, contextPath)) {
-        return fail(b.pathAt, `build path "${b.path}" is outside the working directory`);
-    }
-    const stat = statOrNull(contextPath);
-    if (!stat)
-        return fail(b.pathAt, `build path "${b.path}" does not exist`);
-    if (!stat.isDirectory())
-        return fail(b.pathAt, `build path "${b.path}" is not a directory`);
-    if (!inside(root, realpathOrSelf(contextPath))) {
-        return fail(b.pathAt, `build path "${b.path}" leads outside the working directory (symlink)`);
-    }
-    if (isAbsolutePath(b.manifest)) {
-        return fail(b.manifestAt, `Dockerfile "${b.manifest}" must be relative to the build path`);
-    }
-    const dockerfilePath = external_node_path_namespaceObject.resolve(contextPath, b.manifest);
-    const shown = posix(external_node_path_namespaceObject.relative(workingDirectory, dockerfilePath));
-    if (!inside(workingDirectory, dockerfilePath)) {
-        return fail(b.manifestAt, `Dockerfile "${b.manifest}" is outside the working directory`);
-    }
-    const df = statOrNull(dockerfilePath);
-    if (!df)
-        return fail(b.manifestAt, `Dockerfile ${shown} does not exist`);
-    if (!df.isFile())
-        return fail(b.manifestAt, `Dockerfile ${shown} is not a file`);
-    if (!inside(root, realpathOrSelf(dockerfilePath))) {
-        return fail(b.manifestAt, `Dockerfile ${shown} leads outside the working directory (symlink)`);
-    }
-    return {
-        context: posix(external_node_path_namespaceObject.relative(workingDirectory, contextPath)) || '.',
-        dockerfile: posix(external_node_path_namespaceObject.relative(contextPath, dockerfilePath)),
-        contextPath,
-        dockerfilePath
-    };
-}
-function isAbsolutePath(p) {
-    return external_node_path_namespaceObject.isAbsolute(p) || external_node_path_namespaceObject.win32.isAbsolute(p);
-}
-function inside(parent, child) {
-    const rel = external_node_path_namespaceObject.relative(parent, child);
-    return rel === '' || (!rel.startsWith('..' + external_node_path_namespaceObject.sep) && rel !== '..' && !external_node_path_namespaceObject.isAbsolute(rel));
-}
-function statOrNull(p) {
-    try {
-        return external_node_fs_namespaceObject.statSync(p);
-    }
-    catch {
-        return null;
-    }
-}
-function realpathOrSelf(p) {
-    try {
-        return external_node_fs_namespaceObject.realpathSync(p);
-    }
-    catch {
-        return p;
-    }
-}
-function posix(p) {
-    return p.split(external_node_path_namespaceObject.sep).join('/');
-}
-class ManifestParser {
-    source;
-    options;
-    problems = [];
-    lines = new dist/* LineCounter */.HN();
-    interpolated;
-    doc;
-    constructor(source, options) {
-        this.source = source;
-        this.options = options;
-        this.lines.addNewLine(0);
-        for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) {
-            this.lines.addNewLine(i + 1);
-        }
-        this.interpolated = interpolate(source, options.env);
-    }
-    parse() {
-        const { file, logger } = this.options;
-        for (const r of this.interpolated.replacements) {
-            if (r.set)
-                continue;
-            const hint = isPlainVariableName(r.name)
-                ? ''
-                : ` (the rack looks up a variable named exactly "${r.name}": no defaults or other shell forms)`;
-            logger.warning(`\${${r.name}} is not set: it becomes empty${hint}`, {
-                file,
-                ...this.lines.linePos(r.start)
-            });
-        }
-        // YAML 1.1 as the rack's gopkg.in/yaml.v2 (merge keys, yes/no booleans); duplicate keys
-        // are checked below only where builds care, as yaml.v2 accepts them elsewhere.
-        this.doc = (0,dist/* parseDocument */.Tp)(this.interpolated.text, {
-            version: '1.1',
-            prettyErrors: false,
-            uniqueKeys: false
-        });
-        for (const e of this.doc.errors) {
-            this.problems.push(this.problem(e.pos[0], yamlMessage(e.message)));
-        }
-        if (this.problems.length > 0)
-            throw new errors_UserError(this.problems);
-        const services = this.services();
-        if (this.problems.length > 0)
-            throw new errors_UserError(this.problems);
-        return { file, text: this.source, services };
-    }
-    services() {
-        const contents = this.deref(this.doc.contents);
-        if (contents === null || ((0,dist/* isScalar */.jn)(contents) && contents.value === null))
-            return [];
-        if (!(0,dist/* isMap */.jh)(contents)) {
-            this.problems.push(this.problem(start(contents), 'the manifest must be a YAML mapping'));
-            return [];
-        }
-        const top = this.entries(contents, 'the manifest');
-        const servicesEntry = top.get('services');
-        if (!servicesEntry) {
-            for (const k of top.keys()) {
-                if (k !== 'services' && /^services?s*$|^service$/i.test(k)) {
-                    const e = top.get(k);
-                    this.problems.push(this.problem(start(e?.keyNode), `unknown key "${k}": did you mean "services"?`));
-                }
-            }
-            return [];
-        }
-        const node = this.deref(servicesEntry.value);
-        if (node === null || ((0,dist/* isScalar */.jn)(node) && node.value === null))
-            return [];
-        if (!(0,dist/* isMap */.jh)(node)) {
-            this.problems.push(this.problem(start(node), 'services must be a map of service names to their definitions'));
-            return [];
-        }
-        const out = [];
-        for (const [name, e] of this.entries(node, 'services')) {
-            const s = this.service(name, e);
-            if (s)
-                out.push(s);
-        }
-        return out;
-    }
-    service(name, e) {
-        const at = this.pos(start(e.keyNode));
-        if (!SERVICE_NAME.test(name)) {
-            this.problems.push({
-                file: this.options.file,
-                ...at,
-                message: `service name "${name}" is invalid: it must start with a lowercase letter and hold only lowercase letters, digits and dashes`
-            });
-        }
-        const node = this.deref(e.value);
-        // A service without build or image builds `.` with `Dockerfile`, as on the rack.
-        const defaults = { path: '.', manifest: DEFAULT_DOCKERFILE, pathAt: at, manifestAt: at };
-        if (node === null || ((0,dist/* isScalar */.jn)(node) && node.value === null))
-            return { name, at, build: defaults };
-        if (!(0,dist/* isMap */.jh)(node)) {
-            this.problems.push(this.problem(start(node), `service ${name} must be a map`));
-            return undefined;
-        }
-        const fields = this.entries(node, `service ${name}`);
-        // `image: ${X}` with X unset would silently build `.` on the rack: refuse instead.
-        for (const key of ['build', 'image']) {
-            const f = fields.get(key);
-            if (!f || nonNull(f))
-                continue;
-            const why = this.emptied(f.value ?? f.keyNode, f.value ? 0 : Infinity);
-            if (why) {
-                this.problems.push(this.problem(start(f.keyNode), `service ${name}: ${key} is empty${why}`));
-                return undefined;
-            }
-        }
-        const build = nonNull(fields.get('build'));
-        const image = nonNull(fields.get('image'));
-        if (build && image) {
-            const later = start(build.keyNode) > start(image.keyNode) ? build : image;
-            this.problems.push(this.problem(start(later.keyNode), `service ${name} has both build and image: a service either builds or uses an image`));
-            return undefined;
-        }
-        if (image)
-            return this.imageService(name, at, image);
-        if (!build)
-            return { name, at, build: defaults };
-        return this.buildService(name, at, build);
-    }
-    imageService(name, at, e) {
-        const node = this.deref(e.value);
-        if (!(0,dist/* isScalar */.jn)(node)) {
-            this.problems.push(this.problem(start(node), `service ${name}: image must be a string`));
-            return undefined;
-        }
-        const image = scalarText(node);
-        const why = imageReferenceProblem(image);
-        if (why) {
-            this.problems.push(this.problem(start(node), `service ${name}: image "${image}" ${why}${this.emptied(node)}`));
-            return undefined;
-        }
-        return { name, at, image };
-    }
-    buildService(name, at, e) {
-        const node = this.deref(e.value);
-        const nodeAt = this.pos(start(node));
-        if ((0,dist/* isScalar */.jn)(node)) {
-            // yaml.v2 rejects a number or boolean here; its 1.1 resolver differs from ours (`.` is a
-            // float to us), so take the text and let the path checks speak.
-            const value = scalarText(node);
-            const p = value === '' ? '.' : value;
-            if (value === '' && this.emptied(node)) {
-                this.problems.push(this.problem(start(node), `service ${name}: build path is empty${this.emptied(node)}`));
-                return undefined;
-            }
-            return {
-                name,
-                at,
-                build: { path: p, manifest: DEFAULT_DOCKERFILE, pathAt: nodeAt, manifestAt: nodeAt }
-            };
-        }
-        if (!(0,dist/* isMap */.jh)(node)) {
-            this.problems.push(this.problem(start(node), `service ${name}: build must be a path or a map with path and manifest`));
-            return undefined;
-        }
-        const fields = this.entries(node, `service ${name} build`);
-        const text = (key) => {
-            const raw = fields.get(key);
-            const f = nonNull(raw);
-            if (!f) {
-                const why = raw ? this.emptied(raw.value ?? raw.keyNode, raw.value ? 0 : Infinity) : '';
-                if (!why)
-                    return null;
-                this.problems.push(this.problem(start(raw?.keyNode), `service ${name}: build.${key} is empty${why}`));
-                return undefined;
-            }
-            const v = this.deref(f.value);
-            if (!(0,dist/* isScalar */.jn)(v)) {
-                this.problems.push(this.problem(start(v), `service ${name}: build.${key} must be a string`));
-                return undefined;
-            }
-            const value = scalarText(v);
-            if (value === '' && this.emptied(v)) {
-                this.problems.push(this.problem(start(v), `service ${name}: build.${key} is empty${this.emptied(v)}`));
-                return undefined;
-            }
-            return { value, at: this.pos(start(v)) };
-        };
-        const p = text('path');
-        const m = text('manifest');
-        if (p === undefined || m === undefined)
-            return undefined;
-        for (const [key, f] of fields) {
-            if (key === 'path' || key === 'manifest')
-                continue;
-            const where = { file: this.options.file, ...this.pos(start(f.keyNode)) };
-            if (key === 'args') {
-                this.options.logger.warning(`service ${name}: build.args is not used by Convox builds; pass build args with the build-args input`, where);
-            }
-            else {
-                this.options.logger.warning(`service ${name}: unknown key build.${key} is ignored`, where);
-            }
-        }
-        return {
-            name,
-            at,
-            build: {
-                path: p?.value || '.',
-                manifest: m?.value || DEFAULT_DOCKERFILE,
-                pathAt: p?.at ?? nodeAt,
-                manifestAt: m?.at ?? nodeAt
-            }
-        };
-    }
-    /** Keys of a map in order, `<<` merges applied (explicit keys win), duplicates reported. */
-    entries(map, what, depth = 0) {
-        const out = new Map();
-        const merged = [];
-        for (const pair of map.items) {
-            const keyNode = (pair.key ?? null);
-            if (isMergeKey(keyNode)) {
-                if (depth > 20)
-                    continue;
-                const v = this.deref((pair.value ?? null));
-                const sources = (0,dist/* isSeq */.oP)(v) ? v.items.map(i => this.deref(i)) : [v];
-                for (const src of sources) {
-                    if ((0,dist/* isMap */.jh)(src))
-                        merged.push(this.entries(src, what, depth + 1));
-                }
-                continue;
-            }
-            const key = keyText(keyNode);
-            const prev = out.get(key);
-            if (prev) {
-                this.problems.push(this.problem(start(keyNode), `${what}: key "${key}" is defined twice (first on line ${this.pos(start(prev.keyNode)).line})`));
-                continue;
-            }
-            out.set(key, { key, keyNode, value: (pair.value ?? null), pair });
-        }
-        for (const m of merged) {
-            for (const [k, e] of m)
-                if (!out.has(k))
-                    out.set(k, e);
-        }
-        return out;
-    }
-    deref(node, depth = 0) {
-        if (node === null || node === undefined)
-            return null;
-        if ((0,dist/* isAlias */.Vj)(node)) {
-            if (depth > 20)
-                return null;
-            return this.deref((node.resolve(this.doc) ?? null), depth + 1);
-        }
-        return node;
-    }
-    /** ` (${X} was not set)` when unset variables made this node's value. */
-    emptied(node, slack = 0) {
-        if (!node?.range)
-            return '';
-        const end = Math.min(node.range[2] + slack, this.lineEnd(node.range[2]));
-        const unset = replacementsIn(this.interpolated, node.range[0], end).filter(r => !r.set);
-        if (unset.length === 0)
-            return '';
-        const names = unset.map(r => `\${${r.name}}`).join(', ');
-        return ` (${names} ${unset.length === 1 ? 'is' : 'are'} not set and became empty)`;
-    }
-    /** Offset of the end of the interpolated line holding offset. */
-    lineEnd(offset) {
-        const nl = this.interpolated.text.indexOf('\n', offset);
-        return nl < 0 ? this.interpolated.text.length : nl;
-    }
-    pos(offset) {
-        const p = this.lines.linePos(sourceOffset(this.interpolated, offset));
-        return { line: Math.max(1, p.line), col: Math.max(1, p.col) };
-    }
-    problem(offset, message) {
-        return { file: this.options.file, ...this.pos(offset), message };
-    }
-}
-function nonNull(e) {
-    if (!e)
-        return undefined;
-    const v = e.value;
-    if (v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null))
-        return undefined;
-    return e;
-}
-function start(node) {
-    return node?.range?.[0] ?? 0;
-}
-function isMergeKey(node) {
-    if (!(0,dist/* isScalar */.jn)(node))
-        return false;
-    if (node.type && node.type !== dist/* Scalar */.X5.PLAIN)
-        return false;
-    const v = node.value;
-    return v === '<<' || (typeof v === 'symbol' && v.description === '<<');
-}
-/** Keys as yaml.v2 names them: the scalar's text (`1` for an integer key). */
-function keyText(node) {
-    if (node === null)
-        return '';
-    if ((0,dist/* isScalar */.jn)(node))
-        return scalarText(node);
-    return String(node.toJSON?.() ?? '');
-}
-/** A scalar as yaml.v2 decodes it into a string field: its text, whatever its type. */
-function scalarText(node) {
-    if (typeof node.value === 'string')
-        return node.value;
-    if (node.value === null)
-        return '';
-    return node.source ?? String(node.value);
-}
-/** yaml's messages end with a position we report separately. */
-function yamlMessage(message) {
-    return message.replace(/ at line \d+, column \d+[\s\S]*$/, '');
-}
-
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/plan.js
-// The build plan: the manifest and the workflow context turned into exact builds, before any
-// builder runs. Pure: reads the manifest and Dockerfiles, nothing else.
-
-
-
-
-
-
-const DEVELOPMENT_TARGET = 'development';
-/** Loads and checks everything a build needs; one UserError with every problem found. */
-async function createPlan(settings, context, logger) {
-    const buildId = context.buildId ?? newBuildId();
-    const problems = [];
-    const collect = (fn) => {
-        try {
-            return fn();
-        }
-        catch (e) {
-            if (!isUserError(e))
-                throw e;
-            problems.push(...e.problems);
-            return undefined;
-        }
-    };
-    const managed = {
-        BUILD_APP: () => settings.app,
-        BUILD_AUTH: () => buildAuth(settings),
-        BUILD_DEVELOPMENT: () => String(settings.development),
-        BUILD_GENERATION: () => '2',
-        BUILD_GIT_SHA: () => context.gitSha,
-        BUILD_ID: () => buildId,
-        BUILD_MANIFEST: () => settings.manifest,
-        BUILD_RACK: () => context.rackName || settings.rack
-    };
-    const requested = collect(() => parseBuildArgs(settings.buildArgs, { env: context.env, managed: n => managed[n](), logger })) ?? [];
-    const manifest = collect(() => loadManifest({
-        workingDirectory: settings.workingDirectory,
-        manifest: settings.manifest,
-        env: context.env,
-        logger
-    }));
-    if (manifest && manifest.services.length === 0) {
-        problems.push({
-            file: manifest.file,
-            line: 1,
-            col: 1,
-            message: 'no services: the manifest has nothing to build (a "services" map is needed)'
-        });
-    }
-    const dockerfiles = new Map();
-    for (const s of manifest?.services ?? []) {
-        if (!s.build || dockerfiles.has(s.build.dockerfilePath))
-            continue;
-        const shown = external_node_path_namespaceObject.posix.join(s.build.context, s.build.dockerfile);
-        const info = collect(() => readDockerfile(s.build.dockerfilePath, shown));
-        if (info)
-            dockerfiles.set(s.build.dockerfilePath, info);
-    }
-    if (problems.length > 0 || !manifest)
-        throw new errors_UserError(problems);
-    return assemble(settings, context, buildId, manifest, dockerfiles, requested, logger);
-}
-function assemble(settings, context, buildId, manifest, dockerfiles, requested, logger) {
-    const repository = settings.registry || settings.app;
-    const builds = [];
-    const byKey = new Map();
-    const services = [];
-    const used = new Set();
-    for (const s of manifest.services) {
-        const image = `${repository}:${s.name}.${buildId}`;
-        if (!s.build) {
-            services.push({ name: s.name, from: s.image, image, build: null });
-            continue;
-        }
-        const info = dockerfiles.get(s.build.dockerfilePath);
-        const argValues = {};
-        for (const a of [...requested].sort((x, y) => compare(x.name, y.name))) {
-            if (!info.args.includes(a.name))
-                continue;
-            argValues[a.name] = a.value;
-            used.add(a.name);
-        }
-        const args = Object.keys(argValues);
-        const target = settings.development && hasStage(info, DEVELOPMENT_TARGET) ? DEVELOPMENT_TARGET : null;
-        const key = JSON.stringify([s.build.context, s.build.dockerfile, argValues, target]);
-        let index = byKey.get(key);
-        if (index === undefined) {
-            index = builds.length;
-            byKey.set(key, index);
-            builds.push({
-                context: s.build.context,
-                dockerfile: s.build.dockerfile,
-                services: [],
-                args,
-                target,
-                contextPath: s.build.contextPath,
-                dockerfilePath: s.build.dockerfilePath,
-                argValues
-            });
-        }
-        builds[index].services.push(s.name);
-        services.push({
-            name: s.name,
-            context: s.build.context,
-            dockerfile: s.build.dockerfile,
-            image,
-            args,
-            target,
-            build: index
-        });
-    }
-    for (const a of requested) {
-        if (used.has(a.name))
-            continue;
-        logger.warning(`build arg ${a.name} is not declared (ARG ${a.name}) by any Dockerfile of this build: it is not passed`, { input: 'build-args', line: a.line });
-    }
-    return {
-        app: settings.app,
-        buildId,
-        manifest: settings.manifest,
-        gitSha: context.gitSha,
-        description: context.description,
-        development: settings.development,
-        services,
-        builds,
-        rack: context.rackName || settings.rack,
-        registry: settings.push ? settings.registry : '',
-        manifestText: manifest.text,
-        workingDirectory: settings.workingDirectory
-    };
-}
-function compare(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-/** The output `plan`, keys in the documented order, no arg values. */
-function planOutput(plan) {
-    return {
-        app: plan.app,
-        buildId: plan.buildId,
-        manifest: plan.manifest,
-        gitSha: plan.gitSha,
-        description: plan.description,
-        development: plan.development,
-        services: plan.services.map(s => s.build === null
-            ? { name: s.name, from: s.from, image: s.image, build: null }
-            : {
-                name: s.name,
-                context: s.context,
-                dockerfile: s.dockerfile,
-                image: s.image,
-                args: [...(s.args ?? [])],
-                target: s.target ?? null,
-                build: s.build
-            }),
-        builds: plan.builds.map(b => ({
-            context: b.context,
-            dockerfile: b.dockerfile,
-            services: [...b.services],
-            args: [...b.args],
-            target: b.target
-        }))
-    };
-}
-
+;// CONCATENATED MODULE: external "node:http"
+const external_node_http_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
+;// CONCATENATED MODULE: external "node:https"
+const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
 ;// CONCATENATED MODULE: external "node:stream"
 const external_node_stream_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/registry/auth.js
+;// CONCATENATED MODULE: ./src/core/registry/auth.js
 /**
  * Parses a `WWW-Authenticate` header (RFC 7235): one or more challenges, each a scheme and
  * comma-separated `name=value` / `name="quoted \"value\""` parameters.
@@ -10753,14 +12558,14 @@ function repositoryScope(repository, actions) {
     return `repository:${repository}:${actions}`;
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/registry/reference.js
+;// CONCATENATED MODULE: ./src/core/registry/reference.js
 
 const DOCKER_HUB = 'docker.io';
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const DOMAIN = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9a-fA-F:.%]+\\])(?::[0-9]+)?$`);
-const reference_PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const reference_TAG = /^[\w][\w.-]{0,127}$/;
-const reference_DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
 const MAX_NAME = 255;
 /**
  * Parses an image reference. Throws a UserError naming the reference (and `input` when given)
@@ -10783,7 +12588,7 @@ function parseReference(text, input) {
     if (at >= 0) {
         digest = rest.slice(at + 1);
         rest = rest.slice(0, at);
-        if (!reference_DIGEST.test(digest))
+        if (!DIGEST.test(digest))
             fail(`invalid digest "${digest}"`);
         if (digest.startsWith('sha256:') && !/^sha256:[0-9a-f]{64}$/.test(digest)) {
             fail('a sha256 digest is 64 lowercase hex characters');
@@ -10795,7 +12600,7 @@ function parseReference(text, input) {
     if (colon > lastSlash) {
         tag = rest.slice(colon + 1);
         rest = rest.slice(0, colon);
-        if (!reference_TAG.test(tag))
+        if (!TAG.test(tag))
             fail(`invalid tag "${tag}"`);
     }
     if (rest === '')
@@ -10824,7 +12629,7 @@ function parseReference(text, input) {
             fail('empty path component');
         if (/[A-Z]/.test(part))
             fail('repository name must be lowercase');
-        if (!reference_PATH_COMPONENT.test(part))
+        if (!PATH_COMPONENT.test(part))
             fail(`invalid repository name component "${part}"`);
     }
     if (registry.length + 1 + repository.length > MAX_NAME) {
@@ -10863,7 +12668,7 @@ function manifestReference(ref) {
 }
 /** The same repository with another tag / digest. */
 function withTag(repo, tag) {
-    if (!reference_TAG.test(tag))
+    if (!TAG.test(tag))
         throw new UserError(`invalid tag "${tag}"`);
     return { registry: repo.registry, repository: repo.repository, tag };
 }
@@ -10885,7 +12690,9 @@ function isLoopbackHost(host) {
     return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/registry/client.js
+;// CONCATENATED MODULE: ./src/core/registry/client.js
+
+
 
 
 
@@ -11013,20 +12820,53 @@ class RegistryClient {
     }
     /** A blob as a stream (following the registry's redirects, e.g. to object storage). */
     async getBlob(repo, digest) {
+        const host = this.endpoint(repo.registry);
+        const scopes = [repositoryScope(repo.repository, 'pull')];
+        const url = `${this.baseUrl(host)}/v2/${repo.repository}/blobs/${digest}`;
         return this.retry(repo.registry, async () => {
-            const res = await this.send(repo.registry, 'GET', `/v2/${repo.repository}/blobs/${digest}`, {
-                scopes: [repositoryScope(repo.repository, 'pull')]
-            });
-            if (res.status === 404) {
-                await drain(res);
-                throw new Error(`blob ${digest} not found in ${repo.registry}/${repo.repository}`);
+            // node:http rather than fetch: fetch reads bodies ahead of the consumer (tens of MB per
+            // blob), node:http pauses the socket, so memory stays flat however large the layer.
+            let res = await this.streamGet(url, await this.authorization(repo.registry, scopes));
+            if (res.statusCode === 401) {
+                const challenge = pickChallenge(headerOf(res, 'www-authenticate'));
+                res.resume();
+                if (challenge) {
+                    this.challenges.set(host, challenge);
+                    this.forgetTokens(host);
+                }
+                res = await this.streamGet(url, await this.authorization(repo.registry, scopes));
             }
-            await this.expectOk(res, repo.registry, `get blob ${digest}`);
-            if (!res.body)
-                throw new Error(`blob ${digest}: empty response`);
-            const size = Number(res.headers.get('content-length') ?? '-1');
-            return { stream: external_node_stream_namespaceObject.Readable.fromWeb(res.body), size };
+            const status = res.statusCode ?? 0;
+            if (status === 200) {
+                return { stream: res, size: Number(res.headers['content-length'] ?? '-1') };
+            }
+            const body = await readText(res);
+            if (status === 404)
+                throw new Error(`blob ${digest} not found in ${host}/${repo.repository}`);
+            throw this.statusError(new Response(null, { status }), host, `get blob ${digest}`, body);
         });
+    }
+    /** GET with redirects followed; credentials only sent to the registry's own origin. */
+    async streamGet(url, authorization, hops = 0) {
+        const target = new URL(url);
+        const headers = {};
+        if (authorization)
+            headers.authorization = authorization;
+        const res = await new Promise((resolve, reject) => {
+            const get = target.protocol === 'https:' ? external_node_https_namespaceObject.get : external_node_http_namespaceObject.get;
+            const req = get(target, { headers }, resolve);
+            req.setTimeout(this.timeoutMs, () => req.destroy(new TimeoutError(`no answer within ${this.timeoutMs / 1000}s`)));
+            req.on('error', e => reject(e instanceof TimeoutError
+                ? new RetryableError(e.message)
+                : networkError(Object.assign(new Error(e.message), { cause: e }))));
+        });
+        const status = res.statusCode ?? 0;
+        if ([301, 302, 303, 307, 308].includes(status) && res.headers.location && hops < 5) {
+            res.resume();
+            const next = new URL(res.headers.location, target);
+            return this.streamGet(next.toString(), next.origin === target.origin ? authorization : undefined, hops + 1);
+        }
+        return res;
     }
     /**
      * Uploads a blob unless the repository has it: a cross-repository mount first when
@@ -11340,6 +13180,16 @@ async function* progress(stream, onChunk) {
         yield chunk;
     }
 }
+function headerOf(res, name) {
+    const v = res.headers[name];
+    return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+}
+async function readText(res) {
+    const parts = [];
+    for await (const part of res)
+        parts.push(part);
+    return Buffer.concat(parts).toString('utf8');
+}
 async function drain(res) {
     try {
         await res.body?.cancel();
@@ -11364,7 +13214,7 @@ function sha256(data) {
     return `sha256:${(0,external_node_crypto_namespaceObject.createHash)('sha256').update(data).digest('hex')}`;
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/registry/copy.js
+;// CONCATENATED MODULE: ./src/core/registry/copy.js
 
 
 /**
@@ -11415,7 +13265,2691 @@ async function forEachLimit(items, limit, fn) {
     await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/settings.js
+;// CONCATENATED MODULE: ./src/core/engine/registry-copy.js
+// Image-service copies and login checks through our registry client (src/core/registry).
+
+
+
+
+function registryTools(logins, dockerHubRegistry, logger) {
+    const find = (host) => logins.find(l => l.host === host) ??
+        (host === DOCKER_HUB || host === 'registry-1.docker.io'
+            ? logins.find(l => l.host === DOCKER_HUB_AUTH_KEY)
+            : undefined);
+    const client = new RegistryClient({ credentials: find, dockerHubRegistry, logger });
+    return {
+        client,
+        copyImage: async (from, to) => (await copyImage(client, parseReference(from), parseReference(to), { logger })).digest,
+        checkLogin: login => client.checkLogin(login.host === DOCKER_HUB_AUTH_KEY ? client.endpoint(DOCKER_HUB) : login.host, login)
+    };
+}
+
+;// CONCATENATED MODULE: ./src/core/engine/types.js
+/** Environment name carrying a secret's value to the engine. */
+function secretEnvName(id) {
+    return `CONVOX_BUILD_SECRET_${id.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/engine/buildx.js
+
+/** Quotes a CSV field for buildx/buildctl's `--output` parser when it holds commas. */
+function csvField(s) {
+    return s.includes(',') || s.includes('"') ? `"${s.replace(/"/g, '""')}"` : s;
+}
+function buildxEngine(builder, driver) {
+    return {
+        name: 'buildx',
+        description: `buildx (builder ${builder || 'current'}, driver ${driver})`,
+        driver,
+        command: req => buildxCommand(req, builder)
+    };
+}
+/** `docker buildx build ...` for one build. Secret values travel in env, never in args. */
+function buildxCommand(req, builder) {
+    const { spec } = req;
+    const args = ['buildx', 'build'];
+    if (builder)
+        args.push('--builder', builder);
+    args.push('--file', spec.dockerfilePath);
+    const env = {};
+    for (const [name, value] of Object.entries(spec.argValues)) {
+        if (req.secretArgs.includes(name)) {
+            // `--build-arg NAME` without a value: buildx takes it from its environment.
+            args.push('--build-arg', name);
+            env[name] = value;
+        }
+        else {
+            args.push('--build-arg', `${name}=${value}`);
+        }
+    }
+    if (spec.target)
+        args.push('--target', spec.target);
+    if (req.platforms.length > 0)
+        args.push('--platform', req.platforms.join(','));
+    for (const s of req.secrets) {
+        const envName = secretEnvName(s.id);
+        args.push('--secret', `id=${s.id},env=${envName}`);
+        env[envName] = s.value;
+    }
+    if (req.noCache)
+        args.push('--no-cache');
+    for (const c of req.cache.imports)
+        args.push('--cache-from', c);
+    for (const c of req.cache.exports)
+        args.push('--cache-to', c);
+    // One manifest like the rack's (no attestation index).
+    args.push('--provenance=false');
+    switch (req.output.type) {
+        case 'push':
+            args.push('--output', `type=image,${csvField(`name=${req.tags.join(',')}`)},push=true`);
+            break;
+        case 'oci':
+            args.push('--output', `type=oci,dest=${req.output.dest},${csvField(`name=${req.tags.join(',')}`)}`);
+            break;
+        case 'none':
+            for (const t of req.tags)
+                args.push('--tag', t);
+            break;
+    }
+    args.push('--metadata-file', req.metadataFile, '--progress', 'rawjson', spec.contextPath);
+    return { command: 'docker', args, env, exposed: [] };
+}
+
+;// CONCATENATED MODULE: ./src/core/engine/buildctl.js
+
+
+
+function buildctlEngine(addr) {
+    return {
+        name: 'buildctl',
+        description: `buildctl (${addr})`,
+        driver: 'buildkit',
+        command: req => buildctlCommand(req, addr)
+    };
+}
+/**
+ * `buildctl build ...` for one build, as the rack runs it plus our options. buildctl has no way
+ * to read a build arg from its environment, so secret args are on its command line: they are
+ * returned in `exposed` to be masked.
+ */
+function buildctlCommand(req, addr) {
+    const { spec } = req;
+    const args = ['--addr', addr, 'build', '--frontend', 'dockerfile.v0'];
+    args.push('--local', `context=${spec.contextPath}`);
+    args.push('--local', `dockerfile=${external_node_path_namespaceObject.dirname(spec.dockerfilePath)}`);
+    args.push('--opt', `filename=${external_node_path_namespaceObject.basename(spec.dockerfilePath)}`);
+    const exposed = [];
+    for (const [name, value] of Object.entries(spec.argValues)) {
+        args.push('--opt', `build-arg:${name}=${value}`);
+        if (req.secretArgs.includes(name) && value)
+            exposed.push(value);
+    }
+    if (spec.target)
+        args.push('--opt', `target=${spec.target}`);
+    if (req.platforms.length > 0)
+        args.push('--opt', `platform=${req.platforms.join(',')}`);
+    const env = {};
+    for (const s of req.secrets) {
+        const envName = secretEnvName(s.id);
+        args.push('--secret', `id=${s.id},env=${envName}`);
+        env[envName] = s.value;
+    }
+    if (req.noCache)
+        args.push('--no-cache');
+    for (const c of req.cache.imports)
+        args.push('--import-cache', c);
+    for (const c of req.cache.exports)
+        args.push('--export-cache', c);
+    switch (req.output.type) {
+        case 'push':
+            args.push('--output', `type=image,${csvField(`name=${req.tags.join(',')}`)},push=true`);
+            break;
+        case 'oci':
+            args.push('--output', `type=oci,dest=${req.output.dest},${csvField(`name=${req.tags.join(',')}`)}`);
+            break;
+        case 'none':
+            break;
+    }
+    args.push('--metadata-file', req.metadataFile, '--progress', 'rawjson');
+    return { command: 'buildctl', args, env, exposed };
+}
+
+;// CONCATENATED MODULE: ./src/core/engine/select.js
+// Picks the engine: buildx when it is installed and has a usable builder, else buildctl against
+// buildkit-host, else a UserError that says what to install.
+
+
+
+
+/** The `Driver:` of `docker buildx inspect` (it has no machine-readable format). */
+function parseBuildxDriver(inspectOutput) {
+    return /^Driver:\s*(\S+)/m.exec(inspectOutput)?.[1] ?? '';
+}
+async function probeBuildx(o) {
+    const run = async (args) => {
+        try {
+            return await o.exec('docker', args, { env: o.env });
+        }
+        catch (e) {
+            return { exitCode: 127, stdout: '', stderr: e.message };
+        }
+    };
+    const version = await run(['buildx', 'version']);
+    if (version.exitCode !== 0) {
+        return { ok: false, why: `docker buildx is not usable: ${lastLines(version.stderr, 1)}` };
+    }
+    const inspect = await run(['buildx', 'inspect', ...(o.builder ? [o.builder] : [])]);
+    if (inspect.exitCode !== 0) {
+        const which = o.builder ? `builder "${o.builder}"` : 'the current builder';
+        return { ok: false, why: `${which} is not usable: ${lastLines(inspect.stderr, 1)}` };
+    }
+    const driver = parseBuildxDriver(inspect.stdout) || 'unknown';
+    return { ok: true, engine: buildxEngine(o.builder, driver) };
+}
+async function probeBuildctl(o) {
+    const addr = o.buildkitHost;
+    let result;
+    try {
+        result = await o.exec('buildctl', ['--addr', addr, 'debug', 'workers'], { env: o.env });
+    }
+    catch (e) {
+        throw new errors_UserError({
+            input: 'engine',
+            message: `buildctl is not installed (${e.message}): install BuildKit's buildctl or use engine buildx`
+        });
+    }
+    if (result.exitCode !== 0) {
+        throw new errors_UserError({
+            input: 'buildkit-host',
+            message: `BuildKit at ${addr} is not reachable: ${lastLines(result.stderr || result.stdout, 1)}`
+        });
+    }
+    return buildctlEngine(addr);
+}
+async function selectEngine(o) {
+    if (o.engine === 'buildctl') {
+        if (!o.buildkitHost) {
+            throw new errors_UserError({
+                input: 'buildkit-host',
+                message: 'engine buildctl needs buildkit-host (or BUILDKIT_HOST), the BuildKit daemon address'
+            });
+        }
+        return probeBuildctl(o);
+    }
+    const buildx = await probeBuildx(o);
+    if (buildx.ok)
+        return buildx.engine;
+    if (o.engine === 'buildx')
+        throw new errors_UserError({ input: 'engine', message: buildx.why });
+    if (o.buildkitHost)
+        return probeBuildctl(o);
+    throw new errors_UserError({
+        input: 'engine',
+        message: `no BuildKit engine found: ${buildx.why}. Install Docker with buildx (docker/setup-buildx-action), or set buildkit-host to a BuildKit daemon for buildctl`
+    });
+}
+
+;// CONCATENATED MODULE: ./src/core/engine/index.js
+// The build step of the pipeline: private logins, engine choice, builds, cleanup.
+
+
+
+
+
+async function buildPlan(plan, settings, run, options = {}) {
+    const logins = loginsFromSettings(settings);
+    const config = await createDockerConfig(logins, run);
+    const tools = options.tools ?? registryTools(logins, settings.dockerHubRegistry, run.logger);
+    const checkLogin = options.checkLogin ?? tools.checkLogin;
+    try {
+        // Before any build: a wrong password is one line naming the registry, not a failed push.
+        await Promise.all(logins.map(l => checkLogin(l)));
+        const engine = await selectEngine({
+            engine: settings.engine,
+            builder: settings.builder,
+            buildkitHost: settings.buildkitHost,
+            exec: run.exec,
+            env: { ...run.env, ...config.env }
+        });
+        run.logger.info(`engine: ${engine.description}`);
+        const result = await runBuilds({
+            plan,
+            engine,
+            run,
+            childEnv: config.env,
+            cache: settings.cache,
+            noCache: settings.noCache,
+            push: settings.push,
+            platforms: settings.platforms,
+            secrets: settings.secrets,
+            concurrency: settings.concurrency,
+            copyImage: options.copyImage ?? tools.copyImage,
+            ociArchives: options.ociArchives,
+            signal: options.signal
+        });
+        return { ...result, engine };
+    }
+    finally {
+        await config.cleanup();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/export/record.js
+
+const BUILD_STATUSES = ['created', 'running', 'complete', 'failed'];
+const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
+/** Builds the record, checking ids and that no secret made its way into it. */
+function buildRecord(input) {
+    if (!/^B[A-Z]{10}$/.test(input.id))
+        throw new Error(`invalid build id "${input.id}"`);
+    const release = input.release ?? '';
+    if (release !== '' && !/^R[A-Z]{10}$/.test(release)) {
+        throw new Error(`invalid release id "${release}"`);
+    }
+    const status = input.status ?? 'complete';
+    if (!BUILD_STATUSES.includes(status))
+        throw new Error(`invalid build status "${status}"`);
+    const record = {
+        id: input.id,
+        app: input.app,
+        description: input.description ?? '',
+        entrypoint: input.entrypoint ?? '',
+        'git-sha': input.gitSha ?? '',
+        logs: input.logs ?? '',
+        manifest: input.manifest ?? '',
+        process: input.process ?? '',
+        release,
+        reason: input.reason ?? '',
+        repository: stripCredentials(input.repository ?? ''),
+        status,
+        started: formatGoTime(input.started),
+        ended: input.ended ? formatGoTime(input.ended) : GO_ZERO_TIME
+    };
+    const text = JSON.stringify(record);
+    for (const secret of input.secrets ?? []) {
+        if (secret.length >= 3 && text.includes(secret)) {
+            throw new errors_UserError('the build record would contain a secret value; refusing to write it');
+        }
+    }
+    return record;
+}
+/** The record as the rack writes build.json: indented JSON with Go's HTML-safe escapes. */
+function serializeRecord(record) {
+    return goJsonEscape(JSON.stringify(record, null, 2));
+}
+/** Go's encoding/json escapes <, >, & and the JS line separators inside strings. */
+function goJsonEscape(json) {
+    return json
+        .replace(/</g, '\\u003c')
+        .replace(/>/g, '\\u003e')
+        .replace(/&/g, '\\u0026')
+        .replace(/\u2028/g, '\\u2028')
+        .replace(/\u2029/g, '\\u2029');
+}
+/**
+ * RFC 3339 with nanoseconds, as Go's time.Time marshals (RFC3339Nano): UTC as `Z`, fraction with
+ * trailing zeros dropped, none when zero.
+ */
+function formatGoTime(time) {
+    const { date, extraNanos = 0 } = time instanceof Date ? { date: time } : time;
+    if (Number.isNaN(date.getTime()))
+        throw new Error('invalid date');
+    if (!Number.isInteger(extraNanos) || extraNanos < 0 || extraNanos > 999_999) {
+        throw new Error(`invalid nanoseconds ${extraNanos}`);
+    }
+    const iso = date.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+    const nanos = date.getUTCMilliseconds() * 1_000_000 + extraNanos;
+    const fraction = nanos === 0 ? '' : `.${String(nanos).padStart(9, '0').replace(/0+$/, '')}`;
+    return `${iso.slice(0, 19)}${fraction}Z`;
+}
+/** Now, with the sub-millisecond nanoseconds the clock gives. */
+function preciseNow() {
+    const ns = process.hrtime.bigint();
+    const date = new Date();
+    return { date, extraNanos: Number(ns % 1000000n) };
+}
+/** `https://user:pass@host/path` or `user:pass@host/path` → without the credentials. */
+function stripCredentials(repository) {
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(repository);
+    if (scheme) {
+        try {
+            const url = new URL(repository);
+            url.username = '';
+            url.password = '';
+            return url.toString().replace(/\/$/, repository.endsWith('/') ? '/' : '');
+        }
+        catch {
+            // not a URL after all: fall through
+        }
+    }
+    const rest = scheme ? repository.slice(scheme[0].length) : repository;
+    const slash = rest.indexOf('/');
+    const at = rest.lastIndexOf('@', slash >= 0 ? slash : rest.length);
+    if (at < 0)
+        return repository;
+    return (scheme ? scheme[0] : '') + rest.slice(at + 1);
+}
+
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: external "node:zlib"
+const external_node_zlib_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+// EXTERNAL MODULE: ../../node_modules/tar-stream/index.js
+var tar_stream = __nccwpck_require__(6474);
+;// CONCATENATED MODULE: ./src/core/registry/image-config.js
+
+
+/** `linux/amd64`, `linux/arm64/v8` → parts. */
+function parsePlatform(text) {
+    const [os = '', architecture = '', variant] = text.split('/');
+    return variant ? { os, architecture, variant } : { os, architecture };
+}
+/** Picks the manifest of a platform from an index, ignoring attestation manifests. */
+function selectPlatform(index, platform = 'linux/amd64') {
+    const want = parsePlatform(platform);
+    const images = (index.manifests ?? []).filter(m => m.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest' &&
+        m.platform?.os !== 'unknown');
+    const matches = images.filter(m => m.platform?.os === want.os && m.platform?.architecture === want.architecture);
+    return (matches.find(m => (m.platform?.variant ?? '') === (want.variant ?? '')) ??
+        matches[0] ??
+        (images.length === 1 ? images[0] : undefined));
+}
+/** Reads an image's config (for `platform` when the reference is an index). */
+async function getImageConfig(client, ref, platform = 'linux/amd64') {
+    const top = await client.getManifest(ref);
+    let manifest = top;
+    if (isIndexMediaType(top.mediaType)) {
+        const chosen = selectPlatform(top.json, platform);
+        if (!chosen)
+            throw new Error(`image ${formatReference(ref)} has no ${platform} manifest`);
+        manifest = await client.getManifest(withDigest(ref, chosen.digest));
+    }
+    const config = manifest.json.config;
+    if (!config)
+        throw new Error(`image ${formatReference(ref)}: manifest without a config`);
+    const { stream } = await client.getBlob(ref, config.digest);
+    const chunks = [];
+    for await (const chunk of stream)
+        chunks.push(chunk);
+    const raw = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const inner = (raw.config ?? {});
+    return {
+        digest: top.digest,
+        manifestDigest: manifest.digest,
+        configDigest: config.digest,
+        entrypoint: inner.Entrypoint ?? [],
+        cmd: inner.Cmd ?? [],
+        env: inner.Env ?? [],
+        raw
+    };
+}
+const SPECIAL = '\\\'"`${[|&;<>()*?!';
+const QUOTE_TRIGGERS = ' \t\n';
+/**
+ * Joins words into one shell-quoted string, as the rack stores an image's entrypoint on the build
+ * (go-shellquote's Join): special characters backslash-escaped, words with blanks single-quoted.
+ */
+function shellJoin(words) {
+    return words.map(shellQuote).join(' ');
+}
+function shellQuote(word) {
+    if (word === '')
+        return "''";
+    if ([...word].some(c => QUOTE_TRIGGERS.includes(c))) {
+        // Single quotes; a quote inside closes the string, is escaped, and reopens it.
+        return word
+            .split("'")
+            .map(part => (part === '' ? '' : `'${part}'`))
+            .join("\\'");
+    }
+    let out = '';
+    let first = true;
+    for (const c of word) {
+        if (SPECIAL.includes(c) || (first && c === '~'))
+            out += `\\${c}`;
+        else
+            out += c;
+        first = false;
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/core/export/oci-archive.js
+// One OCI archive per service, the file `skopeo copy docker://... oci-archive:<file>` writes and
+// the rack's import reads back with `skopeo copy oci-archive:<file> docker://...`.
+//
+// Multi-platform images: like the rack's own export (skopeo without --all), an archive holds ONE
+// image: the manifest for `platform` (default linux/amd64, or the only platform there is). An
+// index nested in index.json is only readable by recent skopeo versions, and the rack ignores a
+// failed import, so we never write one.
+
+
+
+
+
+
+
+const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
+const OCI_LAYOUT = JSON.stringify({ imageLayoutVersion: '1.0.0' });
+/** The manifest with docker v2 media types turned into OCI ones, as skopeo does for oci layouts. */
+function toOciManifest(manifest) {
+    const mt = manifest.mediaType ?? MediaType.ociManifest;
+    if (mt === MediaType.ociManifest)
+        return { json: manifest, converted: false };
+    if (mt !== MediaType.dockerManifest)
+        throw new Error(`cannot archive a manifest of type ${mt}`);
+    const layerType = (t) => {
+        switch (t) {
+            case MediaType.dockerLayerGzip:
+                return MediaType.ociLayerGzip;
+            case MediaType.dockerForeignLayerGzip:
+                return 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
+            case 'application/vnd.docker.image.rootfs.diff.tar':
+                return MediaType.ociLayer;
+            default:
+                return t;
+        }
+    };
+    const config = manifest.config;
+    if (!config)
+        throw new Error('manifest without a config');
+    const json = {
+        schemaVersion: 2,
+        mediaType: MediaType.ociManifest,
+        config: { ...config, mediaType: MediaType.ociConfig },
+        layers: (manifest.layers ?? []).map(l => ({ ...l, mediaType: layerType(l.mediaType) }))
+    };
+    if (manifest.annotations)
+        json.annotations = manifest.annotations;
+    return { json, converted: true };
+}
+function indexJson(manifest, refName) {
+    return JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+            {
+                mediaType: MediaType.ociManifest,
+                digest: manifest.digest,
+                size: manifest.size,
+                annotations: { [REF_NAME_ANNOTATION]: refName }
+            }
+        ]
+    });
+}
+/** Writes the layout's fixed entries; blobs go in with addBlob. */
+class LayoutWriter {
+    pack = tar_stream.pack();
+    written = new Set();
+    blobBytes = 0;
+    async start(index) {
+        await this.add('oci-layout', Buffer.from(OCI_LAYOUT));
+        await this.add('index.json', Buffer.from(index));
+        this.pack.entry({ name: 'blobs/', type: 'directory', mode: 0o755 });
+        this.pack.entry({ name: 'blobs/sha256/', type: 'directory', mode: 0o755 });
+    }
+    has(digest) {
+        return this.written.has(digest);
+    }
+    async add(name, data) {
+        await new Promise((resolve, reject) => this.pack.entry({ name, size: data.length, mode: 0o644 }, data, err => err ? reject(err) : resolve()));
+    }
+    async addBlobBytes(digest, data) {
+        if (this.written.has(digest))
+            return;
+        if (sha256(data) !== digest)
+            throw new Error(`blob ${digest}: content does not match`);
+        this.written.add(digest);
+        this.blobBytes += data.length;
+        await this.add(blobPath(digest), data);
+    }
+    /** Streams a blob into the archive, checking its size and digest on the way. */
+    async addBlobStream(digest, size, source) {
+        if (this.written.has(digest)) {
+            source.destroy();
+            return;
+        }
+        this.written.add(digest);
+        let entry;
+        const done = new Promise((resolve, reject) => {
+            entry = this.pack.entry({ name: blobPath(digest), size, mode: 0o644 }, err => err ? reject(err) : resolve());
+        });
+        const hash = (0,external_node_crypto_namespaceObject.createHash)('sha256');
+        let seen = 0;
+        for await (const chunk of source) {
+            const buf = chunk;
+            hash.update(buf);
+            seen += buf.length;
+            if (seen > size)
+                throw new Error(`blob ${digest}: longer than ${size} bytes`);
+            if (!entry.write(buf))
+                await new Promise(resolve => entry.once('drain', resolve));
+        }
+        if (seen !== size)
+            throw new Error(`blob ${digest}: ${seen} bytes instead of ${size}`);
+        if (`sha256:${hash.digest('hex')}` !== digest) {
+            throw new Error(`blob ${digest}: content does not match its digest`);
+        }
+        entry.end();
+        await done;
+        this.blobBytes += size;
+    }
+}
+function blobPath(digest) {
+    const [algorithm, hex] = digest.split(':');
+    if (algorithm !== 'sha256' || !hex || !/^[0-9a-f]{64}$/.test(hex)) {
+        throw new Error(`unsupported digest ${digest}`);
+    }
+    return `blobs/sha256/${hex}`;
+}
+/** Runs `produce` while the archive streams to `file`; fails if either side fails. */
+async function writeTo(file, produce) {
+    const writer = new LayoutWriter();
+    const sink = (0,external_node_stream_promises_namespaceObject.pipeline)(writer.pack, (0,external_node_fs_namespaceObject.createWriteStream)(file, { mode: 0o644 }));
+    try {
+        await produce(writer);
+        writer.pack.finalize();
+    }
+    catch (e) {
+        writer.pack.destroy(e);
+        await sink.catch(() => undefined);
+        throw e;
+    }
+    await sink;
+    return writer;
+}
+/**
+ * Writes an OCI archive of a registry image, streaming every blob from the registry straight into
+ * the tar: memory stays flat whatever the image's size.
+ */
+async function writeArchiveFromRegistry(client, ref, file, options) {
+    const top = await client.getManifest(ref);
+    let source = top;
+    if (isIndexMediaType(top.mediaType)) {
+        const platform = options.platform ?? 'linux/amd64';
+        const chosen = selectPlatform(top.json, platform);
+        if (!chosen)
+            throw new Error(`image ${formatReference(ref)} has no ${platform} image`);
+        source = await client.getManifest(withDigest(ref, chosen.digest));
+    }
+    const { json, converted } = toOciManifest({ ...source.json, mediaType: source.mediaType });
+    const bytes = converted ? Buffer.from(JSON.stringify(json)) : source.bytes;
+    const manifest = {
+        mediaType: MediaType.ociManifest,
+        digest: converted ? sha256(bytes) : source.digest,
+        size: bytes.length
+    };
+    const config = json.config;
+    const writer = await writeTo(file, async (w) => {
+        await w.start(indexJson(manifest, options.refName));
+        await w.addBlobBytes(manifest.digest, bytes);
+        for (const blob of [config, ...(json.layers ?? []).filter(l => !l.urls?.length)]) {
+            if (w.has(blob.digest))
+                continue;
+            const { stream } = await client.getBlob(ref, blob.digest);
+            await w.addBlobStream(blob.digest, blob.size, stream);
+        }
+    });
+    return {
+        manifestDigest: manifest.digest,
+        configDigest: config.digest,
+        blobBytes: writer.blobBytes
+    };
+}
+const SMALL_BLOB = 4 * 1024 * 1024;
+/**
+ * Re-packs the OCI tar BuildKit wrote (`--output type=oci,dest=...`) into an archive skopeo reads:
+ * one image (the platform's), named with the ref.name annotation. Two streaming passes over the
+ * file: the first reads index.json and the small JSON blobs, the second copies the blobs needed.
+ */
+async function repackOciArchive(sourceTar, file, options) {
+    let index;
+    const small = new Map();
+    const sizes = new Map();
+    await readTar(sourceTar, async (name, size, stream) => {
+        if (name === 'index.json')
+            index = JSON.parse((await readAll(stream)).toString('utf8'));
+        else if (name.startsWith('blobs/sha256/')) {
+            const digest = `sha256:${name.slice('blobs/sha256/'.length)}`;
+            sizes.set(digest, size);
+            if (size <= SMALL_BLOB)
+                small.set(digest, await readAll(stream));
+        }
+    });
+    if (!index)
+        throw new Error(`${sourceTar}: not an OCI layout (no index.json)`);
+    const json = (digest) => {
+        const data = small.get(digest);
+        if (!data)
+            throw new Error(`${sourceTar}: blob ${digest} is missing`);
+        return JSON.parse(data.toString('utf8'));
+    };
+    // Walk down nested indexes to the platform's image manifest.
+    let current = index;
+    let chosen;
+    for (let depth = 0; depth < 4; depth++) {
+        const candidates = current.manifests ?? [];
+        const pick = candidates.length === 1
+            ? candidates[0]
+            : selectPlatform(current, options.platform ?? 'linux/amd64');
+        if (!pick)
+            throw new Error(`${sourceTar}: no ${options.platform ?? 'linux/amd64'} image in it`);
+        if (isIndexMediaType(pick.mediaType)) {
+            current = json(pick.digest);
+            continue;
+        }
+        chosen = pick;
+        break;
+    }
+    if (!chosen)
+        throw new Error(`${sourceTar}: indexes nested too deep`);
+    const original = json(chosen.digest);
+    const { json: manifestJson, converted } = toOciManifest({
+        ...original,
+        mediaType: original.mediaType ?? chosen.mediaType
+    });
+    const bytes = converted
+        ? Buffer.from(JSON.stringify(manifestJson))
+        : small.get(chosen.digest);
+    const manifest = {
+        mediaType: MediaType.ociManifest,
+        digest: sha256(bytes),
+        size: bytes.length
+    };
+    const config = manifestJson.config;
+    const needed = new Set([config.digest, ...(manifestJson.layers ?? []).map(l => l.digest)]);
+    for (const digest of needed) {
+        if (!sizes.has(digest))
+            throw new Error(`${sourceTar}: blob ${digest} is missing`);
+    }
+    const writer = await writeTo(file, async (w) => {
+        await w.start(indexJson(manifest, options.refName));
+        await w.addBlobBytes(manifest.digest, bytes);
+        await readTar(sourceTar, async (name, size, stream) => {
+            const digest = `sha256:${name.slice('blobs/sha256/'.length)}`;
+            if (name.startsWith('blobs/sha256/') && needed.has(digest)) {
+                await w.addBlobStream(digest, size, stream);
+            }
+        });
+    });
+    return {
+        manifestDigest: manifest.digest,
+        configDigest: config.digest,
+        blobBytes: writer.blobBytes
+    };
+}
+/** Calls onEntry for each regular file of a tar (streamed; unread content is skipped). */
+async function readTar(file, onEntry) {
+    const extract = tar_stream.extract();
+    const input = (0,external_node_fs_namespaceObject.createReadStream)(file);
+    const feeding = (0,external_node_stream_promises_namespaceObject.pipeline)(input, extract).catch(e => {
+        extract.destroy(e);
+    });
+    for await (const entry of extract) {
+        const name = entry.header.name.replace(/^\.\//, '');
+        if (entry.header.type === 'file') {
+            await onEntry(name, entry.header.size ?? 0, entry);
+        }
+        entry.resume();
+    }
+    await feeding;
+}
+async function readAll(stream) {
+    const parts = [];
+    for await (const part of stream)
+        parts.push(part);
+    return Buffer.concat(parts);
+}
+
+;// CONCATENATED MODULE: ./src/core/export/tarball.js
+// The `convox builds import` tarball: gzip'd tar of build.json and one OCI archive per service
+// (`<service>.<BUILD_ID>.tar`), flat at the top level as the rack writes and reads it.
+
+
+
+
+
+
+
+
+
+/** Archive name of a service in the export. */
+function archiveName(service, buildId) {
+    return `${service}.${buildId}.tar`;
+}
+/**
+ * Writes the export tarball: each service's archive to a temporary file first (streamed), then
+ * build.json and the archives streamed into the .tgz. Returns the absolute path.
+ */
+async function writeExport(file, record, services, options = {}) {
+    const target = external_node_path_namespaceObject.resolve(file);
+    const names = new Set();
+    for (const s of services) {
+        if (!/^[a-z0-9][a-z0-9-]*$/i.test(s.service))
+            throw new Error(`invalid service name "${s.service}"`);
+        if (names.has(s.service))
+            throw new Error(`service ${s.service} given twice`);
+        names.add(s.service);
+    }
+    const base = options.tempDir ?? (0,external_node_os_namespaceObject.tmpdir)();
+    await (0,promises_namespaceObject.mkdir)(base, { recursive: true });
+    const temp = await (0,promises_namespaceObject.mkdtemp)(external_node_path_namespaceObject.join(base, 'convox-export-'));
+    try {
+        const archives = {};
+        const files = [];
+        for (const source of services) {
+            const name = archiveName(source.service, record.id);
+            const out = external_node_path_namespaceObject.join(temp, name);
+            const tag = name.slice(0, -'.tar'.length);
+            const archiveOptions = { refName: tag, platform: options.platform };
+            archives[source.service] =
+                'ociTar' in source
+                    ? await repackOciArchive(source.ociTar, out, archiveOptions)
+                    : await writeArchiveFromRegistry(source.client, source.image, out, archiveOptions);
+            files.push(out);
+        }
+        await (0,promises_namespaceObject.mkdir)(external_node_path_namespaceObject.dirname(target), { recursive: true });
+        const pack = tar_stream.pack();
+        const gzip = (0,external_node_zlib_namespaceObject.createGzip)({ level: options.gzipLevel ?? external_node_zlib_namespaceObject.constants.Z_BEST_SPEED });
+        const sink = (0,external_node_stream_promises_namespaceObject.pipeline)(pack, gzip, (0,external_node_fs_namespaceObject.createWriteStream)(target));
+        try {
+            const json = Buffer.from(serializeRecord(record));
+            await new Promise((resolve, reject) => pack.entry({ name: 'build.json', size: json.length, mode: 0o600 }, json, e => e ? reject(e) : resolve()));
+            for (const f of files) {
+                const { size } = await (0,promises_namespaceObject.stat)(f);
+                await new Promise((resolve, reject) => {
+                    const entry = pack.entry({ name: external_node_path_namespaceObject.basename(f), size, mode: 0o644 }, e => e ? reject(e) : resolve());
+                    (0,external_node_stream_promises_namespaceObject.pipeline)((0,external_node_fs_namespaceObject.createReadStream)(f), entry).catch(reject);
+                });
+            }
+            pack.finalize();
+        }
+        catch (e) {
+            pack.destroy(e);
+            await sink.catch(() => undefined);
+            throw e;
+        }
+        await sink;
+        return { path: target, archives };
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(temp, { recursive: true, force: true });
+    }
+}
+/**
+ * Reads an export tarball: build.json parsed, the entry list, and (with `extractTo`) each
+ * `.tar` archive written to that directory.
+ */
+async function readExport(file, options = {}) {
+    const extract = tar.extract();
+    const feeding = pipeline(createReadStream(file), createGunzip(), extract).catch(e => extract.destroy(e));
+    let record;
+    const entries = [];
+    const archives = {};
+    if (options.extractTo)
+        await mkdir(options.extractTo, { recursive: true });
+    for await (const entry of extract) {
+        const { name, size = 0, type } = entry.header;
+        if (type === 'file') {
+            entries.push({ name, size });
+            if (name === 'build.json') {
+                const parts = [];
+                for await (const part of entry)
+                    parts.push(part);
+                record = JSON.parse(Buffer.concat(parts).toString('utf8'));
+            }
+            else if (name.endsWith('.tar') && options.extractTo && !name.includes('/')) {
+                const out = path.join(options.extractTo, name);
+                await pipeline(entry, createWriteStream(out));
+                archives[name.split('.')[0]] = out;
+            }
+        }
+        entry.resume();
+    }
+    await feeding;
+    if (!record)
+        throw new Error(`${file}: no build.json in it`);
+    return { record, entries, archives };
+}
+
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/core/rack/time.js
+// The rack's time encodings (convox/stdsdk options.go, convox/stdapi options.go): params use the
+// sortable layout `20060102.150405.000000000` in UTC; JSON bodies use Go's RFC 3339 with nanoseconds.
+/** Go's zero time as the rack's JSON renders it: an unset `started` / `ended`. */
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+/** `20060102.150405.000000000` (UTC), the layout of time params. */
+function formatRackTime(date) {
+    const p = (n, w = 2) => String(n).padStart(w, '0');
+    return (`${p(date.getUTCFullYear(), 4)}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}.` +
+        `${p(date.getUTCHours())}${p(date.getUTCMinutes())}${p(date.getUTCSeconds())}.` +
+        `${p(date.getUTCMilliseconds(), 3)}000000`);
+}
+const SORTABLE = /^(\d{4})(\d{2})(\d{2})\.(\d{2})(\d{2})(\d{2})\.(\d{9})$/;
+/** Parses the sortable layout; undefined when the text is not in it. */
+function parseRackTime(text) {
+    const m = SORTABLE.exec(text);
+    if (!m)
+        return undefined;
+    const [y, mo, d, h, mi, s, frac] = m.slice(1).map(Number);
+    const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s, Math.floor(frac / 1_000_000)));
+    // Date.UTC rolls over invalid fields (month 13); the rack rejects them.
+    return formatRackTime(date).slice(0, 15) === text.slice(0, 15) ? date : undefined;
+}
+/** Go's `time.Time` JSON (RFC 3339, nanoseconds, trailing zeros trimmed) for a Date. */
+function formatJsonTime(date) {
+    if (!date)
+        return ZERO_TIME;
+    return date.toISOString().replace(/\.?0+Z$/, 'Z');
+}
+/** Either encoding to a Date; undefined for the zero time or text in neither. */
+function parseAnyTime(text) {
+    if (!text || text.startsWith('0001-01-01'))
+        return undefined;
+    const sortable = parseRackTime(text);
+    if (sortable)
+        return sortable;
+    const d = new Date(text);
+    return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+;// CONCATENATED MODULE: ./src/core/rack/client.js
+// A client of the Convox rack API, following the CLI's own client: convox/convox sdk/sdk.go
+// (headers, Basic auth, Console `Rack` header), sdk/methods.go (paths and params) and
+// convox/stdsdk client.go / options.go (form encoding, raw bodies, error bodies).
+
+
+
+
+
+
+const DEFAULT_CONVOX_HOST = 'console.convox.com';
+/** A rack answer with status >= 400 (after retries), as one line: `rack <host>: <call>: <status> <error>`. */
+class RackError extends Error {
+    status;
+    rackMessage;
+    constructor(message, status, rackMessage) {
+        super(message);
+        this.status = status;
+        this.rackMessage = rackMessage;
+        this.name = 'RackError';
+    }
+}
+/** 401 / 403: the credentials are wrong; a mistake the user fixes. */
+class RackAuthError extends errors_UserError {
+    status;
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+        this.name = 'RackAuthError';
+    }
+}
+/** Where the rack client talks to, from the settings; undefined when no rack is configured. */
+function rackClientOptions(settings) {
+    if (settings.rackUrl)
+        return { rackUrl: settings.rackUrl };
+    if (settings.convoxPassword) {
+        return {
+            convoxHost: settings.convoxHost,
+            convoxPassword: settings.convoxPassword,
+            rack: settings.rack
+        };
+    }
+    return undefined;
+}
+class RackClient {
+    mode;
+    /** The API base without credentials. */
+    endpoint;
+    /** host[:port], used in messages. */
+    host;
+    /** Console mode's `<org>/<rack>`; '' in direct mode. */
+    rack;
+    username;
+    password;
+    secrets = new Set();
+    options;
+    constructor(options) {
+        this.options = options;
+        if (options.rackUrl) {
+            this.mode = 'direct';
+            let u;
+            try {
+                u = new URL(options.rackUrl);
+            }
+            catch {
+                // never echo the value: it holds the password
+                throw new errors_UserError({
+                    input: 'rack-url',
+                    message: 'is not a URL like https://convox:<password>@api.<domain>'
+                });
+            }
+            if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+                throw new errors_UserError({ input: 'rack-url', message: 'must start with https://' });
+            }
+            this.username = decodeURIComponent(u.username);
+            this.password = decodeURIComponent(u.password);
+            this.rack = '';
+            this.addSecret(u.password);
+            u.username = '';
+            u.password = '';
+            this.endpoint = u;
+        }
+        else if (options.convoxPassword) {
+            this.mode = 'console';
+            const rack = (options.rack ?? '').trim();
+            if (!/^[^/\s]+\/[^/\s]+$/.test(rack)) {
+                throw new errors_UserError({
+                    input: 'rack',
+                    message: `Console mode (convox-password) needs the rack as <org>/<rack>, got "${rack}"`
+                });
+            }
+            const host = (options.convoxHost ?? '').trim() || DEFAULT_CONVOX_HOST;
+            let u;
+            try {
+                u = new URL(/^[a-z]+:\/\//i.test(host) ? host : `https://${host}`);
+            }
+            catch {
+                throw new errors_UserError({ input: 'convox-host', message: `"${host}" is not a host name` });
+            }
+            u.username = '';
+            u.password = '';
+            this.endpoint = u;
+            // pkg/rack/console.go consoleClient: https://convox:<key>@<host>, Rack header = <org>/<rack>
+            this.username = 'convox';
+            this.password = options.convoxPassword;
+            this.rack = rack;
+        }
+        else {
+            throw new errors_UserError({
+                input: 'rack-url',
+                message: 'no rack credentials: set rack-url (or RACK_URL), or convox-password and rack'
+            });
+        }
+        this.addSecret(this.password);
+        if (this.username || this.password) {
+            this.addSecret(Buffer.from(`${this.username}:${this.password}`).toString('base64'));
+        }
+        this.endpoint.pathname = this.endpoint.pathname.replace(/\/+$/, '');
+        this.endpoint.search = '';
+        this.endpoint.hash = '';
+        this.host = this.endpoint.host;
+    }
+    /** The rack password (direct) or deploy key (Console): for pushing through the rack's /v2/ proxy. */
+    get credentials() {
+        return { username: this.username, password: this.password };
+    }
+    /** Masks a secret (and its URL-encoded form) and hides it from every later error message. */
+    addSecret(secret) {
+        for (const s of [secret, safeDecode(secret), encodeURIComponent(secret)]) {
+            if (!s || this.secrets.has(s))
+                continue;
+            this.secrets.add(s);
+            this.options.mask?.(s);
+        }
+    }
+    /** Replaces every known secret in text with `***`. */
+    scrub(text) {
+        let out = text;
+        for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
+            if (s.length >= 3)
+                out = out.split(s).join('***');
+        }
+        return out;
+    }
+    // --- typed calls (sdk/methods.go) ---
+    systemGet() {
+        return this.json('GET', '/system');
+    }
+    appGet(app) {
+        return this.json('GET', `/apps/${seg(app)}`);
+    }
+    async buildCreate(app, params) {
+        const b = await this.json('POST', `/apps/${seg(app)}/builds`, {
+            params: { url: '', ...params }
+        });
+        this.maskRepository(b);
+        return b;
+    }
+    async buildGet(app, id) {
+        const b = await this.json('GET', `/apps/${seg(app)}/builds/${seg(id)}`);
+        this.maskRepository(b);
+        return b;
+    }
+    buildList(app, limit) {
+        return this.json('GET', `/apps/${seg(app)}/builds`, { query: { limit } });
+    }
+    buildUpdate(app, id, params) {
+        return this.json('PUT', `/apps/${seg(app)}/builds/${seg(id)}`, { params });
+    }
+    /** POSTs the tarball, streamed from the file (never read whole into memory). */
+    async buildImport(app, file) {
+        try {
+            const s = await (0,promises_namespaceObject.stat)(file);
+            if (!s.isFile())
+                throw new Error('not a file');
+        }
+        catch {
+            throw new errors_UserError({ input: 'import', message: `cannot read the tarball ${file}` });
+        }
+        return this.json('POST', `/apps/${seg(app)}/builds/import`, {
+            body: () => (0,external_node_fs_namespaceObject.createReadStream)(file),
+            timeoutMs: false
+        });
+    }
+    objectStore(app, key, data, options = {}) {
+        const headers = options.public === undefined ? {} : { Public: String(options.public) };
+        return this.json('POST', `/apps/${seg(app)}/objects/${key.split('/').map(seg).join('/')}`, {
+            body: data,
+            headers
+        });
+    }
+    async objectFetch(app, key) {
+        const res = await this.request('GET', `/apps/${seg(app)}/objects/${key.split('/').map(seg).join('/')}`);
+        return Buffer.from(await res.arrayBuffer());
+    }
+    releaseCreate(app, params) {
+        return this.json('POST', `/apps/${seg(app)}/releases`, { params });
+    }
+    releaseGet(app, id) {
+        return this.json('GET', `/apps/${seg(app)}/releases/${seg(id)}`);
+    }
+    releaseList(app, limit) {
+        return this.json('GET', `/apps/${seg(app)}/releases`, { query: { limit } });
+    }
+    /** The rack answers `ok`. */
+    async releasePromote(app, id, params = {}) {
+        const res = await this.request('POST', `/apps/${seg(app)}/releases/${seg(id)}/promote`, {
+            params
+        });
+        await res.arrayBuffer();
+    }
+    // --- transport ---
+    async json(method, path, options = {}) {
+        const res = await this.request(method, path, options);
+        const text = await res.text();
+        try {
+            return JSON.parse(text);
+        }
+        catch {
+            throw new RackError(this.scrub(`rack ${this.host}: ${method} ${path}: invalid JSON answer: ${oneLine(text)}`), res.status, oneLine(text));
+        }
+    }
+    /** One call with retries; resolves to a 2xx/3xx response, else throws RackError / RackAuthError. */
+    async request(method, path, options = {}) {
+        const retries = this.options.retries ?? 5;
+        const base = this.options.retryDelayMs ?? 500;
+        const max = this.options.maxRetryDelayMs ?? 10_000;
+        const call = `${method} ${path}`;
+        for (let attempt = 0;; attempt++) {
+            let res;
+            let failure;
+            try {
+                res = await this.send(method, path, options);
+            }
+            catch (e) {
+                failure = this.scrub(connectionError(e));
+                if (attempt >= retries) {
+                    throw new RackError(`rack ${this.host}: ${call}: ${failure}`, 0, failure);
+                }
+            }
+            if (res) {
+                if (res.status < 400)
+                    return res;
+                const message = this.scrub(await errorMessage(res));
+                const retryable = res.status >= 500 || res.status === 409;
+                if (!retryable || attempt >= retries) {
+                    if (res.status === 401 || res.status === 403) {
+                        throw new RackAuthError(`rack ${this.host}: ${res.status} ${message || 'unauthorized'}${this.authHint(res)}`, res.status);
+                    }
+                    throw new RackError(`rack ${this.host}: ${call}: ${res.status} ${message}`.trimEnd(), res.status, message);
+                }
+                failure = `${res.status} ${message}`.trimEnd();
+            }
+            const delay = Math.min(max, base * 2 ** attempt) * (0.8 + Math.random() * 0.4);
+            this.options.logger?.info(`rack ${this.host}: ${call}: ${failure}; retrying in ${(delay / 1000).toFixed(1)}s (${attempt + 1}/${retries})`);
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay);
+        }
+    }
+    async send(method, path, options) {
+        const url = new URL(this.endpoint.href);
+        url.pathname = `${this.endpoint.pathname.replace(/\/+$/, '')}${path}`;
+        const query = encodeParams(options.query ?? {});
+        url.search = query.toString();
+        const headers = {
+            // JSON error bodies (pkg/api error rendering answers JSON to clients that accept it)
+            Accept: 'application/json',
+            'User-Agent': this.options.userAgent ?? 'convox-build'
+        };
+        if (this.username || this.password) {
+            headers.Authorization = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
+        }
+        if (this.rack)
+            headers.Rack = this.rack;
+        let body;
+        let duplex;
+        if (options.body !== undefined) {
+            headers['Content-Type'] = 'application/octet-stream';
+            const b = options.body;
+            if (typeof b === 'function') {
+                body = external_node_stream_namespaceObject.Readable.toWeb(b());
+                duplex = 'half';
+            }
+            else {
+                body = typeof b === 'string' ? b : new Uint8Array(b);
+            }
+        }
+        else if (options.params) {
+            headers['Content-Type'] = 'application/x-www-form-urlencoded';
+            body = encodeParams(options.params).toString();
+        }
+        Object.assign(headers, options.headers);
+        const timeout = options.timeoutMs ?? this.options.timeoutMs ?? 300_000;
+        this.options.logger?.debug(`rack ${this.host}: ${method} ${path}`);
+        const init = {
+            method,
+            headers,
+            body,
+            redirect: 'manual',
+            signal: timeout === false ? undefined : AbortSignal.timeout(timeout)
+        };
+        if (duplex)
+            init.duplex = duplex;
+        return fetch(url, init);
+    }
+    authHint(res) {
+        // Console asks interactive users for a session (pkg/console/auth.go); CI needs a deploy key.
+        if (/^Session /.test(res.headers.get('www-authenticate') ?? '')) {
+            return ' (Console wants an interactive session: use a deploy key as convox-password)';
+        }
+        return '';
+    }
+    /** BuildCreate with external=true returns a push target holding the rack password. */
+    maskRepository(b) {
+        if (!b?.repository)
+            return;
+        try {
+            const u = new URL(b.repository);
+            if (u.password)
+                this.addSecret(u.password);
+        }
+        catch {
+            // not a URL: nothing embedded to mask
+        }
+    }
+}
+/** The push target of a repository URL: `host/path` without scheme and credentials. */
+function repositoryTarget(repository) {
+    let u;
+    try {
+        u = new URL(repository);
+    }
+    catch {
+        // already host/path
+        return { repository, host: repository.split('/')[0] ?? '', username: '', password: '' };
+    }
+    return {
+        repository: `${u.host}${u.pathname.replace(/\/+$/, '')}`,
+        host: u.host,
+        username: safeDecode(u.username),
+        password: safeDecode(u.password)
+    };
+}
+/** stdsdk marshalValue: bool true|false, times in the sortable layout, lists comma-joined. */
+function encodeParams(params) {
+    const out = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) {
+        if (v === undefined)
+            continue;
+        if (v instanceof Date)
+            out.set(k, formatRackTime(v));
+        else if (Array.isArray(v))
+            out.set(k, v.join(','));
+        else
+            out.set(k, String(v));
+    }
+    return out;
+}
+function seg(s) {
+    return encodeURIComponent(s);
+}
+function safeDecode(s) {
+    try {
+        return decodeURIComponent(s);
+    }
+    catch {
+        return s;
+    }
+}
+function oneLine(text) {
+    return text.replace(/\s+/g, ' ').trim().slice(0, 500);
+}
+/** stdsdk responseError: `{"error": "..."}`, else the trimmed body, else the status. */
+async function errorMessage(res) {
+    let text = '';
+    try {
+        text = await res.text();
+    }
+    catch {
+        // body lost: the status alone will do
+    }
+    try {
+        const j = JSON.parse(text);
+        if (typeof j.error === 'string' && j.error)
+            return oneLine(j.error);
+    }
+    catch {
+        // not JSON
+    }
+    return oneLine(text);
+}
+function connectionError(e) {
+    if (e instanceof Error) {
+        if (e.name === 'TimeoutError')
+            return 'request timed out';
+        const cause = e.cause;
+        if (cause?.code)
+            return `connection failed: ${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
+        if (cause?.message)
+            return `connection failed: ${cause.message}`;
+        return `connection failed: ${e.message}`;
+    }
+    return `connection failed: ${String(e)}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/rack/external-build.js
+
+async function runExternalBuild(client, options, build) {
+    const { app, logger } = options;
+    const system = await client.systemGet();
+    const created = await client.buildCreate(app, {
+        external: true,
+        description: options.description,
+        'git-sha': options.gitSha,
+        manifest: options.manifest ?? 'convox.yml',
+        development: options.development,
+        'no-cache': options.noCache
+    });
+    const buildId = created.id;
+    logger.info(`rack ${client.host}: build ${buildId} created on rack ${system.name}`);
+    const target = repositoryTarget(created.repository);
+    let log = '';
+    const append = (text) => {
+        log += text.endsWith('\n') || text === '' ? text : `${text}\n`;
+    };
+    try {
+        // The rack's own builds are `running` while they build (provider/k8s/build.go BuildCreate).
+        await client.buildUpdate(app, buildId, { manifest: options.manifestText, status: 'running' });
+        const out = await build({
+            buildId,
+            rackName: system.name,
+            repository: target.repository,
+            credentials: { registry: target.host, username: target.username, password: target.password },
+            build: created,
+            log: append
+        });
+        if (out.logs)
+            append(out.logs);
+        const logs = await client.objectStore(app, `build/${buildId}/logs`, client.scrub(log));
+        // exactly one release (the CLI's buildExternal makes a second one by mistake)
+        const release = await client.releaseCreate(app, { build: buildId });
+        const entrypoint = Array.isArray(out.entrypoint)
+            ? external_build_shellJoin(out.entrypoint)
+            : (out.entrypoint ?? '');
+        const done = await client.buildUpdate(app, buildId, {
+            logs: logs.Url,
+            release: release.id,
+            status: 'complete',
+            ended: new Date(),
+            entrypoint: entrypoint || undefined
+        });
+        logger.info(`rack ${client.host}: build ${buildId} complete, release ${release.id}`);
+        return {
+            buildId,
+            releaseId: release.id,
+            repository: target.repository,
+            rackName: system.name,
+            images: out.images ?? {},
+            build: done
+        };
+    }
+    catch (e) {
+        const reason = client.scrub(external_build_oneLine(e instanceof Error ? e.message : String(e)));
+        await markFailed(client, app, buildId, reason, log, logger);
+        throw e;
+    }
+}
+/** pkg/build/build.go fail: the log ends with `ERROR: <reason>`, is stored, the build is failed. */
+async function markFailed(client, app, buildId, reason, log, logger) {
+    const text = client.scrub(`${log}${log && !log.endsWith('\n') ? '\n' : ''}ERROR: ${reason}\n`);
+    let logsUrl;
+    try {
+        logsUrl = (await client.objectStore(app, `build/${buildId}/logs`, text)).Url;
+    }
+    catch (e) {
+        logger.warning(`rack ${client.host}: could not store the log of failed build ${buildId}: ${msg(e)}`);
+    }
+    try {
+        await client.buildUpdate(app, buildId, {
+            status: 'failed',
+            reason,
+            ended: new Date(),
+            logs: logsUrl
+        });
+        logger.info(`rack ${client.host}: build ${buildId} marked failed`);
+    }
+    catch (e) {
+        logger.warning(`rack ${client.host}: could not mark build ${buildId} failed: ${msg(e)}`);
+    }
+}
+/** sh-quotes and joins words: splits back like the rack's go-shellquote Join of an entrypoint. */
+function external_build_shellJoin(words) {
+    return words
+        .map(w => {
+        if (w === '')
+            return "''";
+        if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w))
+            return w;
+        return `'${w.replace(/'/g, `'\\''`)}'`;
+    })
+        .join(' ');
+}
+function external_build_oneLine(text) {
+    const lines = text
+        .split('\n')
+        .map(l => l.trim())
+        .filter(Boolean);
+    return (lines.join(' | ') || 'build failed').slice(0, 1000);
+}
+function msg(e) {
+    return e instanceof Error ? e.message : String(e);
+}
+
+;// CONCATENATED MODULE: ./src/core/rack/import.js
+// `convox builds import` over the API (pkg/cli/builds.go BuildsImport, sdk BuildImport), then a
+// check of what the rack made: provider/k8s/build.go BuildImport ignores failed pushes and marks the
+// new build complete anyway, so status, release and every image are verified here.
+
+
+
+
+
+/** Lists a tarball's services and build.json without unpacking the archives. */
+async function readTarballIndex(file) {
+    const services = new Set();
+    let build;
+    const extract = tar_stream.extract();
+    extract.on('entry', (header, stream, next) => {
+        const name = header.name.replace(/^\.\//, '');
+        if (header.type === 'file' && name === 'build.json') {
+            const chunks = [];
+            stream.on('data', (c) => void chunks.push(c));
+            stream.on('end', () => {
+                try {
+                    build = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+                }
+                catch {
+                    build = undefined;
+                }
+                next();
+            });
+            return;
+        }
+        if (header.type === 'file' && name.endsWith('.tar')) {
+            const svc = (name.split('/').pop() ?? name).split('.')[0];
+            if (svc)
+                services.add(svc);
+        }
+        stream.on('end', () => next());
+        stream.resume();
+    });
+    try {
+        await (0,external_node_stream_promises_namespaceObject.pipeline)((0,external_node_fs_namespaceObject.createReadStream)(file), (0,external_node_zlib_namespaceObject.createGunzip)(), extract);
+    }
+    catch (e) {
+        throw new errors_UserError({
+            input: 'import',
+            message: `${file} is not a convox builds export tarball: ${e instanceof Error ? e.message : String(e)}`
+        });
+    }
+    return { services: [...services].sort(), build };
+}
+/** Where a rack keeps an app's images, as seen through its API's /v2/ registry proxy. */
+function rackRepository(client, system, app) {
+    // provider/*/repository.go RepositoryPrefix: `<rack>/` on aws, '' elsewhere
+    const prefix = system.provider === 'aws' ? `${system.name}/` : '';
+    const host = client.mode === 'direct'
+        ? `${client.host}${client.endpoint.pathname.replace(/\/+$/, '')}`
+        : (system['rack-domain'] ?? `api.${system.domain.replace(/^router\./, '')}`);
+    return `${host}/${prefix}${app}`;
+}
+async function runImport(client, options) {
+    const { app, logger } = options;
+    const index = await readTarballIndex(options.tarball);
+    if (!index.build) {
+        throw new errors_UserError({ input: 'import', message: `${options.tarball} has no build.json` });
+    }
+    if (index.services.length === 0) {
+        throw new errors_UserError({ input: 'import', message: `${options.tarball} holds no image archives` });
+    }
+    const source = { buildId: index.build.id ?? '', releaseId: index.build.release ?? '' };
+    logger.info(`rack ${client.host}: importing build ${source.buildId} (${index.services.join(', ')}) into ${app}`);
+    const imported = await client.buildImport(app, options.tarball);
+    const buildId = imported.id;
+    try {
+        const build = await client.buildGet(app, buildId);
+        if (build.status !== 'complete') {
+            throw new Error(`the rack left imported build ${buildId} ${build.status || 'without a status'}`);
+        }
+        if (!build.release)
+            throw new Error(`the rack made no release for imported build ${buildId}`);
+        const release = await client.releaseGet(app, build.release);
+        if (release.build !== buildId) {
+            throw new Error(`release ${release.id} points to build ${release.build}, not ${buildId}`);
+        }
+        const repository = options.repository ?? rackRepository(client, await client.systemGet(), app);
+        const registry = repository.split('/')[0] ?? '';
+        const images = {};
+        const missing = [];
+        for (const service of index.services) {
+            const tag = `${service}.${buildId}`;
+            const ref = `${repository}:${tag}`;
+            images[service] = ref;
+            if (!options.verifyImage)
+                continue;
+            let ok;
+            let why = '';
+            try {
+                ok =
+                    (await options.verifyImage({
+                        service,
+                        tag,
+                        ref,
+                        repository,
+                        credentials: { registry, ...client.credentials }
+                    })) !== false;
+            }
+            catch (e) {
+                ok = false;
+                why = `: ${client.scrub(e instanceof Error ? e.message : String(e))}`;
+            }
+            if (!ok)
+                missing.push(`${ref}${why}`);
+        }
+        if (missing.length > 0) {
+            throw new Error(`the rack did not push ${missing.join('; ')}`);
+        }
+        if (!options.verifyImage) {
+            logger.warning(`rack ${client.host}: imported images were not verified (no registry check)`);
+        }
+        logger.info(`rack ${client.host}: imported build ${buildId}, release ${build.release}`);
+        return { buildId, releaseId: build.release, build, images, source };
+    }
+    catch (e) {
+        // never leave a broken build looking complete: promoting it would fail or run old images
+        const reason = client.scrub(e instanceof Error ? e.message : String(e));
+        try {
+            await client.buildUpdate(app, buildId, { status: 'failed', reason, ended: new Date() });
+        }
+        catch (u) {
+            logger.warning(`rack ${client.host}: could not mark imported build ${buildId} failed: ${u instanceof Error ? u.message : String(u)}`);
+        }
+        throw new Error(`rack ${client.host}: import into ${app} failed: ${reason}`, { cause: e });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/rack/promote.js
+// `convox releases promote` and its wait (pkg/cli/releases.go releasePromote,
+// pkg/common/provider.go WaitForAppRunning): the app's status is `updating` while it rolls out,
+// `rollback` when the rollout failed, then `running` on whichever release won.
+
+class PromoteError extends Error {
+    app;
+    constructor(message, app) {
+        super(message);
+        this.app = app;
+        this.name = 'PromoteError';
+    }
+}
+async function promoteRelease(client, options) {
+    const { app, releaseId, logger } = options;
+    const timeoutMs = options.timeoutMs ?? 30 * 60_000;
+    const pollMs = options.pollMs ?? 5000;
+    const deadline = Date.now() + timeoutMs;
+    const where = `rack ${client.host}: app ${app}`;
+    let current = await client.appGet(app);
+    if (!options.force && current.status !== 'running') {
+        logger.info(`${where} is ${current.status}: waiting for it to be running before promoting`);
+        while (current.status !== 'running') {
+            if (Date.now() >= deadline) {
+                throw new PromoteError(`${where}: still ${current.status} after ${promote_seconds(timeoutMs)}, release ${releaseId} not promoted`, current);
+            }
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(pollMs);
+            current = await client.appGet(app);
+        }
+    }
+    const previous = current.release;
+    if (previous === releaseId && current.status === 'running') {
+        logger.info(`${where} already runs release ${releaseId}`);
+    }
+    logger.info(`${where}: promoting release ${releaseId}`);
+    await client.releasePromote(app, releaseId, { force: options.force ?? false });
+    // The rack may still report the old release for a moment: only a state the promote caused
+    // (updating, rollback, or the new release) counts, or the grace of one poll period.
+    const graceUntil = Date.now() + pollMs;
+    let seenChange = false;
+    for (;;) {
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(Math.min(pollMs, Math.max(0, deadline - Date.now())));
+        current = await client.appGet(app);
+        if (current.status !== 'running' || current.release === releaseId)
+            seenChange = true;
+        if (current.status === 'rollback') {
+            throw new PromoteError(`${where}: release ${releaseId} rolled back${current.release && current.release !== releaseId ? ` to ${current.release}` : ''}`, current);
+        }
+        if (current.status === 'running' && (seenChange || Date.now() >= graceUntil)) {
+            if (current.release === releaseId) {
+                logger.info(`${where} runs release ${releaseId}`);
+                return current;
+            }
+            throw new PromoteError(`${where}: release ${releaseId} rolled back: the app runs ${current.release || 'no release'}${previous && current.release === previous ? ' (the previous release)' : ''}`, current);
+        }
+        if (Date.now() >= deadline) {
+            throw new PromoteError(`${where}: timed out after ${promote_seconds(timeoutMs)} waiting for release ${releaseId} to run (status ${current.status}, release ${current.release || 'none'})`, current);
+        }
+    }
+}
+function promote_seconds(ms) {
+    return ms >= 60_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 1000)}s`;
+}
+
+;// CONCATENATED MODULE: ./src/core/rack/index.js
+// The rack integration: what the pipeline needs.
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/core/git.js
+// The commit a build is of (BUILD_GIT_SHA) and the default build description.
+
+
+const PR_EVENTS = ['pull_request', 'pull_request_target'];
+/** The event payload GitHub wrote for this job, or null outside GitHub / when unreadable. */
+function readEventPayload(env) {
+    const file = env.GITHUB_EVENT_PATH;
+    if (!file)
+        return null;
+    try {
+        const data = JSON.parse(external_node_fs_namespaceObject.readFileSync(file, 'utf8'));
+        return data !== null && typeof data === 'object' ? data : null;
+    }
+    catch {
+        return null;
+    }
+}
+function pick(obj, ...keys) {
+    let v = obj;
+    for (const k of keys) {
+        if (v === null || typeof v !== 'object')
+            return undefined;
+        v = v[k];
+    }
+    return v;
+}
+/**
+ * The commit actually built: on pull_request(_target) events the PR head (GITHUB_SHA is a merge
+ * commit there, or the base branch), else GITHUB_SHA, else `git rev-parse HEAD` in cwd.
+ */
+async function resolveGitSha(env, cwd, exec) {
+    if (PR_EVENTS.includes(env.GITHUB_EVENT_NAME ?? '')) {
+        const head = pick(readEventPayload(env), 'pull_request', 'head', 'sha');
+        if (typeof head === 'string' && head !== '')
+            return head;
+    }
+    if (env.GITHUB_SHA)
+        return env.GITHUB_SHA;
+    let result;
+    try {
+        result = await exec('git', ['rev-parse', 'HEAD'], { cwd, env });
+    }
+    catch (e) {
+        throw new errors_UserError(`cannot tell which commit is built: GITHUB_SHA is not set and git failed (${e.message})`);
+    }
+    const sha = result.stdout.trim();
+    if (result.exitCode !== 0 || !/^[0-9a-f]{40,64}$/.test(sha)) {
+        throw new errors_UserError(`cannot tell which commit is built: GITHUB_SHA is not set and ${cwd} is not in a git repository with a commit`);
+    }
+    return sha;
+}
+/** `build <sha10> <commit subject>`; the subject from git, else from the event payload. */
+async function defaultDescription(sha, env, cwd, exec) {
+    const short = sha.slice(0, 10);
+    let subject = '';
+    if (sha) {
+        try {
+            const r = await exec('git', ['log', '-1', '--format=%s', sha, '--'], { cwd, env });
+            if (r.exitCode === 0)
+                subject = r.stdout.trim();
+        }
+        catch {
+            // no git: fall back to the payload
+        }
+    }
+    if (!subject) {
+        const message = pick(readEventPayload(env), 'head_commit', 'message');
+        if (typeof message === 'string')
+            subject = (message.split(/\r?\n/)[0] ?? '').trim();
+    }
+    return subject ? `build ${short} ${subject}` : `build ${short}`;
+}
+
+;// CONCATENATED MODULE: ./src/core/ids.js
+
+const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+/** `prefix` + `length` letters A-Z; crypto.randomInt rejects out-of-range draws, so no modulo bias. */
+function randomId(prefix, length = 10) {
+    let id = prefix;
+    for (let i = 0; i < length; i++)
+        id += LETTERS[(0,external_node_crypto_namespaceObject.randomInt)(0, LETTERS.length)];
+    return id;
+}
+/** A build id as the rack makes them: `B` + 10 letters. */
+function newBuildId() {
+    return randomId('B');
+}
+/** A release id as the rack makes them: `R` + 10 letters. */
+function newReleaseId() {
+    return randomId('R');
+}
+const BUILD_ID_PATTERN = /^B[A-Z]{10}$/;
+const RELEASE_ID_PATTERN = /^R[A-Z]{10}$/;
+
+;// CONCATENATED MODULE: ./src/core/build-args.js
+// The `build-args` input: one per line, `NAME` (a managed arg, else from the environment) or
+// `NAME=VALUE` (everything after the first `=`, verbatim). As on the rack, a managed arg is
+// passed only when named, and a build gets only the args its Dockerfile declares.
+
+const MANAGED_ARGS = [
+    'BUILD_APP',
+    'BUILD_AUTH',
+    'BUILD_DEVELOPMENT',
+    'BUILD_GENERATION',
+    'BUILD_GIT_SHA',
+    'BUILD_ID',
+    'BUILD_MANIFEST',
+    'BUILD_RACK'
+];
+const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+function isManagedArg(name) {
+    return MANAGED_ARGS.includes(name);
+}
+/** Parses the lines; all bad lines are reported at once. Later lines override earlier ones. */
+function parseBuildArgs(lines, context) {
+    const { env, managed, logger } = context;
+    const problems = [];
+    const byName = new Map();
+    lines.forEach((raw, index) => {
+        const line = index + 1;
+        if (raw.trim() === '')
+            return;
+        const eq = raw.indexOf('=');
+        const name = eq < 0 ? raw.trim() : raw.slice(0, eq);
+        if (!ARG_NAME.test(name)) {
+            problems.push({
+                input: 'build-args',
+                line,
+                message: `line ${line}: "${eq < 0 ? name : name + '='}" is not a valid build arg name (letters, digits and _, not starting with a digit); each line is NAME or NAME=VALUE`
+            });
+            return;
+        }
+        let arg;
+        if (eq >= 0) {
+            const isManaged = isManagedArg(name);
+            if (isManaged) {
+                logger.warning(`build-args line ${line}: ${name}=... overrides the managed value of ${name}`, {
+                    input: 'build-args',
+                    line
+                });
+            }
+            arg = { name, value: raw.slice(eq + 1), line, managed: false, secret: name === 'BUILD_AUTH' };
+        }
+        else if (isManagedArg(name)) {
+            arg = { name, value: managed(name), line, managed: true, secret: name === 'BUILD_AUTH' };
+        }
+        else if (Object.prototype.hasOwnProperty.call(env, name) && env[name] !== undefined) {
+            arg = { name, value: String(env[name]), line, managed: false, secret: false };
+        }
+        else {
+            problems.push({
+                input: 'build-args',
+                line,
+                message: `line ${line}: ${name} is not a managed build arg (${MANAGED_ARGS.join(', ')}) and is not set in the environment; write ${name}=VALUE to give it a value`
+            });
+            return;
+        }
+        if (arg.secret && arg.value !== '')
+            logger.mask(arg.value);
+        const prev = byName.get(name);
+        if (prev) {
+            logger.warning(`build-args line ${line}: ${name} is given again (first on line ${prev.line}); the last one wins`, { input: 'build-args', line });
+            byName.delete(name);
+        }
+        byName.set(name, arg);
+    });
+    if (problems.length > 0)
+        throw new errors_UserError(problems);
+    return [...byName.values()];
+}
+/**
+ * BUILD_AUTH as the rack makes it (provider/k8s/build.go buildAuth): a JSON object from registry
+ * (host or repository) to `{Username, Password}`, with the push registry's and Docker Hub's
+ * credentials where given. A secret: callers mask it.
+ */
+function buildAuth(settings) {
+    const auth = {};
+    if (settings.dockerHubUsername && settings.dockerHubPassword) {
+        auth[settings.dockerHubRegistry || 'docker.io'] = {
+            Username: settings.dockerHubUsername,
+            Password: settings.dockerHubPassword
+        };
+    }
+    if (settings.registry && settings.registryUsername && settings.registryPassword) {
+        auth[settings.registry] = {
+            Username: settings.registryUsername,
+            Password: settings.registryPassword
+        };
+    }
+    return JSON.stringify(auth);
+}
+
+;// CONCATENATED MODULE: ./src/core/dockerfile.js
+// What a build needs to know of a Dockerfile: the ARG names it declares (any stage, or before the
+// first FROM) and its stage names. A scan, not a full parser, but one that follows the Dockerfile
+// syntax where the rack's line scan does not: parser directives, the escape character, line
+// continuations (with comment lines inside them), several names per ARG, quoted defaults, any
+// keyword case, and heredocs (whose bodies are not instructions).
+
+
+/** Scans Dockerfile text; bad parser directives are returned as problems. */
+function scanDockerfile(text) {
+    const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+    const problems = [];
+    let escape = '\\';
+    let i = 0;
+    // Parser directives: only at the very top, one per line, each at most once; the first line
+    // that is not one (comment, blank line, instruction) ends them.
+    const seen = new Set();
+    for (; i < lines.length; i++) {
+        const m = /^\s*#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$/.exec(lines[i] ?? '');
+        if (!m)
+            break;
+        const name = (m[1] ?? '').toLowerCase();
+        if (!['escape', 'syntax', 'check'].includes(name))
+            break;
+        if (seen.has(name))
+            break;
+        seen.add(name);
+        if (name === 'escape') {
+            const v = m[2] ?? '';
+            if (v !== '\\' && v !== '`') {
+                problems.push({ line: i + 1, message: `invalid escape directive "${v}": must be \\ or \`` });
+            }
+            else {
+                escape = v;
+            }
+        }
+    }
+    const args = [];
+    const stages = [];
+    const pendingHeredocs = [];
+    while (i < lines.length) {
+        // Heredoc bodies follow the instruction line that opened them.
+        if (pendingHeredocs.length > 0) {
+            const h = pendingHeredocs[0];
+            const line = lines[i] ?? '';
+            if ((h.strip ? line.replace(/^\t+/, '') : line) === h.word)
+                pendingHeredocs.shift();
+            i++;
+            continue;
+        }
+        const first = lines[i] ?? '';
+        i++;
+        if (isBlankOrComment(first))
+            continue;
+        // Join continuation lines; comment and blank lines inside a continuation are skipped.
+        let logical = '';
+        let current = first;
+        for (;;) {
+            const cont = continued(current, escape);
+            if (cont === null) {
+                logical += current;
+                break;
+            }
+            logical += cont;
+            while (i < lines.length && isBlankOrComment(lines[i] ?? ''))
+                i++;
+            if (i >= lines.length)
+                break;
+            current = lines[i] ?? '';
+            i++;
+        }
+        const m = /^\s*(\S+)\s*([\s\S]*)$/.exec(logical);
+        if (!m)
+            continue;
+        const keyword = (m[1] ?? '').toUpperCase();
+        const rest = m[2] ?? '';
+        if (keyword === 'ARG') {
+            for (const word of words(rest, escape)) {
+                const name = word.split('=')[0] ?? '';
+                if (name !== '' && !args.includes(name))
+                    args.push(name);
+            }
+        }
+        else if (keyword === 'FROM') {
+            const w = words(rest, escape).filter(x => !x.startsWith('--'));
+            if (w.length >= 3 && (w[w.length - 2] ?? '').toLowerCase() === 'as')
+                stages.push(w[w.length - 1]);
+        }
+        else if (keyword === 'RUN' || keyword === 'COPY' || keyword === 'ADD') {
+            for (const h of rest.matchAll(/(?:^|\s)\d*<<(-?)(["']?)([A-Za-z0-9_][A-Za-z0-9_.-]*)\2/g)) {
+                pendingHeredocs.push({ word: h[3] ?? '', strip: h[1] === '-' });
+            }
+        }
+    }
+    return { args, stages, escape, problems };
+}
+/** Reads and scans a Dockerfile; `shown` names it in errors (relative to the working directory). */
+function readDockerfile(file, shown) {
+    let text;
+    try {
+        text = external_node_fs_namespaceObject.readFileSync(file, 'utf8');
+    }
+    catch (e) {
+        const code = e.code;
+        throw new errors_UserError({
+            file: shown,
+            message: code === 'ENOENT' ? 'Dockerfile does not exist' : `Dockerfile cannot be read (${code})`
+        });
+    }
+    const info = scanDockerfile(text);
+    if (info.problems.length > 0) {
+        throw new errors_UserError(info.problems.map(p => ({ file: shown, line: p.line, col: 1, message: p.message })));
+    }
+    return { args: info.args, stages: info.stages, escape: info.escape };
+}
+/** True when a stage named `name` exists (stage names are case-insensitive). */
+function hasStage(info, name) {
+    return info.stages.some(s => s.toLowerCase() === name.toLowerCase());
+}
+function isBlankOrComment(line) {
+    return /^\s*(#|$)/.test(line);
+}
+/** The line without its trailing escape character when it continues, else null. */
+function continued(line, escape) {
+    const trimmed = line.replace(/\s+$/, '');
+    if (!trimmed.endsWith(escape))
+        return null;
+    return trimmed.slice(0, -1);
+}
+/** Splits an instruction's arguments into words: whitespace separates outside quotes. */
+function words(text, escape) {
+    const out = [];
+    let word = '';
+    let inWord = false;
+    let quote = null;
+    for (let j = 0; j < text.length; j++) {
+        const c = text[j];
+        if (c === escape && quote !== "'" && j + 1 < text.length) {
+            word += text[j + 1];
+            inWord = true;
+            j++;
+        }
+        else if (quote) {
+            if (c === quote)
+                quote = null;
+            else
+                word += c;
+        }
+        else if (c === '"' || c === "'") {
+            quote = c;
+            inWord = true;
+        }
+        else if (/\s/.test(c)) {
+            if (inWord)
+                out.push(word);
+            word = '';
+            inWord = false;
+        }
+        else {
+            word += c;
+            inWord = true;
+        }
+    }
+    if (inWord)
+        out.push(word);
+    return out;
+}
+
+// EXTERNAL MODULE: ../../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(3483);
+;// CONCATENATED MODULE: ./src/core/image-ref.js
+// Docker image reference grammar (the distribution reference spec): [host[:port]/]path[:tag][@digest].
+const HOST_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const HOST = new RegExp(`^(?:${HOST_COMPONENT}(?:\\.${HOST_COMPONENT})*|\\[[0-9a-fA-F:.]+\\])(?::[0-9]+)?$`);
+const image_ref_PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const image_ref_TAG = /^[\w][\w.-]{0,127}$/;
+const image_ref_DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+/** Why `ref` is not a valid image reference, or null when it is. */
+function imageReferenceProblem(ref) {
+    if (ref === '')
+        return 'is empty';
+    if (/\s/.test(ref))
+        return 'contains whitespace';
+    let rest = ref;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        const digest = rest.slice(at + 1);
+        if (!image_ref_DIGEST.test(digest))
+            return `has an invalid digest "${digest}" (expected algorithm:hex)`;
+        rest = rest.slice(0, at);
+    }
+    const slash = rest.lastIndexOf('/');
+    const colon = rest.lastIndexOf(':');
+    if (colon > slash) {
+        const tag = rest.slice(colon + 1);
+        if (!image_ref_TAG.test(tag)) {
+            return `has an invalid tag "${tag}" (a tag is 1 to 128 letters, digits, _, . or -, and does not start with . or -)`;
+        }
+        rest = rest.slice(0, colon);
+    }
+    if (rest === '')
+        return 'has no repository name';
+    if (rest.length > 255)
+        return 'has a repository name longer than 255 characters';
+    const parts = rest.split('/');
+    const first = parts[0] ?? '';
+    // The first part is a registry host when it looks like one (as docker decides).
+    if (parts.length > 1 &&
+        (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
+        if (!HOST.test(first))
+            return `has an invalid registry host "${first}"`;
+        parts.shift();
+    }
+    for (const p of parts) {
+        if (!image_ref_PATH_COMPONENT.test(p)) {
+            return p === ''
+                ? 'has an empty path component'
+                : /[A-Z]/.test(p)
+                    ? `has "${p}" in its repository name: repository names must be lowercase`
+                    : `has an invalid repository name component "${p}"`;
+        }
+    }
+    return null;
+}
+function isValidImageReference(ref) {
+    return imageReferenceProblem(ref) === null;
+}
+
+;// CONCATENATED MODULE: ./src/core/interpolate.js
+// `${VAR}` interpolation of convox.yml, as the rack does it (pkg/manifest/helpers.go): every
+// `${...}` up to the first `}` (newlines included) becomes the value of the variable named by
+// exactly what is between the braces; an unset variable becomes ''. There is no escape and no
+// `${VAR:-default}` form: `${A:-b}` looks up a variable literally named `A:-b`.
+const PATTERN = /\$\{([^}]*)\}/g;
+function interpolate(source, env) {
+    const replacements = [];
+    let text = '';
+    let last = 0;
+    for (const m of source.matchAll(PATTERN)) {
+        const start = m.index;
+        const name = m[1] ?? '';
+        text += source.slice(last, start);
+        // Only own properties: `${constructor}` must not find Object.prototype.constructor.
+        const set = Object.prototype.hasOwnProperty.call(env, name) && env[name] !== undefined;
+        const value = set ? String(env[name]) : '';
+        replacements.push({
+            name,
+            start,
+            end: start + m[0].length,
+            outStart: text.length,
+            outEnd: text.length + value.length,
+            set
+        });
+        text += value;
+        last = start + m[0].length;
+    }
+    text += source.slice(last);
+    return { text, replacements };
+}
+/** Maps an offset of the interpolated text back to the source: inside a value, to its `${`. */
+function sourceOffset(result, offset) {
+    let delta = 0;
+    for (const r of result.replacements) {
+        if (offset < r.outStart)
+            break;
+        if (offset === r.outStart || offset < r.outEnd)
+            return r.start;
+        delta = r.end - r.outEnd;
+    }
+    return offset + delta;
+}
+/** The replacements whose value lies in (or, when empty, at) the interpolated range. */
+function replacementsIn(result, start, end) {
+    return result.replacements.filter(r => r.outStart === r.outEnd
+        ? r.outStart >= start && r.outStart <= end
+        : r.outStart < end && r.outEnd > start);
+}
+/** A variable name a shell would accept; anything else between the braces is a likely mistake. */
+function isPlainVariableName(name) {
+    return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
+}
+
+;// CONCATENATED MODULE: ./src/core/manifest.js
+// convox.yml: interpolation, parsing with positions and what a build needs of it. Everything a
+// build does not use is accepted as it is: the rack validates it at release time.
+
+
+
+
+
+
+const DEFAULT_DOCKERFILE = 'Dockerfile';
+/** The rack's service name rule (pkg/manifest validate.go); names end up in image tags. */
+const SERVICE_NAME = /^[a-z][a-z0-9-]*$/;
+/** Interpolates and parses manifest text; throws one UserError with every problem found. */
+function parseManifest(text, options) {
+    return new ManifestParser(text, options).parse();
+}
+/** Reads, parses and checks the manifest and every build's context and Dockerfile. */
+function loadManifest(options) {
+    const { workingDirectory, manifest, env, logger } = options;
+    const file = manifest;
+    const abs = external_node_path_namespaceObject.resolve(workingDirectory, manifest);
+    let text;
+    try {
+        text = external_node_fs_namespaceObject.readFileSync(abs, 'utf8');
+    }
+    catch (e) {
+        const code = e.code;
+        const why = code === 'ENOENT'
+            ? `no such file in ${workingDirectory}`
+            : code === 'EISDIR'
+                ? 'is a directory, not a file'
+                : `cannot be read (${code ?? String(e)})`;
+        throw new errors_UserError({ input: 'manifest', message: `${manifest} ${why}` });
+    }
+    const parsed = parseManifest(text, { file, env, logger });
+    const problems = [];
+    const services = [];
+    const root = realpathOrSelf(workingDirectory);
+    for (const s of parsed.services) {
+        if (!s.build) {
+            services.push({ name: s.name, at: s.at, image: s.image });
+            continue;
+        }
+        const build = resolveBuild(s.build, workingDirectory, root, file, problems);
+        if (build)
+            services.push({ name: s.name, at: s.at, build });
+    }
+    if (problems.length > 0)
+        throw new errors_UserError(problems);
+    return { file, path: abs, text, services };
+}
+function resolveBuild(b, workingDirectory, root, file, problems) {
+    const fail = (at, message) => {
+        problems.push({ file, ...at, message });
+        return undefined;
+    };
+    if (isAbsolutePath(b.path)) {
+        return fail(b.pathAt, `build path "${b.path}" must be relative to the working directory`);
+    }
+    const contextPath = external_node_path_namespaceObject.resolve(workingDirectory, b.path);
+    if (!inside(workingDirectory, contextPath)) {
+        return fail(b.pathAt, `build path "${b.path}" is outside the working directory`);
+    }
+    const stat = statOrNull(contextPath);
+    if (!stat)
+        return fail(b.pathAt, `build path "${b.path}" does not exist`);
+    if (!stat.isDirectory())
+        return fail(b.pathAt, `build path "${b.path}" is not a directory`);
+    if (!inside(root, realpathOrSelf(contextPath))) {
+        return fail(b.pathAt, `build path "${b.path}" leads outside the working directory (symlink)`);
+    }
+    if (isAbsolutePath(b.manifest)) {
+        return fail(b.manifestAt, `Dockerfile "${b.manifest}" must be relative to the build path`);
+    }
+    const dockerfilePath = external_node_path_namespaceObject.resolve(contextPath, b.manifest);
+    const shown = posix(external_node_path_namespaceObject.relative(workingDirectory, dockerfilePath));
+    if (!inside(workingDirectory, dockerfilePath)) {
+        return fail(b.manifestAt, `Dockerfile "${b.manifest}" is outside the working directory`);
+    }
+    const df = statOrNull(dockerfilePath);
+    if (!df)
+        return fail(b.manifestAt, `Dockerfile ${shown} does not exist`);
+    if (!df.isFile())
+        return fail(b.manifestAt, `Dockerfile ${shown} is not a file`);
+    if (!inside(root, realpathOrSelf(dockerfilePath))) {
+        return fail(b.manifestAt, `Dockerfile ${shown} leads outside the working directory (symlink)`);
+    }
+    return {
+        context: posix(external_node_path_namespaceObject.relative(workingDirectory, contextPath)) || '.',
+        dockerfile: posix(external_node_path_namespaceObject.relative(contextPath, dockerfilePath)),
+        contextPath,
+        dockerfilePath
+    };
+}
+function isAbsolutePath(p) {
+    return external_node_path_namespaceObject.isAbsolute(p) || external_node_path_namespaceObject.win32.isAbsolute(p);
+}
+function inside(parent, child) {
+    const rel = external_node_path_namespaceObject.relative(parent, child);
+    return rel === '' || (!rel.startsWith('..' + external_node_path_namespaceObject.sep) && rel !== '..' && !external_node_path_namespaceObject.isAbsolute(rel));
+}
+function statOrNull(p) {
+    try {
+        return external_node_fs_namespaceObject.statSync(p);
+    }
+    catch {
+        return null;
+    }
+}
+function realpathOrSelf(p) {
+    try {
+        return external_node_fs_namespaceObject.realpathSync(p);
+    }
+    catch {
+        return p;
+    }
+}
+function posix(p) {
+    return p.split(external_node_path_namespaceObject.sep).join('/');
+}
+class ManifestParser {
+    source;
+    options;
+    problems = [];
+    merges = 0;
+    lines = new dist/* LineCounter */.HN();
+    interpolated;
+    doc;
+    constructor(source, options) {
+        this.source = source;
+        this.options = options;
+        this.lines.addNewLine(0);
+        for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) {
+            this.lines.addNewLine(i + 1);
+        }
+        this.interpolated = interpolate(source, options.env);
+    }
+    parse() {
+        const { file, logger } = this.options;
+        for (const r of this.interpolated.replacements) {
+            if (r.set)
+                continue;
+            const hint = isPlainVariableName(r.name)
+                ? ''
+                : ` (the rack looks up a variable named exactly "${r.name}": no defaults or other shell forms)`;
+            logger.warning(`\${${r.name}} is not set: it becomes empty${hint}`, {
+                file,
+                ...this.lines.linePos(r.start)
+            });
+        }
+        // YAML 1.1 as the rack's gopkg.in/yaml.v2 (merge keys, yes/no booleans); duplicate keys
+        // are checked below only where builds care, as yaml.v2 accepts them elsewhere.
+        this.doc = (0,dist/* parseDocument */.Tp)(this.interpolated.text, {
+            version: '1.1',
+            prettyErrors: false,
+            uniqueKeys: false
+        });
+        for (const e of this.doc.errors) {
+            this.problems.push(this.problem(e.pos[0], yamlMessage(e.message)));
+        }
+        if (this.problems.length > 0)
+            throw new errors_UserError(this.problems);
+        const services = this.services();
+        if (this.problems.length > 0)
+            throw new errors_UserError(this.problems);
+        return { file, text: this.source, services };
+    }
+    services() {
+        const contents = this.deref(this.doc.contents);
+        if (contents === null || ((0,dist/* isScalar */.jn)(contents) && contents.value === null))
+            return [];
+        if (!(0,dist/* isMap */.jh)(contents)) {
+            this.problems.push(this.problem(start(contents), 'the manifest must be a YAML mapping'));
+            return [];
+        }
+        const top = this.entries(contents, 'the manifest');
+        const servicesEntry = top.get('services');
+        if (!servicesEntry) {
+            for (const k of top.keys()) {
+                if (k !== 'services' && /^services?s*$|^service$/i.test(k)) {
+                    const e = top.get(k);
+                    this.problems.push(this.problem(start(e?.keyNode), `unknown key "${k}": did you mean "services"?`));
+                }
+            }
+            return [];
+        }
+        const node = this.deref(servicesEntry.value);
+        if (node === null || ((0,dist/* isScalar */.jn)(node) && node.value === null))
+            return [];
+        if (!(0,dist/* isMap */.jh)(node)) {
+            this.problems.push(this.problem(start(node), 'services must be a map of service names to their definitions'));
+            return [];
+        }
+        const out = [];
+        for (const [name, e] of this.entries(node, 'services')) {
+            const s = this.service(name, e);
+            if (s)
+                out.push(s);
+        }
+        return out;
+    }
+    service(name, e) {
+        const at = this.pos(start(e.keyNode));
+        if (!SERVICE_NAME.test(name)) {
+            this.problems.push({
+                file: this.options.file,
+                ...at,
+                message: `service name "${name}" is invalid: it must start with a lowercase letter and hold only lowercase letters, digits and dashes`
+            });
+        }
+        const node = this.deref(e.value);
+        // A service without build or image builds `.` with `Dockerfile`, as on the rack.
+        const defaults = { path: '.', manifest: DEFAULT_DOCKERFILE, pathAt: at, manifestAt: at };
+        if (node === null || ((0,dist/* isScalar */.jn)(node) && node.value === null))
+            return { name, at, build: defaults };
+        if (!(0,dist/* isMap */.jh)(node)) {
+            this.problems.push(this.problem(start(node), `service ${name} must be a map`));
+            return undefined;
+        }
+        const fields = this.entries(node, `service ${name}`);
+        // `image: ${X}` with X unset would silently build `.` on the rack: refuse instead.
+        for (const key of ['build', 'image']) {
+            const f = fields.get(key);
+            if (!f || nonNull(f))
+                continue;
+            const why = this.emptied(f.value ?? f.keyNode, f.value ? 0 : Infinity);
+            if (why) {
+                this.problems.push(this.problem(start(f.keyNode), `service ${name}: ${key} is empty${why}`));
+                return undefined;
+            }
+        }
+        const build = nonNull(fields.get('build'));
+        const image = nonNull(fields.get('image'));
+        if (build && image) {
+            const later = start(build.keyNode) > start(image.keyNode) ? build : image;
+            this.problems.push(this.problem(start(later.keyNode), `service ${name} has both build and image: a service either builds or uses an image`));
+            return undefined;
+        }
+        if (image)
+            return this.imageService(name, at, image);
+        if (!build)
+            return { name, at, build: defaults };
+        return this.buildService(name, at, build);
+    }
+    imageService(name, at, e) {
+        const node = this.deref(e.value);
+        if (!(0,dist/* isScalar */.jn)(node)) {
+            this.problems.push(this.problem(start(node), `service ${name}: image must be a string`));
+            return undefined;
+        }
+        const image = scalarText(node);
+        const why = imageReferenceProblem(image);
+        if (why) {
+            this.problems.push(this.problem(start(node), `service ${name}: image "${image}" ${why}${this.emptied(node)}`));
+            return undefined;
+        }
+        return { name, at, image };
+    }
+    buildService(name, at, e) {
+        const node = this.deref(e.value);
+        const nodeAt = this.pos(start(node));
+        if ((0,dist/* isScalar */.jn)(node)) {
+            // yaml.v2 rejects a number or boolean here; its 1.1 resolver differs from ours (`.` is a
+            // float to us), so take the text and let the path checks speak.
+            const value = scalarText(node);
+            const p = value === '' ? '.' : value;
+            if (value === '' && this.emptied(node)) {
+                this.problems.push(this.problem(start(node), `service ${name}: build path is empty${this.emptied(node)}`));
+                return undefined;
+            }
+            return {
+                name,
+                at,
+                build: { path: p, manifest: DEFAULT_DOCKERFILE, pathAt: nodeAt, manifestAt: nodeAt }
+            };
+        }
+        if (!(0,dist/* isMap */.jh)(node)) {
+            this.problems.push(this.problem(start(node), `service ${name}: build must be a path or a map with path and manifest`));
+            return undefined;
+        }
+        const fields = this.entries(node, `service ${name} build`);
+        const text = (key) => {
+            const raw = fields.get(key);
+            const f = nonNull(raw);
+            if (!f) {
+                const why = raw ? this.emptied(raw.value ?? raw.keyNode, raw.value ? 0 : Infinity) : '';
+                if (!why)
+                    return null;
+                this.problems.push(this.problem(start(raw?.keyNode), `service ${name}: build.${key} is empty${why}`));
+                return undefined;
+            }
+            const v = this.deref(f.value);
+            if (!(0,dist/* isScalar */.jn)(v)) {
+                this.problems.push(this.problem(start(v), `service ${name}: build.${key} must be a string`));
+                return undefined;
+            }
+            const value = scalarText(v);
+            if (value === '' && this.emptied(v)) {
+                this.problems.push(this.problem(start(v), `service ${name}: build.${key} is empty${this.emptied(v)}`));
+                return undefined;
+            }
+            return { value, at: this.pos(start(v)) };
+        };
+        const p = text('path');
+        const m = text('manifest');
+        if (p === undefined || m === undefined)
+            return undefined;
+        for (const [key, f] of fields) {
+            if (key === 'path' || key === 'manifest')
+                continue;
+            const where = { file: this.options.file, ...this.pos(start(f.keyNode)) };
+            if (key === 'args') {
+                this.options.logger.warning(`service ${name}: build.args is not used by Convox builds; pass build args with the build-args input`, where);
+            }
+            else {
+                this.options.logger.warning(`service ${name}: unknown key build.${key} is ignored`, where);
+            }
+        }
+        return {
+            name,
+            at,
+            build: {
+                path: p?.value || '.',
+                manifest: m?.value || DEFAULT_DOCKERFILE,
+                pathAt: p?.at ?? nodeAt,
+                manifestAt: m?.at ?? nodeAt
+            }
+        };
+    }
+    /** Keys of a map in order, `<<` merges applied (explicit keys win), duplicates reported. */
+    entries(map, what, depth = 0) {
+        const out = new Map();
+        const merged = [];
+        for (const pair of map.items) {
+            const keyNode = (pair.key ?? null);
+            if (isMergeKey(keyNode)) {
+                // Bounded, so nested aliases cannot blow up (the "billion laughs").
+                if (depth > 20 || ++this.merges > 10000) {
+                    if (this.merges === 10001)
+                        this.problems.push(this.problem(start(keyNode), 'too many merged aliases'));
+                    continue;
+                }
+                const v = this.deref((pair.value ?? null));
+                const sources = (0,dist/* isSeq */.oP)(v) ? v.items.map(i => this.deref(i)) : [v];
+                for (const src of sources) {
+                    if ((0,dist/* isMap */.jh)(src))
+                        merged.push(this.entries(src, what, depth + 1));
+                }
+                continue;
+            }
+            const key = keyText(keyNode);
+            const prev = out.get(key);
+            if (prev) {
+                this.problems.push(this.problem(start(keyNode), `${what}: key "${key}" is defined twice (first on line ${this.pos(start(prev.keyNode)).line})`));
+                continue;
+            }
+            out.set(key, { key, keyNode, value: (pair.value ?? null), pair });
+        }
+        for (const m of merged) {
+            for (const [k, e] of m)
+                if (!out.has(k))
+                    out.set(k, e);
+        }
+        return out;
+    }
+    deref(node, depth = 0) {
+        if (node === null || node === undefined)
+            return null;
+        if ((0,dist/* isAlias */.Vj)(node)) {
+            if (depth > 20)
+                return null;
+            return this.deref((node.resolve(this.doc) ?? null), depth + 1);
+        }
+        return node;
+    }
+    /** ` (${X} was not set)` when unset variables made this node's value. */
+    emptied(node, slack = 0) {
+        if (!node?.range)
+            return '';
+        const end = Math.min(node.range[2] + slack, this.lineEnd(node.range[2]));
+        const unset = replacementsIn(this.interpolated, node.range[0], end).filter(r => !r.set);
+        if (unset.length === 0)
+            return '';
+        const names = unset.map(r => `\${${r.name}}`).join(', ');
+        return ` (${names} ${unset.length === 1 ? 'is' : 'are'} not set and became empty)`;
+    }
+    /** Offset of the end of the interpolated line holding offset. */
+    lineEnd(offset) {
+        const nl = this.interpolated.text.indexOf('\n', offset);
+        return nl < 0 ? this.interpolated.text.length : nl;
+    }
+    pos(offset) {
+        const p = this.lines.linePos(sourceOffset(this.interpolated, offset));
+        return { line: Math.max(1, p.line), col: Math.max(1, p.col) };
+    }
+    problem(offset, message) {
+        return { file: this.options.file, ...this.pos(offset), message };
+    }
+}
+function nonNull(e) {
+    if (!e)
+        return undefined;
+    const v = e.value;
+    if (v === null || ((0,dist/* isScalar */.jn)(v) && v.value === null))
+        return undefined;
+    return e;
+}
+function start(node) {
+    return node?.range?.[0] ?? 0;
+}
+function isMergeKey(node) {
+    if (!(0,dist/* isScalar */.jn)(node))
+        return false;
+    if (node.type && node.type !== dist/* Scalar */.X5.PLAIN)
+        return false;
+    const v = node.value;
+    return v === '<<' || (typeof v === 'symbol' && v.description === '<<');
+}
+/** Keys as yaml.v2 names them: the scalar's text (`1` for an integer key). */
+function keyText(node) {
+    if (node === null)
+        return '';
+    if ((0,dist/* isScalar */.jn)(node))
+        return scalarText(node);
+    return String(node.toJSON?.() ?? '');
+}
+/** A scalar as yaml.v2 decodes it into a string field: its text, whatever its type. */
+function scalarText(node) {
+    if (typeof node.value === 'string')
+        return node.value;
+    if (node.value === null)
+        return '';
+    return node.source ?? String(node.value);
+}
+/** yaml's messages end with a position we report separately. */
+function yamlMessage(message) {
+    return message.replace(/ at line \d+, column \d+[\s\S]*$/, '');
+}
+
+;// CONCATENATED MODULE: ./src/core/plan.js
+// The build plan: the manifest and the workflow context turned into exact builds, before any
+// builder runs. Pure: reads the manifest and Dockerfiles, nothing else.
+
+
+
+
+
+
+const DEVELOPMENT_TARGET = 'development';
+/** Loads and checks everything a build needs; one UserError with every problem found. */
+async function createPlan(settings, context, logger) {
+    const buildId = context.buildId ?? newBuildId();
+    const problems = [];
+    const collect = (fn) => {
+        try {
+            return fn();
+        }
+        catch (e) {
+            if (!isUserError(e))
+                throw e;
+            problems.push(...e.problems);
+            return undefined;
+        }
+    };
+    const managed = {
+        BUILD_APP: () => settings.app,
+        BUILD_AUTH: () => buildAuth(settings),
+        BUILD_DEVELOPMENT: () => String(settings.development),
+        BUILD_GENERATION: () => '2',
+        BUILD_GIT_SHA: () => context.gitSha,
+        BUILD_ID: () => buildId,
+        BUILD_MANIFEST: () => settings.manifest,
+        BUILD_RACK: () => context.rackName || settings.rack
+    };
+    const requested = collect(() => parseBuildArgs(settings.buildArgs, { env: context.env, managed: n => managed[n](), logger })) ?? [];
+    const manifest = collect(() => loadManifest({
+        workingDirectory: settings.workingDirectory,
+        manifest: settings.manifest,
+        env: context.env,
+        logger
+    }));
+    if (manifest && manifest.services.length === 0) {
+        problems.push({
+            file: manifest.file,
+            line: 1,
+            col: 1,
+            message: 'no services: the manifest has nothing to build (a "services" map is needed)'
+        });
+    }
+    const dockerfiles = new Map();
+    for (const s of manifest?.services ?? []) {
+        if (!s.build || dockerfiles.has(s.build.dockerfilePath))
+            continue;
+        const shown = external_node_path_namespaceObject.posix.join(s.build.context, s.build.dockerfile);
+        const info = collect(() => readDockerfile(s.build.dockerfilePath, shown));
+        if (info)
+            dockerfiles.set(s.build.dockerfilePath, info);
+    }
+    if (problems.length > 0 || !manifest)
+        throw new errors_UserError(problems);
+    return assemble(settings, context, buildId, manifest, dockerfiles, requested, logger);
+}
+function assemble(settings, context, buildId, manifest, dockerfiles, requested, logger) {
+    const repository = settings.registry || settings.app;
+    const builds = [];
+    const byKey = new Map();
+    const services = [];
+    const used = new Set();
+    for (const s of manifest.services) {
+        const image = `${repository}:${s.name}.${buildId}`;
+        if (!s.build) {
+            services.push({ name: s.name, from: s.image, image, build: null });
+            continue;
+        }
+        const info = dockerfiles.get(s.build.dockerfilePath);
+        const argValues = {};
+        for (const a of [...requested].sort((x, y) => compare(x.name, y.name))) {
+            if (!info.args.includes(a.name))
+                continue;
+            argValues[a.name] = a.value;
+            used.add(a.name);
+        }
+        const args = Object.keys(argValues);
+        const target = settings.development && hasStage(info, DEVELOPMENT_TARGET) ? DEVELOPMENT_TARGET : null;
+        const key = JSON.stringify([s.build.context, s.build.dockerfile, argValues, target]);
+        let index = byKey.get(key);
+        if (index === undefined) {
+            index = builds.length;
+            byKey.set(key, index);
+            builds.push({
+                context: s.build.context,
+                dockerfile: s.build.dockerfile,
+                services: [],
+                args,
+                target,
+                contextPath: s.build.contextPath,
+                dockerfilePath: s.build.dockerfilePath,
+                argValues
+            });
+        }
+        builds[index].services.push(s.name);
+        services.push({
+            name: s.name,
+            context: s.build.context,
+            dockerfile: s.build.dockerfile,
+            image,
+            args,
+            target,
+            build: index
+        });
+    }
+    for (const a of requested) {
+        if (used.has(a.name))
+            continue;
+        logger.warning(`build arg ${a.name} is not declared (ARG ${a.name}) by any Dockerfile of this build: it is not passed`, { input: 'build-args', line: a.line });
+    }
+    return {
+        app: settings.app,
+        buildId,
+        manifest: settings.manifest,
+        gitSha: context.gitSha,
+        description: context.description,
+        development: settings.development,
+        services,
+        builds,
+        rack: context.rackName || settings.rack,
+        registry: settings.push ? settings.registry : '',
+        manifestText: manifest.text,
+        workingDirectory: settings.workingDirectory
+    };
+}
+function compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+/** The output `plan`, keys in the documented order, no arg values. */
+function planOutput(plan) {
+    return {
+        app: plan.app,
+        buildId: plan.buildId,
+        manifest: plan.manifest,
+        gitSha: plan.gitSha,
+        description: plan.description,
+        development: plan.development,
+        services: plan.services.map(s => s.build === null
+            ? { name: s.name, from: s.from, image: s.image, build: null }
+            : {
+                name: s.name,
+                context: s.context,
+                dockerfile: s.dockerfile,
+                image: s.image,
+                args: [...(s.args ?? [])],
+                target: s.target ?? null,
+                build: s.build
+            }),
+        builds: plan.builds.map(b => ({
+            context: b.context,
+            dockerfile: b.dockerfile,
+            services: [...b.services],
+            args: [...b.args],
+            target: b.target
+        }))
+    };
+}
+
+;// CONCATENATED MODULE: ./src/core/settings.js
 
 
 
@@ -11447,9 +15981,10 @@ function readSettings(read, environment) {
         problems.push({ input: name, message: `must be one of ${options.join(', ')}; got "${v}"` });
         return options[0];
     };
+    // Line numbers are kept (blank lines stay as ''); values after `=` stay verbatim, so only
+    // leading indentation is removed.
     const lines = (name) => read(name)
         .split(/\r?\n/)
-        .map(l => l.replace(/\s+$/, ''))
         .map(l => (l.trim() === '' ? '' : l.replace(/^\s+/, '')));
     const workingDirectory = external_node_path_namespaceObject.resolve(cwd, str('working-directory', '.'));
     const registry = str('registry').replace(/\/+$/, '');
@@ -11581,8 +16116,11 @@ function settingsSecrets(s) {
     return values.filter(v => v.length > 0);
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/core/pipeline.js
+;// CONCATENATED MODULE: ./src/core/pipeline.js
 // The one entry point both shells call: plan, log in, build, export, and register on a rack.
+
+
+
 
 
 
@@ -11600,18 +16138,35 @@ async function runPipeline(settings, run) {
         logger.mask(secret);
     const warnings = [];
     const tracked = {
-        ...logger,
-        warning: (message, where) => {
-            warnings.push(message);
-            logger.warning(message, where);
+        ...run,
+        logger: {
+            ...logger,
+            warning: (message, where) => {
+                warnings.push(message);
+                logger.warning(message, where);
+            }
         }
     };
-    const trackedRun = { ...run, logger: tracked };
+    const rackOptions = rackClientOptions(settings);
+    const rack = rackOptions
+        ? new RackClient({ ...rackOptions, mask: s => logger.mask(s), logger })
+        : undefined;
+    if (settings.import) {
+        if (!rack) {
+            throw new errors_UserError({
+                input: 'import',
+                message: 'importing needs a rack: set rack-url (or RACK_URL), or convox-password and rack'
+            });
+        }
+        return importPipeline(settings, tracked, rack, warnings, started);
+    }
     const gitSha = await resolveGitSha(env, settings.workingDirectory, run.exec);
     const description = settings.description ||
         (await defaultDescription(gitSha, env, settings.workingDirectory, run.exec));
-    const plan = await logger.group('Plan', () => createPlan(settings, { env, gitSha, description }, tracked));
-    const result = () => ({
+    const planFor = (s, ids = {}) => createPlan(s, { env, gitSha, description, ...ids }, tracked.logger);
+    // The whole manifest is checked before anything is created on a rack.
+    let plan = await logger.group('Plan', () => planFor(settings));
+    const result = (extra = {}) => ({
         plan: planOutput(plan),
         buildId: plan.buildId,
         releaseId: '',
@@ -11621,75 +16176,159 @@ async function runPipeline(settings, run) {
         exportPath: '',
         warnings,
         buildArgNames: [...new Set(plan.builds.flatMap(b => b.args))].sort(),
+        ...extra,
         durationMs: Date.now() - started
     });
     if (settings.dryRun)
         return result();
-    const built = await buildPlan(plan, settings, trackedRun);
-    return {
-        ...result(),
-        releaseId: newReleaseId(),
+    const buildStarted = preciseNow();
+    let built;
+    let releaseId;
+    let rackLogs = '';
+    if (rack) {
+        const external = await runExternalBuild(rack, {
+            app: settings.app,
+            manifest: settings.manifest,
+            manifestText: plan.manifestText,
+            description,
+            gitSha,
+            development: settings.development,
+            noCache: settings.noCache,
+            logger: tracked.logger
+        }, async (ctx) => {
+            // The rack's repository unless the user pushes elsewhere; its build id is BUILD_ID.
+            const target = settings.registry
+                ? settings
+                : {
+                    ...settings,
+                    registry: ctx.repository,
+                    registryUsername: ctx.credentials.username,
+                    registryPassword: ctx.credentials.password,
+                    push: true
+                };
+            plan = await planFor(target, { buildId: ctx.buildId, rackName: ctx.rackName });
+            built = await buildImages(plan, target, tracked);
+            return { images: built.images, entrypoint: built.entrypoint, logs: built.logs };
+        });
+        releaseId = external.releaseId;
+        rackLogs = external.build.logs ?? '';
+    }
+    else {
+        built = await buildImages(plan, settings, tracked);
+        releaseId = newReleaseId();
+    }
+    built = built;
+    let exportPath = '';
+    if (settings.export) {
+        exportPath = await logger.group('Export', async () => {
+            const record = buildRecord({
+                id: plan.buildId,
+                app: plan.app,
+                description,
+                entrypoint: external_build_shellJoin(built.entrypoint),
+                gitSha,
+                logs: rackLogs || built.logs,
+                manifest: plan.manifestText,
+                release: releaseId,
+                repository: plan.registry,
+                status: 'complete',
+                started: buildStarted,
+                ended: preciseNow(),
+                secrets: [...settingsSecrets(settings), ...secretArgValues(plan)]
+            });
+            const written = await writeExport(settings.export, record, built.exportSources, {
+                tempDir: run.tempDir,
+                platform: settings.platforms[0]
+            });
+            logger.info(`Exported build ${plan.buildId} to ${written.path}`);
+            return written.path;
+        });
+    }
+    if (rack && settings.promote)
+        await promote(rack, settings, releaseId, tracked.logger);
+    return result({
+        releaseId,
+        images: built.images,
         digests: Object.fromEntries(built.services.filter(s => s.digest).map(s => [s.name, s.digest])),
         services: built.services,
+        exportPath
+    });
+}
+async function importPipeline(settings, run, rack, warnings, started) {
+    const { logger } = run;
+    const imported = await logger.group('Import', () => runImport(rack, {
+        app: settings.app,
+        tarball: settings.import,
+        logger,
+        verifyImage: async (image) => {
+            const client = new RegistryClient({
+                credentials: host => host === image.credentials.registry ? image.credentials : undefined,
+                logger
+            });
+            await client.getManifest(parseReference(image.ref));
+        }
+    }));
+    if (settings.promote)
+        await promote(rack, settings, imported.releaseId, logger);
+    return {
+        plan: {
+            app: settings.app,
+            buildId: imported.buildId,
+            manifest: settings.manifest,
+            gitSha: imported.build['git-sha'] ?? '',
+            description: imported.build.description ?? '',
+            development: settings.development,
+            services: [],
+            builds: []
+        },
+        buildId: imported.buildId,
+        releaseId: imported.releaseId,
+        images: imported.images,
+        digests: {},
+        services: [],
+        exportPath: '',
+        warnings,
+        buildArgNames: [],
         durationMs: Date.now() - started
     };
 }
-/** Logs in (private docker config), picks the engine and runs every build of the plan. */
-async function buildPlan(plan, settings, run) {
-    const { logger } = run;
-    const logins = loginsFromSettings(settings);
-    const registry = registryClient(settings, logins, logger);
-    await logger.group('Log in', async () => {
-        for (const login of logins) {
-            await registry.checkLogin(apiHost(login.host), login);
-            logger.info(`Logged in to ${login.host} as ${login.username}`);
-        }
-    });
-    const dockerConfig = await createDockerConfig(logins, run);
-    try {
-        const childEnv = { ...run.env, ...dockerConfig.env };
-        const engine = await selectEngine({
-            engine: settings.engine,
-            builder: settings.builder,
-            buildkitHost: settings.buildkitHost,
-            exec: run.exec,
-            env: childEnv
-        });
-        logger.info(`Building with ${engine.description}`);
-        return await runBuilds({
-            plan,
-            engine,
-            run,
-            childEnv: dockerConfig.env,
-            cache: settings.cache,
-            noCache: settings.noCache,
-            push: settings.push,
-            platforms: settings.platforms,
-            secrets: settings.secrets,
-            concurrency: settings.concurrency,
-            ociArchives: !settings.push && settings.export !== '',
-            copyImage: async (from, to) => (await copyImage(registry, parseReference(from), parseReference(to), { logger })).digest,
-            dockerHubRegistry: settings.dockerHubRegistry
-        });
-    }
-    finally {
-        await dockerConfig.cleanup();
-    }
+async function promote(rack, settings, releaseId, logger) {
+    await logger.group(`Promote ${releaseId}`, () => promoteRelease(rack, { app: settings.app, releaseId, logger }));
 }
-/** The host the registry API answers on for a docker config auths key. */
-function apiHost(authKey) {
-    return authKey === DOCKER_HUB_AUTH_KEY ? 'registry-1.docker.io' : authKey;
+/** Values of build args that must never be written anywhere (BUILD_AUTH). */
+function secretArgValues(plan) {
+    return plan.builds.map(b => b.argValues.BUILD_AUTH ?? '').filter(Boolean);
 }
-function registryClient(settings, logins, logger) {
-    const byHost = new Map(logins.map(l => [apiHost(l.host), { username: l.username, password: l.password }]));
-    return new RegistryClient({
-        credentials: host => byHost.get(host),
-        dockerHubRegistry: settings.dockerHubRegistry,
-        logger
+/** Builds and pushes every image of the plan; then what the record and the export need. */
+async function buildImages(plan, settings, run) {
+    const tools = registryTools(loginsFromSettings(settings), settings.dockerHubRegistry, run.logger);
+    const builds = await buildPlan(plan, settings, run, {
+        tools,
+        ociArchives: !settings.push && settings.export !== ''
     });
+    const registry = tools.client;
+    const first = plan.services[0];
+    const entrypoint = settings.push && first
+        ? (await getImageConfig(registry, parseReference(first.image), settings.platforms[0]))
+            .entrypoint
+        : [];
+    const exportSources = plan.services.map((s) => {
+        if (settings.push)
+            return { service: s.name, client: registry, image: parseReference(s.image) };
+        if (s.build !== null)
+            return { service: s.name, ociTar: builds.ociArchives[s.build] ?? '' };
+        return { service: s.name, client: registry, image: parseReference(s.from ?? '') };
+    });
+    return {
+        images: Object.fromEntries(plan.services.map(s => [s.name, s.image])),
+        services: builds.services,
+        entrypoint,
+        logs: builds.builds.map(b => `==> ${b.services.join(', ')}\n${b.log.trimEnd()}\n`).join(''),
+        exportSources
+    };
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/cli/args.js
+;// CONCATENATED MODULE: ./src/cli/args.js
 
 /** The settings flags: the action's inputs, same names (action-interface.md). */
 const SETTING_FLAGS = [
@@ -11827,7 +16466,7 @@ function settingsReader(args, env, overrides = {}) {
     };
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/cli/help.js
+;// CONCATENATED MODULE: ./src/cli/help.js
 
 /** One line per setting flag: what it takes and does (action.yml has the long form). */
 const FLAG_HELP = {
@@ -11896,7 +16535,7 @@ function usage(flag) {
 
 ;// CONCATENATED MODULE: external "node:async_hooks"
 const external_node_async_hooks_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/cli/logger.js
+;// CONCATENATED MODULE: ./src/cli/logger.js
 
 
 /**
@@ -11908,9 +16547,7 @@ function createCliLogger(write = t => process.stderr.write(t), options = {}) {
     const secrets = new Set();
     const scope = new external_node_async_hooks_namespaceObject.AsyncLocalStorage();
     let openGroups = 0;
-    const scrub = (text) => [...secrets]
-        .sort((a, b) => b.length - a.length)
-        .reduce((t, s) => t.split(s).join('***'), text);
+    const scrub = (text) => [...secrets].sort((a, b) => b.length - a.length).reduce((t, s) => t.split(s).join('***'), text);
     const line = (text) => {
         const title = scope.getStore();
         const body = title ? text.replace(/^/gm, `[${title}] `) : text;
@@ -11957,8 +16594,7 @@ function formatCliProblem(p) {
     return p.message;
 }
 
-;// CONCATENATED MODULE: ./node_modules/.cache/convox-build-bundle/out/src/cli/run.js
-
+;// CONCATENATED MODULE: ./src/cli/run.js
 
 
 
@@ -12063,9 +16699,10 @@ function localCacheDir(env, app) {
     const base = env.XDG_CACHE_HOME || external_node_path_namespaceObject.join((0,external_node_os_namespaceObject.homedir)(), '.cache');
     return external_node_path_namespaceObject.join(base, 'convox-build', app);
 }
-/** The version of the package this file belongs to (dist/cli.js or src/cli/run.ts). */
+/** The version of the package whose script runs (bin/convox-build.js, dist/cli.js). */
 function packageVersion() {
-    let dir = external_node_path_namespaceObject.dirname((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url));
+    // From the script path, not import.meta.url: the bundler would copy a directory it can see.
+    let dir = external_node_path_namespaceObject.dirname((0,external_node_fs_namespaceObject.realpathSync)(process.argv[1] ?? '.'));
     for (;;) {
         const file = external_node_path_namespaceObject.join(dir, 'package.json');
         if ((0,external_node_fs_namespaceObject.existsSync)(file)) {
@@ -12210,6 +16847,6 @@ function packageVersion() {
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(9103);
+/******/ var __webpack_exports__ = __nccwpck_require__(9415);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url'
 import ncc from '@vercel/ncc'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-// Inside node_modules so the emitted files resolve their packages from the project's own; one
-// per process so a test may bundle while `npm run bundle` runs.
-const work = path.join(root, 'node_modules', '.cache', `convox-build-bundle-${process.pid}`)
+// In the repository so the emitted files resolve their packages from its node_modules; one per
+// process so a test may bundle while `npm run bundle` runs. Removed when done.
+const work = path.join(root, `.bundle-${process.pid}`)
 
 /** Entry point to output file, relative to the repository. */
 export const ENTRIES = {
@@ -43,6 +43,9 @@ async function emitJavaScript() {
 
 async function bundleEntry(input, file, files, licenses) {
   const { code, assets } = await ncc(input, {
+    // Only packages may bring assets: the bundler reads process.cwd() in them as a directory to
+    // copy, and the working directory holds the emitted sources.
+    filterAssetBase: path.join(root, 'node_modules'),
     cache: false,
     minify: false,
     sourceMap: false,
@@ -81,7 +84,12 @@ export async function bundle(outDir = path.join(root, 'dist')) {
     // ncc names modules relative to the working directory in comments: keep those stable.
     process.chdir(path.join(work, 'out'))
     for (const [entry, file] of Object.entries(ENTRIES)) {
-      await bundleEntry(path.join(work, 'out', entry.replace(/\.ts$/, '.js')), file, files, licenses)
+      await bundleEntry(
+        path.join(work, 'out', entry.replace(/\.ts$/, '.js')),
+        file,
+        files,
+        licenses
+      )
     }
   } finally {
     process.chdir(cwd)

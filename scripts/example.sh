@@ -18,7 +18,7 @@ node=node
 # Secrets go through the environment, not argv (visible in ps).
 export CONVOX_BUILD_REGISTRY_PASSWORD=$REGISTRY_PASSWORD
 export CONVOX_BUILD_DOCKER_HUB_PASSWORD=$HUB_PASSWORD
-exec "$node" bin/convox-build.js plan \
+exec "$node" bin/convox-build.js build \
   --working-directory examples \
   --app example \
   --registry "$REGISTRY/example" \

@@ -1,5 +1,5 @@
 // The engines on the real rig: builds, pushes, build args, dedupe, registry cache, logins, errors.
-import { beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it, jest } from '@jest/globals'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -19,6 +19,7 @@ import {
   type Rig
 } from '../helpers/rig.js'
 
+jest.setTimeout(300_000)
 let rig: Rig
 beforeAll(() => {
   rig = loadRig()
@@ -143,7 +144,8 @@ describe.each(['buildctl', 'buildx'] as const)('engine %s on the rig', engine =>
     const r2 = await build(again, settings(engine, registry), c2.logger)
     const api2 = r2.services.find(s => s.name === 'api')!
     expect(api2.cachedSteps).toBeGreaterThan(0)
-    expect(api2.cachedSteps).toBe(api2.totalSteps)
+    // Every step but FROM (whose layers stay in the registry, never pulled) is a cache hit.
+    expect(api2.cachedSteps).toBe(api2.totalSteps - 1)
     expect(r2.services.find(s => s.name === 'web')!.cachedSteps).toBeGreaterThan(0)
 
     for (const text of [c.text(), c2.text(), JSON.stringify(r), JSON.stringify(r2)]) {

@@ -16,7 +16,9 @@ beforeEach(() => {
     return true
   })
 })
-afterEach(() => jest.restoreAllMocks())
+afterEach(() => {
+  jest.restoreAllMocks()
+})
 const lines = (): string[] => out.join('').split('\n').filter(Boolean)
 
 describe('action logger over @actions/core', () => {

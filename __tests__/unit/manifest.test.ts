@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { UserError, formatProblem } from '../../src/core/errors.js'
 import { silentLogger, type Logger } from '../../src/core/log.js'
+import { imageReferenceProblem } from '../../src/core/image-ref.js'
 import { loadManifest, parseManifest } from '../../src/core/manifest.js'
 
 function logger(): Logger & { warnings: string[] } {
@@ -394,5 +395,29 @@ describe('loadManifest: build paths on disk', () => {
         loadManifest({ workingDirectory: root, manifest: 'app', env: {}, logger: silentLogger })
       ).problems
     ).toEqual([{ input: 'manifest', message: 'app is a directory, not a file' }])
+  })
+})
+
+describe('image references', () => {
+  it.each([
+    ['redis', null],
+    ['redis:7-alpine', null],
+    ['library/redis:7', null],
+    ['docker.io/library/redis:7', null],
+    ['localhost:5000/a/b:c', null],
+    ['ghcr.io/acme/app@sha256:' + 'a'.repeat(64), null],
+    ['ghcr.io/acme/app:1@sha256:' + 'a'.repeat(64), null],
+    ['[::1]:5000/app:x', null],
+    ['redis:-alpine', 'has an invalid tag'],
+    ['redis:', 'has an invalid tag'],
+    ['Redis', 'must be lowercase'],
+    ['redis@sha256:abc', 'has an invalid digest'],
+    ['a//b', 'has an empty path component'],
+    ['re dis', 'contains whitespace'],
+    ['-bad.example.com/x', 'has an invalid registry host'],
+    ['a/-b', 'has an invalid repository name component']
+  ])('%s', (ref, problem) => {
+    const why = imageReferenceProblem(ref)
+    expect(why === null ? null : why.includes(problem ?? '\0') ? problem : why).toBe(problem)
   })
 })

@@ -40,7 +40,13 @@ function resultWith(n: number, warnings: string[] = []): PipelineResult {
       description: 'build 0123456789 Fix login | and <b>tags</b>',
       development: false,
       services: planned,
-      builds: []
+      builds: Array.from({ length: Math.ceil(n / 2) }, (_, b) => ({
+        context: `svc/${2 * b}`,
+        dockerfile: 'Dockerfile',
+        services: planned.filter(p => p.build === b).map(p => p.name),
+        args: ['VERSION'],
+        target: null
+      }))
     },
     buildId,
     releaseId: 'RABCDEFGHIJ',
@@ -101,14 +107,19 @@ describe('job summary', () => {
     expect(text).toContain('password ***')
   })
 
-  it('marks dry runs and leaves digests and cached steps empty when nothing was built', () => {
-    const result = resultWith(2)
-    result.services = result.services.map(s => ({ ...s, digest: '', totalSteps: 0 }))
+  it('shows the planned services in a dry run, where nothing was built', () => {
+    const result = resultWith(4)
+    result.services = []
+    result.digests = {}
     result.releaseId = ''
     const text = renderSummary({ result, dryRun: true, secrets: [] })
     expect(text).toContain('## convox-build: myapp (dry run)')
-    expect(text).toContain('| `BABCDEFGHIJ` | - |')
-    expect(text).toMatch(/\| - \| #1 \(shared with [\w-]+\) \| - \| 12\.3s \|/)
+    expect(text).toContain('| `BABCDEFGHIJ` | - | 4 |')
+    const rows = text.split('\n').filter(l => l.startsWith('| service-with'))
+    expect(rows).toHaveLength(4)
+    expect(rows[3]).toBe(
+      '| service-with-a-long-name-3 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-3.BABCDEFGHIJ` | - | #2 (shared with service-with-a-long-name-2) | - | - |'
+    )
   })
 
   it('shortens digests and scrubs longest secrets first', () => {

@@ -14,6 +14,11 @@ const client = new RegistryClient({
       : undefined
 })
 const baselineKiB = process.resourceUsage().maxRSS
+const peaks = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }
+const sampler = setInterval(() => {
+  const m = process.memoryUsage()
+  for (const k of Object.keys(peaks) as (keyof typeof peaks)[]) peaks[k] = Math.max(peaks[k], m[k])
+}, 200)
 const started = performance.now()
 await writeExport(
   out,
@@ -22,5 +27,6 @@ await writeExport(
   { tempDir: process.env.BENCH_TMP }
 )
 const ms = performance.now() - started
-if (process.env.BENCH_PHASES) console.error(JSON.stringify(process.memoryUsage()))
+clearInterval(sampler)
+if (process.env.BENCH_PHASES) console.error(JSON.stringify(peaks))
 console.log(JSON.stringify({ ms, maxRssKiB: process.resourceUsage().maxRSS, baselineKiB }))

@@ -33,6 +33,7 @@ function timed(command: string, args: string[], env: NodeJS.ProcessEnv = process
   const r = spawnSync('/usr/bin/time', ['-v', command, ...args], { env, encoding: 'utf8' })
   const ms = performance.now() - started
   if (r.status !== 0) throw new Error(`${command} failed: ${r.stderr}`)
+  if (process.env.BENCH_PHASES) console.log(r.stderr.split('\n')[0])
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)
   return { ms, maxRssKiB: Number(rss?.[1] ?? 0), stdout: r.stdout }
 }

@@ -1,4 +1,5 @@
 import type { PipelineResult, ServiceReport } from '../core/pipeline.js'
+import type { PlannedService } from '../core/plan.js'
 import type { UploadedArtifact } from './outputs.js'
 
 /** The runner refuses a step summary over 1 MiB; stay well below it. */
@@ -21,7 +22,7 @@ export function renderSummary(input: SummaryInput): string {
     '',
     `| Build | Release | Services | Builds | Duration |`,
     `|---|---|---|---|---|`,
-    `| \`${cell(result.buildId)}\` | ${result.releaseId ? `\`${cell(result.releaseId)}\`` : '-'} | ${result.services.length} | ${result.plan.builds.length} | ${seconds(result.durationMs)} |`,
+    `| \`${cell(result.buildId)}\` | ${result.releaseId ? `\`${cell(result.releaseId)}\`` : '-'} | ${result.plan.services.length} | ${result.plan.builds.length} | ${seconds(result.durationMs)} |`,
     ''
   ]
   if (result.plan.description) head.push(`> ${cell(result.plan.description)}`, '')
@@ -30,7 +31,7 @@ export function renderSummary(input: SummaryInput): string {
     '| Service | Image | Digest | Build | Cached steps | Duration |',
     '|---|---|---|---|---|---|'
   ]
-  const rows = result.services.map(s => serviceRow(s, result))
+  const rows = result.plan.services.map(s => serviceRow(s, result))
 
   const tail: string[] = []
   if (result.buildArgNames.length > 0) {
@@ -65,17 +66,24 @@ export function renderSummary(input: SummaryInput): string {
   return scrub(out.join('\n') + '\n', input.secrets)
 }
 
-function serviceRow(s: ServiceReport, result: PipelineResult): string {
-  const planned = result.plan.services.find(p => p.name === s.name)
+/** A planned service, with what its build reported when it ran (nothing in a dry run). */
+function serviceRow(planned: PlannedService, result: PipelineResult): string {
+  const report: ServiceReport | undefined = result.services.find(r => r.name === planned.name)
   let build: string
-  if (s.build === null) {
-    build = planned?.from ? `image \`${cell(planned.from)}\`` : 'image'
+  if (planned.build === null) {
+    build = planned.from ? `image \`${cell(planned.from)}\`` : 'image'
   } else {
-    build = `#${s.build + 1}`
-    if (s.sharedWith.length > 0) build += ` (shared with ${s.sharedWith.map(cell).join(', ')})`
+    const shared =
+      report?.sharedWith ??
+      (result.plan.builds[planned.build]?.services ?? []).filter(n => n !== planned.name)
+    build = `#${planned.build + 1}`
+    if (shared.length > 0) build += ` (shared with ${shared.map(cell).join(', ')})`
   }
-  const cached = s.build === null || s.totalSteps === 0 ? '-' : `${s.cachedSteps}/${s.totalSteps}`
-  return `| ${cell(s.name)} | \`${cell(s.image)}\` | ${shortDigest(s.digest)} | ${build} | ${cached} | ${seconds(s.durationMs)} |`
+  const cached =
+    !report || report.build === null || report.totalSteps === 0
+      ? '-'
+      : `${report.cachedSteps}/${report.totalSteps}`
+  return `| ${cell(planned.name)} | \`${cell(report?.image || planned.image)}\` | ${shortDigest(report?.digest ?? '')} | ${build} | ${cached} | ${seconds(report?.durationMs ?? 0)} |`
 }
 
 /** `sha256:` and the first 12 hex digits, as registries' UIs show them. */

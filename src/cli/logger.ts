@@ -22,9 +22,7 @@ export function createCliLogger(
   const scope = new AsyncLocalStorage<string>()
   let openGroups = 0
   const scrub = (text: string): string =>
-    [...secrets]
-      .sort((a, b) => b.length - a.length)
-      .reduce((t, s) => t.split(s).join('***'), text)
+    [...secrets].sort((a, b) => b.length - a.length).reduce((t, s) => t.split(s).join('***'), text)
   const line = (text: string): void => {
     const title = scope.getStore()
     const body = title ? text.replace(/^/gm, `[${title}] `) : text

@@ -1,8 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { isUserError } from '../core/errors.js'
 import { spawnExec, type Exec } from '../core/exec.js'
 import { runPipeline, type PipelineResult, type RunEnvironment } from '../core/pipeline.js'
@@ -109,9 +108,10 @@ function localCacheDir(env: NodeJS.ProcessEnv, app: string): string {
   return path.join(base, 'convox-build', app)
 }
 
-/** The version of the package this file belongs to (dist/cli.js or src/cli/run.ts). */
+/** The version of the package whose script runs (bin/convox-build.js, dist/cli.js). */
 export function packageVersion(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url))
+  // From the script path, not import.meta.url: the bundler would copy a directory it can see.
+  let dir = path.dirname(realpathSync(process.argv[1] ?? '.'))
   for (;;) {
     const file = path.join(dir, 'package.json')
     if (existsSync(file)) {

@@ -41,7 +41,9 @@ export const spawnExec: Exec = (command, args, options = {}) =>
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe']
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group, so an abort also ends its children (docker's buildx plugin).
+      detached: true
     })
     const out: Buffer[] = []
     const err: Buffer[] = []
@@ -56,9 +58,16 @@ export const spawnExec: Exec = (command, args, options = {}) =>
       stderrLines.push(b)
     })
     let killTimer: NodeJS.Timeout | undefined
+    const killGroup = (signal: NodeJS.Signals): void => {
+      try {
+        if (child.pid) process.kill(-child.pid, signal)
+      } catch {
+        child.kill(signal)
+      }
+    }
     const onAbort = (): void => {
-      child.kill('SIGTERM')
-      killTimer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      killGroup('SIGTERM')
+      killTimer = setTimeout(() => killGroup('SIGKILL'), 5000)
       killTimer.unref()
     }
     if (options.signal?.aborted) onAbort()

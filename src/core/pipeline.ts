@@ -1,13 +1,9 @@
 // The one entry point both shells call: plan, log in, build, export, and register on a rack.
-import {
-  createDockerConfig,
-  DOCKER_HUB_AUTH_KEY,
-  loginsFromSettings,
-  type RegistryLogin
-} from './docker-config.js'
+import { isManagedArg } from './build-args.js'
+import { loginsFromSettings } from './docker-config.js'
+import { buildPlan, registryTools } from './engine/index.js'
 import { UserError } from './errors.js'
 import type { Exec } from './exec.js'
-import { runBuilds, type BuildsResult } from './engine/scheduler.js'
 import { buildRecord, preciseNow } from './export/record.js'
 import { writeExport, type ExportSource } from './export/tarball.js'
 import { getImageConfig } from './registry/image-config.js'
@@ -19,13 +15,11 @@ import {
   runImport,
   shellJoin
 } from './rack/index.js'
-import { selectEngine } from './engine/select.js'
 import { defaultDescription, resolveGitSha } from './git.js'
 import { newReleaseId } from './ids.js'
 import type { Logger } from './log.js'
 import { createPlan, planOutput, type Plan, type PlanOutput } from './plan.js'
 import { RegistryClient } from './registry/client.js'
-import { copyImage } from './registry/copy.js'
 import { parseReference } from './registry/reference.js'
 import { settingsSecrets, type Settings } from './settings.js'
 
@@ -158,14 +152,14 @@ export async function runPipeline(
               push: true
             }
         plan = await planFor(target, { buildId: ctx.buildId, rackName: ctx.rackName })
-        built = await buildPlan(plan, target, tracked)
+        built = await buildImages(plan, target, tracked)
         return { images: built.images, entrypoint: built.entrypoint, logs: built.logs }
       }
     )
     releaseId = external.releaseId
     rackLogs = external.build.logs ?? ''
   } else {
-    built = await buildPlan(plan, settings, tracked)
+    built = await buildImages(plan, settings, tracked)
     releaseId = newReleaseId()
   }
   built = built!
@@ -281,52 +275,18 @@ interface BuiltImages {
   exportSources: ExportSource[]
 }
 
-/** Logs in (private docker config), picks the engine and runs every build of the plan. */
-async function buildPlan(
+/** Builds and pushes every image of the plan; then what the record and the export need. */
+async function buildImages(
   plan: Plan,
   settings: Settings,
   run: RunEnvironment
 ): Promise<BuiltImages> {
-  const { logger } = run
-  const logins = loginsFromSettings(settings)
-  const registry = registryClient(settings, logins, logger)
-  await logger.group('Log in', async () => {
-    for (const login of logins) {
-      await registry.checkLogin(apiHost(login.host), login)
-      logger.info(`Logged in to ${login.host} as ${login.username}`)
-    }
+  const tools = registryTools(loginsFromSettings(settings), settings.dockerHubRegistry, run.logger)
+  const builds = await buildPlan(plan, settings, run, {
+    tools,
+    ociArchives: !settings.push && settings.export !== ''
   })
-  const dockerConfig = await createDockerConfig(logins, run)
-  let builds: BuildsResult
-  try {
-    const engine = await selectEngine({
-      engine: settings.engine,
-      builder: settings.builder,
-      buildkitHost: settings.buildkitHost,
-      exec: run.exec,
-      env: { ...run.env, ...dockerConfig.env }
-    })
-    logger.info(`Building with ${engine.description}`)
-    builds = await runBuilds({
-      plan,
-      engine,
-      run,
-      childEnv: dockerConfig.env,
-      cache: settings.cache,
-      noCache: settings.noCache,
-      push: settings.push,
-      platforms: settings.platforms,
-      secrets: settings.secrets,
-      concurrency: settings.concurrency,
-      ociArchives: !settings.push && settings.export !== '',
-      copyImage: async (from, to) =>
-        (await copyImage(registry, parseReference(from), parseReference(to), { logger })).digest,
-      dockerHubRegistry: settings.dockerHubRegistry
-    })
-  } finally {
-    await dockerConfig.cleanup()
-  }
-
+  const registry = tools.client
   const first = plan.services[0]
   const entrypoint =
     settings.push && first
@@ -342,27 +302,26 @@ async function buildPlan(
     images: Object.fromEntries(plan.services.map(s => [s.name, s.image])),
     services: builds.services,
     entrypoint,
-    logs: builds.builds.map(b => `==> ${b.services.join(', ')}\n${b.log.trimEnd()}\n`).join(''),
+    logs: redactArgValues(
+      plan,
+      builds.builds.map(b => `==> ${b.services.join(', ')}\n${b.log.trimEnd()}\n`).join('')
+    ),
     exportSources
   }
 }
 
-/** The host the registry API answers on for a docker config auths key. */
-function apiHost(authKey: string): string {
-  return authKey === DOCKER_HUB_AUTH_KEY ? 'registry-1.docker.io' : authKey
-}
-
-function registryClient(
-  settings: Settings,
-  logins: RegistryLogin[],
-  logger: Logger
-): RegistryClient {
-  const byHost = new Map(
-    logins.map(l => [apiHost(l.host), { username: l.username, password: l.password }])
-  )
-  return new RegistryClient({
-    credentials: host => byHost.get(host),
-    dockerHubRegistry: settings.dockerHubRegistry,
-    logger
-  })
+/**
+ * BuildKit names steps with build-arg values expanded; the stored log (rack, build.json) keeps
+ * the user's own values out, as it keeps them out of the plan and the summary.
+ */
+function redactArgValues(plan: Plan, text: string): string {
+  const values = new Set<string>()
+  for (const b of plan.builds) {
+    for (const [name, value] of Object.entries(b.argValues)) {
+      if ((!isManagedArg(name) || name === 'BUILD_AUTH') && value.length >= 3) values.add(value)
+    }
+  }
+  let out = text
+  for (const v of [...values].sort((a, b) => b.length - a.length)) out = out.split(v).join('***')
+  return out
 }

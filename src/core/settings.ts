@@ -86,10 +86,11 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     problems.push({ input: name, message: `must be one of ${options.join(', ')}; got "${v}"` })
     return options[0] as T
   }
+  // Line numbers are kept (blank lines stay as ''); values after `=` stay verbatim, so only
+  // leading indentation is removed.
   const lines = (name: string): string[] =>
     read(name)
       .split(/\r?\n/)
-      .map(l => l.replace(/\s+$/, ''))
       .map(l => (l.trim() === '' ? '' : l.replace(/^\s+/, '')))
 
   const workingDirectory = path.resolve(cwd, str('working-directory', '.'))

@@ -4,12 +4,13 @@ import type { Plan } from '../plan.js'
 import type { RunEnvironment } from '../pipeline.js'
 import type { Settings } from '../settings.js'
 import { runBuilds, type BuildsResult, type CopyImage } from './scheduler.js'
-import { registryTools } from './registry-copy.js'
+import { registryTools, type RegistryTools } from './registry-copy.js'
 import { selectEngine } from './select.js'
 import type { Engine } from './types.js'
 
 export type { BuildsResult, CopyImage } from './scheduler.js'
 export type { Engine, BuildResult } from './types.js'
+export { registryTools, type RegistryTools } from './registry-copy.js'
 
 export type EngineSettings = Pick<
   Settings,
@@ -35,6 +36,8 @@ export interface BuildPlanOptions {
   copyImage?: CopyImage
   /** Checks a login before building (default: the registry client; one line on 401). */
   checkLogin?: (login: RegistryLogin) => Promise<void>
+  /** Registry client and tools to use (default: made from the settings' logins). */
+  tools?: RegistryTools
   /** When not pushing, write BuildKit's OCI archives (for the export). */
   ociArchives?: boolean
   signal?: AbortSignal
@@ -52,7 +55,7 @@ export async function buildPlan(
 ): Promise<BuildPlanResult> {
   const logins = loginsFromSettings(settings)
   const config = await createDockerConfig(logins, run)
-  const tools = registryTools(logins, settings.dockerHubRegistry, run.logger)
+  const tools = options.tools ?? registryTools(logins, settings.dockerHubRegistry, run.logger)
   const checkLogin = options.checkLogin ?? tools.checkLogin
   try {
     // Before any build: a wrong password is one line naming the registry, not a failed push.

@@ -158,10 +158,14 @@ export class ProgressReader {
    * last `error:` line, else its last line.
    */
   errorMessage(): string {
+    // A missing cache to import is normal, cancellations follow the real failure.
     const failed = [...this.steps.values()].filter(
-      s => s.error && !/context canceled|^canceled$/i.test(s.error)
+      s =>
+        s.error &&
+        !/context canceled|^canceled$/i.test(s.error) &&
+        !/^importing cache/i.test(s.name)
     )
-    const step = failed.at(-1)
+    const step = failed.find(s => isDockerfileStep(s.name)) ?? failed.at(-1)
     if (step?.error) return step.error.trim()
     const cli = this.otherLines.filter(l => /^(error|ERROR)\b/.test(l)).at(-1)
     if (cli) return cli.replace(/^(error|ERROR):?\s*/, '').trim()

@@ -7,6 +7,8 @@ import { DOCKER_HUB, parseReference } from '../registry/reference.js'
 import type { CopyImage } from './scheduler.js'
 
 export interface RegistryTools {
+  /** The client behind the tools, logged in with the run's credentials. */
+  client: RegistryClient
   copyImage: CopyImage
   checkLogin: (login: RegistryLogin) => Promise<void>
 }
@@ -23,6 +25,7 @@ export function registryTools(
       : undefined)
   const client = new RegistryClient({ credentials: find, dockerHubRegistry, logger })
   return {
+    client,
     copyImage: async (from, to) =>
       (await copyImage(client, parseReference(from), parseReference(to), { logger })).digest,
     checkLogin: login =>

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto'
+import { get as httpGet, type IncomingMessage } from 'node:http'
+import { get as httpsGet } from 'node:https'
 import { Readable } from 'node:stream'
 import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
@@ -228,19 +230,62 @@ export class RegistryClient {
 
   /** A blob as a stream (following the registry's redirects, e.g. to object storage). */
   async getBlob(repo: RepositoryName, digest: string): Promise<{ stream: Readable; size: number }> {
+    const host = this.endpoint(repo.registry)
+    const scopes = [repositoryScope(repo.repository, 'pull')]
+    const url = `${this.baseUrl(host)}/v2/${repo.repository}/blobs/${digest}`
     return this.retry(repo.registry, async () => {
-      const res = await this.send(repo.registry, 'GET', `/v2/${repo.repository}/blobs/${digest}`, {
-        scopes: [repositoryScope(repo.repository, 'pull')]
-      })
-      if (res.status === 404) {
-        await drain(res)
-        throw new Error(`blob ${digest} not found in ${repo.registry}/${repo.repository}`)
+      // node:http rather than fetch: fetch reads bodies ahead of the consumer (tens of MB per
+      // blob), node:http pauses the socket, so memory stays flat however large the layer.
+      let res = await this.streamGet(url, await this.authorization(repo.registry, scopes))
+      if (res.statusCode === 401) {
+        const challenge = pickChallenge(headerOf(res, 'www-authenticate'))
+        res.resume()
+        if (challenge) {
+          this.challenges.set(host, challenge)
+          this.forgetTokens(host)
+        }
+        res = await this.streamGet(url, await this.authorization(repo.registry, scopes))
       }
-      await this.expectOk(res, repo.registry, `get blob ${digest}`)
-      if (!res.body) throw new Error(`blob ${digest}: empty response`)
-      const size = Number(res.headers.get('content-length') ?? '-1')
-      return { stream: Readable.fromWeb(res.body as never), size }
+      const status = res.statusCode ?? 0
+      if (status === 200) {
+        return { stream: res, size: Number(res.headers['content-length'] ?? '-1') }
+      }
+      const body = await readText(res)
+      if (status === 404) throw new Error(`blob ${digest} not found in ${host}/${repo.repository}`)
+      throw this.statusError(new Response(null, { status }), host, `get blob ${digest}`, body)
     })
+  }
+
+  /** GET with redirects followed; credentials only sent to the registry's own origin. */
+  private async streamGet(url: string, authorization?: string, hops = 0): Promise<IncomingMessage> {
+    const target = new URL(url)
+    const headers: Record<string, string> = {}
+    if (authorization) headers.authorization = authorization
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const get = target.protocol === 'https:' ? httpsGet : httpGet
+      const req = get(target, { headers }, resolve)
+      req.setTimeout(this.timeoutMs, () =>
+        req.destroy(new TimeoutError(`no answer within ${this.timeoutMs / 1000}s`))
+      )
+      req.on('error', e =>
+        reject(
+          e instanceof TimeoutError
+            ? new RetryableError(e.message)
+            : networkError(Object.assign(new Error(e.message), { cause: e }))
+        )
+      )
+    })
+    const status = res.statusCode ?? 0
+    if ([301, 302, 303, 307, 308].includes(status) && res.headers.location && hops < 5) {
+      res.resume()
+      const next = new URL(res.headers.location, target)
+      return this.streamGet(
+        next.toString(),
+        next.origin === target.origin ? authorization : undefined,
+        hops + 1
+      )
+    }
+    return res
   }
 
   /**
@@ -585,6 +630,17 @@ async function* progress(stream: Readable, onChunk: () => void): AsyncGenerator<
     onChunk()
     yield chunk as Buffer
   }
+}
+
+function headerOf(res: IncomingMessage, name: string): string | null {
+  const v = res.headers[name]
+  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null)
+}
+
+async function readText(res: IncomingMessage): Promise<string> {
+  const parts: Buffer[] = []
+  for await (const part of res) parts.push(part as Buffer)
+  return Buffer.concat(parts).toString('utf8')
 }
 
 async function drain(res: Response): Promise<void> {
