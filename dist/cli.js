@@ -11816,6 +11816,104 @@ function lineSplitter(onLine) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/core/build-args.js
+// The `build-args` input: one per line, `NAME` (a managed arg, else from the environment) or
+// `NAME=VALUE` (everything after the first `=`, verbatim). As on the rack, a managed arg is
+// passed only when named, and a build gets only the args its Dockerfile declares.
+
+const MANAGED_ARGS = [
+    'BUILD_APP',
+    'BUILD_AUTH',
+    'BUILD_DEVELOPMENT',
+    'BUILD_GENERATION',
+    'BUILD_GIT_SHA',
+    'BUILD_ID',
+    'BUILD_MANIFEST',
+    'BUILD_RACK'
+];
+const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+function isManagedArg(name) {
+    return MANAGED_ARGS.includes(name);
+}
+/** Parses the lines; all bad lines are reported at once. Later lines override earlier ones. */
+function parseBuildArgs(lines, context) {
+    const { env, managed, logger } = context;
+    const problems = [];
+    const byName = new Map();
+    lines.forEach((raw, index) => {
+        const line = index + 1;
+        if (raw.trim() === '')
+            return;
+        const eq = raw.indexOf('=');
+        const name = eq < 0 ? raw.trim() : raw.slice(0, eq);
+        if (!ARG_NAME.test(name)) {
+            problems.push({
+                input: 'build-args',
+                line,
+                message: `line ${line}: "${eq < 0 ? name : name + '='}" is not a valid build arg name (letters, digits and _, not starting with a digit); each line is NAME or NAME=VALUE`
+            });
+            return;
+        }
+        let arg;
+        if (eq >= 0) {
+            const isManaged = isManagedArg(name);
+            if (isManaged) {
+                logger.warning(`build-args line ${line}: ${name}=... overrides the managed value of ${name}`, {
+                    input: 'build-args',
+                    line
+                });
+            }
+            arg = { name, value: raw.slice(eq + 1), line, managed: false, secret: name === 'BUILD_AUTH' };
+        }
+        else if (isManagedArg(name)) {
+            arg = { name, value: managed(name), line, managed: true, secret: name === 'BUILD_AUTH' };
+        }
+        else if (Object.prototype.hasOwnProperty.call(env, name) && env[name] !== undefined) {
+            arg = { name, value: String(env[name]), line, managed: false, secret: false };
+        }
+        else {
+            problems.push({
+                input: 'build-args',
+                line,
+                message: `line ${line}: ${name} is not a managed build arg (${MANAGED_ARGS.join(', ')}) and is not set in the environment; write ${name}=VALUE to give it a value`
+            });
+            return;
+        }
+        if (arg.secret && arg.value !== '')
+            logger.mask(arg.value);
+        const prev = byName.get(name);
+        if (prev) {
+            logger.warning(`build-args line ${line}: ${name} is given again (first on line ${prev.line}); the last one wins`, { input: 'build-args', line });
+            byName.delete(name);
+        }
+        byName.set(name, arg);
+    });
+    if (problems.length > 0)
+        throw new errors_UserError(problems);
+    return [...byName.values()];
+}
+/**
+ * BUILD_AUTH as the rack makes it (provider/k8s/build.go buildAuth): a JSON object from registry
+ * (host or repository) to `{Username, Password}`, with the push registry's and Docker Hub's
+ * credentials where given. A secret: callers mask it.
+ */
+function buildAuth(settings) {
+    const auth = {};
+    if (settings.dockerHubUsername && settings.dockerHubPassword) {
+        auth[settings.dockerHubRegistry || 'docker.io'] = {
+            Username: settings.dockerHubUsername,
+            Password: settings.dockerHubPassword
+        };
+    }
+    if (settings.registry && settings.registryUsername && settings.registryPassword) {
+        auth[settings.registry] = {
+            Username: settings.registryUsername,
+            Password: settings.registryPassword
+        };
+    }
+    return JSON.stringify(auth);
+}
+
 ;// CONCATENATED MODULE: ./src/core/docker-config.js
 // A docker config directory private to this run: logins for BuildKit clients (buildx, buildctl)
 // without touching the runner's own ~/.docker/config.json (which may hold its own tokens).
@@ -14965,104 +15063,6 @@ function newReleaseId() {
 const BUILD_ID_PATTERN = /^B[A-Z]{10}$/;
 const RELEASE_ID_PATTERN = /^R[A-Z]{10}$/;
 
-;// CONCATENATED MODULE: ./src/core/build-args.js
-// The `build-args` input: one per line, `NAME` (a managed arg, else from the environment) or
-// `NAME=VALUE` (everything after the first `=`, verbatim). As on the rack, a managed arg is
-// passed only when named, and a build gets only the args its Dockerfile declares.
-
-const MANAGED_ARGS = [
-    'BUILD_APP',
-    'BUILD_AUTH',
-    'BUILD_DEVELOPMENT',
-    'BUILD_GENERATION',
-    'BUILD_GIT_SHA',
-    'BUILD_ID',
-    'BUILD_MANIFEST',
-    'BUILD_RACK'
-];
-const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-function isManagedArg(name) {
-    return MANAGED_ARGS.includes(name);
-}
-/** Parses the lines; all bad lines are reported at once. Later lines override earlier ones. */
-function parseBuildArgs(lines, context) {
-    const { env, managed, logger } = context;
-    const problems = [];
-    const byName = new Map();
-    lines.forEach((raw, index) => {
-        const line = index + 1;
-        if (raw.trim() === '')
-            return;
-        const eq = raw.indexOf('=');
-        const name = eq < 0 ? raw.trim() : raw.slice(0, eq);
-        if (!ARG_NAME.test(name)) {
-            problems.push({
-                input: 'build-args',
-                line,
-                message: `line ${line}: "${eq < 0 ? name : name + '='}" is not a valid build arg name (letters, digits and _, not starting with a digit); each line is NAME or NAME=VALUE`
-            });
-            return;
-        }
-        let arg;
-        if (eq >= 0) {
-            const isManaged = isManagedArg(name);
-            if (isManaged) {
-                logger.warning(`build-args line ${line}: ${name}=... overrides the managed value of ${name}`, {
-                    input: 'build-args',
-                    line
-                });
-            }
-            arg = { name, value: raw.slice(eq + 1), line, managed: false, secret: name === 'BUILD_AUTH' };
-        }
-        else if (isManagedArg(name)) {
-            arg = { name, value: managed(name), line, managed: true, secret: name === 'BUILD_AUTH' };
-        }
-        else if (Object.prototype.hasOwnProperty.call(env, name) && env[name] !== undefined) {
-            arg = { name, value: String(env[name]), line, managed: false, secret: false };
-        }
-        else {
-            problems.push({
-                input: 'build-args',
-                line,
-                message: `line ${line}: ${name} is not a managed build arg (${MANAGED_ARGS.join(', ')}) and is not set in the environment; write ${name}=VALUE to give it a value`
-            });
-            return;
-        }
-        if (arg.secret && arg.value !== '')
-            logger.mask(arg.value);
-        const prev = byName.get(name);
-        if (prev) {
-            logger.warning(`build-args line ${line}: ${name} is given again (first on line ${prev.line}); the last one wins`, { input: 'build-args', line });
-            byName.delete(name);
-        }
-        byName.set(name, arg);
-    });
-    if (problems.length > 0)
-        throw new errors_UserError(problems);
-    return [...byName.values()];
-}
-/**
- * BUILD_AUTH as the rack makes it (provider/k8s/build.go buildAuth): a JSON object from registry
- * (host or repository) to `{Username, Password}`, with the push registry's and Docker Hub's
- * credentials where given. A secret: callers mask it.
- */
-function buildAuth(settings) {
-    const auth = {};
-    if (settings.dockerHubUsername && settings.dockerHubPassword) {
-        auth[settings.dockerHubRegistry || 'docker.io'] = {
-            Username: settings.dockerHubUsername,
-            Password: settings.dockerHubPassword
-        };
-    }
-    if (settings.registry && settings.registryUsername && settings.registryPassword) {
-        auth[settings.registry] = {
-            Username: settings.registryUsername,
-            Password: settings.registryPassword
-        };
-    }
-    return JSON.stringify(auth);
-}
-
 ;// CONCATENATED MODULE: ./src/core/dockerfile.js
 // What a build needs to know of a Dockerfile: the ARG names it declares (any stage, or before the
 // first FROM) and its stage names. A scan, not a full parser, but one that follows the Dockerfile
@@ -15359,7 +15359,10 @@ const DEFAULT_DOCKERFILE = 'Dockerfile';
 const SERVICE_NAME = /^[a-z][a-z0-9-]*$/;
 /** Interpolates and parses manifest text; throws one UserError with every problem found. */
 function parseManifest(text, options) {
-    return new ManifestParser(text, options).parse();
+    const { problems, ...parsed } = new ManifestParser(text, options).parse();
+    if (problems.length > 0)
+        throw new UserError(problems);
+    return parsed;
 }
 /** Reads, parses and checks the manifest and every build's context and Dockerfile. */
 function loadManifest(options) {
@@ -15379,8 +15382,8 @@ function loadManifest(options) {
                 : `cannot be read (${code ?? String(e)})`;
         throw new errors_UserError({ input: 'manifest', message: `${manifest} ${why}` });
     }
-    const parsed = parseManifest(text, { file, env, logger });
-    const problems = [];
+    // Problems of the text and of the disk are reported together.
+    const { problems, ...parsed } = new ManifestParser(text, { file, env, logger }).parse();
     const services = [];
     const root = realpathOrSelf(workingDirectory);
     for (const s of parsed.services) {
@@ -15482,6 +15485,7 @@ class ManifestParser {
         }
         this.interpolated = interpolate(source, options.env);
     }
+    /** Throws only for YAML syntax errors; every other problem is returned with what parsed. */
     parse() {
         const { file, logger } = this.options;
         for (const r of this.interpolated.replacements) {
@@ -15508,9 +15512,7 @@ class ManifestParser {
         if (this.problems.length > 0)
             throw new errors_UserError(this.problems);
         const services = this.services();
-        if (this.problems.length > 0)
-            throw new errors_UserError(this.problems);
-        return { file, text: this.source, services };
+        return { file, text: this.source, services, problems: this.problems };
     }
     services() {
         const contents = this.deref(this.doc.contents);
@@ -16131,6 +16133,7 @@ function settingsSecrets(s) {
 
 
 
+
 async function runPipeline(settings, run) {
     const started = Date.now();
     const { logger, env } = run;
@@ -16160,12 +16163,21 @@ async function runPipeline(settings, run) {
         }
         return importPipeline(settings, tracked, rack, warnings, started);
     }
-    const gitSha = await resolveGitSha(env, settings.workingDirectory, run.exec);
+    // Manifest problems are reported before a missing commit: they are what users fix first.
+    let gitProblem;
+    const gitSha = await resolveGitSha(env, settings.workingDirectory, run.exec).catch(e => {
+        if (!isUserError(e))
+            throw e;
+        gitProblem = e;
+        return '';
+    });
     const description = settings.description ||
-        (await defaultDescription(gitSha, env, settings.workingDirectory, run.exec));
+        (gitSha ? await defaultDescription(gitSha, env, settings.workingDirectory, run.exec) : '');
     const planFor = (s, ids = {}) => createPlan(s, { env, gitSha, description, ...ids }, tracked.logger);
     // The whole manifest is checked before anything is created on a rack.
     let plan = await logger.group('Plan', () => planFor(settings));
+    if (gitProblem)
+        throw gitProblem;
     const result = (extra = {}) => ({
         plan: planOutput(plan),
         buildId: plan.buildId,
@@ -16323,9 +16335,26 @@ async function buildImages(plan, settings, run) {
         images: Object.fromEntries(plan.services.map(s => [s.name, s.image])),
         services: builds.services,
         entrypoint,
-        logs: builds.builds.map(b => `==> ${b.services.join(', ')}\n${b.log.trimEnd()}\n`).join(''),
+        logs: redactArgValues(plan, builds.builds.map(b => `==> ${b.services.join(', ')}\n${b.log.trimEnd()}\n`).join('')),
         exportSources
     };
+}
+/**
+ * BuildKit names steps with build-arg values expanded; the stored log (rack, build.json) keeps
+ * the user's own values out, as it keeps them out of the plan and the summary.
+ */
+function redactArgValues(plan, text) {
+    const values = new Set();
+    for (const b of plan.builds) {
+        for (const [name, value] of Object.entries(b.argValues)) {
+            if ((!isManagedArg(name) || name === 'BUILD_AUTH') && value.length >= 3)
+                values.add(value);
+        }
+    }
+    let out = text;
+    for (const v of [...values].sort((a, b) => b.length - a.length))
+        out = out.split(v).join('***');
+    return out;
 }
 
 ;// CONCATENATED MODULE: ./src/cli/args.js

@@ -93,7 +93,9 @@ export interface ParseOptions {
 
 /** Interpolates and parses manifest text; throws one UserError with every problem found. */
 export function parseManifest(text: string, options: ParseOptions): ParsedManifest {
-  return new ManifestParser(text, options).parse()
+  const { problems, ...parsed } = new ManifestParser(text, options).parse()
+  if (problems.length > 0) throw new UserError(problems)
+  return parsed
 }
 
 export interface LoadOptions {
@@ -123,8 +125,8 @@ export function loadManifest(options: LoadOptions): Manifest {
           : `cannot be read (${code ?? String(e)})`
     throw new UserError({ input: 'manifest', message: `${manifest} ${why}` })
   }
-  const parsed = parseManifest(text, { file, env, logger })
-  const problems: Problem[] = []
+  // Problems of the text and of the disk are reported together.
+  const { problems, ...parsed } = new ManifestParser(text, { file, env, logger }).parse()
   const services: ManifestService[] = []
   const root = realpathOrSelf(workingDirectory)
   for (const s of parsed.services) {
@@ -234,7 +236,8 @@ class ManifestParser {
     this.interpolated = interpolate(source, options.env)
   }
 
-  parse(): ParsedManifest {
+  /** Throws only for YAML syntax errors; every other problem is returned with what parsed. */
+  parse(): ParsedManifest & { problems: Problem[] } {
     const { file, logger } = this.options
     for (const r of this.interpolated.replacements) {
       if (r.set) continue
@@ -259,8 +262,7 @@ class ManifestParser {
     if (this.problems.length > 0) throw new UserError(this.problems)
 
     const services = this.services()
-    if (this.problems.length > 0) throw new UserError(this.problems)
-    return { file, text: this.source, services }
+    return { file, text: this.source, services, problems: this.problems }
   }
 
   private services(): ParsedService[] {

@@ -2,7 +2,7 @@
 import { isManagedArg } from './build-args.js'
 import { loginsFromSettings } from './docker-config.js'
 import { buildPlan, registryTools } from './engine/index.js'
-import { UserError } from './errors.js'
+import { isUserError, UserError } from './errors.js'
 import type { Exec } from './exec.js'
 import { buildRecord, preciseNow } from './export/record.js'
 import { writeExport, type ExportSource } from './export/tarball.js'
@@ -99,15 +99,22 @@ export async function runPipeline(
     return importPipeline(settings, tracked, rack, warnings, started)
   }
 
-  const gitSha = await resolveGitSha(env, settings.workingDirectory, run.exec)
+  // Manifest problems are reported before a missing commit: they are what users fix first.
+  let gitProblem: UserError | undefined
+  const gitSha = await resolveGitSha(env, settings.workingDirectory, run.exec).catch(e => {
+    if (!isUserError(e)) throw e
+    gitProblem = e
+    return ''
+  })
   const description =
     settings.description ||
-    (await defaultDescription(gitSha, env, settings.workingDirectory, run.exec))
+    (gitSha ? await defaultDescription(gitSha, env, settings.workingDirectory, run.exec) : '')
   const planFor = (s: Settings, ids: { buildId?: string; rackName?: string } = {}) =>
     createPlan(s, { env, gitSha, description, ...ids }, tracked.logger)
 
   // The whole manifest is checked before anything is created on a rack.
   let plan = await logger.group('Plan', () => planFor(settings))
+  if (gitProblem) throw gitProblem
   const result = (extra: Partial<PipelineResult> = {}): PipelineResult => ({
     plan: planOutput(plan),
     buildId: plan.buildId,
