@@ -90,4 +90,17 @@ describe('action logger over @actions/core', () => {
   it('gives no column without a line', () => {
     expect(annotationOf({ file: 'convox.yml', col: 3 })).toEqual({ file: 'convox.yml' })
   })
+
+  it('points annotations at the file from the repository root', () => {
+    expect(annotationOf({ file: 'convox.yml', line: 2, col: 5 }, 't', 'apps/shop')).toEqual({
+      title: 't',
+      file: 'apps/shop/convox.yml',
+      startLine: 2,
+      startColumn: 5
+    })
+    expect(annotationOf({ file: 'api/Dockerfile', line: 1 }, undefined, '.')).toEqual({
+      file: 'api/Dockerfile',
+      startLine: 1
+    })
+  })
 })

@@ -303,7 +303,8 @@ describe('createPlan rules', () => {
         line: 4,
         col: 3,
         message: expect.stringContaining('service name "Bad" is invalid')
-      }
+      },
+      { file: 'convox.yml', line: 3, col: 12, message: 'build path "missing" does not exist' }
     ])
   })
 

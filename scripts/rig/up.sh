@@ -86,6 +86,7 @@ fi
 mkdir -p "$RIG_DIR/buildkit"
 bk_changed=0
 write_if_changed "$RIG_DIR/buildkit/buildkitd.toml" <<TOML && bk_changed=1
+# for $RIG_BIN/buildkitd $BUILDKIT_VERSION (a change here restarts it)
 root = "$RIG_DIR/buildkit/root"
 
 [grpc]

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import path from 'node:path'
 import * as core from '@actions/core'
 import { formatProblem, type Problem } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
@@ -12,12 +13,14 @@ export type ActionsCore = Pick<
 /** Annotation properties of a problem: file, line and column when it names a position. */
 export function annotationOf(
   where: Omit<Problem, 'message'> | undefined,
-  title?: string
+  title?: string,
+  fileBase = ''
 ): core.AnnotationProperties {
   const props: core.AnnotationProperties = {}
   if (title) props.title = title
   if (where?.file) {
-    props.file = where.file
+    // Problems name files relative to working-directory; annotations want the repository root.
+    props.file = fileBase && fileBase !== '.' ? path.posix.join(fileBase, where.file) : where.file
     if (where.line !== undefined) props.startLine = where.line
     if (where.line !== undefined && where.col !== undefined) props.startColumn = where.col
   }
@@ -43,7 +46,10 @@ export function maskValues(secret: string): string[] {
  * Logger over @actions/core. The runner's log has one level of groups, so a group opened while
  * another is open (concurrent builds) prefixes its lines with `[title]` instead.
  */
-export function createActionLogger(actions: ActionsCore = core): Logger {
+export function createActionLogger(
+  actions: ActionsCore = core,
+  fileBase: () => string = () => ''
+): Logger {
   const scope = new AsyncLocalStorage<string>()
   let open = false
   const prefixed = (message: string): string => {
@@ -56,7 +62,7 @@ export function createActionLogger(actions: ActionsCore = core): Logger {
     warning: (message, where) =>
       actions.warning(
         annotationMessage({ ...where, message }),
-        annotationOf(where, 'convox-build')
+        annotationOf(where, 'convox-build', fileBase())
       ),
     mask: secret => maskValues(secret).forEach(v => actions.setSecret(v)),
     group: async (title, fn) => {
@@ -77,6 +83,12 @@ export function createActionLogger(actions: ActionsCore = core): Logger {
 }
 
 /** One error annotation per problem. */
-export function annotateProblems(problems: Problem[], actions: ActionsCore = core): void {
-  for (const p of problems) actions.error(annotationMessage(p), annotationOf(p, 'convox-build'))
+export function annotateProblems(
+  problems: Problem[],
+  actions: ActionsCore = core,
+  fileBase = ''
+): void {
+  for (const p of problems) {
+    actions.error(annotationMessage(p), annotationOf(p, 'convox-build', fileBase))
+  }
 }

@@ -17,10 +17,20 @@ import { renderSummary } from './summary.js'
 const SECRET_INPUTS = ['registry-password', 'docker-hub-password', 'convox-password']
 
 export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const logger = createActionLogger()
+  // working-directory relative to the repository root, once known: annotations point from there.
+  let fileBase = ''
+  const logger = createActionLogger(core, () => fileBase)
   try {
     maskRawInputs(logger.mask)
-    const settings = readSettings(name => core.getInput(name), { env, cwd: process.cwd() })
+    // build-args values are verbatim, trailing spaces included.
+    const settings = readSettings(
+      name => core.getInput(name, { trimWhitespace: name !== 'build-args' }),
+      { env, cwd: process.cwd() }
+    )
+    fileBase = path
+      .relative(env.GITHUB_WORKSPACE || process.cwd(), settings.workingDirectory)
+      .split(path.sep)
+      .join('/')
     const secrets = settingsSecrets(settings)
     secrets.forEach(s => logger.mask(s))
 
@@ -60,7 +70,7 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
       )
     }
   } catch (e) {
-    fail(e)
+    fail(e, fileBase)
   }
 }
 
@@ -112,9 +122,9 @@ async function writeSummary(
 }
 
 /** User mistakes: one annotation per problem and no stack. Anything else: its message. */
-function fail(e: unknown): void {
+function fail(e: unknown, fileBase: string): void {
   if (isUserError(e)) {
-    annotateProblems(e.problems)
+    annotateProblems(e.problems, core, fileBase)
     const n = e.problems.length
     core.setFailed(`convox-build stopped: ${n} problem${n === 1 ? '' : 's'}, see the errors above`)
     return
