@@ -5,7 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-bash scripts/rig/up.sh
+bash scripts/rig/up.sh >&2
 set -a
 # shellcheck source=/dev/null
 source .rig/env
@@ -27,4 +27,6 @@ exec "$node" bin/convox-build.js build \
   --docker-hub-username "$HUB_USERNAME" \
   --buildkit-host "$BUILDKIT_HOST" \
   --builder "$BUILDX_BUILDER" \
+  --build-args BUILD_APP --build-args BUILD_GIT_SHA --build-args BUILD_ID \
+  --build-args BUILD_RACK --build-args VERSION=example \
   "$@"

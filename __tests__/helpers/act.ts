@@ -142,7 +142,7 @@ export interface ActRun {
   ms: number
 }
 
-/** Runs act from the repo root; never throws for a non-zero exit. */
+/** Runs act from the repo root; never throws for a non-zero exit. Kills it after timeoutMs. */
 export function runAct(
   act: string,
   args: string[],
@@ -151,11 +151,19 @@ export function runAct(
 ): Promise<ActRun> {
   const started = Date.now()
   return new Promise((resolve, reject) => {
-    const child = spawn(act, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // Its own process group: on timeout the steps act started (node, buildctl) go too.
+    const child = spawn(act, args, {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true
+    })
     const chunks: Buffer[] = []
     child.stdout.on('data', (c: Buffer) => chunks.push(c))
     child.stderr.on('data', (c: Buffer) => chunks.push(c))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL')
+    }, timeoutMs)
     child.on('error', e => {
       clearTimeout(timer)
       reject(e)

@@ -127,7 +127,15 @@ export interface ExampleApp {
 async function git(dir: string, args: string[]): Promise<string> {
   const r = await spawnExec(
     'git',
-    ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', '-c', 'init.defaultBranch=main', ...args],
+    [
+      '-c',
+      'user.name=Test',
+      '-c',
+      'user.email=test@example.com',
+      '-c',
+      'init.defaultBranch=main',
+      ...args
+    ],
     { cwd: dir }
   )
   if (r.exitCode !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`)

@@ -118,6 +118,8 @@ beforeAll(async () => {
 
   const artifactPort = await freePort()
   proxy = await startArtifactProxy(artifactPort)
+  // Text logs, not --json: act's JSON log entries carry each `::add-mask::` value in clear
+  // (fields `arg` and `raw`; only `msg` is masked).
   const args = [
     'push',
     '-W',

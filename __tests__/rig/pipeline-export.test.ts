@@ -87,7 +87,7 @@ async function unpack(
     names.push(header.name)
     if (header.name === 'build.json') {
       const chunks: Buffer[] = []
-      stream.on('data', (c: Buffer) => void chunks.push(c))
+      stream.on('data', (c: unknown) => void chunks.push(c as Buffer))
       stream.on('end', () => {
         buildJson = Buffer.concat(chunks).toString('utf8')
         next()
@@ -105,7 +105,7 @@ async function unpack(
 describe('runPipeline export on the rig (issue 5)', () => {
   const repo = uniqueRepo('pipeline-export', rig)
   const otherRepo = uniqueRepo('pipeline-other', rig)
-  const newId = 'BPIPELINEIMP'.slice(0, 11)
+  const newId = 'BPIPELINEIM'
   let app: ExampleApp
   let dir: string
   let exportFile: string
@@ -189,7 +189,7 @@ describe('runPipeline export on the rig (issue 5)', () => {
       config?: { Entrypoint?: string[] | null }
     }
     expect(record.entrypoint).toBe((web.config?.Entrypoint ?? []).join(' '))
-    expect(record.logs.length).toBeGreaterThan(0)
+    expect(record.logs!.length).toBeGreaterThan(0)
   })
 
   it('imports the rack way (skopeo oci-archive -> registry) into images with the same config', async () => {
@@ -208,7 +208,10 @@ describe('runPipeline export on the rig (issue 5)', () => {
         ]),
         `skopeo copy ${service}`
       )
-      const [imported, original] = await Promise.all([configOf(target), configOf(r.images[service]!)])
+      const [imported, original] = await Promise.all([
+        configOf(target),
+        configOf(r.images[service]!)
+      ])
       expect({ service, config: sha256(imported) }).toEqual({ service, config: sha256(original) })
       // every blob of the imported image can be read back and matches its digest
       await ok(

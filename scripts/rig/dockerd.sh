@@ -20,6 +20,6 @@ setsid dockerd --host "unix://$sock" \
   --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
   --registry-mirror "http://127.0.0.1:$HUB_PORT" \
   --insecure-registry "127.0.0.1:$REGISTRY_PORT" --insecure-registry "127.0.0.1:$HUB_PORT" \
-  >>"$RIG_LOGS/dockerd.log" 2>&1 </dev/null &
+  >>"$RIG_LOGS/dockerd.log" 2>&1 </dev/null 9>&- &
 echo $! >"$RIG_RUN/dockerd.pid"
 wait_until 60 docker_answers || die "dockerd did not answer: see $RIG_LOGS/dockerd.log"

@@ -6,6 +6,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+[[ -d $RIG_RUN ]] || exit 0
+rig_lock
 declare -A expect=([dockerd]=dockerd [buildkitd]=buildkitd [registry-push]=docker-registry [registry-hub]=docker-registry)
 parts=("$@")
 ((${#parts[@]})) || parts=(dockerd buildkitd registry-push registry-hub)

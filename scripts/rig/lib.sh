@@ -85,3 +85,9 @@ write_if_changed() {
   fi
   mv -f "$tmp" "$1"
 }
+
+# rig_lock: one rig script at a time per checkout (held until the script exits).
+rig_lock() {
+  exec 9>"$RIG_DIR/.lock"
+  flock -w 600 9 || die "another rig script holds $RIG_DIR/.lock"
+}

@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mkdir -p "$RIG_RUN" "$RIG_LOGS" "$RIG_BIN" "$RIG_CACHE/stamps"
 chmod 700 "$RIG_DIR"
+rig_lock
 
 bash "$RIG_ROOT/scripts/rig/tools.sh"
 RUNC=$(command -v runc)
@@ -16,8 +17,8 @@ secret() { # secret FILE: a random password kept in FILE
   [[ -s $1 ]] || (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$1")
   cat "$1"
 }
-start_registry() { # start_registry NAME PORT USER
-  local name=$1 port=$2 user=$3 dir=$RIG_DIR/registry-$1 pass
+start_registry() { # start_registry NAME PORT USER PORT_VARIABLE
+  local name=$1 port=$2 user=$3 port_var=$4 dir=$RIG_DIR/registry-$1 pass
   mkdir -p "$dir/data"
   pass=$(secret "$dir/password")
   if [[ ! -s $dir/htpasswd ]] || ! htpasswd -vb "$dir/htpasswd" "$user" "$pass" >/dev/null 2>&1; then
@@ -51,15 +52,15 @@ YAML
     fi
     stop_proc "registry-$name" docker-registry # its config changed, or it hangs
   fi
-  registry_answers "$port" && die "127.0.0.1:$port is taken by another process (set RIG_${name^^}_PORT)"
+  registry_answers "$port" && die "127.0.0.1:$port is taken by another process (set $port_var)"
   say "starting registry $name on 127.0.0.1:$port"
-  setsid docker-registry serve "$dir/config.yml" >>"$RIG_LOGS/registry-$name.log" 2>&1 </dev/null &
+  setsid docker-registry serve "$dir/config.yml" >>"$RIG_LOGS/registry-$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$RIG_RUN/registry-$name.pid"
   wait_until 20 registry_answers "$port" || die "registry $name did not answer: see $RIG_LOGS/registry-$name.log"
 }
 printf 'SAVED_REGISTRY_PORT=%s\nSAVED_HUB_PORT=%s\n' "$REGISTRY_PORT" "$HUB_PORT" >"$RIG_DIR/ports"
-start_registry push "$REGISTRY_PORT" convox
-start_registry hub "$HUB_PORT" hub
+start_registry push "$REGISTRY_PORT" convox RIG_REGISTRY_PORT
+start_registry hub "$HUB_PORT" hub RIG_HUB_PORT
 REGISTRY_PASSWORD=$(<"$RIG_DIR/registry-push/password")
 HUB_PASSWORD=$(<"$RIG_DIR/registry-hub/password")
 HUB=127.0.0.1:$HUB_PORT
@@ -119,7 +120,7 @@ if ! { ((!bk_changed)) && pid_alive buildkitd && buildkit_answers >/dev/null 2>&
   say "starting buildkitd (unix://$BUILDKIT_SOCK)"
   rm -f "$BUILDKIT_SOCK"
   setsid "$RIG_BIN/buildkitd" --config "$RIG_DIR/buildkit/buildkitd.toml" \
-    --oci-worker-net=host >>"$RIG_LOGS/buildkitd.log" 2>&1 </dev/null &
+    --oci-worker-net=host >>"$RIG_LOGS/buildkitd.log" 2>&1 </dev/null 9>&- &
   echo $! >"$RIG_RUN/buildkitd.pid"
   wait_until 60 buildkit_answers || die "buildkitd did not answer: see $RIG_LOGS/buildkitd.log"
 fi
