@@ -16,6 +16,8 @@ export default {
   verbose: false,
   // Rig tests run real builds; a project-level timeout is not honoured, so it is set here.
   testTimeout: 300000,
+  // A keep-alive socket to a rig registry, left by a test server's proxy, must not hang CI.
+  forceExit: true,
   projects: [
     {
       ...common,

@@ -12280,8 +12280,12 @@ function seconds(started, completed) {
 // metadata file, local cache rotated, a cache export failure turned into a warning.
 
 
-/** A build that ran and failed: `reason` is BuildKit's most meaningful error line. */
-class BuildFailure extends Error {
+
+/**
+ * A build that ran and failed: `reason` is BuildKit's most meaningful error line. A mistake in the
+ * user's Dockerfile or code, so one line without a stack; the log goes on to the rack's record.
+ */
+class BuildFailure extends errors_UserError {
     services;
     reason;
     log;
@@ -12372,7 +12376,6 @@ async function runBuild(engine, req, ctx) {
 // Logging: while builds run, each completed Dockerfile step prints one line prefixed by the
 // build's services (parallel builds interleave line by line, each line says whose it is); when a
 // build ends, its whole log is printed in one group, so groups never interleave.
-
 
 
 
@@ -12519,11 +12522,8 @@ async function runBuilds(o) {
     }
     if (o.signal?.aborted)
         throw new Error('builds cancelled');
-    if (failure) {
-        if (failure instanceof BuildFailure)
-            throw new errors_UserError(failure.message);
+    if (failure)
         throw failure;
-    }
     results.sort((a, b) => a.index - b.index);
     const services = plan.services.map(s => {
         const r = s.build === null ? undefined : results.find(x => x.index === s.build);
@@ -16134,6 +16134,7 @@ function settingsSecrets(s) {
 
 
 
+
 async function runPipeline(settings, run) {
     const started = Date.now();
     const { logger, env } = run;
@@ -16219,7 +16220,15 @@ async function runPipeline(settings, run) {
                     push: true
                 };
             plan = await planFor(target, { buildId: ctx.buildId, rackName: ctx.rackName });
-            built = await buildImages(plan, target, tracked);
+            try {
+                built = await buildImages(plan, target, tracked);
+            }
+            catch (e) {
+                // The rack keeps a failed build's output, then its ERROR line.
+                if (e instanceof BuildFailure)
+                    ctx.log(redactArgValues(plan, e.log));
+                throw e;
+            }
             return { images: built.images, entrypoint: built.entrypoint, logs: built.logs };
         });
         releaseId = external.releaseId;

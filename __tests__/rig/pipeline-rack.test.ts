@@ -304,10 +304,8 @@ describe('failures on the rack', () => {
       expect(lastLine).toMatch(/exit code: 3/)
     })
 
-    // Fails today: src/core/engine/scheduler.ts turns the BuildFailure into a UserError with its
-    // message only (its `log` is dropped), and src/core/pipeline.ts never calls ctx.log, so the
-    // failed build's stored log is the ERROR line alone. The rack's own failed builds
-    // (pkg/build/build.go) keep the build output before `ERROR: <reason>`.
+    // The rack's own failed builds (pkg/build/build.go) keep the build output before
+    // `ERROR: <reason>`.
     it("keeps the build output before the ERROR line in the failed build's log (like the rack)", () => {
       const b = server.buildsOf(app)[0]!
       const log = objectOf(server, b.logs)

@@ -27,10 +27,7 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
       name => core.getInput(name, { trimWhitespace: name !== 'build-args' }),
       { env, cwd: process.cwd() }
     )
-    fileBase = path
-      .relative(env.GITHUB_WORKSPACE || process.cwd(), settings.workingDirectory)
-      .split(path.sep)
-      .join('/')
+    fileBase = annotationBase(env.GITHUB_WORKSPACE || process.cwd(), settings.workingDirectory)
     const secrets = settingsSecrets(settings)
     secrets.forEach(s => logger.mask(s))
 
@@ -72,6 +69,13 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
   } catch (e) {
     fail(e, fileBase)
   }
+}
+
+/** working-directory from the repository root; '' when outside it (annotations cannot point there). */
+export function annotationBase(workspace: string, workingDirectory: string): string {
+  const rel = path.relative(workspace, workingDirectory)
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return ''
+  return rel.split(path.sep).join('/')
 }
 
 /** Masks the secret inputs as given, so even a parse error cannot print them. */

@@ -2,6 +2,7 @@
 import { isManagedArg } from './build-args.js'
 import { loginsFromSettings } from './docker-config.js'
 import { buildPlan, registryTools } from './engine/index.js'
+import { BuildFailure } from './engine/run-build.js'
 import { isUserError, UserError } from './errors.js'
 import type { Exec } from './exec.js'
 import { buildRecord, preciseNow } from './export/record.js'
@@ -159,7 +160,13 @@ export async function runPipeline(
               push: true
             }
         plan = await planFor(target, { buildId: ctx.buildId, rackName: ctx.rackName })
-        built = await buildImages(plan, target, tracked)
+        try {
+          built = await buildImages(plan, target, tracked)
+        } catch (e) {
+          // The rack keeps a failed build's output, then its ERROR line.
+          if (e instanceof BuildFailure) ctx.log(redactArgValues(plan, e.log))
+          throw e
+        }
         return { images: built.images, entrypoint: built.entrypoint, logs: built.logs }
       }
     )

@@ -1,6 +1,7 @@
 // Runs one engine process for one build: progress parsed from rawjson, digest from the
 // metadata file, local cache rotated, a cache export failure turned into a warning.
 import { readFile, rename, rm } from 'node:fs/promises'
+import { UserError } from '../errors.js'
 import type { Exec } from '../exec.js'
 import { ProgressReader, type Step } from './progress.js'
 import type { BuildRequest, BuildResult, Engine } from './types.js'
@@ -16,8 +17,11 @@ export interface RunBuildContext {
   mask?: (secret: string) => void
 }
 
-/** A build that ran and failed: `reason` is BuildKit's most meaningful error line. */
-export class BuildFailure extends Error {
+/**
+ * A build that ran and failed: `reason` is BuildKit's most meaningful error line. A mistake in the
+ * user's Dockerfile or code, so one line without a stack; the log goes on to the rack's record.
+ */
+export class BuildFailure extends UserError {
   constructor(
     readonly services: string[],
     readonly reason: string,

@@ -6,7 +6,6 @@
 // build's services (parallel builds interleave line by line, each line says whose it is); when a
 // build ends, its whole log is printed in one group, so groups never interleave.
 import path from 'node:path'
-import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Plan, PlannedService } from '../plan.js'
 import type { RunEnvironment, ServiceReport } from '../pipeline.js'
@@ -205,10 +204,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     o.signal?.removeEventListener('abort', onOuterAbort)
   }
   if (o.signal?.aborted) throw new Error('builds cancelled')
-  if (failure) {
-    if (failure instanceof BuildFailure) throw new UserError(failure.message)
-    throw failure
-  }
+  if (failure) throw failure
 
   results.sort((a, b) => a.index - b.index)
   const services: ServiceReport[] = plan.services.map(s => {
