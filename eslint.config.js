@@ -4,7 +4,9 @@ import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.rig/', 'coverage/', '__tests__/fixtures/', '.bundle-*/'] },
+  {
+    ignores: ['dist/', 'node_modules/', '.rig/', 'coverage/', '__tests__/fixtures/', '.bundle-*/']
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
