@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { UserError, formatProblem } from '../../src/core/errors.js'
 import { silentLogger, type Logger } from '../../src/core/log.js'
-import { imageReferenceProblem } from '../../src/core/image-ref.js'
+import { imageReferenceProblem } from '../../src/core/registry/reference.js'
 import { loadManifest, parseManifest } from '../../src/core/manifest.js'
 
 function logger(): Logger & { warnings: string[] } {
@@ -196,7 +196,7 @@ describe('parseManifest: problems, all at once, with positions', () => {
       'bad image references',
       'services:\n  a:\n    image: Redis\n  b:\n    image: "redis:-alpine"\n  c:\n    image: ""\n  d:\n    image: [x]\n',
       [
-        'convox.yml:3:12: service a: image "Redis" has "Redis" in its repository name: repository names must be lowercase',
+        'convox.yml:3:12: service a: image "Redis" has "Redis" in its repository name: a repository name must be lowercase',
         'convox.yml:5:12: service b: image "redis:-alpine" has an invalid tag "-alpine" (a tag is 1 to 128 letters, digits, _, . or -, and does not start with . or -)',
         'convox.yml:7:12: service c: image "" is empty',
         'convox.yml:9:12: service d: image must be a string'

@@ -5,6 +5,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import path from 'node:path'
 import type { Logger } from './log.js'
+import type { Settings } from './settings.js'
 
 export interface RegistryLogin {
   /** Registry host as it appears in image refs (`ghcr.io`, `127.0.0.1:5050`), or the auths key. */
@@ -43,14 +44,15 @@ export function dockerHubAuthKey(dockerHubRegistry: string): string {
     : host
 }
 
-export interface LoginSettings {
-  registry: string
-  registryUsername: string
-  registryPassword: string
-  dockerHubUsername: string
-  dockerHubPassword: string
-  dockerHubRegistry: string
-}
+export type LoginSettings = Pick<
+  Settings,
+  | 'registry'
+  | 'registryUsername'
+  | 'registryPassword'
+  | 'dockerHubUsername'
+  | 'dockerHubPassword'
+  | 'dockerHubRegistry'
+>
 
 /** The logins a run needs: the push registry and Docker Hub (or its mirror), when given. */
 export function loginsFromSettings(s: LoginSettings): RegistryLogin[] {

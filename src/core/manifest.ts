@@ -16,7 +16,7 @@ import {
   type YAMLMap
 } from 'yaml'
 import { UserError, type Problem } from './errors.js'
-import { imageReferenceProblem } from './image-ref.js'
+import { imageReferenceProblem } from './registry/reference.js'
 import {
   interpolate,
   isPlainVariableName,

@@ -7,14 +7,13 @@ import { isUserError, UserError } from './errors.js'
 import type { Exec } from './exec.js'
 import { buildRecord, preciseNow } from './export/record.js'
 import { writeExport, type ExportSource } from './export/tarball.js'
-import { getImageConfig } from './registry/image-config.js'
+import { getImageConfig, shellJoin } from './registry/image-config.js'
 import {
   RackClient,
   promoteRelease,
   rackClientOptions,
   runExternalBuild,
-  runImport,
-  shellJoin
+  runImport
 } from './rack/index.js'
 import { defaultDescription, resolveGitSha } from './git.js'
 import { newReleaseId } from './ids.js'

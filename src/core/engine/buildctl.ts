@@ -1,7 +1,6 @@
 import path from 'node:path'
-import { csvField } from './buildx.js'
 import type { Engine, BuildRequest, EngineCommand } from './types.js'
-import { secretEnvName } from './types.js'
+import { outputFlag, secretFlag } from './types.js'
 
 export function buildctlEngine(addr: string): Engine {
   return {
@@ -31,27 +30,12 @@ export function buildctlCommand(req: BuildRequest, addr: string): EngineCommand 
   if (spec.target) args.push('--opt', `target=${spec.target}`)
   if (req.platforms.length > 0) args.push('--opt', `platform=${req.platforms.join(',')}`)
   const env: Record<string, string> = {}
-  for (const s of req.secrets) {
-    const envName = secretEnvName(s.id)
-    args.push('--secret', `id=${s.id},env=${envName}`)
-    env[envName] = s.value
-  }
+  for (const s of req.secrets) args.push('--secret', secretFlag(s.id, env, s.value))
   if (req.noCache) args.push('--no-cache')
   for (const c of req.cache.imports) args.push('--import-cache', c)
   for (const c of req.cache.exports) args.push('--export-cache', c)
-  switch (req.output.type) {
-    case 'push':
-      args.push('--output', `type=image,${csvField(`name=${req.tags.join(',')}`)},push=true`)
-      break
-    case 'oci':
-      args.push(
-        '--output',
-        `type=oci,dest=${req.output.dest},${csvField(`name=${req.tags.join(',')}`)}`
-      )
-      break
-    case 'none':
-      break
-  }
+  const output = outputFlag(req)
+  if (output) args.push('--output', output)
   args.push('--metadata-file', req.metadataFile, '--progress', 'rawjson')
   return { command: 'buildctl', args, env, exposed }
 }

@@ -1,10 +1,5 @@
 import type { Engine, BuildRequest, EngineCommand } from './types.js'
-import { secretEnvName } from './types.js'
-
-/** Quotes a CSV field for buildx/buildctl's `--output` parser when it holds commas. */
-export function csvField(s: string): string {
-  return s.includes(',') || s.includes('"') ? `"${s.replace(/"/g, '""')}"` : s
-}
+import { outputFlag, secretFlag } from './types.js'
 
 export function buildxEngine(builder: string, driver: string): Engine {
   return {
@@ -33,30 +28,15 @@ export function buildxCommand(req: BuildRequest, builder: string): EngineCommand
   }
   if (spec.target) args.push('--target', spec.target)
   if (req.platforms.length > 0) args.push('--platform', req.platforms.join(','))
-  for (const s of req.secrets) {
-    const envName = secretEnvName(s.id)
-    args.push('--secret', `id=${s.id},env=${envName}`)
-    env[envName] = s.value
-  }
+  for (const s of req.secrets) args.push('--secret', secretFlag(s.id, env, s.value))
   if (req.noCache) args.push('--no-cache')
   for (const c of req.cache.imports) args.push('--cache-from', c)
   for (const c of req.cache.exports) args.push('--cache-to', c)
   // One manifest like the rack's (no attestation index).
   args.push('--provenance=false')
-  switch (req.output.type) {
-    case 'push':
-      args.push('--output', `type=image,${csvField(`name=${req.tags.join(',')}`)},push=true`)
-      break
-    case 'oci':
-      args.push(
-        '--output',
-        `type=oci,dest=${req.output.dest},${csvField(`name=${req.tags.join(',')}`)}`
-      )
-      break
-    case 'none':
-      for (const t of req.tags) args.push('--tag', t)
-      break
-  }
+  const output = outputFlag(req)
+  if (output) args.push('--output', output)
+  else for (const t of req.tags) args.push('--tag', t)
   args.push('--metadata-file', req.metadataFile, '--progress', 'rawjson', spec.contextPath)
   return { command: 'docker', args, env, exposed: [] }
 }

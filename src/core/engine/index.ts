@@ -1,5 +1,10 @@
 // The build step of the pipeline: private logins, engine choice, builds, cleanup.
-import { createDockerConfig, loginsFromSettings, type RegistryLogin } from '../docker-config.js'
+import {
+  createDockerConfig,
+  loginsFromSettings,
+  type LoginSettings,
+  type RegistryLogin
+} from '../docker-config.js'
 import type { Plan } from '../plan.js'
 import type { RunEnvironment } from '../pipeline.js'
 import type { Settings } from '../settings.js'
@@ -12,24 +17,19 @@ export type { BuildsResult, CopyImage } from './scheduler.js'
 export type { Engine, BuildResult } from './types.js'
 export { registryTools, type RegistryTools } from './registry-copy.js'
 
-export type EngineSettings = Pick<
-  Settings,
-  | 'registry'
-  | 'registryUsername'
-  | 'registryPassword'
-  | 'dockerHubUsername'
-  | 'dockerHubPassword'
-  | 'dockerHubRegistry'
-  | 'push'
-  | 'cache'
-  | 'noCache'
-  | 'engine'
-  | 'builder'
-  | 'buildkitHost'
-  | 'platforms'
-  | 'concurrency'
-  | 'secrets'
->
+export type EngineSettings = LoginSettings &
+  Pick<
+    Settings,
+    | 'push'
+    | 'cache'
+    | 'noCache'
+    | 'engine'
+    | 'builder'
+    | 'buildkitHost'
+    | 'platforms'
+    | 'concurrency'
+    | 'secrets'
+  >
 
 export interface BuildPlanOptions {
   /** Registry-to-registry copy for image services (default: the registry client). */

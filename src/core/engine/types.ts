@@ -63,3 +63,28 @@ export interface BuildResult {
 export function secretEnvName(id: string): string {
   return `CONVOX_BUILD_SECRET_${id.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`
 }
+
+/** Quotes a CSV field for buildx/buildctl's `--output` parser when it holds commas. */
+export function csvField(s: string): string {
+  return s.includes(',') || s.includes('"') ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+/** The `--output` of a build (both engines parse it alike), named for every tag; none for `none`. */
+export function outputFlag(req: BuildRequest): string | undefined {
+  const names = csvField(`name=${req.tags.join(',')}`)
+  switch (req.output.type) {
+    case 'push':
+      return `type=image,${names},push=true`
+    case 'oci':
+      return `type=oci,dest=${req.output.dest},${names}`
+    case 'none':
+      return undefined
+  }
+}
+
+/** `--secret id=...,env=...` for both engines; the value travels in the child's env, never argv. */
+export function secretFlag(id: string, env: Record<string, string>, value: string): string {
+  const name = secretEnvName(id)
+  env[name] = value
+  return `id=${id},env=${name}`
+}

@@ -1,6 +1,7 @@
 // `convox build --external` done right (convox/convox pkg/cli/builds.go buildExternal, with the
 // bookkeeping of pkg/build/build.go success/fail): the rack records the build, we build and push.
 import type { Logger } from '../log.js'
+import { shellJoin } from '../registry/image-config.js'
 import { type RackClient, repositoryTarget } from './client.js'
 import type { RackBuild } from './types.js'
 
@@ -147,17 +148,6 @@ async function markFailed(
   } catch (e) {
     logger.warning(`rack ${client.host}: could not mark build ${buildId} failed: ${msg(e)}`)
   }
-}
-
-/** sh-quotes and joins words: splits back like the rack's go-shellquote Join of an entrypoint. */
-export function shellJoin(words: string[]): string {
-  return words
-    .map(w => {
-      if (w === '') return "''"
-      if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w)) return w
-      return `'${w.replace(/'/g, `'\\''`)}'`
-    })
-    .join(' ')
 }
 
 function oneLine(text: string): string {

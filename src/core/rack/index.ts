@@ -11,7 +11,6 @@ export {
 } from './client.js'
 export {
   runExternalBuild,
-  shellJoin,
   type ExternalBuildContext,
   type ExternalBuildOptions,
   type ExternalBuildOutput,

@@ -1,24 +1,11 @@
 // Records of the rack API as it renders them (convox/convox pkg/structs: build.go, release.go,
 // app.go, system.go, object.go). Times are Go RFC 3339 strings; see time.ts.
+import type { BuildRecord, BuildStatus } from '../export/record.js'
 
-export type BuildStatus = 'created' | 'running' | 'complete' | 'failed'
+export type { BuildStatus } from '../export/record.js'
 
-export interface RackBuild {
-  id: string
-  app: string
-  description: string
-  entrypoint: string
-  'git-sha': string
-  logs: string
-  manifest: string
-  process: string
-  release: string
-  reason: string
-  repository: string
-  status: BuildStatus | string
-  started: string
-  ended: string
-}
+/** A build as the API renders it: the record the export writes, with any status a rack sends. */
+export type RackBuild = Omit<BuildRecord, 'status'> & { status: BuildStatus | string }
 
 export interface RackRelease {
   id: string

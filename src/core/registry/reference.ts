@@ -34,13 +34,26 @@ const MAX_NAME = 255
  * for anything Docker would reject.
  */
 export function parseReference(text: string, input?: string): ImageReference {
-  const fail = (why: string): never => {
-    throw new UserError({ message: `invalid image reference "${text}": ${why}`, input })
+  const parsed = analyseReference(text)
+  if (typeof parsed === 'string') {
+    throw new UserError({ message: `image reference "${text}" ${parsed}`, input })
   }
+  return parsed
+}
+
+/** Why `text` is not an image reference Docker accepts (`has an invalid tag ...`), or null. */
+export function imageReferenceProblem(text: string): string | null {
+  const parsed = analyseReference(text)
+  return typeof parsed === 'string' ? parsed : null
+}
+
+/** The parsed reference, or why it is not one. */
+function analyseReference(text: string): ImageReference | string {
   const ref = text.trim()
-  if (ref === '') fail('empty')
-  if (/\s/.test(ref)) fail('contains whitespace')
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) fail('give the image without a URL scheme')
+  if (ref === '') return 'is empty'
+  if (/\s/.test(ref)) return 'contains whitespace'
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref))
+    return 'has a URL scheme: give the image without a URL scheme'
 
   let rest = ref
   let digest: string | undefined
@@ -48,9 +61,9 @@ export function parseReference(text: string, input?: string): ImageReference {
   if (at >= 0) {
     digest = rest.slice(at + 1)
     rest = rest.slice(0, at)
-    if (!DIGEST.test(digest)) fail(`invalid digest "${digest}"`)
+    if (!DIGEST.test(digest)) return `has an invalid digest "${digest}" (expected algorithm:hex)`
     if (digest.startsWith('sha256:') && !/^sha256:[0-9a-f]{64}$/.test(digest)) {
-      fail('a sha256 digest is 64 lowercase hex characters')
+      return 'has an invalid digest: a sha256 digest is 64 lowercase hex characters'
     }
   }
 
@@ -60,15 +73,18 @@ export function parseReference(text: string, input?: string): ImageReference {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1)
     rest = rest.slice(0, colon)
-    if (!TAG.test(tag)) fail(`invalid tag "${tag}"`)
+    if (!TAG.test(tag)) {
+      return `has an invalid tag "${tag}" (a tag is 1 to 128 letters, digits, _, . or -, and does not start with . or -)`
+    }
   }
-  if (rest === '') fail('missing repository name')
+  if (rest === '') return 'has no repository name'
 
   let registry = DOCKER_HUB
   let repository = rest
   const slash = rest.indexOf('/')
   if (slash >= 0) {
     const first = rest.slice(0, slash)
+    // The first part is a registry host when it looks like one, as Docker decides.
     if (
       first.includes('.') ||
       first.includes(':') ||
@@ -77,19 +93,21 @@ export function parseReference(text: string, input?: string): ImageReference {
     ) {
       registry = first
       repository = rest.slice(slash + 1)
-      if (!DOMAIN.test(registry)) fail(`invalid registry host "${registry}"`)
+      if (!DOMAIN.test(registry)) return `has an invalid registry host "${registry}"`
     }
   }
   if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB
   if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`
 
   for (const part of repository.split('/')) {
-    if (part === '') fail('empty path component')
-    if (/[A-Z]/.test(part)) fail('repository name must be lowercase')
-    if (!PATH_COMPONENT.test(part)) fail(`invalid repository name component "${part}"`)
+    if (part === '') return 'has an empty path component'
+    if (/[A-Z]/.test(part)) {
+      return `has "${part}" in its repository name: a repository name must be lowercase`
+    }
+    if (!PATH_COMPONENT.test(part)) return `has an invalid repository name component "${part}"`
   }
   if (registry.length + 1 + repository.length > MAX_NAME) {
-    fail(`repository name longer than ${MAX_NAME} characters`)
+    return `has a repository name longer than ${MAX_NAME} characters`
   }
 
   if (tag === undefined && digest === undefined) tag = 'latest'
