@@ -47,7 +47,8 @@ async function bundleEntry(input, file, files, licenses) {
     // copy, and the working directory holds the emitted sources.
     filterAssetBase: path.join(root, 'node_modules'),
     cache: false,
-    minify: false,
+    // Minified: smaller to check out, and no second copy of our sources in the tree.
+    minify: true,
     sourceMap: false,
     license: 'licenses.txt',
     quiet: true,
