@@ -3,60 +3,14 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import type { Problem } from '../../src/core/errors.js'
 import { spawnExec } from '../../src/core/exec.js'
-import type { Logger } from '../../src/core/log.js'
 import { runPipeline, type PipelineResult } from '../../src/core/pipeline.js'
 import { readSettings, type Settings } from '../../src/core/settings.js'
 import { EXAMPLES } from './engine-plan.js'
+import { captureLogger, type CapturedLog } from './logger.js'
 import { rigEnv, type Rig } from './rig.js'
 
-export interface CapturedLog {
-  logger: Logger
-  /** Every line as the core gave it (info, debug, warnings, group titles), unmasked. */
-  lines: string[]
-  warnings: { message: string; where?: Omit<Problem, 'message'> }[]
-  /** Values handed to mask(), in order. */
-  masked: string[]
-  /** All lines, unmasked, joined. */
-  text(): string
-  /** All lines as the runner would print them: masked values replaced by `***`. */
-  rendered(): string
-}
-
-export function captureLogger(): CapturedLog {
-  const lines: string[] = []
-  const warnings: CapturedLog['warnings'] = []
-  const masked: string[] = []
-  const logger: Logger = {
-    info: m => void lines.push(m),
-    debug: m => void lines.push(`debug: ${m}`),
-    warning: (message, where) => {
-      warnings.push({ message, where })
-      lines.push(`warning: ${message}`)
-    },
-    mask: s => void masked.push(s),
-    group: async (title, fn) => {
-      lines.push(`::group::${title}`)
-      try {
-        return await fn()
-      } finally {
-        lines.push('::endgroup::')
-      }
-    }
-  }
-  return {
-    logger,
-    lines,
-    warnings,
-    masked,
-    text: () => lines.join('\n'),
-    rendered: () =>
-      [...new Set(masked.filter(s => s.trim() !== ''))]
-        .sort((a, b) => b.length - a.length)
-        .reduce((t, s) => t.split(s).join('***'), lines.join('\n'))
-  }
-}
+export { captureLogger, type CapturedLog } from './logger.js'
 
 /** process.env with the rig on PATH, and nothing of a CI job or a rack leaking in. */
 export function pipelineEnv(rig: Rig, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

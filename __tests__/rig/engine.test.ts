@@ -8,7 +8,9 @@ import { UserError } from '../../src/core/errors.js'
 import { spawnExec } from '../../src/core/exec.js'
 import type { Logger } from '../../src/core/log.js'
 import type { Plan } from '../../src/core/plan.js'
+import { buildDir } from '../helpers/dockerfile-build.js'
 import { examplePlan, makePlan } from '../helpers/engine-plan.js'
+import { captureLogger } from '../helpers/logger.js'
 import {
   buildctl,
   loadRig,
@@ -24,21 +26,6 @@ let rig: Rig
 beforeAll(() => {
   rig = loadRig()
 })
-
-function capture(): { logger: Logger; text: () => string } {
-  const out: string[] = []
-  const logger: Logger = {
-    info: m => out.push(m),
-    debug: m => out.push(m),
-    warning: m => out.push(`warning: ${m}`),
-    mask: () => undefined,
-    group: async (t, fn) => {
-      out.push(`group: ${t}`)
-      return fn()
-    }
-  }
-  return { logger, text: () => out.join('\n') }
-}
 
 function settings(
   engine: 'buildx' | 'buildctl',
@@ -81,20 +68,9 @@ async function build(plan: Plan, s: EngineSettings, logger: Logger) {
 async function readFromImage(image: string, file: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'engine-read-'))
   await writeFile(path.join(dir, 'Dockerfile'), `FROM ${image}\n`)
-  const r = await buildctl(
-    [
-      'build',
-      '--frontend',
-      'dockerfile.v0',
-      '--local',
-      `context=${dir}`,
-      '--local',
-      `dockerfile=${dir}`,
-      '--output',
-      `type=local,dest=${dir}/out`
-    ],
-    { dockerConfig: await makeDockerConfig(rigLogins(rig)) }
-  )
+  const r = await buildDir(dir, `type=local,dest=${dir}/out`, {
+    dockerConfig: await makeDockerConfig(rigLogins(rig))
+  })
   expect(r.stderr.split('\n').filter(l => /error/i.test(l))).toEqual([])
   return readFile(path.join(dir, 'out', file), 'utf8')
 }
@@ -114,7 +90,7 @@ describe.each(['buildctl', 'buildx'] as const)('engine %s on the rig', engine =>
       [rig.registry]: { Username: 'u', Password: rig.registryPassword }
     })
     const plan = examplePlan(registry, undefined, auth)
-    const c = capture()
+    const c = captureLogger()
     const r = await build(plan, settings(engine, registry), c.logger)
 
     expect(r.builds).toHaveLength(2)
@@ -140,7 +116,7 @@ describe.each(['buildctl', 'buildx'] as const)('engine %s on the rig', engine =>
     const prune = await buildctl(['prune', '--all'])
     expect(prune.exitCode).toBe(0)
     const again = examplePlan(registry, plan.buildId, auth)
-    const c2 = capture()
+    const c2 = captureLogger()
     const r2 = await build(again, settings(engine, registry), c2.logger)
     const api2 = r2.services.find(s => s.name === 'api')!
     expect(api2.cachedSteps).toBeGreaterThan(0)
@@ -163,7 +139,7 @@ describe.each(['buildctl', 'buildx'] as const)('engine %s on the rig', engine =>
       build(
         plan,
         settings(engine, registry, { dockerHubUsername: '', dockerHubPassword: '' }),
-        capture().logger
+        captureLogger().logger
       )
     )
     expect(e).toBeInstanceOf(UserError)
@@ -175,7 +151,7 @@ describe.each(['buildctl', 'buildx'] as const)('engine %s on the rig', engine =>
 
   it('a wrong password is one line naming the registry', async () => {
     const registry = uniqueRepo(`engine-pw-${engine}`, rig)
-    const c = capture()
+    const c = captureLogger()
     const e = await errorOf(
       build(
         examplePlan(registry),
@@ -194,7 +170,7 @@ describe.each(['buildctl', 'buildx'] as const)('engine %s on the rig', engine =>
       build(
         examplePlan(registry),
         settings(engine, registry, { registryUsername: '', registryPassword: '' }),
-        capture().logger
+        captureLogger().logger
       )
     )
     expect(e).toBeInstanceOf(UserError)
@@ -207,7 +183,7 @@ describe.each(['buildctl', 'buildx'] as const)('engine %s on the rig', engine =>
     await writeFile(path.join(root, 'Dockerfile'), 'FROM busybox\nRUN exit 3\n')
     const registry = uniqueRepo(`engine-bad-${engine}`, rig)
     const plan = makePlan({ root, registry, builds: [{ services: ['bad'], context: '.' }] })
-    const e = await errorOf(build(plan, settings(engine, registry), capture().logger))
+    const e = await errorOf(build(plan, settings(engine, registry), captureLogger().logger))
     expect(e).toBeInstanceOf(UserError)
     expect(e.message).toBe(
       'build of bad failed: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'
@@ -222,7 +198,7 @@ describe('a stopped BuildKit daemon', () => {
       build(
         examplePlan(registry),
         settings('buildctl', registry, { buildkitHost: 'unix:///tmp/no-buildkitd.sock' }),
-        capture().logger
+        captureLogger().logger
       )
     )
     expect(e).toBeInstanceOf(UserError)
@@ -244,7 +220,7 @@ describe('a stopped BuildKit daemon', () => {
     const e = await errorOf(
       buildPlan(examplePlan(registry), settings('buildx', registry, { builder: 'dead' }), {
         env,
-        logger: capture().logger,
+        logger: captureLogger().logger,
         exec: spawnExec,
         github: false,
         tempDir,

@@ -12,6 +12,7 @@ import { RegistryClient, sha256 } from '../../src/core/registry/client.js'
 import { copyImage } from '../../src/core/registry/copy.js'
 import { getImageConfig, shellJoin } from '../../src/core/registry/image-config.js'
 import { parseReference } from '../../src/core/registry/reference.js'
+import { BUILD_JSON_KEYS } from '../helpers/build-json.js'
 import {
   buildctl,
   loadRig,
@@ -161,22 +162,7 @@ describe('export', () => {
       `web.${BUILD_ID}.tar`,
       `redis.${BUILD_ID}.tar`
     ])
-    expect(Object.keys(contents.record)).toEqual([
-      'id',
-      'app',
-      'description',
-      'entrypoint',
-      'git-sha',
-      'logs',
-      'manifest',
-      'process',
-      'release',
-      'reason',
-      'repository',
-      'status',
-      'started',
-      'ended'
-    ])
+    expect(Object.keys(contents.record)).toEqual(BUILD_JSON_KEYS)
     expect(contents.record).toMatchObject({
       id: BUILD_ID,
       status: 'complete',

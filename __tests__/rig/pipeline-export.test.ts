@@ -9,6 +9,8 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, gunzipSync } from 'node:zlib'
 import tar from 'tar-stream'
+import { BUILD_JSON_KEYS } from '../helpers/build-json.js'
+import { buildDir } from '../helpers/dockerfile-build.js'
 import {
   exampleApp,
   pipelineEnv,
@@ -18,7 +20,6 @@ import {
   type PipelineRun
 } from '../helpers/pipeline.js'
 import {
-  buildctl,
   loadRig,
   makeDockerConfig,
   registryCreds,
@@ -30,22 +31,6 @@ import {
 const rig = loadRig()
 const SERVICES = ['web', 'worker', 'api', 'cache']
 const SECRET = 's3cr3t-value'
-const CONTRACT_KEYS = [
-  'id',
-  'app',
-  'description',
-  'entrypoint',
-  'git-sha',
-  'logs',
-  'manifest',
-  'process',
-  'release',
-  'reason',
-  'repository',
-  'status',
-  'started',
-  'ended'
-]
 /** Go's time.Time JSON: RFC 3339 with up to 9 fraction digits (trailing zeros trimmed). */
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/
 
@@ -166,8 +151,8 @@ describe('runPipeline export on the rig (issue 5)', () => {
     const r = run.result!
     // indented, as the rack writes it
     expect(unpacked.buildJson).toMatch(/^\{\n {2}"id": /)
-    expect(Object.keys(record)).toEqual(CONTRACT_KEYS)
-    for (const k of CONTRACT_KEYS) expect(typeof record[k]).toBe('string')
+    expect(Object.keys(record)).toEqual(BUILD_JSON_KEYS)
+    for (const k of BUILD_JSON_KEYS) expect(typeof record[k]).toBe('string')
     expect(record).toMatchObject({
       id: r.buildId,
       app: 'example',
@@ -251,21 +236,7 @@ describe('runPipeline export on the rig (issue 5)', () => {
     const out = path.join(dir, 'run-out')
     const dockerConfig = await makeDockerConfig(rigLogins(rig))
     try {
-      const b = await buildctl(
-        [
-          'build',
-          '--no-cache',
-          '--frontend',
-          'dockerfile.v0',
-          '--local',
-          `context=${ctx}`,
-          '--local',
-          `dockerfile=${ctx}`,
-          '--output',
-          `type=local,dest=${out}`
-        ],
-        { rig, dockerConfig }
-      )
+      const b = await buildDir(ctx, `type=local,dest=${out}`, { noCache: true, rig, dockerConfig })
       if (b.exitCode !== 0) throw new Error(`buildctl: ${b.stderr.slice(-3000)}`)
     } finally {
       await rm(dockerConfig, { recursive: true, force: true })

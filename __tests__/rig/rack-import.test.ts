@@ -12,7 +12,8 @@ import { silentLogger } from '../../src/core/log.js'
 import { RackClient } from '../../src/core/rack/client.js'
 import { runExternalBuild } from '../../src/core/rack/external-build.js'
 import { runImport, type ImportedImage } from '../../src/core/rack/import.js'
-import { buildctl, loadRig, skopeo, type Rig } from '../helpers/rig.js'
+import { buildDir } from '../helpers/dockerfile-build.js'
+import { loadRig, skopeo, type Rig } from '../helpers/rig.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
 
 let rig: Rig
@@ -63,17 +64,7 @@ beforeAll(async () => {
   await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /\n')
   await writeFile(path.join(dir, 'hello.txt'), `hello ${Date.now()}\n`)
   ociArchive = path.join(dir, 'image.tar')
-  const r = await buildctl([
-    'build',
-    '--frontend',
-    'dockerfile.v0',
-    '--local',
-    `context=${dir}`,
-    '--local',
-    `dockerfile=${dir}`,
-    '--output',
-    `type=oci,dest=${ociArchive}`
-  ])
+  const r = await buildDir(dir, `type=oci,dest=${ociArchive}`)
   if (r.exitCode !== 0) throw new Error(`buildctl failed: ${r.stderr.slice(-2000)}`)
 })
 

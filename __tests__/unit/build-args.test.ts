@@ -8,6 +8,7 @@ import {
 import { UserError } from '../../src/core/errors.js'
 import { silentLogger, type Logger } from '../../src/core/log.js'
 import { readSettings } from '../../src/core/settings.js'
+import { thrown } from '../helpers/errors.js'
 
 function recorder(): Logger & { warnings: string[]; masked: string[] } {
   const warnings: string[] = []
@@ -19,16 +20,6 @@ function recorder(): Logger & { warnings: string[]; masked: string[] } {
     warning: (m, w) => void warnings.push(`${w?.input}:${w?.line}: ${m}`),
     mask: s => void masked.push(s)
   }
-}
-
-function thrown(fn: () => unknown): UserError {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof UserError) return e
-    throw e
-  }
-  throw new Error('expected a UserError')
 }
 
 const managed = (n: ManagedArg): string => `managed-${n}`

@@ -10,7 +10,8 @@ import {
   loginsFromSettings,
   registryHost
 } from '../../src/core/docker-config.js'
-import type { Logger } from '../../src/core/log.js'
+import { silentLogger } from '../../src/core/log.js'
+import { captureLogger } from '../helpers/logger.js'
 
 const base = {
   registry: 'ghcr.io/acme/app',
@@ -43,14 +44,7 @@ describe('private docker config', () => {
   it('writes auths, plugin dirs and BUILDX_CONFIG without touching the user config; masks', async () => {
     const home = await mkdtemp(path.join(tmpdir(), 'dc-home-'))
     const tempDir = await mkdtemp(path.join(tmpdir(), 'dc-run-'))
-    const masked: string[] = []
-    const logger: Logger = {
-      info: () => undefined,
-      debug: () => undefined,
-      warning: () => undefined,
-      mask: s => masked.push(s),
-      group: (_t, fn) => fn()
-    }
+    const { logger, masked } = captureLogger()
     const env = { HOME: home }
     const config = await createDockerConfig(loginsFromSettings(base), { tempDir, env, logger })
     expect(config.dir.startsWith(tempDir)).toBe(true)
@@ -74,14 +68,7 @@ describe('private docker config', () => {
   it('keeps an explicit BUILDX_CONFIG and DOCKER_CONFIG plugins', async () => {
     const tempDir = await mkdtemp(path.join(tmpdir(), 'dc-run-'))
     const env = { DOCKER_CONFIG: '/u/dc', BUILDX_CONFIG: '/u/bx' }
-    const logger: Logger = {
-      info: () => undefined,
-      debug: () => undefined,
-      warning: () => undefined,
-      mask: () => undefined,
-      group: (_t, fn) => fn()
-    }
-    const config = await createDockerConfig([], { tempDir, env, logger })
+    const config = await createDockerConfig([], { tempDir, env, logger: silentLogger })
     const json = JSON.parse(await readFile(path.join(config.dir, 'config.json'), 'utf8'))
     expect(json.cliPluginsExtraDirs).toEqual(['/u/dc/cli-plugins'])
     expect(config.env.BUILDX_CONFIG).toBe('/u/bx')

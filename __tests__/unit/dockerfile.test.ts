@@ -4,16 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { UserError } from '../../src/core/errors.js'
 import { hasStage, readDockerfile, scanDockerfile } from '../../src/core/dockerfile.js'
-
-function thrown(fn: () => unknown): UserError {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof UserError) return e
-    throw e
-  }
-  throw new Error('expected a UserError')
-}
+import { thrown } from '../helpers/errors.js'
 
 describe('scanDockerfile: declared ARG names', () => {
   it.each([

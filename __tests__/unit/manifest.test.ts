@@ -6,6 +6,7 @@ import { UserError, formatProblem } from '../../src/core/errors.js'
 import { silentLogger, type Logger } from '../../src/core/log.js'
 import { imageReferenceProblem } from '../../src/core/registry/reference.js'
 import { loadManifest, parseManifest } from '../../src/core/manifest.js'
+import { thrown } from '../helpers/errors.js'
 
 function logger(): Logger & { warnings: string[] } {
   const warnings: string[] = []
@@ -14,16 +15,6 @@ function logger(): Logger & { warnings: string[] } {
     warnings,
     warning: (m, w) => void warnings.push(w ? `${formatProblem({ message: m, ...w })}` : m)
   }
-}
-
-function thrown(fn: () => unknown): UserError {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof UserError) return e
-    throw e
-  }
-  throw new Error('expected a UserError')
 }
 
 function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {

@@ -326,23 +326,21 @@ describe('createPlan rules', () => {
     ])
   })
 
-  it('refuses a manifest without services', async () => {
-    const dir = tempApp({ 'convox.yml': 'resources:\n  db:\n    type: postgres\n' })
-    const e = (await plan(dir).catch((x: unknown) => x)) as UserError
-    expect(e.problems).toEqual([
+  it.each([
+    [
+      'refuses a manifest without services',
+      { 'convox.yml': 'resources:\n  db:\n    type: postgres\n' },
       { file: 'convox.yml', line: 1, col: 1, message: expect.stringContaining('no services') }
-    ])
-  })
-
-  it('reports a bad escape directive in a Dockerfile with its position', async () => {
-    const dir = tempApp({
-      'convox.yml': 'services:\n  web: {}\n',
-      Dockerfile: '# escape=x\nFROM scratch\n'
-    })
-    const e = (await plan(dir).catch((x: unknown) => x)) as UserError
-    expect(e.problems).toEqual([
+    ],
+    [
+      'reports a bad escape directive in a Dockerfile with its position',
+      { 'convox.yml': 'services:\n  web: {}\n', Dockerfile: '# escape=x\nFROM scratch\n' },
       { file: 'Dockerfile', line: 1, col: 1, message: expect.stringContaining('invalid escape') }
-    ])
+    ]
+  ])('%s', async (_name, files: Record<string, string>, problem) => {
+    const dir = tempApp(files)
+    const e = (await plan(dir).catch((x: unknown) => x)) as UserError
+    expect(e.problems).toEqual([problem])
   })
 
   it('interpolates from the given environment and takes bare args from it', async () => {

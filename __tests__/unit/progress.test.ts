@@ -6,6 +6,13 @@ const line = (o: unknown): string => JSON.stringify(o)
 const T0 = '2026-01-01T00:00:00.000Z'
 const T1 = '2026-01-01T00:00:01.500Z'
 
+const FROM_DONE = {
+  digest: 'sha256:f',
+  name: '[1/3] FROM docker.io/library/busybox:latest@sha256:1',
+  started: T0,
+  completed: T0
+}
+
 // Shapes as buildctl / buildx print them with --progress rawjson.
 const stream = [
   line({
@@ -21,27 +28,8 @@ const stream = [
       }
     ]
   }),
-  line({
-    vertexes: [
-      {
-        digest: 'sha256:f',
-        name: '[1/3] FROM docker.io/library/busybox:latest@sha256:1',
-        started: T0,
-        completed: T0
-      }
-    ]
-  }),
-  line({
-    vertexes: [
-      {
-        digest: 'sha256:f',
-        name: '[1/3] FROM docker.io/library/busybox:latest@sha256:1',
-        started: T0,
-        completed: T0,
-        cached: true
-      }
-    ]
-  }),
+  line({ vertexes: [FROM_DONE] }),
+  line({ vertexes: [{ ...FROM_DONE, cached: true }] }),
   line({ vertexes: [{ digest: 'sha256:r', name: '[2/3] RUN echo hi', started: T0 }] }),
   line({ statuses: [{ id: 'x', vertex: 'sha256:r', current: 1 }] }),
   line({ logs: [{ vertex: 'sha256:r', stream: 1, data: b64('hi\npart'), timestamp: T0 }] }),

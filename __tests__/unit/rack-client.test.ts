@@ -1,35 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { UserError } from '../../src/core/errors.js'
-import type { Logger } from '../../src/core/log.js'
 import { RackAuthError, RackClient, RackError, encodeParams } from '../../src/core/rack/client.js'
 import { PromoteError, promoteRelease } from '../../src/core/rack/promote.js'
 import { runExternalBuild } from '../../src/core/rack/external-build.js'
 import { formatRackTime, parseAnyTime, parseRackTime } from '../../src/core/rack/time.js'
+import { captureLogger, type CapturedLog } from '../helpers/logger.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
 
-interface Captured {
-  logger: Logger
-  lines: string[]
-  masked: string[]
-}
-
-function capture(): Captured {
-  const lines: string[] = []
-  const masked: string[] = []
-  return {
-    lines,
-    masked,
-    logger: {
-      info: m => void lines.push(m),
-      debug: m => void lines.push(m),
-      warning: m => void lines.push(m),
-      mask: s => void masked.push(s),
-      group: (_t, fn) => fn()
-    }
-  }
-}
-
-function client(server: RackServer, c: Captured, extra: object = {}): RackClient {
+function client(server: RackServer, c: CapturedLog, extra: object = {}): RackClient {
   return new RackClient({
     rackUrl: server.rackUrl,
     mask: c.logger.mask,
@@ -40,10 +18,10 @@ function client(server: RackServer, c: Captured, extra: object = {}): RackClient
 }
 
 let server: RackServer
-let cap: Captured
+let cap: CapturedLog
 beforeEach(async () => {
   server = await startRackServer({ apps: ['web'], password: 'pw-s3cret/+x' })
-  cap = capture()
+  cap = captureLogger()
 })
 afterEach(() => server.close())
 

@@ -5,6 +5,7 @@ import {
   serializeRecord,
   stripCredentials
 } from '../../src/core/export/record.js'
+import { BUILD_JSON_KEYS } from '../helpers/build-json.js'
 
 describe('formatGoTime (Go time.Time JSON, RFC 3339 nano)', () => {
   it.each([
@@ -27,22 +28,7 @@ describe('buildRecord', () => {
 
   it('has every key of structs.Build, in order, none omitted', () => {
     const record = buildRecord({ ...base, release: 'RABCDEFGHIJ', manifest: 'services: {}\n' })
-    expect(Object.keys(record)).toEqual([
-      'id',
-      'app',
-      'description',
-      'entrypoint',
-      'git-sha',
-      'logs',
-      'manifest',
-      'process',
-      'release',
-      'reason',
-      'repository',
-      'status',
-      'started',
-      'ended'
-    ])
+    expect(Object.keys(record)).toEqual(BUILD_JSON_KEYS)
     expect(record).toMatchObject({
       status: 'complete',
       started: '2025-01-02T03:04:05.5Z',

@@ -9,6 +9,7 @@ import { UserError } from '../../src/core/errors.js'
 import { spawnExec } from '../../src/core/exec.js'
 import type { Logger } from '../../src/core/log.js'
 import { makePlan } from '../helpers/engine-plan.js'
+import { captureLogger } from '../helpers/logger.js'
 
 const T = '2026-01-01T00:00:00Z'
 const b64 = (s: string): string => Buffer.from(s).toString('base64')
@@ -36,25 +37,10 @@ const shEngine: Engine = {
   }
 }
 
-function capture(): { logger: Logger; text: () => string } {
-  const out: string[] = []
-  const logger: Logger = {
-    info: m => out.push(m),
-    debug: m => out.push(m),
-    warning: m => out.push(`warning: ${m}`),
-    mask: () => undefined,
-    group: async (t, fn) => {
-      out.push(`group: ${t}`)
-      return fn()
-    }
-  }
-  return { logger, text: () => out.join('\n') }
-}
-
 async function run(
   builds: Array<Record<string, string>>,
   concurrency: number,
-  logger: Logger = capture().logger
+  logger: Logger = captureLogger().logger
 ) {
   const tempDir = await mkdtemp(path.join(tmpdir(), 'sched-'))
   const plan = makePlan({
@@ -122,7 +108,7 @@ describe('scheduler', () => {
   })
 
   it('redacts BUILD_AUTH from logs', async () => {
-    const c = capture()
+    const c = captureLogger()
     await run([{ BUILD_AUTH: '{"r":{"Password":"pw-xyz"}}' }], 1, c.logger)
     expect(c.text()).toContain('secret=***')
     expect(c.text()).not.toContain('pw-xyz')

@@ -60,12 +60,16 @@ function resultWith(n: number, warnings: string[] = []): PipelineResult {
   }
 }
 
+/** The table rows of the services named `service-with-...`. */
+const serviceRows = (text: string): string[] =>
+  text.split('\n').filter(l => l.startsWith('| service-with'))
+
 describe('job summary', () => {
   it('has the ids, one row per service and redacted build args', () => {
     const text = renderSummary({ result: resultWith(3), dryRun: false, secrets: [] })
     expect(text).toContain('`BABCDEFGHIJ`')
     expect(text).toContain('`RABCDEFGHIJ`')
-    const rows = text.split('\n').filter(l => l.startsWith('| service-with'))
+    const rows = serviceRows(text)
     expect(rows).toHaveLength(3)
     expect(rows[0]).toBe(
       '| service-with-a-long-name-0 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-0.BABCDEFGHIJ` | `sha256:aaaaaaaaaaaa` | #1 (shared with service-with-a-long-name-1) | 3/5 | 12.3s |'
@@ -88,7 +92,7 @@ describe('job summary', () => {
     const warnings = Array.from({ length: 50 }, (_, i) => `cache export failed for service ${i}`)
     const text = renderSummary({ result: resultWith(50, warnings), dryRun: false, secrets: [] })
     expect(Buffer.byteLength(text)).toBeLessThan(SUMMARY_LIMIT)
-    expect(text.split('\n').filter(l => l.startsWith('| service-with'))).toHaveLength(50)
+    expect(serviceRows(text)).toHaveLength(50)
     expect(text).not.toMatch(/more (services )?not shown/)
   })
 
@@ -115,7 +119,7 @@ describe('job summary', () => {
     const text = renderSummary({ result, dryRun: true, secrets: [] })
     expect(text).toContain('## convox-build: myapp (dry run)')
     expect(text).toContain('| `BABCDEFGHIJ` | - | 4 |')
-    const rows = text.split('\n').filter(l => l.startsWith('| service-with'))
+    const rows = serviceRows(text)
     expect(rows).toHaveLength(4)
     expect(rows[3]).toBe(
       '| service-with-a-long-name-3 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-3.BABCDEFGHIJ` | - | #2 (shared with service-with-a-long-name-2) | - | - |'
