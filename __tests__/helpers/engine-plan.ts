@@ -2,7 +2,9 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import type { EngineSettings } from '../../src/core/engine/index.js'
 import type { BuildSpec, Plan, PlannedService } from '../../src/core/plan.js'
+import type { Rig } from './rig.js'
 
 export const EXAMPLES = path.resolve(
   path.dirname(new URL(import.meta.url).pathname),
@@ -155,4 +157,31 @@ export async function writeSleepyApp(o: {
     buildId: o.buildId ?? buildId(),
     builds
   })
+}
+
+/** Engine settings that push to `registry` on the rig, with both logins and the registry cache. */
+export function rigEngineSettings(
+  rig: Rig,
+  engine: 'buildx' | 'buildctl',
+  registry: string,
+  over: Partial<EngineSettings> = {}
+): EngineSettings {
+  return {
+    registry,
+    registryUsername: rig.registryUsername,
+    registryPassword: rig.registryPassword,
+    dockerHubUsername: rig.hubUsername,
+    dockerHubPassword: rig.hubPassword,
+    dockerHubRegistry: rig.hubRegistry,
+    push: true,
+    cache: 'registry',
+    noCache: false,
+    engine,
+    builder: engine === 'buildx' ? rig.buildxBuilder : '',
+    buildkitHost: rig.buildkitHost,
+    platforms: [],
+    concurrency: 4,
+    secrets: [],
+    ...over
+  }
 }

@@ -9,7 +9,7 @@ import { spawnExec } from '../../src/core/exec.js'
 import type { Logger } from '../../src/core/log.js'
 import type { Plan } from '../../src/core/plan.js'
 import { buildDir } from '../helpers/dockerfile-build.js'
-import { examplePlan, makePlan } from '../helpers/engine-plan.js'
+import { examplePlan, makePlan, rigEngineSettings } from '../helpers/engine-plan.js'
 import { captureLogger } from '../helpers/logger.js'
 import {
   buildctl,
@@ -32,24 +32,7 @@ function settings(
   registry: string,
   over: Partial<EngineSettings> = {}
 ): EngineSettings {
-  return {
-    registry,
-    registryUsername: rig.registryUsername,
-    registryPassword: rig.registryPassword,
-    dockerHubUsername: rig.hubUsername,
-    dockerHubPassword: rig.hubPassword,
-    dockerHubRegistry: rig.hubRegistry,
-    push: true,
-    cache: 'registry',
-    noCache: false,
-    engine,
-    builder: engine === 'buildx' ? rig.buildxBuilder : '',
-    buildkitHost: rig.buildkitHost,
-    platforms: [],
-    concurrency: 4,
-    secrets: [],
-    ...over
-  }
+  return rigEngineSettings(rig, engine, registry, over)
 }
 
 async function build(plan: Plan, s: EngineSettings, logger: Logger) {

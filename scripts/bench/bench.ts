@@ -8,7 +8,12 @@ import { buildPlan, type EngineSettings } from '../../src/core/engine/index.js'
 import { spawnExec } from '../../src/core/exec.js'
 import { silentLogger } from '../../src/core/log.js'
 import type { Plan } from '../../src/core/plan.js'
-import { examplePlan, writeSleepyApp, buildId } from '../../__tests__/helpers/engine-plan.js'
+import {
+  buildId,
+  examplePlan,
+  rigEngineSettings,
+  writeSleepyApp
+} from '../../__tests__/helpers/engine-plan.js'
 import {
   buildctl,
   loadRig,
@@ -27,23 +32,7 @@ async function prune(): Promise<void> {
 }
 
 function engineSettings(rig: Rig, registry: string, concurrency: number): EngineSettings {
-  return {
-    registry,
-    registryUsername: rig.registryUsername,
-    registryPassword: rig.registryPassword,
-    dockerHubUsername: rig.hubUsername,
-    dockerHubPassword: rig.hubPassword,
-    dockerHubRegistry: rig.hubRegistry,
-    push: true,
-    cache: 'registry',
-    noCache: false,
-    engine: 'buildctl',
-    builder: '',
-    buildkitHost: rig.buildkitHost,
-    platforms: [],
-    concurrency,
-    secrets: []
-  }
+  return rigEngineSettings(rig, 'buildctl', registry, { concurrency })
 }
 
 async function ours(
