@@ -16,5 +16,9 @@ for part in "${parts[@]}"; do
   stop_proc "$part" "${expect[$part]}"
 done
 [[ -e $RIG_RUN/buildkitd.pid ]] || rm -f "$RIG_RUN/buildkitd.sock"
-[[ -e $RIG_RUN/dockerd.pid ]] || rm -f "$RIG_RUN/docker.sock"
+if [[ ! -e $RIG_RUN/dockerd.pid ]]; then
+  rm -f "$RIG_RUN/docker.sock"
+  # dockerd's bridge is the rig's own (dockerd.sh): gone with it.
+  ip link delete "cvxrig$REGISTRY_PORT" 2>/dev/null || true
+fi
 say "stopped ${parts[*]}"
