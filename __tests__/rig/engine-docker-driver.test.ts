@@ -190,8 +190,13 @@ describe('buildx with the docker driver (the rig dockerd)', () => {
     )
     expect(tags.exitCode).toBe(0)
     const tagList = (JSON.parse(tags.stdout) as { Tags: string[] }).Tags.sort()
+    // The images, and the stable tags their inline cache is found by: no `.buildcache`.
     expect(tagList).toEqual(
-      ['api', 'cache', 'web', 'worker'].map(s => `${s}.${plan.buildId}`).sort()
+      [
+        ...['api', 'cache', 'web', 'worker'].map(s => `${s}.${plan.buildId}`),
+        'api.inlinecache',
+        'web.inlinecache'
+      ].sort()
     )
 
     // The build args went through dockerd's BuildKit.

@@ -44,17 +44,44 @@ describe('cache options', () => {
   it('gha on a branch: one scope per app and service, with the runner URLs and token', () => {
     const env = { ACTIONS_CACHE_URL: 'https://c/', ACTIONS_RUNTIME_TOKEN: 'tok' }
     const o = cacheOptions('gha', 'web', { ...ctx, env })
-    expect(o.imports).toEqual(['type=gha,scope=shop-web,url=https://c/,token=tok'])
+    expect(o.imports).toEqual(['type=gha,scope=shop-web,url=https://c/,version=1,token=tok'])
     expect(o.exports).toEqual([
-      'type=gha,scope=shop-web,mode=max,ignore-error=true,url=https://c/,token=tok'
+      'type=gha,scope=shop-web,mode=max,ignore-error=true,url=https://c/,version=1,token=tok'
+    ])
+  })
+
+  it.each([
+    // A v1 service that also has a results URL (act, GHES) stays on v1: BuildKit speaks v2 to
+    // any url_v2 it is given.
+    [
+      { ACTIONS_CACHE_URL: 'https://c/', ACTIONS_RESULTS_URL: 'https://r/' },
+      ',url=https://c/,version=1'
+    ],
+    [{ ACTIONS_RESULTS_URL: 'https://r/' }, ',url=https://r/,version=1'],
+    [
+      {
+        ACTIONS_CACHE_URL: 'https://c/',
+        ACTIONS_RESULTS_URL: 'https://r/',
+        ACTIONS_CACHE_SERVICE_V2: 'True'
+      },
+      ',url_v2=https://r/,version=2'
+    ]
+  ])('gha service version as @actions/cache decides it: %j', (env, attributes) => {
+    expect(cacheOptions('gha', 'web', { ...ctx, env }).imports).toEqual([
+      `type=gha,scope=shop-web${attributes}`
     ])
   })
 
   it('gha on a pull request: writes its own scope, reads it then the default branch scope', () => {
     const env = { GITHUB_BASE_REF: 'main', GITHUB_HEAD_REF: 'feature/x' }
     const o = cacheOptions('gha', 'web', { ...ctx, env })
-    expect(o.exports).toEqual(['type=gha,scope=shop-web-pr-feature-x,mode=max,ignore-error=true'])
-    expect(o.imports).toEqual(['type=gha,scope=shop-web-pr-feature-x', 'type=gha,scope=shop-web'])
+    expect(o.exports).toEqual([
+      'type=gha,scope=shop-web-pr-feature-x,mode=max,ignore-error=true,version=1'
+    ])
+    expect(o.imports).toEqual([
+      'type=gha,scope=shop-web-pr-feature-x,version=1',
+      'type=gha,scope=shop-web,version=1'
+    ])
   })
 
   it('local: imports from src, exports to a separate dest', () => {
@@ -66,6 +93,13 @@ describe('cache options', () => {
 
   it('inline and none', () => {
     expect(cacheOptions('inline', 'web', ctx).exports).toEqual(['type=inline'])
+    // Pushed images are tagged per build id: the inline cache gets a stable tag to be found by.
+    const pushed = cacheOptions('inline', 'web', { ...ctx, registry: 'r.example/shop', push: true })
+    expect(pushed.tags).toEqual(['r.example/shop:web.inlinecache'])
+    expect(pushed.imports).toEqual([
+      'type=registry,ref=r.example/shop:web.inlinecache',
+      'type=registry,ref=r.example/shop:web.buildcache'
+    ])
     expect(cacheOptions('none', 'web', ctx)).toEqual({ mode: 'none', imports: [], exports: [] })
   })
 

@@ -12,6 +12,8 @@ export interface CacheOptions {
   exports: string[]
   /** Local cache: the export goes to `dest`; after a successful build it replaces `src`. */
   local?: { src: string; dest: string }
+  /** Tags the pushed image also gets: the inline cache's stable name, read by the next build. */
+  tags?: string[]
 }
 
 export interface CacheContext {
@@ -37,6 +39,11 @@ export function registryCacheRef(registry: string, service: string): string {
   return `${registry}:${service}.buildcache`
 }
 
+/** Where the inline cache of a service's last pushed image stays findable. */
+export function inlineCacheRef(registry: string, service: string): string {
+  return `${registry}:${service}.inlinecache`
+}
+
 /** Scope-safe piece of a git ref. */
 function scopePart(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, '-')
@@ -53,6 +60,7 @@ export function cacheOptions(
 ): CacheOptions {
   const imports: string[] = []
   const exports: string[] = []
+  const tags: string[] = []
   let local: CacheOptions['local']
   switch (mode) {
     case 'registry': {
@@ -87,25 +95,46 @@ export function cacheOptions(
     }
     case 'inline': {
       exports.push('type=inline')
-      // Still reads the rack's registry cache when there is one.
-      if (ctx.registry) imports.push(`type=registry,ref=${registryCacheRef(ctx.registry, service)}`)
+      if (ctx.registry) {
+        // Images are tagged per build id: a stable tag lets the next build find this cache.
+        if (ctx.push) {
+          const ref = inlineCacheRef(ctx.registry, service)
+          imports.push(`type=registry,ref=${ref}`)
+          tags.push(ref)
+        }
+        // Still reads the rack's registry cache when there is one.
+        imports.push(`type=registry,ref=${registryCacheRef(ctx.registry, service)}`)
+      }
       break
     }
     case 'none':
       break
   }
-  return { mode, imports: ctx.noCache ? [] : imports, exports, ...(local ? { local } : {}) }
+  return {
+    mode,
+    imports: ctx.noCache ? [] : imports,
+    exports,
+    ...(local ? { local } : {}),
+    ...(tags.length > 0 ? { tags } : {})
+  }
 }
 
-/** The GitHub cache service's address and token (buildx reads them itself; buildctl cannot). */
+/**
+ * The GitHub cache service's address, API version and token (buildx reads them itself; buildctl
+ * cannot). The version follows @actions/cache: v2 only where ACTIONS_CACHE_SERVICE_V2 says so,
+ * since BuildKit speaks v2 to any `url_v2` it is given.
+ */
 function ghaAttributes(env: NodeJS.ProcessEnv): string {
   let s = ''
-  if (env.ACTIONS_CACHE_URL) s += `,url=${env.ACTIONS_CACHE_URL}`
-  if (env.ACTIONS_RESULTS_URL) s += `,url_v2=${env.ACTIONS_RESULTS_URL}`
-  if (env.ACTIONS_RUNTIME_TOKEN) s += `,token=${env.ACTIONS_RUNTIME_TOKEN}`
   if (env.ACTIONS_CACHE_SERVICE_V2 && /^(true|1)$/i.test(env.ACTIONS_CACHE_SERVICE_V2)) {
+    if (env.ACTIONS_RESULTS_URL) s += `,url_v2=${env.ACTIONS_RESULTS_URL}`
     s += ',version=2'
+  } else {
+    const url = env.ACTIONS_CACHE_URL || env.ACTIONS_RESULTS_URL
+    if (url) s += `,url=${url}`
+    s += ',version=1'
   }
+  if (env.ACTIONS_RUNTIME_TOKEN) s += `,token=${env.ACTIONS_RUNTIME_TOKEN}`
   return s
 }
 

@@ -45,7 +45,9 @@ export async function readMetadataDigest(file: string): Promise<string> {
 
 /** BuildKit's steps that export the cache (a missing cache to import is normal: not these). */
 export function isCacheExport(stepName: string): boolean {
-  return /^(exporting cache|preparing build cache for export|writing cache)/i.test(stepName)
+  return /^(exporting cache|exporting to GitHub Actions Cache|preparing build cache for export|writing cache)/i.test(
+    stepName
+  )
 }
 
 export async function runBuild(

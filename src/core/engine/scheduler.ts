@@ -99,20 +99,24 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       output = { type: 'oci', dest: path.join(run.tempDir, `build-${index}.tar`) }
       ociArchives[index] = output.dest
     }
+    const cache = cacheOptions(mode, first, {
+      app: plan.app,
+      registry: plan.registry,
+      push: o.push,
+      github: run.github,
+      env: run.env,
+      localCacheDir: run.localCacheDir,
+      noCache: o.noCache
+    })
     return {
       index,
       spec,
-      tags: spec.services.map(s => byName.get(s)?.image ?? `${plan.app}:${s}.${plan.buildId}`),
+      tags: [
+        ...spec.services.map(s => byName.get(s)?.image ?? `${plan.app}:${s}.${plan.buildId}`),
+        ...(cache.tags ?? [])
+      ],
       output,
-      cache: cacheOptions(mode, first, {
-        app: plan.app,
-        registry: plan.registry,
-        push: o.push,
-        github: run.github,
-        env: run.env,
-        localCacheDir: run.localCacheDir,
-        noCache: o.noCache
-      }),
+      cache,
       noCache: o.noCache,
       platforms: o.platforms,
       secrets: o.secrets,
