@@ -210,3 +210,45 @@ export function parseActLog(output: string): ActStep[] {
   }
   return steps
 }
+
+/**
+ * act's arguments for a push event of `workflow` on this host, offline: env and secrets from
+ * files in `tmp`, no vars or inputs of the cwd, no action fetched (actions/checkout is skipped),
+ * and act's own masking off so that a secret in the log is the action's leak. `extra` follows.
+ */
+export function actArgs(workflow: string, tmp: string, extra: string[]): string[] {
+  return [
+    'push',
+    '-W',
+    workflow,
+    // The job runs on this machine: no container, no image pull.
+    '-P',
+    'ubuntu-latest=-self-hosted',
+    '--env-file',
+    join(tmp, 'env'),
+    '--secret-file',
+    join(tmp, 'secrets'),
+    '--var-file',
+    '/dev/null',
+    '--input-file',
+    '/dev/null',
+    '--action-offline-mode',
+    '--action-cache-path',
+    join(tmp, 'actions'),
+    '--insecure-secrets',
+    ...extra
+  ]
+}
+
+/** The rig's plain settings for a workflow's `env` context (passwords go as act secrets only). */
+export function rigWorkflowEnv(rig: Rig, extra: Record<string, string>): string {
+  return envFileText({
+    REGISTRY_USERNAME: rig.registryUsername,
+    HUB_REGISTRY: rig.hubRegistry,
+    HUB_USERNAME: rig.hubUsername,
+    BUILDKIT_HOST: rig.buildkitHost,
+    BUILDX_BUILDER: rig.buildxBuilder,
+    BUILDX_CONFIG: rig.buildxConfig,
+    ...extra
+  })
+}

@@ -7,6 +7,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
+  actArgs,
+  rigWorkflowEnv,
   actEnv,
   actPath,
   envFileText,
@@ -76,13 +78,7 @@ async function runCacheWorkflow(
   const repo = uniqueRepo(`act-cache-${engine}`, rig)
   await writeFile(
     join(tmp, 'env'),
-    envFileText({
-      REGISTRY_USERNAME: rig.registryUsername,
-      HUB_REGISTRY: rig.hubRegistry,
-      HUB_USERNAME: rig.hubUsername,
-      BUILDKIT_HOST: rig.buildkitHost,
-      BUILDX_BUILDER: rig.buildxBuilder,
-      BUILDX_CONFIG: rig.buildxConfig,
+    rigWorkflowEnv(rig, {
       ACT_REPO: repo,
       ACT_OUT: out,
       ENGINE: engine,
@@ -95,32 +91,15 @@ async function runCacheWorkflow(
     envFileText({ REGISTRY_PASSWORD: rig.registryPassword, HUB_PASSWORD: rig.hubPassword }),
     { mode: 0o600 }
   )
-  const args = [
-    'push',
-    '-W',
-    WORKFLOW,
-    '-P',
-    'ubuntu-latest=-self-hosted',
-    '--env-file',
-    join(tmp, 'env'),
-    '--secret-file',
-    join(tmp, 'secrets'),
-    '--var-file',
-    '/dev/null',
-    '--input-file',
-    '/dev/null',
-    '--action-offline-mode',
-    '--action-cache-path',
-    join(tmp, 'actions'),
+  const args = actArgs(WORKFLOW, tmp, [
     // act's cache server, where buildkitd (on this host) reaches it.
     '--cache-server-addr',
     '127.0.0.1',
     '--cache-server-port',
     String(await freePort()),
     '--cache-server-path',
-    cacheDir,
-    '--insecure-secrets'
-  ]
+    cacheDir
+  ])
   if (artifactServer) {
     const artifacts = join(tmp, 'artifacts')
     await mkdir(artifacts)

@@ -12,6 +12,8 @@ import { createGunzip, gunzipSync } from 'node:zlib'
 import * as tar from 'tar-stream'
 import { parse as parseYaml } from 'yaml'
 import {
+  actArgs,
+  rigWorkflowEnv,
   actEnv,
   actPath,
   envFileText,
@@ -91,20 +93,14 @@ beforeAll(async () => {
   out = join(tmp, 'out')
   artifacts = join(tmp, 'artifacts')
   const home = join(tmp, 'home')
-  await Promise.all([out, artifacts, home, join(tmp, 'cache')].map(d => mkdir(d)))
+  await Promise.all([out, artifacts, home, join(tmp, 'actions')].map(d => mkdir(d)))
   repo = uniqueRepo('act-example', rig)
   versionArg = `act-${Date.now().toString(36)}`
 
   // Plain settings for the workflow's `env` context; the passwords only as act secrets.
   await writeFile(
     join(tmp, 'env'),
-    envFileText({
-      REGISTRY_USERNAME: rig.registryUsername,
-      HUB_REGISTRY: rig.hubRegistry,
-      HUB_USERNAME: rig.hubUsername,
-      BUILDKIT_HOST: rig.buildkitHost,
-      BUILDX_BUILDER: rig.buildxBuilder,
-      BUILDX_CONFIG: rig.buildxConfig,
+    rigWorkflowEnv(rig, {
       ACT_REPO: repo,
       ACT_OUT: out,
       VERSION_ARG: versionArg
@@ -120,36 +116,15 @@ beforeAll(async () => {
   proxy = await startArtifactProxy(artifactPort)
   // Text logs, not --json: act's JSON log entries carry each `::add-mask::` value in clear
   // (fields `arg` and `raw`; only `msg` is masked).
-  const args = [
-    'push',
-    '-W',
-    WORKFLOW,
-    // The job runs on this machine: no container, no image pull.
-    '-P',
-    'ubuntu-latest=-self-hosted',
-    '--env-file',
-    join(tmp, 'env'),
-    '--secret-file',
-    join(tmp, 'secrets'),
-    // Not .vars / .input of the cwd.
-    '--var-file',
-    '/dev/null',
-    '--input-file',
-    '/dev/null',
-    // Never fetch an action (the workflow has none to fetch: actions/checkout is skipped).
-    '--action-offline-mode',
-    '--action-cache-path',
-    join(tmp, 'cache'),
+  const args = actArgs(WORKFLOW, tmp, [
     '--no-cache-server',
     '--artifact-server-path',
     artifacts,
     '--artifact-server-addr',
     '127.0.0.1',
     '--artifact-server-port',
-    String(artifactPort),
-    // act's own masking off: a secret in the log would be the action's leak, not hidden by act.
-    '--insecure-secrets'
-  ]
+    String(artifactPort)
+  ])
   const env = actEnv(rig, home, { ACTIONS_RUNTIME_URL: proxy.url })
   run = await runAct(act, args, env, ACT_TIMEOUT_MS)
   await writeFile(join(tmp, 'act.log'), run.output)

@@ -11,9 +11,9 @@ import { buildPlan, type EngineSettings } from '../../src/core/engine/index.js'
 import { parseBuildxDriver } from '../../src/core/engine/select.js'
 import { spawnExec } from '../../src/core/exec.js'
 import type { Logger } from '../../src/core/log.js'
-import { examplePlan } from '../helpers/engine-plan.js'
+import { buildDir } from '../helpers/dockerfile-build.js'
+import { examplePlan, rigEngineSettings } from '../helpers/engine-plan.js'
 import {
-  buildctl,
   DEFAULT_RIG_ENV,
   loadRig,
   makeDockerConfig,
@@ -85,20 +85,10 @@ function capture(): { logger: Logger; text: () => string } {
 async function readFromImage(image: string, file: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'engine-docker-read-'))
   await writeFile(path.join(dir, 'Dockerfile'), `FROM ${image}\n`)
-  const r = await buildctl(
-    [
-      'build',
-      '--frontend',
-      'dockerfile.v0',
-      '--local',
-      `context=${dir}`,
-      '--local',
-      `dockerfile=${dir}`,
-      '--output',
-      `type=local,dest=${dir}/out`
-    ],
-    { rig, dockerConfig: await makeDockerConfig(rigLogins(rig)) }
-  )
+  const r = await buildDir(dir, `type=local,dest=${dir}/out`, {
+    rig,
+    dockerConfig: await makeDockerConfig(rigLogins(rig))
+  })
   expect(r.exitCode).toBe(0)
   return readFile(path.join(dir, 'out', file), 'utf8')
 }
@@ -122,23 +112,10 @@ describe('buildx with the docker driver (the rig dockerd)', () => {
   it('builds the example app with the inline cache instead of the registry cache, and pushes', async () => {
     const registry = uniqueRepo('engine-docker-driver', rig)
     const plan = examplePlan(registry)
-    const settings: EngineSettings = {
-      registry,
-      registryUsername: rig.registryUsername,
-      registryPassword: rig.registryPassword,
-      dockerHubUsername: rig.hubUsername,
-      dockerHubPassword: rig.hubPassword,
-      dockerHubRegistry: rig.hubRegistry,
-      push: true,
-      cache: 'registry',
-      noCache: false,
-      engine: 'buildx',
+    const settings: EngineSettings = rigEngineSettings(rig, 'buildx', registry, {
       builder: 'default',
-      buildkitHost: '',
-      platforms: [],
-      concurrency: 4,
-      secrets: []
-    }
+      buildkitHost: ''
+    })
     const tempDir = await mkdtemp(path.join(tmpdir(), 'engine-docker-driver-'))
     const env = rigEnv(rig)
     expect(env.DOCKER_HOST).toBe(rig.dockerHost)
