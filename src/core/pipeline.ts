@@ -109,8 +109,11 @@ export async function runPipeline(
   const description =
     settings.description ||
     (gitSha ? await defaultDescription(gitSha, env, settings.workingDirectory, run.exec) : '')
-  const planFor = (s: Settings, ids: { buildId?: string; rackName?: string } = {}) =>
-    createPlan(s, { env, gitSha, description, ...ids }, tracked.logger)
+  const planFor = (
+    s: Settings,
+    ids: { buildId?: string; rackName?: string } = {},
+    planLogger: Logger = tracked.logger
+  ) => createPlan(s, { env, gitSha, description, ...ids }, planLogger)
 
   // The whole manifest is checked before anything is created on a rack.
   let plan = await logger.group('Plan', () => planFor(settings))
@@ -158,7 +161,12 @@ export async function runPipeline(
               registryPassword: ctx.credentials.password,
               push: true
             }
-        plan = await planFor(target, { buildId: ctx.buildId, rackName: ctx.rackName })
+        // Planned again with the rack's ids; its warnings were all given the first time.
+        plan = await planFor(
+          target,
+          { buildId: ctx.buildId, rackName: ctx.rackName },
+          { ...logger, warning: () => undefined }
+        )
         try {
           built = await buildImages(plan, target, tracked)
         } catch (e) {

@@ -197,6 +197,9 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
   if (settings.import && settings.export) {
     problems.push({ input: 'import', message: 'import and export cannot be used together' })
   }
+  if (settings.import && settings.dryRun) {
+    problems.push({ input: 'dry-run', message: 'an import has nothing to plan: drop dry-run' })
+  }
   if (problems.length > 0) throw new UserError(problems)
   return settings
 }

@@ -1,0 +1,109 @@
+import { describe, expect, it } from '@jest/globals'
+import { UserError, type Problem } from '../../src/core/errors.js'
+import { readSettings, settingsSecrets, type Settings } from '../../src/core/settings.js'
+
+const CWD = '/work/repo'
+
+function settings(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}): Settings {
+  return readSettings(name => inputs[name] ?? '', { env, cwd: CWD })
+}
+
+function problems(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}): Problem[] {
+  try {
+    settings(inputs, env)
+  } catch (e) {
+    expect(e).toBeInstanceOf(UserError)
+    return (e as UserError).problems
+  }
+  throw new Error('expected a UserError')
+}
+
+describe('readSettings', () => {
+  it('applies the defaults of action-interface.md', () => {
+    const s = settings({}, { GITHUB_REPOSITORY: 'acme/Shop_Front', BUILDKIT_HOST: 'tcp://bk:1234' })
+    expect(s).toMatchObject({
+      app: 'shop-front',
+      manifest: 'convox.yml',
+      workingDirectory: CWD,
+      push: false,
+      cache: 'auto',
+      engine: 'auto',
+      dockerHubRegistry: 'docker.io',
+      buildkitHost: 'tcp://bk:1234',
+      convoxHost: 'console.convox.com',
+      dryRun: false,
+      summary: true
+    })
+    expect(s.concurrency).toBeGreaterThanOrEqual(1)
+  })
+
+  it('pushes by default once a registry is set, and resolves paths from working-directory', () => {
+    const s = settings({
+      app: 'shop',
+      registry: 'ghcr.io/acme/shop/',
+      'working-directory': 'apps/shop',
+      export: 'out/build.tgz'
+    })
+    expect(s.registry).toBe('ghcr.io/acme/shop')
+    expect(s.push).toBe(true)
+    expect(s.workingDirectory).toBe('/work/repo/apps/shop')
+    expect(s.export).toBe('/work/repo/apps/shop/out/build.tgz')
+  })
+
+  it('keeps build-args lines verbatim after the name, with their line numbers', () => {
+    const s = settings({ app: 'shop', 'build-args': '  BUILD_APP\n\nGREETING=a b = c  \nEMPTY=' })
+    expect(s.buildArgs).toEqual(['BUILD_APP', '', 'GREETING=a b = c  ', 'EMPTY='])
+  })
+
+  it('parses secrets as id=value and lists every secret value for masking', () => {
+    const s = settings({
+      app: 'shop',
+      registry: 'r.example/shop',
+      'registry-username': 'u',
+      'registry-password': 'p4ss',
+      secrets: 'npm=tok=en\n\nssh=key',
+      'rack-url': 'https://convox:r%40ck@api.example.com'
+    })
+    expect(s.secrets).toEqual([
+      { id: 'npm', value: 'tok=en' },
+      { id: 'ssh', value: 'key' }
+    ])
+    expect(settingsSecrets(s).sort()).toEqual(['key', 'p4ss', 'r@ck', 'tok=en'])
+  })
+
+  it('reports every bad input at once, naming each', () => {
+    const found = problems({
+      app: 'Shop!',
+      development: 'maybe',
+      cache: 'sometimes',
+      concurrency: '0',
+      push: 'true',
+      'registry-username': 'u',
+      'docker-hub-password': 'p',
+      secrets: 'no-equals-sign',
+      'upload-artifact': 'build'
+    })
+    expect(found.map(p => p.input).sort()).toEqual(
+      [
+        'development',
+        'cache',
+        'secrets',
+        'concurrency',
+        'app',
+        'push',
+        'registry-password',
+        'docker-hub-username',
+        'upload-artifact'
+      ].sort()
+    )
+  })
+
+  it.each([
+    [{ registry: 'ghcr.io/acme/shop:latest' }, 'registry', 'without tag or digest'],
+    [{ import: 'b.tgz', export: 'c.tgz' }, 'import', 'cannot be used together'],
+    [{ import: 'b.tgz', 'dry-run': 'true' }, 'dry-run', 'nothing to plan']
+  ])('rejects %j', (inputs, input, message) => {
+    const found = problems({ app: 'shop', ...inputs })
+    expect(found).toEqual([{ input, message: expect.stringContaining(message) }])
+  })
+})
