@@ -12,7 +12,8 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import tar from 'tar-stream'
-import { formatJsonTime, parseRackTime } from '../../src/core/rack/time.js'
+import { formatGoTime, GO_ZERO_TIME } from '../../src/core/export/record.js'
+import { parseRackTime } from '../../src/core/rack/time.js'
 
 export interface ServerBuild {
   id: string
@@ -401,8 +402,8 @@ function buildJson(b: ServerBuild, repository = ''): Record<string, string> {
     reason: b.reason,
     repository,
     status: b.status,
-    started: formatJsonTime(b.started),
-    ended: formatJsonTime(b.ended)
+    started: jsonTime(b.started),
+    ended: jsonTime(b.ended)
   }
 }
 
@@ -414,7 +415,7 @@ function releaseJson(r: ServerRelease): Record<string, string> {
     env: r.env,
     manifest: r.manifest,
     description: r.description,
-    created: formatJsonTime(r.created)
+    created: jsonTime(r.created)
   }
 }
 
@@ -810,4 +811,9 @@ async function registryProxy(
     out.on('error', reject)
     pipeline(req, out).catch(reject)
   })
+}
+
+/** Go's time.Time JSON for a Date, the zero time for none. */
+function jsonTime(date: Date | undefined): string {
+  return date ? formatGoTime(date) : GO_ZERO_TIME
 }

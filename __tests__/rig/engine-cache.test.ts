@@ -1,7 +1,7 @@
 // The cache modes on the real rig, for both engines: each second build follows a
 // `buildctl prune --all`, so only the chosen cache (never the builder's own) can serve it.
 // Pruning empties the shared buildkitd: this file must not run alongside other rig files.
-import { beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises'
@@ -24,7 +24,6 @@ import {
   type Rig
 } from '../helpers/rig.js'
 
-jest.setTimeout(300_000)
 let rig: Rig
 beforeAll(() => {
   rig = loadRig()

@@ -1,6 +1,6 @@
 // buildx's `docker` driver (the rig's dockerd, BuildKit built into the engine) cannot export a
 // registry cache: the build falls back to the inline cache, warns once, and still pushes.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -27,8 +27,6 @@ import {
   uniqueRepo,
   type Rig
 } from '../helpers/rig.js'
-
-jest.setTimeout(300_000)
 
 let rig: Rig
 

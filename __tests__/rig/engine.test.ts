@@ -1,5 +1,5 @@
 // The engines on the real rig: builds, pushes, build args, dedupe, registry cache, logins, errors.
-import { beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -21,7 +21,6 @@ import {
   type Rig
 } from '../helpers/rig.js'
 
-jest.setTimeout(300_000)
 let rig: Rig
 beforeAll(() => {
   rig = loadRig()

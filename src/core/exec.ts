@@ -21,17 +21,6 @@ export interface ExecResult {
 /** Runs a program without a shell. Never throws for a non-zero exit: callers decide. */
 export type Exec = (command: string, args: string[], options?: ExecOptions) => Promise<ExecResult>
 
-export class ExecError extends Error {
-  constructor(
-    readonly command: string,
-    readonly result: ExecResult
-  ) {
-    const last = lastLines(result.stderr || result.stdout, 1)
-    super(`${command} exited with code ${result.exitCode}${last ? `: ${last}` : ''}`)
-    this.name = 'ExecError'
-  }
-}
-
 export function lastLines(text: string, n: number): string {
   return text.trimEnd().split('\n').slice(-n).join('\n').trim()
 }

@@ -53,7 +53,8 @@ export interface BuildRecordInput {
   secrets?: string[]
 }
 
-const GO_ZERO_TIME = '0001-01-01T00:00:00Z'
+/** Go's zero time.Time in JSON: a build that has not started or ended. */
+export const GO_ZERO_TIME = '0001-01-01T00:00:00Z'
 
 /** Builds the record, checking ids and that no secret made its way into it. */
 export function buildRecord(input: BuildRecordInput): BuildRecord {

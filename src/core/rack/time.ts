@@ -1,8 +1,6 @@
 // The rack's time encodings (convox/stdsdk options.go, convox/stdapi options.go): params use the
-// sortable layout `20060102.150405.000000000` in UTC; JSON bodies use Go's RFC 3339 with nanoseconds.
-
-/** Go's zero time as the rack's JSON renders it: an unset `started` / `ended`. */
-export const ZERO_TIME = '0001-01-01T00:00:00Z'
+// sortable layout `20060102.150405.000000000` in UTC; JSON bodies use Go's RFC 3339 with nanoseconds
+// (export/record.ts formatGoTime).
 
 /** `20060102.150405.000000000` (UTC), the layout of time params. */
 export function formatRackTime(date: Date): string {
@@ -26,12 +24,6 @@ export function parseRackTime(text: string): Date | undefined {
   )
   // Date.UTC rolls over invalid fields (month 13); the rack rejects them.
   return formatRackTime(date).slice(0, 15) === text.slice(0, 15) ? date : undefined
-}
-
-/** Go's `time.Time` JSON (RFC 3339, nanoseconds, trailing zeros trimmed) for a Date. */
-export function formatJsonTime(date: Date | undefined): string {
-  if (!date) return ZERO_TIME
-  return date.toISOString().replace(/\.?0+Z$/, 'Z')
 }
 
 /** Either encoding to a Date; undefined for the zero time or text in neither. */

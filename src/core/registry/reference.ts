@@ -144,12 +144,7 @@ export function manifestReference(ref: ImageReference): string {
   return ref.digest ?? ref.tag ?? 'latest'
 }
 
-/** The same repository with another tag / digest. */
-export function withTag(repo: RepositoryName, tag: string): ImageReference {
-  if (!TAG.test(tag)) throw new UserError(`invalid tag "${tag}"`)
-  return { registry: repo.registry, repository: repo.repository, tag }
-}
-
+/** The same repository at a digest. */
 export function withDigest(repo: RepositoryName, digest: string): ImageReference {
   return { registry: repo.registry, repository: repo.repository, digest }
 }
