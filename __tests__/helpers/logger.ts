@@ -1,6 +1,7 @@
 // A Logger that records every line, warning and masked value, for unit and rig tests.
 import type { Problem } from '../../src/core/errors.js'
 import type { Logger } from '../../src/core/log.js'
+import { Redactor } from '../../src/core/secrets.js'
 
 export interface CapturedLog {
   logger: Logger
@@ -9,13 +10,15 @@ export interface CapturedLog {
   warnings: { message: string; where?: Omit<Problem, 'message'> }[]
   /** Values handed to mask(), in order. */
   masked: string[]
+  /** The redactor behind mask() (a run's `secrets`). */
+  secrets: Redactor
   /** All lines, unmasked, joined. */
   text(): string
   /** All lines as the runner would print them: masked values replaced by `***`. */
   rendered(): string
 }
 
-export function captureLogger(): CapturedLog {
+export function captureLogger(secrets: Redactor = new Redactor()): CapturedLog {
   const lines: string[] = []
   const warnings: CapturedLog['warnings'] = []
   const masked: string[] = []
@@ -26,7 +29,10 @@ export function captureLogger(): CapturedLog {
       warnings.push({ message, where })
       lines.push(`warning: ${message}`)
     },
-    mask: s => void masked.push(s),
+    mask: s => {
+      masked.push(s)
+      secrets.add(s)
+    },
     group: async (title, fn) => {
       lines.push(`::group::${title}`)
       try {
@@ -41,10 +47,8 @@ export function captureLogger(): CapturedLog {
     lines,
     warnings,
     masked,
+    secrets,
     text: () => lines.join('\n'),
-    rendered: () =>
-      [...new Set(masked.filter(s => s.trim() !== ''))]
-        .sort((a, b) => b.length - a.length)
-        .reduce((t, s) => t.split(s).join('***'), lines.join('\n'))
+    rendered: () => secrets.redact(lines.join('\n'))
   }
 }

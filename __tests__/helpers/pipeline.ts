@@ -58,6 +58,7 @@ export async function runWithInputs(
     const result = await runPipeline(settings, {
       env: options.env,
       logger: log.logger,
+      secrets: log.secrets,
       exec: spawnExec,
       github: false,
       tempDir,

@@ -71,6 +71,7 @@ async function build(p: Plan, s: EngineSettings, localCacheDir: string) {
   const r = await buildPlan(p, s, {
     env: rigEnv(rig),
     logger: c.logger,
+    secrets: c.secrets,
     exec: spawnExec,
     github: false,
     tempDir,

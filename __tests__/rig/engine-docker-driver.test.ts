@@ -27,6 +27,7 @@ import {
   uniqueRepo,
   type Rig
 } from '../helpers/rig.js'
+import { Redactor } from '../../src/core/secrets.js'
 
 let rig: Rig
 
@@ -121,6 +122,7 @@ describe('buildx with the docker driver (the rig dockerd)', () => {
     const r = await buildPlan(plan, settings, {
       env,
       logger: c.logger,
+      secrets: new Redactor(),
       exec: spawnExec,
       github: false,
       tempDir,

@@ -20,6 +20,7 @@ import {
   uniqueRepo,
   type Rig
 } from '../helpers/rig.js'
+import { Redactor } from '../../src/core/secrets.js'
 
 let rig: Rig
 beforeAll(() => {
@@ -39,6 +40,7 @@ async function build(plan: Plan, s: EngineSettings, logger: Logger) {
   return buildPlan(plan, s, {
     env: rigEnv(rig),
     logger,
+    secrets: new Redactor(),
     exec: spawnExec,
     github: false,
     tempDir,
@@ -203,6 +205,7 @@ describe('a stopped BuildKit daemon', () => {
       buildPlan(examplePlan(registry), settings('buildx', registry, { builder: 'dead' }), {
         env,
         logger: captureLogger().logger,
+        secrets: new Redactor(),
         exec: spawnExec,
         github: false,
         tempDir,

@@ -22,6 +22,7 @@ import {
   skopeo,
   uniqueRepo
 } from '../helpers/rig.js'
+import { Redactor } from '../../src/core/secrets.js'
 
 const rig = loadRig()
 const logins = rigLogins(rig)
@@ -142,7 +143,7 @@ describe('export', () => {
       repository: `http://convox:${rig.registryPassword}@${repo}`,
       started: new Date('2025-01-02T03:04:05.123Z'),
       ended: { date: new Date('2025-01-02T03:05:06.000Z'), extraNanos: 456 },
-      secrets: [rig.registryPassword, rig.hubPassword]
+      secrets: new Redactor([rig.registryPassword, rig.hubPassword])
     })
     const out = join(dir, 'out', 'build.tgz')
     const result = await writeExport(out, record, [

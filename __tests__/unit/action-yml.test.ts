@@ -51,7 +51,9 @@ describe('action.yml', () => {
       'plan',
       'export-path',
       'artifact-id',
-      'artifact-url'
+      'artifact-url',
+      'matrix',
+      'reused'
     ])
   })
 })

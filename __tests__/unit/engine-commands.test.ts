@@ -69,11 +69,12 @@ describe('buildctl command', () => {
     )
   })
 
-  it('passes secrets by env and reports the BUILD_AUTH it must expose', () => {
-    expect(a).toContain('id=npm,env=CONVOX_BUILD_SECRET_NPM')
+  it('passes secrets and BUILD_AUTH by env, never on the command line', () => {
+    expect(a).toContain('id=npm,env=CONVOX_BUILD_SECRET_npm')
     expect(a.join(' ')).not.toContain('npm-token')
-    expect(cmd.env).toEqual({ CONVOX_BUILD_SECRET_NPM: 'npm-token' })
-    expect(cmd.exposed).toEqual([AUTH])
+    expect(a.join(' ')).not.toContain('s3cret')
+    expect(a[a.indexOf('build-arg:BUILD_AUTH') - 1]).toBe('--opt')
+    expect(cmd.env).toEqual({ BUILD_AUTH: AUTH, CONVOX_BUILD_SECRET_npm: 'npm-token' })
   })
 
   it('writes an OCI archive when asked, nothing when not pushing', () => {
@@ -93,8 +94,7 @@ describe('buildx command', () => {
     expect(a.join(' ')).not.toContain('s3cret')
     expect(a.join(' ')).not.toContain('npm-token')
     expect(a[a.indexOf('BUILD_AUTH') - 1]).toBe('--build-arg')
-    expect(cmd.env).toEqual({ BUILD_AUTH: AUTH, CONVOX_BUILD_SECRET_NPM: 'npm-token' })
-    expect(cmd.exposed).toEqual([])
+    expect(cmd.env).toEqual({ BUILD_AUTH: AUTH, CONVOX_BUILD_SECRET_npm: 'npm-token' })
   })
 
   it('uses the builder, cache, push output, metadata and rawjson', () => {

@@ -7,6 +7,7 @@ import { spawnExec } from '../../src/core/exec.js'
 import { runPipeline, type PipelineResult } from '../../src/core/pipeline.js'
 import { readSettings } from '../../src/core/settings.js'
 import { actionOutputs, artifactUrl } from '../../src/action/outputs.js'
+import { Redactor } from '../../src/core/secrets.js'
 
 const examples = path.resolve('examples')
 let tempDir: string
@@ -26,6 +27,7 @@ beforeAll(async () => {
   result = await runPipeline(settings, {
     env,
     logger: silentLogger,
+    secrets: new Redactor(),
     exec: spawnExec,
     github: true,
     tempDir,

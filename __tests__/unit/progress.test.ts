@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { isDockerfileStep, ProgressReader, type Step } from '../../src/core/engine/progress.js'
+import { Redactor } from '../../src/core/secrets.js'
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64')
 const line = (o: unknown): string => JSON.stringify(o)
@@ -121,7 +122,7 @@ describe('rawjson progress', () => {
   })
 
   it('redacts secret values everywhere (BuildKit prints arg values in step names)', () => {
-    const p = new ProgressReader(undefined, ['s3cret'])
+    const p = new ProgressReader(undefined, new Redactor(['s3cret']))
     p.push(
       line({
         vertexes: [

@@ -6,6 +6,7 @@ import {
   stripCredentials
 } from '../../src/core/export/record.js'
 import { BUILD_JSON_KEYS } from '../helpers/build-json.js'
+import { Redactor } from '../../src/core/secrets.js'
 
 describe('formatGoTime (Go time.Time JSON, RFC 3339 nano)', () => {
   it.each([
@@ -61,7 +62,11 @@ describe('buildRecord', () => {
 
   it('refuses a record holding a secret value', () => {
     expect(() =>
-      buildRecord({ ...base, description: 'token hunter2 here', secrets: ['hunter2'] })
+      buildRecord({
+        ...base,
+        description: 'token hunter2 here',
+        secrets: new Redactor(['hunter2'])
+      })
     ).toThrow('secret')
   })
 

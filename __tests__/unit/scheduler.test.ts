@@ -10,6 +10,7 @@ import { spawnExec } from '../../src/core/exec.js'
 import type { Logger } from '../../src/core/log.js'
 import { makePlan } from '../helpers/engine-plan.js'
 import { captureLogger } from '../helpers/logger.js'
+import { Redactor } from '../../src/core/secrets.js'
 
 const T = '2026-01-01T00:00:00Z'
 const b64 = (s: string): string => Buffer.from(s).toString('base64')
@@ -58,6 +59,7 @@ async function run(
     run: {
       env: process.env,
       logger,
+      secrets: new Redactor(),
       exec: spawnExec,
       github: false,
       tempDir,

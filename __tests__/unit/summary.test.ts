@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals'
-import type { PipelineResult, ServiceReport } from '../../src/core/pipeline.js'
+import type { PipelineResult } from '../../src/core/pipeline.js'
+import type { ServiceReport } from '../../src/core/run.js'
 import type { PlannedService } from '../../src/core/plan.js'
-import { renderSummary, scrub, shortDigest, SUMMARY_LIMIT } from '../../src/action/summary.js'
+import { renderSummary, shortDigest, SUMMARY_LIMIT } from '../../src/action/summary.js'
+import { Redactor } from '../../src/core/secrets.js'
 
 const SECRET = 'hunter2-registry-password'
 
@@ -66,7 +68,7 @@ const serviceRows = (text: string): string[] =>
 
 describe('job summary', () => {
   it('has the ids, one row per service and redacted build args', () => {
-    const text = renderSummary({ result: resultWith(3), dryRun: false, secrets: [] })
+    const text = renderSummary({ result: resultWith(3), dryRun: false, secrets: new Redactor() })
     expect(text).toContain('`BABCDEFGHIJ`')
     expect(text).toContain('`RABCDEFGHIJ`')
     const rows = serviceRows(text)
@@ -81,7 +83,7 @@ describe('job summary', () => {
 
   it('shows image services as copies and lists warnings', () => {
     const result = resultWith(10, ['build arg VERSION is not declared by any Dockerfile'])
-    const text = renderSummary({ result, dryRun: false, secrets: [] })
+    const text = renderSummary({ result, dryRun: false, secrets: new Redactor() })
     expect(text).toContain('| image `redis:7-alpine` | - |')
     expect(text).toContain(
       '### Warnings (1)\n\n- build arg VERSION is not declared by any Dockerfile'
@@ -90,7 +92,11 @@ describe('job summary', () => {
 
   it('fits the 1 MiB step summary limit for a 50-service app, with every row', () => {
     const warnings = Array.from({ length: 50 }, (_, i) => `cache export failed for service ${i}`)
-    const text = renderSummary({ result: resultWith(50, warnings), dryRun: false, secrets: [] })
+    const text = renderSummary({
+      result: resultWith(50, warnings),
+      dryRun: false,
+      secrets: new Redactor()
+    })
     expect(Buffer.byteLength(text)).toBeLessThan(SUMMARY_LIMIT)
     expect(serviceRows(text)).toHaveLength(50)
     expect(text).not.toMatch(/more (services )?not shown/)
@@ -98,7 +104,11 @@ describe('job summary', () => {
 
   it('stays under the limit for any size, saying what it left out', () => {
     const warnings = Array.from({ length: 20_000 }, (_, i) => `warning ${i} `.repeat(10))
-    const text = renderSummary({ result: resultWith(8_000, warnings), dryRun: false, secrets: [] })
+    const text = renderSummary({
+      result: resultWith(8_000, warnings),
+      dryRun: false,
+      secrets: new Redactor()
+    })
     expect(Buffer.byteLength(text)).toBeLessThan(SUMMARY_LIMIT)
     expect(text).toMatch(/_\d+ more services not shown \(summary size limit\)\._/)
     expect(text).toMatch(/### Warnings \(20000\)/)
@@ -106,7 +116,7 @@ describe('job summary', () => {
 
   it('never contains a secret value, even one that leaked into a warning', () => {
     const result = resultWith(5, [`login to registry failed with password ${SECRET}`])
-    const text = renderSummary({ result, dryRun: false, secrets: [SECRET] })
+    const text = renderSummary({ result, dryRun: false, secrets: new Redactor([SECRET]) })
     expect(text).not.toContain(SECRET)
     expect(text).toContain('password ***')
   })
@@ -116,7 +126,7 @@ describe('job summary', () => {
     result.services = []
     result.digests = {}
     result.releaseId = ''
-    const text = renderSummary({ result, dryRun: true, secrets: [] })
+    const text = renderSummary({ result, dryRun: true, secrets: new Redactor() })
     expect(text).toContain('## convox-build: myapp (dry run)')
     expect(text).toContain('| `BABCDEFGHIJ` | - | 4 |')
     const rows = serviceRows(text)
@@ -129,6 +139,6 @@ describe('job summary', () => {
   it('shortens digests and scrubs longest secrets first', () => {
     expect(shortDigest('sha256:0123456789abcdef')).toBe('`sha256:0123456789ab`')
     expect(shortDigest('')).toBe('-')
-    expect(scrub('abcdef abc', ['abc', 'abcdef'])).toBe('*** ***')
+    expect(new Redactor(['abc', 'abcdef']).redact('abcdef abc')).toBe('*** ***')
   })
 })

@@ -23,6 +23,7 @@ import {
   uniqueRepo,
   type Rig
 } from '../../__tests__/helpers/rig.js'
+import { Redactor } from '../../src/core/secrets.js'
 
 const SLEEP_SECONDS = 5
 
@@ -44,6 +45,7 @@ async function ours(
   const r = await buildPlan(plan, engineSettings(rig, plan.registry, plan.builds.length), {
     env: rigEnv(rig),
     logger: silentLogger,
+    secrets: new Redactor(),
     exec: spawnExec,
     github: false,
     tempDir,

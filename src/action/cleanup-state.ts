@@ -1,12 +1,12 @@
 import * as core from '@actions/core'
-import { scrub } from './summary.js'
+import type { Redactor } from '../core/secrets.js'
 
 const KEY = 'cleanup'
 
 /** Records the paths the post step removes (private docker config, temp files). */
-export function saveCleanupPaths(paths: string[], secrets: string[]): void {
+export function saveCleanupPaths(paths: string[], secrets: Redactor): void {
   // State is written to a file on the runner: keep secrets out of it even by accident.
-  core.saveState(KEY, scrub(JSON.stringify(paths), secrets))
+  core.saveState(KEY, secrets.redact(JSON.stringify(paths)))
 }
 
 export function cleanupPaths(): string[] {

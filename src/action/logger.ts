@@ -3,6 +3,7 @@ import path from 'node:path'
 import * as core from '@actions/core'
 import { formatProblem, type Problem } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import { Redactor } from '../core/secrets.js'
 
 /** The parts of @actions/core the logger uses (a parameter so tests can record the calls). */
 export type ActionsCore = Pick<
@@ -32,46 +33,40 @@ export function annotationMessage(p: Problem): string {
   return p.file ? p.message : formatProblem(p)
 }
 
-/** Every value to hand to the runner's masker: the value, and each line of a multi-line one. */
-export function maskValues(secret: string): string[] {
-  if (secret.trim() === '') return []
-  const lines = secret
-    .split(/\r?\n/)
-    .map(l => l.trim())
-    .filter(l => l !== '' && l !== secret)
-  return [secret, ...lines]
-}
-
 /**
- * Logger over @actions/core. The runner's log has one level of groups, so a group opened while
- * another is open (concurrent builds) prefixes its lines with `[title]` instead.
+ * Logger over @actions/core. Every form of every secret is handed to the runner's masker, and
+ * lines are redacted here too (the masker knows only what it was given, in the form given). The
+ * runner's log has one level of groups, so a group opened while another is open (concurrent
+ * builds) prefixes its lines with `[title]` instead.
  */
 export function createActionLogger(
   actions: ActionsCore = core,
-  fileBase: () => string = () => ''
+  fileBase: () => string = () => '',
+  secrets: Redactor = new Redactor()
 ): Logger {
   const scope = new AsyncLocalStorage<string>()
   let open = false
+  secrets.onAdd(v => actions.setSecret(v))
   const prefixed = (message: string): string => {
     const title = scope.getStore()
-    return title ? message.replace(/^/gm, `[${title}] `) : message
+    return secrets.redact(title ? message.replace(/^/gm, `[${title}] `) : message)
   }
   return {
     info: message => actions.info(prefixed(message)),
     debug: message => actions.debug(prefixed(message)),
     warning: (message, where) =>
       actions.warning(
-        annotationMessage({ ...where, message }),
+        secrets.redact(annotationMessage({ ...where, message })),
         annotationOf(where, 'convox-build', fileBase())
       ),
-    mask: secret => maskValues(secret).forEach(v => actions.setSecret(v)),
+    mask: secret => secrets.add(secret),
     group: async (title, fn) => {
       if (open) {
-        actions.info(`==> ${title}`)
+        actions.info(secrets.redact(`==> ${title}`))
         return scope.run(title, fn)
       }
       open = true
-      actions.startGroup(title)
+      actions.startGroup(secrets.redact(title))
       try {
         return await fn()
       } finally {
@@ -86,9 +81,10 @@ export function createActionLogger(
 export function annotateProblems(
   problems: Problem[],
   actions: ActionsCore = core,
-  fileBase = ''
+  fileBase = '',
+  secrets: Redactor = new Redactor()
 ): void {
   for (const p of problems) {
-    actions.error(annotationMessage(p), annotationOf(p, 'convox-build', fileBase))
+    actions.error(secrets.redact(annotationMessage(p)), annotationOf(p, 'convox-build', fileBase))
   }
 }

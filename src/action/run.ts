@@ -1,38 +1,42 @@
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { DefaultArtifactClient } from '@actions/artifact'
 import * as core from '@actions/core'
 import { isUserError } from '../core/errors.js'
 import { spawnExec } from '../core/exec.js'
+import { watchInterrupts } from '../core/interrupt.js'
 import { runPipeline, type PipelineResult } from '../core/pipeline.js'
-import { readSettings, settingsSecrets, type Settings } from '../core/settings.js'
+import { addEnvironmentSecrets, addInputSecrets, Redactor } from '../core/secrets.js'
+import { addSettingsSecrets, readSettings, type Settings } from '../core/settings.js'
 import { saveCleanupPaths } from './cleanup-state.js'
 import { restoreLocalCache, saveLocalCache, usesLocalCache } from './local-cache.js'
 import { annotateProblems, createActionLogger } from './logger.js'
 import { actionOutputs, artifactUrl, type UploadedArtifact } from './outputs.js'
 import { renderSummary } from './summary.js'
 
-/** Inputs that hold secrets: masked as given, before anything is parsed or could be logged. */
-const SECRET_INPUTS = ['registry-password', 'docker-hub-password', 'convox-password']
-
 export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   // working-directory relative to the repository root, once known: annotations point from there.
   let fileBase = ''
-  const logger = createActionLogger(core, () => fileBase)
+  const secrets = new Redactor()
+  const logger = createActionLogger(core, () => fileBase, secrets)
+  const interrupts = watchInterrupts({
+    report: e => core.error(secrets.redact(`internal error: ${(e as Error)?.message ?? e}`))
+  })
+  let tempDir = ''
   try {
-    maskRawInputs(logger.mask)
+    addEnvironmentSecrets(secrets, env)
+    addInputSecrets(secrets, name => core.getInput(name))
     // build-args values are verbatim, trailing spaces included.
     const settings = readSettings(
       name => core.getInput(name, { trimWhitespace: name !== 'build-args' }),
       { env, cwd: process.cwd() }
     )
     fileBase = annotationBase(env.GITHUB_WORKSPACE || process.cwd(), settings.workingDirectory)
-    const secrets = settingsSecrets(settings)
-    secrets.forEach(s => logger.mask(s))
+    addSettingsSecrets(secrets, settings)
 
     const runnerTemp = env.RUNNER_TEMP || tmpdir()
-    const tempDir = await mkdtemp(path.join(runnerTemp, 'convox-build-'))
+    tempDir = await mkdtemp(path.join(runnerTemp, 'convox-build-'))
     const localCacheDir = path.join(runnerTemp, `convox-build-cache-${settings.app}`)
     saveCleanupPaths([tempDir, localCacheDir], secrets)
 
@@ -44,7 +48,9 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
       exec: spawnExec,
       github: true,
       tempDir,
-      localCacheDir
+      localCacheDir,
+      secrets,
+      signal: interrupts.signal
     })
     if (localCache) await saveLocalCache(localCacheDir, settings, env, logger)
 
@@ -67,7 +73,17 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
       )
     }
   } catch (e) {
-    fail(e, fileBase)
+    const cancelled = interrupts.reason()
+    if (cancelled) {
+      core.setFailed(cancelled.message)
+      process.exitCode = cancelled.exitCode
+    } else {
+      fail(e, fileBase, secrets)
+    }
+  } finally {
+    // The post step removes it too, but a cancelled job may never get there.
+    if (tempDir) await rm(tempDir, { recursive: true, force: true }).catch(() => undefined)
+    interrupts.dispose()
   }
 }
 
@@ -76,15 +92,6 @@ export function annotationBase(workspace: string, workingDirectory: string): str
   const rel = path.relative(workspace, workingDirectory)
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return ''
   return rel.split(path.sep).join('/')
-}
-
-/** Masks the secret inputs as given, so even a parse error cannot print them. */
-function maskRawInputs(mask: (s: string) => void): void {
-  for (const name of SECRET_INPUTS) mask(core.getInput(name))
-  for (const line of core.getInput('secrets').split(/\r?\n/)) {
-    const eq = line.indexOf('=')
-    mask(eq < 0 ? line : line.slice(eq + 1))
-  }
 }
 
 function setOutputs(result: PipelineResult, artifact?: UploadedArtifact): void {
@@ -113,7 +120,7 @@ async function uploadExport(
 async function writeSummary(
   settings: Settings,
   result: PipelineResult,
-  secrets: string[],
+  secrets: Redactor,
   artifact: UploadedArtifact | undefined,
   logger: ReturnType<typeof createActionLogger>
 ): Promise<void> {
@@ -126,14 +133,14 @@ async function writeSummary(
 }
 
 /** User mistakes: one annotation per problem and no stack. Anything else: its message. */
-function fail(e: unknown, fileBase: string): void {
+function fail(e: unknown, fileBase: string, secrets: Redactor): void {
   if (isUserError(e)) {
-    annotateProblems(e.problems, core, fileBase)
+    annotateProblems(e.problems, core, fileBase, secrets)
     const n = e.problems.length
     core.setFailed(`convox-build stopped: ${n} problem${n === 1 ? '' : 's'}, see the errors above`)
     return
   }
   const err = e instanceof Error ? e : new Error(String(e))
-  if (err.stack) core.debug(err.stack)
-  core.setFailed(err.message)
+  if (err.stack) core.debug(secrets.redact(err.stack))
+  core.setFailed(secrets.redact(err.message))
 }

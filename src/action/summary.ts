@@ -1,4 +1,6 @@
-import type { PipelineResult, ServiceReport } from '../core/pipeline.js'
+import type { PipelineResult } from '../core/pipeline.js'
+import type { ServiceReport } from '../core/run.js'
+import type { Redactor } from '../core/secrets.js'
 import type { PlannedService } from '../core/plan.js'
 import type { UploadedArtifact } from './outputs.js'
 
@@ -10,8 +12,8 @@ export interface SummaryInput {
   result: PipelineResult
   dryRun: boolean
   artifact?: UploadedArtifact
-  /** Values that must never appear (masked secrets): replaced by `***`. */
-  secrets: string[]
+  /** The run's secrets: replaced by `***`. */
+  secrets: Redactor
 }
 
 /** The job summary as Markdown: ids, one table row per service, build-arg names, warnings. */
@@ -63,7 +65,7 @@ export function renderSummary(input: SummaryInput): string {
       out.push(`- _${warnings.length - keptWarnings.length} more not shown._`)
     }
   }
-  return scrub(out.join('\n') + '\n', input.secrets)
+  return input.secrets.redact(out.join('\n') + '\n')
 }
 
 /** A planned service, with what its build reported when it ran (nothing in a dry run). */
@@ -117,12 +119,4 @@ function take(lines: string[], budget: number): string[] {
     kept.push(l)
   }
   return kept
-}
-
-/** Replaces every secret value (longest first) by `***`. */
-export function scrub(text: string, secrets: string[]): string {
-  return [...secrets]
-    .filter(s => s.length > 0)
-    .sort((a, b) => b.length - a.length)
-    .reduce((t, s) => t.split(s).join('***'), text)
 }

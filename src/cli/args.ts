@@ -33,7 +33,18 @@ export const SETTING_FLAGS = [
   'import',
   'promote',
   'dry-run',
-  'summary'
+  'summary',
+  'reuse',
+  'stage',
+  'services',
+  'build-id',
+  'max-legs',
+  'build-auth-in-image',
+  'rack-ca',
+  'rack-insecure',
+  'cache-tags',
+  'env-drop-guard',
+  'git-sha'
 ] as const
 
 /** Flags that stand alone (`--dry-run`) or take `=true|false`. */
@@ -43,7 +54,10 @@ export const BOOLEAN_FLAGS = new Set([
   'push',
   'promote',
   'dry-run',
-  'summary'
+  'summary',
+  'reuse',
+  'build-auth-in-image',
+  'rack-insecure'
 ])
 /** Flags given once per line of the input. */
 export const REPEATABLE_FLAGS = new Set(['build-args', 'secrets'])

@@ -23,7 +23,7 @@ const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
   builder: 'buildx builder name',
   'buildkit-host': 'BuildKit daemon address for buildctl (default: $BUILDKIT_HOST)',
   platforms: 'target platforms, comma-separated',
-  concurrency: 'most builds running at once (default: number of CPUs)',
+  concurrency: 'most builds running at once (default: no cap, BuildKit schedules)',
   export: 'write a `convox builds import` tarball to this path',
   'upload-artifact': 'artifact name (GitHub Actions only)',
   'rack-url': 'https://convox:<password>@api.<domain> (default: $RACK_URL)',
@@ -32,7 +32,18 @@ const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
   import: 'import this export tarball into the app on the rack instead of building',
   promote: 'promote the release on the rack and wait',
   'dry-run': 'validate and plan only (what `plan` does)',
-  summary: 'write the job summary (GitHub Actions only; default: true)'
+  summary: 'write the job summary (GitHub Actions only; default: true)',
+  reuse: 'reuse the image of an unchanged build instead of building it (default: true)',
+  stage: 'all, or a fan-out stage: start, build or finish (default: all)',
+  services: 'with --stage build: the services to build, comma-separated',
+  'build-id': 'with --stage build/finish: the build id start printed',
+  'max-legs': 'most entries of the fan-out matrix (default: one per build)',
+  'build-auth-in-image': 'let BUILD_AUTH reach the final image, as the rack does (warns)',
+  'rack-ca': 'PEM bundle of the CAs that sign the rack certificate',
+  'rack-insecure': 'do not verify the rack certificate (warns)',
+  'cache-tags': 'auto, mutable or immutable registry cache tags (default: auto)',
+  'env-drop-guard': 'warn, strict or off when the release drops env (default: warn)',
+  'git-sha': 'the commit built (BUILD_GIT_SHA; default: from the CI or git)'
 }
 
 export function helpText(): string {

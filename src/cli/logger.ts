@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { formatProblem, type Problem } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import { Redactor } from '../core/secrets.js'
 
 export interface CliLogger extends Logger {
   /** Writes a line to stderr, secrets replaced by `***`. */
@@ -16,13 +17,12 @@ export interface CliLogger extends Logger {
  */
 export function createCliLogger(
   write: (text: string) => void = t => process.stderr.write(t),
-  options: { debug?: boolean } = {}
+  options: { debug?: boolean; secrets?: Redactor } = {}
 ): CliLogger {
-  const secrets = new Set<string>()
+  const secrets = options.secrets ?? new Redactor()
   const scope = new AsyncLocalStorage<string>()
   let openGroups = 0
-  const scrub = (text: string): string =>
-    [...secrets].sort((a, b) => b.length - a.length).reduce((t, s) => t.split(s).join('***'), text)
+  const scrub = (text: string): string => secrets.redact(text)
   const line = (text: string): void => {
     const title = scope.getStore()
     const body = title ? text.replace(/^/gm, `[${title}] `) : text
@@ -36,11 +36,7 @@ export function createCliLogger(
       if (options.debug) line(`debug: ${message}`)
     },
     warning: (message, where) => line(`warning: ${formatProblem({ ...where, message })}`),
-    mask: secret => {
-      if (secret.trim() === '') return
-      secrets.add(secret)
-      for (const l of secret.split(/\r?\n/)) if (l.trim() !== '') secrets.add(l.trim())
-    },
+    mask: secret => secrets.add(secret),
     group: async (title, fn) => {
       line(`==> ${title}`)
       openGroups++

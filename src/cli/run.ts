@@ -4,8 +4,11 @@ import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import { isUserError } from '../core/errors.js'
 import { spawnExec, type Exec } from '../core/exec.js'
-import { runPipeline, type PipelineResult, type RunEnvironment } from '../core/pipeline.js'
-import { readSettings, settingsSecrets } from '../core/settings.js'
+import { Cancelled, watchInterrupts } from '../core/interrupt.js'
+import { runPipeline, type PipelineResult } from '../core/pipeline.js'
+import type { RunEnvironment } from '../core/run.js'
+import { addEnvironmentSecrets, addInputSecrets, Redactor } from '../core/secrets.js'
+import { addSettingsSecrets, readSettings } from '../core/settings.js'
 import { parseArgs, settingsReader, type ParsedArgs } from './args.js'
 import { helpText } from './help.js'
 import { createCliLogger, formatCliProblem, type CliLogger } from './logger.js'
@@ -18,12 +21,16 @@ export interface CliIO {
   exec?: Exec
   /** The pipeline to run (default runPipeline); unit tests of the output pass their own. */
   pipeline?: typeof runPipeline
+  /** Listen for SIGINT/SIGTERM (default true; unit tests of the output turn it off). */
+  signals?: boolean
 }
 
 /** Runs `convox-build <argv>`; returns the exit code. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const debug = argv.includes('--debug') || io.env.CONVOX_BUILD_DEBUG === 'true'
-  const logger = createCliLogger(io.stderr, { debug })
+  const secrets = new Redactor()
+  addEnvironmentSecrets(secrets, io.env)
+  const logger = createCliLogger(io.stderr, { debug, secrets })
   let args: ParsedArgs
   try {
     args = parseArgs(argv)
@@ -40,17 +47,18 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
 
   let tempDir = ''
+  const interrupts =
+    io.signals === false
+      ? undefined
+      : watchInterrupts({ report: e => logger.line(`error: ${(e as Error)?.message ?? e}`) })
   try {
     const overrides: Record<string, string> = args.command === 'plan' ? { 'dry-run': 'true' } : {}
     // Secrets as given are scrubbed before anything is parsed (a bad input message may quote).
     const read = settingsReader(args, io.env, overrides)
-    for (const name of ['registry-password', 'docker-hub-password', 'convox-password']) {
-      logger.mask(read(name))
-    }
-    for (const l of read('secrets').split(/\r?\n/)) logger.mask(l.slice(l.indexOf('=') + 1))
+    addInputSecrets(secrets, read)
 
     const settings = readSettings(read, { env: io.env, cwd: io.cwd })
-    settingsSecrets(settings).forEach(s => logger.mask(s))
+    addSettingsSecrets(secrets, settings)
     tempDir = await mkdtemp(path.join(tmpdir(), 'convox-build-'))
     const run: RunEnvironment = {
       env: io.env,
@@ -58,7 +66,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       exec: io.exec ?? spawnExec,
       github: io.env.GITHUB_ACTIONS === 'true',
       tempDir,
-      localCacheDir: localCacheDir(io.env, settings.app)
+      localCacheDir: localCacheDir(io.env, settings.app),
+      secrets,
+      signal: interrupts?.signal
     }
     const result = await (io.pipeline ?? runPipeline)(settings, run)
     const out = (text: string): void => io.stdout(logger.scrub(text))
@@ -71,9 +81,15 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     return 0
   } catch (e) {
+    const cancelled = interrupts?.reason()
+    if (cancelled) {
+      logger.line(`error: ${cancelled.message}`)
+      return cancelled.exitCode
+    }
     return failed(e, logger, debug)
   } finally {
     if (tempDir) await rm(tempDir, { recursive: true, force: true }).catch(() => undefined)
+    interrupts?.dispose()
   }
 }
 
@@ -92,6 +108,10 @@ export function finalLines(result: PipelineResult): string {
 }
 
 function failed(e: unknown, logger: CliLogger, debug: boolean): number {
+  if (e instanceof Cancelled) {
+    logger.line(`error: ${e.message}`)
+    return e.exitCode
+  }
   if (isUserError(e)) {
     for (const p of e.problems) logger.line(formatCliProblem(p))
     return 1

@@ -4,7 +4,6 @@ import { loginsFromSettings } from './docker-config.js'
 import { buildPlan, registryTools } from './engine/index.js'
 import { BuildFailure } from './engine/run-build.js'
 import { isUserError, UserError } from './errors.js'
-import type { Exec } from './exec.js'
 import { buildRecord, preciseNow } from './export/record.js'
 import { writeExport, type ExportSource } from './export/tarball.js'
 import { getImageConfig, shellJoin } from './registry/image-config.js'
@@ -21,35 +20,9 @@ import type { Logger } from './log.js'
 import { createPlan, planOutput, type Plan, type PlanOutput } from './plan.js'
 import { RegistryClient } from './registry/client.js'
 import { parseReference } from './registry/reference.js'
-import { settingsSecrets, type Settings } from './settings.js'
-
-/** What the shell knows about where it runs. */
-export interface RunEnvironment {
-  env: NodeJS.ProcessEnv
-  logger: Logger
-  exec: Exec
-  /** True inside a GitHub Actions job (cache `auto` picks gha there). */
-  github: boolean
-  /** Directory for this run's temporary files (private docker config, metadata files). */
-  tempDir: string
-  /** Directory BuildKit's `local` cache is read from and written to (the action restores and saves it). */
-  localCacheDir: string
-}
-
-/** Per-service result, for outputs and the job summary. */
-export interface ServiceReport {
-  name: string
-  image: string
-  /** Pushed manifest digest `sha256:...`; '' when not pushed. */
-  digest: string
-  /** Index of the build in plan.builds; null for image services. */
-  build: number | null
-  /** Other services that share this service's build. */
-  sharedWith: string[]
-  cachedSteps: number
-  totalSteps: number
-  durationMs: number
-}
+import type { RunEnvironment, ServiceReport } from './run.js'
+import { Redactor } from './secrets.js'
+import { addSettingsSecrets, type Settings } from './settings.js'
 
 export interface PipelineResult {
   plan: PlanOutput
@@ -73,7 +46,7 @@ export async function runPipeline(
 ): Promise<PipelineResult> {
   const started = Date.now()
   const { logger, env } = run
-  for (const secret of settingsSecrets(settings)) logger.mask(secret)
+  addSettingsSecrets(run.secrets, settings)
   const warnings: string[] = []
   const tracked: RunEnvironment = {
     ...run,
@@ -87,7 +60,7 @@ export async function runPipeline(
   }
   const rackOptions = rackClientOptions(settings)
   const rack = rackOptions
-    ? new RackClient({ ...rackOptions, mask: s => logger.mask(s), logger })
+    ? new RackClient({ ...rackOptions, secrets: run.secrets, logger })
     : undefined
   if (settings.import) {
     if (!rack) {
@@ -201,7 +174,7 @@ export async function runPipeline(
         status: 'complete',
         started: buildStarted,
         ended: preciseNow(),
-        secrets: [...settingsSecrets(settings), ...secretArgValues(plan)]
+        secrets: run.secrets
       })
       const written = await writeExport(settings.export, record, built.exportSources, {
         tempDir: run.tempDir,
@@ -280,11 +253,6 @@ async function promote(
   )
 }
 
-/** Values of build args that must never be written anywhere (BUILD_AUTH). */
-function secretArgValues(plan: Plan): string[] {
-  return plan.builds.map(b => b.argValues.BUILD_AUTH ?? '').filter(Boolean)
-}
-
 interface BuiltImages {
   images: Record<string, string>
   services: ServiceReport[]
@@ -336,13 +304,11 @@ async function buildImages(
  * the user's own values out, as it keeps them out of the plan and the summary.
  */
 function redactArgValues(plan: Plan, text: string): string {
-  const values = new Set<string>()
+  const values = new Redactor()
   for (const b of plan.builds) {
     for (const [name, value] of Object.entries(b.argValues)) {
-      if ((!isManagedArg(name) || name === 'BUILD_AUTH') && value.length >= 3) values.add(value)
+      if (!isManagedArg(name) || name === 'BUILD_AUTH') values.add(value)
     }
   }
-  let out = text
-  for (const v of [...values].sort((a, b) => b.length - a.length)) out = out.split(v).join('***')
-  return out
+  return values.redact(text)
 }

@@ -1,11 +1,21 @@
-import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { UserError, type Problem } from './errors.js'
+import { DOCKER_HUB, DOMAIN, PATH_COMPONENT } from './registry/reference.js'
+import { urlPassword, type Redactor } from './secrets.js'
 
 export const CACHE_MODES = ['auto', 'registry', 'gha', 'local', 'inline', 'none'] as const
 export type CacheMode = (typeof CACHE_MODES)[number]
 export const ENGINES = ['auto', 'buildx', 'buildctl'] as const
 export type EngineName = (typeof ENGINES)[number]
+/** The stages of a fan-out (`all` runs them in one process). */
+export const STAGES = ['all', 'start', 'build', 'finish'] as const
+export type Stage = (typeof STAGES)[number]
+/** Whether the registry lets the cache tag be overwritten (ECR immutable tags do not). */
+export const CACHE_TAG_MODES = ['auto', 'mutable', 'immutable'] as const
+export type CacheTagMode = (typeof CACHE_TAG_MODES)[number]
+/** What a release that would drop env of the running release does (CLI 3.25.1). */
+export const ENV_DROP_GUARDS = ['warn', 'strict', 'off'] as const
+export type EnvDropGuard = (typeof ENV_DROP_GUARDS)[number]
 
 /** A BuildKit secret (`--secret id=...`): masked, never a build arg. */
 export interface BuildSecret {
@@ -53,6 +63,25 @@ export interface Settings {
   promote: boolean
   dryRun: boolean
   summary: boolean
+  /** Reuse the image of an unchanged build (same content key) instead of building it. */
+  reuse: boolean
+  stage: Stage
+  /** With stage `build`: the services to build, as given (checked against the plan). */
+  services: string[]
+  /** With stage `build` / `finish`: the build id `start` returned; '' otherwise. */
+  buildId: string
+  /** Most entries of the `matrix` output (builds are grouped to fit); 0: one per build. */
+  maxLegs: number
+  /** Keep the rack's behaviour: BUILD_AUTH may reach the final image's history (warns). */
+  buildAuthInImage: boolean
+  /** Absolute path of a PEM bundle to verify the rack's certificate with; '' for the system's. */
+  rackCa: string
+  /** Skip verifying the rack's certificate (as Convox's CLI does); warns on every run. */
+  rackInsecure: boolean
+  cacheTags: CacheTagMode
+  envDropGuard: EnvDropGuard
+  /** The commit built (BUILD_GIT_SHA), overriding what the CI context says; '' to detect it. */
+  gitSha: string
 }
 
 /** Raw value of an input by its action name (`build-args`); '' when not given. */
@@ -80,11 +109,19 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     problems.push({ input: name, message: `must be true or false, got "${read(name).trim()}"` })
     return fallback
   }
-  const choice = <T extends string>(name: string, options: readonly T[]): T => {
-    const v = str(name, options[0]).toLowerCase()
+  const choice = <T extends string>(name: string, options: readonly T[], fallback?: T): T => {
+    const v = str(name, fallback ?? options[0]).toLowerCase()
     if ((options as readonly string[]).includes(v)) return v as T
     problems.push({ input: name, message: `must be one of ${options.join(', ')}; got "${v}"` })
     return options[0] as T
+  }
+  const wholeNumber = (name: string, fallback: number): number => {
+    const raw = str(name)
+    if (raw === '') return fallback
+    const n = Number(raw)
+    if (Number.isInteger(n) && n >= 0) return n
+    problems.push({ input: name, message: `must be a whole number >= 0, got "${raw}"` })
+    return fallback
   }
   // Line numbers are kept (blank lines stay as ''); values after `=` stay verbatim, so only
   // leading indentation is removed.
@@ -94,15 +131,16 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
       .map(l => (l.trim() === '' ? '' : l.replace(/^\s+/, '')))
 
   const workingDirectory = path.resolve(cwd, str('working-directory', '.'))
-  const registry = str('registry').replace(/\/+$/, '')
-  if (registry && /[:@]\S*$/.test(registry.split('/').slice(1).join('/'))) {
-    problems.push({
-      input: 'registry',
-      message: `must be a repository without tag or digest (images are <registry>:<service>.<BUILD_ID>), got "${registry}"`
-    })
-  }
+  const registry = normalise('registry', normaliseRepository, problems, str('registry'))
+  const dockerHubRegistry = normalise(
+    'docker-hub-registry',
+    normaliseHubRegistry,
+    problems,
+    str('docker-hub-registry', DOCKER_HUB)
+  )
 
   const secrets: BuildSecret[] = []
+  const secretLines = new Map<string, number>()
   lines('secrets').forEach((l, i) => {
     if (l === '') return
     const eq = l.indexOf('=')
@@ -111,11 +149,23 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
       problems.push({ input: 'secrets', line: i + 1, message: 'each line must be id=value' })
       return
     }
+    const first = secretLines.get(id)
+    if (first !== undefined) {
+      problems.push({
+        input: 'secrets',
+        line: i + 1,
+        message: `secret id "${id}" is given twice (first on line ${first})`
+      })
+      return
+    }
+    secretLines.set(id, i + 1)
     secrets.push({ id, value: l.slice(eq + 1) })
   })
 
+  // No cap by default: BuildKit schedules the steps of every build itself, and a cap only delays
+  // builds that would have run beside the others (see the README's benchmarks).
   const concurrencyRaw = str('concurrency')
-  let concurrency = availableParallelism()
+  let concurrency = Number.POSITIVE_INFINITY
   if (concurrencyRaw !== '') {
     concurrency = Number(concurrencyRaw)
     if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -151,7 +201,7 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     registryPassword: read('registry-password'),
     dockerHubUsername: str('docker-hub-username'),
     dockerHubPassword: read('docker-hub-password'),
-    dockerHubRegistry: str('docker-hub-registry', 'docker.io'),
+    dockerHubRegistry,
     push: bool('push', registry !== ''),
     cache: choice('cache', CACHE_MODES),
     engine: choice('engine', ENGINES),
@@ -167,7 +217,20 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     import: absolute('import'),
     promote: bool('promote', false),
     dryRun: bool('dry-run', false),
-    summary: bool('summary', true)
+    summary: bool('summary', true),
+    reuse: bool('reuse', true),
+    stage: choice('stage', STAGES),
+    services: str('services')
+      .split(/[\s,]+/)
+      .filter(Boolean),
+    buildId: str('build-id'),
+    maxLegs: wholeNumber('max-legs', 0),
+    buildAuthInImage: bool('build-auth-in-image', false),
+    rackCa: absolute('rack-ca'),
+    rackInsecure: bool('rack-insecure', false),
+    cacheTags: choice('cache-tags', CACHE_TAG_MODES),
+    envDropGuard: choice('env-drop-guard', ENV_DROP_GUARDS, envDropGuardDefault(env)),
+    gitSha: str('git-sha')
   }
 
   if (!/^[a-z0-9][a-z0-9-]*$/.test(settings.app)) {
@@ -200,8 +263,133 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
   if (settings.import && settings.dryRun) {
     problems.push({ input: 'dry-run', message: 'an import has nothing to plan: drop dry-run' })
   }
+  problems.push(...stageProblems(settings))
   if (problems.length > 0) throw new UserError(problems)
   return settings
+}
+
+/** Stage inputs that do not fit together. */
+function stageProblems(s: Settings): Problem[] {
+  const problems: Problem[] = []
+  const { stage } = s
+  if (s.buildId && !/^B[A-Z]{10}$/.test(s.buildId)) {
+    problems.push({
+      input: 'build-id',
+      message: `"${s.buildId}" is not a Convox build id (B and 10 capital letters)`
+    })
+  }
+  if (stage === 'all' || stage === 'start') {
+    if (s.buildId) {
+      problems.push({
+        input: 'build-id',
+        message: `is for stage build or finish (the ${stage} stage makes the build id)`
+      })
+    }
+  } else if (!s.buildId) {
+    problems.push({
+      input: 'build-id',
+      message: `stage ${stage} needs the build id start returned`
+    })
+  }
+  if (stage === 'build' && s.services.length === 0) {
+    problems.push({ input: 'services', message: 'stage build needs the services to build' })
+  }
+  if (stage !== 'build' && s.services.length > 0) {
+    problems.push({ input: 'services', message: 'is for stage build only' })
+  }
+  if (stage !== 'all' && s.import) {
+    problems.push({ input: 'stage', message: 'an import runs in one stage: drop stage' })
+  }
+  if (stage !== 'all' && s.dryRun) {
+    problems.push({ input: 'dry-run', message: 'a dry run plans in one stage: drop stage' })
+  }
+  if (stage === 'build' && s.export) {
+    problems.push({ input: 'export', message: 'the export is written by the finish stage' })
+  }
+  return problems
+}
+
+/** CONVOX_ENV_DROP_GUARD=strict (the convox CLI's switch) makes the guard an error. */
+function envDropGuardDefault(env: NodeJS.ProcessEnv): EnvDropGuard {
+  return env.CONVOX_ENV_DROP_GUARD?.trim().toLowerCase() === 'strict' ? 'strict' : 'warn'
+}
+
+/** Reads one registry-like input with its normaliser; a problem names the input. */
+function normalise(
+  input: string,
+  fn: (value: string) => string,
+  problems: Problem[],
+  value: string
+): string {
+  if (value === '') return ''
+  try {
+    return fn(value)
+  } catch (e) {
+    problems.push({ input, message: (e as Error).message })
+    return ''
+  }
+}
+
+/** The Docker Hub host names that all mean Docker Hub. */
+const DOCKER_HUB_ALIASES = ['docker.io', 'index.docker.io', 'registry-1.docker.io']
+
+/** `https://Host:5000/` → `host:5000` (scheme and trailing slashes dropped, host lowercased). */
+function bareHost(value: string): { host: string; path: string } {
+  const text = value.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+  const slash = text.indexOf('/')
+  const host = (slash < 0 ? text : text.slice(0, slash)).toLowerCase()
+  const path = slash < 0 ? '' : text.slice(slash + 1).replace(/\/+$/, '')
+  return { host, path }
+}
+
+function looksLikeHost(host: string): boolean {
+  return host.includes('.') || host.includes(':') || host === 'localhost' || host.startsWith('[')
+}
+
+/**
+ * The `registry` input as `host[:port]/path`: the host is required (a bare `acme/app` or
+ * `ghcr.io` would otherwise mean a Docker Hub repository, and its password would go there).
+ */
+export function normaliseRepository(value: string): string {
+  const { host, path } = bareHost(value)
+  const example = 'give host[:port]/path, e.g. ghcr.io/acme/myapp or 127.0.0.1:5000/myapp'
+  if (!looksLikeHost(host)) {
+    throw new Error(
+      `"${value}" has no registry host: ${example} (for Docker Hub, docker.io/<user>/<repo>)`
+    )
+  }
+  if (path === '') throw new Error(`"${value}" is a registry without a repository path: ${example}`)
+  if (!DOMAIN.test(host)) throw new Error(`"${value}" has an invalid registry host "${host}"`)
+  if (path.includes('@') || path.includes(':')) {
+    throw new Error(
+      `"${value}" must be a repository without tag or digest (images are <registry>:<service>.<BUILD_ID>)`
+    )
+  }
+  for (const part of path.split('/')) {
+    if (part === '') throw new Error(`"${value}" has an empty path component ("//")`)
+    if (/[A-Z]/.test(part)) {
+      throw new Error(`"${value}" has "${part}" in its path: repository paths are lowercase`)
+    }
+    if (!PATH_COMPONENT.test(part)) {
+      throw new Error(`"${value}" has an invalid repository path component "${part}"`)
+    }
+  }
+  const canonicalHost = DOCKER_HUB_ALIASES.includes(host) ? DOCKER_HUB : host
+  return `${canonicalHost}/${path}`
+}
+
+/** The `docker-hub-registry` input: `docker.io` for Docker Hub (any alias), else a mirror's host. */
+export function normaliseHubRegistry(value: string): string {
+  const { host, path } = bareHost(value)
+  // `https://index.docker.io/v1/` is how docker config files name Docker Hub.
+  if (DOCKER_HUB_ALIASES.includes(host)) return DOCKER_HUB
+  if (!looksLikeHost(host) || !DOMAIN.test(host)) {
+    throw new Error(`"${value}" is not a registry host (host[:port], e.g. mirror.gcr.io)`)
+  }
+  if (path !== '') {
+    throw new Error(`"${value}" has a path: give the mirror's host[:port] only`)
+  }
+  return host
 }
 
 /** The repository's name on GitHub, else the source directory's name, as an app name. */
@@ -213,18 +401,14 @@ function defaultApp(env: NodeJS.ProcessEnv, workingDirectory: string): string {
     .replace(/^-+|-+$/g, '')
 }
 
-/** Every secret value of the settings, for masking. */
-export function settingsSecrets(s: Settings): string[] {
-  const values = [
-    s.registryPassword,
-    s.dockerHubPassword,
-    s.convoxPassword,
-    ...s.secrets.map(x => x.value)
-  ]
-  try {
-    if (s.rackUrl) values.push(decodeURIComponent(new URL(s.rackUrl).password))
-  } catch {
-    // an unparsable rack-url is reported by the rack client
+/** Adds every secret of the settings to the run's redactor. */
+export function addSettingsSecrets(redactor: Redactor, s: Settings): void {
+  redactor.addLogin(s.registryUsername, s.registryPassword)
+  redactor.addLogin(s.dockerHubUsername, s.dockerHubPassword)
+  redactor.addLogin('convox', s.convoxPassword)
+  for (const x of s.secrets) redactor.add(x.value)
+  if (s.rackUrl) {
+    redactor.add(s.rackUrl)
+    redactor.addLogin('convox', urlPassword(s.rackUrl))
   }
-  return values.filter(v => v.length > 0)
 }

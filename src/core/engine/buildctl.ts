@@ -12,9 +12,9 @@ export function buildctlEngine(addr: string): Engine {
 }
 
 /**
- * `buildctl build ...` for one build, as the rack runs it plus our options. buildctl has no way
- * to read a build arg from its environment, so secret args are on its command line: they are
- * returned in `exposed` to be masked.
+ * `buildctl build ...` for one build, as the rack runs it plus our options. Secret values travel
+ * in the child's environment, never argv: `--opt build-arg:NAME` without a value takes NAME from
+ * buildctl's environment (as `docker buildx build --build-arg NAME` does).
  */
 export function buildctlCommand(req: BuildRequest, addr: string): EngineCommand {
   const { spec } = req
@@ -22,14 +22,17 @@ export function buildctlCommand(req: BuildRequest, addr: string): EngineCommand 
   args.push('--local', `context=${spec.contextPath}`)
   args.push('--local', `dockerfile=${path.dirname(spec.dockerfilePath)}`)
   args.push('--opt', `filename=${path.basename(spec.dockerfilePath)}`)
-  const exposed: string[] = []
+  const env: Record<string, string> = {}
   for (const [name, value] of Object.entries(spec.argValues)) {
-    args.push('--opt', `build-arg:${name}=${value}`)
-    if (req.secretArgs.includes(name) && value) exposed.push(value)
+    if (req.secretArgs.includes(name)) {
+      args.push('--opt', `build-arg:${name}`)
+      env[name] = value
+    } else {
+      args.push('--opt', `build-arg:${name}=${value}`)
+    }
   }
   if (spec.target) args.push('--opt', `target=${spec.target}`)
   if (req.platforms.length > 0) args.push('--opt', `platform=${req.platforms.join(',')}`)
-  const env: Record<string, string> = {}
   for (const s of req.secrets) args.push('--secret', secretFlag(s.id, env, s.value))
   if (req.noCache) args.push('--no-cache')
   for (const c of req.cache.imports) args.push('--import-cache', c)
@@ -37,5 +40,5 @@ export function buildctlCommand(req: BuildRequest, addr: string): EngineCommand 
   const output = outputFlag(req)
   if (output) args.push('--output', output)
   args.push('--metadata-file', req.metadataFile, '--progress', 'rawjson')
-  return { command: 'buildctl', args, env, exposed }
+  return { command: 'buildctl', args, env }
 }

@@ -38,5 +38,5 @@ export function buildxCommand(req: BuildRequest, builder: string): EngineCommand
   if (output) args.push('--output', output)
   else for (const t of req.tags) args.push('--tag', t)
   args.push('--metadata-file', req.metadataFile, '--progress', 'rawjson', spec.contextPath)
-  return { command: 'docker', args, env, exposed: [] }
+  return { command: 'docker', args, env }
 }

@@ -120,8 +120,9 @@ export function cacheOptions(
 }
 
 /**
- * The GitHub cache service's address, API version and token (buildx reads them itself; buildctl
- * cannot). The version follows @actions/cache: v2 only where ACTIONS_CACHE_SERVICE_V2 says so,
+ * The GitHub cache service's address and API version. The token is left out: both engines read
+ * ACTIONS_RUNTIME_TOKEN from their environment, and an argv is visible to every user of the
+ * machine. The version follows @actions/cache: v2 only where ACTIONS_CACHE_SERVICE_V2 says so,
  * since BuildKit speaks v2 to any `url_v2` it is given.
  */
 function ghaAttributes(env: NodeJS.ProcessEnv): string {
@@ -134,13 +135,7 @@ function ghaAttributes(env: NodeJS.ProcessEnv): string {
     if (url) s += `,url=${url}`
     s += ',version=1'
   }
-  if (env.ACTIONS_RUNTIME_TOKEN) s += `,token=${env.ACTIONS_RUNTIME_TOKEN}`
   return s
-}
-
-/** Secret parts of cache options (tokens), to mask. */
-export function cacheSecrets(env: NodeJS.ProcessEnv): string[] {
-  return env.ACTIONS_RUNTIME_TOKEN ? [env.ACTIONS_RUNTIME_TOKEN] : []
 }
 
 /** Cache types a builder cannot export, e.g. buildx's `docker` driver exports inline only. */

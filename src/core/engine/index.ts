@@ -6,7 +6,7 @@ import {
   type RegistryLogin
 } from '../docker-config.js'
 import type { Plan } from '../plan.js'
-import type { RunEnvironment } from '../pipeline.js'
+import type { RunEnvironment } from '../run.js'
 import type { Settings } from '../settings.js'
 import { runBuilds, type BuildsResult, type CopyImage } from './scheduler.js'
 import { registryTools, type RegistryTools } from './registry-copy.js'

@@ -1,5 +1,6 @@
 // Reads BuildKit's `--progress rawjson` stream (one JSON SolveStatus per line, same for buildx
 // and buildctl) into step states, readable log lines, and counts of cached / total steps.
+import { Redactor } from '../secrets.js'
 
 interface RawVertex {
   digest?: string
@@ -55,13 +56,11 @@ export class ProgressReader {
   constructor(
     private readonly onStep?: (step: Step) => void,
     /** Secret values replaced by *** in everything read (BuildKit prints arg values in names). */
-    private readonly secrets: string[] = []
+    private readonly secrets: Redactor = new Redactor()
   ) {}
 
   private redact(s: string): string {
-    let out = s
-    for (const v of this.secrets) if (v) out = out.split(v).join('***')
-    return out
+    return this.secrets.redact(s)
   }
 
   push(line: string): void {
@@ -118,17 +117,16 @@ export class ProgressReader {
   private log(l: RawLog): void {
     if (!l.vertex || !l.data) return
     const step = this.steps.get(l.vertex)
-    const text =
-      (this.partial.get(l.vertex) ?? '') +
-      this.redact(Buffer.from(l.data, 'base64').toString('utf8'))
+    // Whole lines are redacted: a secret may arrive split over two chunks.
+    const text = (this.partial.get(l.vertex) ?? '') + Buffer.from(l.data, 'base64').toString('utf8')
     const parts = text.split(/\r?\n/)
     this.partial.set(l.vertex, parts.pop() ?? '')
-    for (const p of parts) this.lines.push(`#${step?.number ?? '?'} ${p}`)
+    for (const p of parts) this.lines.push(`#${step?.number ?? '?'} ${this.redact(p)}`)
   }
 
   private flush(digest: string): void {
     const rest = this.partial.get(digest)
-    if (rest) this.lines.push(`#${this.steps.get(digest)?.number ?? '?'} ${rest}`)
+    if (rest) this.lines.push(`#${this.steps.get(digest)?.number ?? '?'} ${this.redact(rest)}`)
     this.partial.delete(digest)
   }
 

@@ -3,6 +3,7 @@
 import { readFile, rename, rm } from 'node:fs/promises'
 import { UserError } from '../errors.js'
 import type { Exec } from '../exec.js'
+import type { Redactor } from '../secrets.js'
 import { ProgressReader, type Step } from './progress.js'
 import type { BuildRequest, BuildResult, Engine } from './types.js'
 
@@ -13,8 +14,8 @@ export interface RunBuildContext {
   signal?: AbortSignal
   /** A Dockerfile step completed (for a one-line progress). */
   onStep?: (step: Step) => void
-  /** Values to mask before anything is printed. */
-  mask?: (secret: string) => void
+  /** The run's secrets: the build's secret values are added before anything is printed. */
+  secrets: Redactor
 }
 
 /**
@@ -56,15 +57,11 @@ export async function runBuild(
   ctx: RunBuildContext
 ): Promise<BuildResult> {
   const cmd = engine.command(req)
-  const secrets = [
-    ...cmd.exposed,
-    ...Object.values(cmd.env),
-    ...req.secretArgs.map(n => req.spec.argValues[n] ?? '')
-  ].filter(v => v.length > 0)
-  for (const v of secrets) ctx.mask?.(v)
+  for (const v of Object.values(cmd.env)) ctx.secrets.add(v)
+  for (const n of req.secretArgs) ctx.secrets.add(req.spec.argValues[n])
   await rm(req.metadataFile, { force: true })
   if (req.cache.local) await rm(req.cache.local.dest, { recursive: true, force: true })
-  const progress = new ProgressReader(ctx.onStep, secrets)
+  const progress = new ProgressReader(ctx.onStep, ctx.secrets)
   const started = Date.now()
   const result = await ctx.exec(cmd.command, cmd.args, {
     env: { ...ctx.env, ...cmd.env },

@@ -8,9 +8,9 @@
 import path from 'node:path'
 import type { Logger } from '../log.js'
 import type { Plan, PlannedService } from '../plan.js'
-import type { RunEnvironment, ServiceReport } from '../pipeline.js'
+import type { RunEnvironment, ServiceReport } from '../run.js'
 import type { BuildSecret, CacheMode } from '../settings.js'
-import { cacheOptions, cacheSecrets, canExport, resolveCacheMode } from './cache.js'
+import { cacheOptions, canExport, resolveCacheMode } from './cache.js'
 import { BuildFailure, runBuild } from './run-build.js'
 import type { BuildOutput, BuildRequest, BuildResult, Engine } from './types.js'
 
@@ -64,11 +64,6 @@ function unionMs(intervals: Array<[number, number]>): number {
   return total
 }
 
-function short(s: string, n = 90): string {
-  const one = s.replace(/\s+/g, ' ')
-  return one.length > n ? `${one.slice(0, n - 1)}…` : one
-}
-
 export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   const { plan, engine, run } = o
   const logger: Logger = run.logger
@@ -78,7 +73,6 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     warnings.push(m)
     logger.warning(m)
   }
-  for (const s of cacheSecrets(run.env)) logger.mask(s)
 
   let mode = resolveCacheMode(o.cache, { push: o.push, github: run.github })
   if (!canExport(engine.driver, mode)) {
@@ -149,10 +143,10 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
           exec: run.exec,
           env: { ...run.env, ...o.childEnv },
           signal: abort.signal,
-          mask: v => logger.mask(v),
+          secrets: run.secrets,
           onStep: step =>
             logger.info(
-              `[${who}] ${short(step.name)} ${step.error ? 'ERROR' : step.cached ? 'CACHED' : 'done'}`
+              `[${who}] ${run.secrets.cut(step.name, 90)} ${step.error ? 'ERROR' : step.cached ? 'CACHED' : 'done'}`
             )
         })
         results.push(r)

@@ -28,14 +28,12 @@ export interface BuildRequest {
   metadataFile: string
 }
 
-/** A program to run: args never hold secret values where the engine can avoid it. */
+/** A program to run: its args never hold a secret value. */
 export interface EngineCommand {
   command: string
   args: string[]
-  /** Added to the child's environment (secret values go here). */
+  /** Added to the child's environment: every secret value goes here. */
   env: Record<string, string>
-  /** Values on the command line that are secret anyway (buildctl build args): to mask. */
-  exposed: string[]
 }
 
 export interface Engine {
@@ -59,9 +57,15 @@ export interface BuildResult {
   warnings: string[]
 }
 
-/** Environment name carrying a secret's value to the engine. */
+/**
+ * Environment name carrying a secret's value to the engine: one name per id (`a-b`, `a_b` and
+ * `a.b` differ), every character but letters and digits written as `_` and its hex code.
+ */
 export function secretEnvName(id: string): string {
-  return `CONVOX_BUILD_SECRET_${id.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`
+  const encoded = [...id]
+    .map(c => (/[A-Za-z0-9]/.test(c) ? c : `_${c.codePointAt(0)!.toString(16).toUpperCase()}`))
+    .join('')
+  return `CONVOX_BUILD_SECRET_${encoded}`
 }
 
 /** Quotes a CSV field for buildx/buildctl's `--output` parser when it holds commas. */

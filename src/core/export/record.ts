@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js'
+import type { Redactor } from '../secrets.js'
 
 export const BUILD_STATUSES = ['created', 'running', 'complete', 'failed'] as const
 export type BuildStatus = (typeof BUILD_STATUSES)[number]
@@ -50,7 +51,7 @@ export interface BuildRecordInput {
   /** Missing: Go's zero time, as for a build that has not ended. */
   ended?: Date | PreciseTime
   /** Values that must not appear anywhere in the record (passwords, build-arg values). */
-  secrets?: string[]
+  secrets?: Redactor
 }
 
 /** Go's zero time.Time in JSON: a build that has not started or ended. */
@@ -81,11 +82,8 @@ export function buildRecord(input: BuildRecordInput): BuildRecord {
     started: formatGoTime(input.started),
     ended: input.ended ? formatGoTime(input.ended) : GO_ZERO_TIME
   }
-  const text = JSON.stringify(record)
-  for (const secret of input.secrets ?? []) {
-    if (secret.length >= 3 && text.includes(secret)) {
-      throw new UserError('the build record would contain a secret value; refusing to write it')
-    }
+  if (input.secrets?.leaks(serializeRecord(record))) {
+    throw new UserError('the build record would contain a secret value; refusing to write it')
   }
   return record
 }

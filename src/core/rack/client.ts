@@ -7,6 +7,7 @@ import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
+import { Redactor } from '../secrets.js'
 import { formatRackTime } from './time.js'
 import type {
   BuildCreateParams,
@@ -31,8 +32,8 @@ export interface RackClientOptions {
   convoxPassword?: string
   /** Console mode: `<org>/<rack>`, sent in the `Rack` header. */
   rack?: string
-  /** Called with every credential before anything could print it (Logger.mask). */
-  mask?: (secret: string) => void
+  /** The run's secrets: every credential is added before anything could print it. */
+  secrets?: Redactor
   /** Retry notices go to info, request traces to debug. */
   logger?: Pick<Logger, 'info' | 'debug'>
   /** Attempts after the first on connection errors, 5xx and 409 (default 5). */
@@ -110,11 +111,12 @@ export class RackClient {
   readonly rack: string
   private readonly username: string
   private readonly password: string
-  private readonly secrets = new Set<string>()
+  private readonly secrets: Redactor
   private readonly options: RackClientOptions
 
   constructor(options: RackClientOptions) {
     this.options = options
+    this.secrets = options.secrets ?? new Redactor()
     if (options.rackUrl) {
       this.mode = 'direct'
       let u: URL
@@ -166,10 +168,7 @@ export class RackClient {
         message: 'no rack credentials: set rack-url (or RACK_URL), or convox-password and rack'
       })
     }
-    this.addSecret(this.password)
-    if (this.username || this.password) {
-      this.addSecret(Buffer.from(`${this.username}:${this.password}`).toString('base64'))
-    }
+    this.secrets.addLogin(this.username, this.password)
     this.endpoint.pathname = this.endpoint.pathname.replace(/\/+$/, '')
     this.endpoint.search = ''
     this.endpoint.hash = ''
@@ -181,22 +180,14 @@ export class RackClient {
     return { username: this.username, password: this.password }
   }
 
-  /** Masks a secret (and its URL-encoded form) and hides it from every later error message. */
+  /** Masks a secret (in every encoding) and hides it from every later error message. */
   addSecret(secret: string): void {
-    for (const s of [secret, safeDecode(secret), encodeURIComponent(secret)]) {
-      if (!s || this.secrets.has(s)) continue
-      this.secrets.add(s)
-      this.options.mask?.(s)
-    }
+    this.secrets.add(secret)
   }
 
   /** Replaces every known secret in text with `***`. */
   scrub(text: string): string {
-    let out = text
-    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
-      if (s.length >= 3) out = out.split(s).join('***')
-    }
-    return out
+    return this.secrets.redact(text)
   }
 
   // --- typed calls (sdk/methods.go) ---

@@ -1,0 +1,39 @@
+// What the engine and the pipeline share about one run: where it runs, and what it reports per
+// service. A module of its own so that the engine does not import the pipeline.
+import type { Exec } from './exec.js'
+import type { Logger } from './log.js'
+import type { Redactor } from './secrets.js'
+
+/** What the shell knows about where it runs. */
+export interface RunEnvironment {
+  env: NodeJS.ProcessEnv
+  logger: Logger
+  exec: Exec
+  /** True inside a GitHub Actions job (cache `auto` picks gha there). */
+  github: boolean
+  /** Directory for this run's temporary files (private docker config, metadata files). */
+  tempDir: string
+  /** Directory BuildKit's `local` cache is read from and written to (the action restores and saves it). */
+  localCacheDir: string
+  /** The run's secrets: every value the logger masks, shared by every writer. */
+  secrets: Redactor
+  /** Aborted when the run is cancelled (SIGINT/SIGTERM): every process and request stops. */
+  signal?: AbortSignal
+}
+
+/** Per-service result, for outputs and the job summary. */
+export interface ServiceReport {
+  name: string
+  image: string
+  /** Pushed manifest digest `sha256:...`; '' when not pushed. */
+  digest: string
+  /** Index of the build in plan.builds; null for image services. */
+  build: number | null
+  /** Other services that share this service's build. */
+  sharedWith: string[]
+  cachedSteps: number
+  totalSteps: number
+  durationMs: number
+  /** The image this service's image was reused from (same content key), when it was not built. */
+  reusedFrom?: string
+}
