@@ -432,7 +432,7 @@ describe('the rack password', () => {
       const pw = run.settings!.rackUrl
         ? decodeURIComponent(new URL(run.settings!.rackUrl).password)
         : run.settings!.convoxPassword
-      expect(run.log.masked).toContain(pw)
+      expect(run.log.secrets.redact(pw)).toBe('***')
     }
   })
 })
