@@ -178,7 +178,8 @@ export async function runPipeline(
       })
       const written = await writeExport(settings.export, record, built.exportSources, {
         tempDir: run.tempDir,
-        platform: settings.platforms[0]
+        platform: settings.platforms[0],
+        signal: run.signal
       })
       logger.info(`Exported build ${plan.buildId} to ${written.path}`)
       return written.path
@@ -270,7 +271,12 @@ async function buildImages(
   settings: Settings,
   run: RunEnvironment
 ): Promise<BuiltImages> {
-  const tools = registryTools(loginsFromSettings(settings), settings.dockerHubRegistry, run.logger)
+  const tools = registryTools(
+    loginsFromSettings(settings),
+    settings.dockerHubRegistry,
+    run.logger,
+    run.signal
+  )
   const builds = await buildPlan(plan, settings, run, {
     tools,
     ociArchives: !settings.push && settings.export !== ''

@@ -55,7 +55,8 @@ export async function buildPlan(
 ): Promise<BuildPlanResult> {
   const logins = loginsFromSettings(settings)
   const config = await createDockerConfig(logins, run)
-  const tools = options.tools ?? registryTools(logins, settings.dockerHubRegistry, run.logger)
+  const tools =
+    options.tools ?? registryTools(logins, settings.dockerHubRegistry, run.logger, run.signal)
   const checkLogin = options.checkLogin ?? tools.checkLogin
   try {
     // Before any build: a wrong password is one line naming the registry, not a failed push.
@@ -81,7 +82,7 @@ export async function buildPlan(
       concurrency: settings.concurrency,
       copyImage: options.copyImage ?? tools.copyImage,
       ociArchives: options.ociArchives,
-      signal: options.signal
+      signal: options.signal ?? run.signal
     })
     return { ...result, engine }
   } finally {

@@ -11,6 +11,7 @@ import type { Plan, PlannedService } from '../plan.js'
 import type { RunEnvironment, ServiceReport } from '../run.js'
 import type { BuildSecret, CacheMode } from '../settings.js'
 import { cacheOptions, canExport, resolveCacheMode } from './cache.js'
+import { throwIfCancelled } from '../interrupt.js'
 import { BuildFailure, runBuild } from './run-build.js'
 import type { BuildOutput, BuildRequest, BuildResult, Engine } from './types.js'
 
@@ -201,7 +202,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   } finally {
     o.signal?.removeEventListener('abort', onOuterAbort)
   }
-  if (o.signal?.aborted) throw new Error('builds cancelled')
+  throwIfCancelled(o.signal)
   if (failure) throw failure
 
   results.sort((a, b) => a.index - b.index)
