@@ -65,6 +65,16 @@ function unionMs(intervals: Array<[number, number]>): number {
   return total
 }
 
+/**
+ * Push failures where the registry lost or mixed up a blob it was sent, not a mistake of the
+ * build: distribution answers DIGEST_INVALID / BLOB_UNKNOWN / BLOB_UPLOAD_UNKNOWN then.
+ */
+export function isRegistryWriteRace(reason: string): boolean {
+  return /provided digest did not match uploaded content|blob unknown|blob upload unknown|DIGEST_INVALID|BLOB_UNKNOWN|BLOB_UPLOAD_UNKNOWN/i.test(
+    reason
+  )
+}
+
 export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   const { plan, engine, run } = o
   const logger: Logger = run.logger
@@ -139,8 +149,8 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       const who = req.spec.services.join(', ')
       logger.info(`[${who}] building ${req.spec.context}/${req.spec.dockerfile}`)
       const t0 = Date.now()
-      try {
-        const r = await runBuild(engine, req, {
+      const attempt = (): Promise<BuildResult> =>
+        runBuild(engine, req, {
           exec: run.exec,
           env: { ...run.env, ...o.childEnv },
           signal: abort.signal,
@@ -150,6 +160,18 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
               `[${who}] ${run.secrets.cut(step.name, 90)} ${step.error ? 'ERROR' : step.cached ? 'CACHED' : 'done'}`
             )
         })
+      try {
+        let r: BuildResult
+        try {
+          r = await attempt()
+        } catch (e) {
+          // The registry lost a blob it had taken (two writers of one blob): the build itself is
+          // done and cached in BuildKit, so running it again only repeats the push.
+          if (!(e instanceof BuildFailure) || !isRegistryWriteRace(e.reason) || abort.signal.aborted)
+            throw e
+          warn(`${who}: the registry garbled the push (${e.reason}); pushing again once`)
+          r = await attempt()
+        }
         results.push(r)
         for (const w of r.warnings) warn(w)
         await logger.group(
