@@ -74,7 +74,11 @@ export async function runPipeline(
 
   // Manifest problems are reported before a missing commit: they are what users fix first.
   let gitProblem: UserError | undefined
-  const gitSha = await resolveGitSha(env, settings.workingDirectory, run.exec).catch(e => {
+  const gitSha = await (
+    settings.gitSha
+      ? Promise.resolve(settings.gitSha)
+      : resolveGitSha(env, settings.workingDirectory, run.exec)
+  ).catch(e => {
     if (!isUserError(e)) throw e
     gitProblem = e
     return ''
