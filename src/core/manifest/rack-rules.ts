@@ -532,8 +532,10 @@ export function isCidr(s: string): boolean {
 function prometheusUrlProblem(raw: string): string | null {
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):(.*)$/.exec(raw)
   const scheme = m ? (m[1] ?? '').toLowerCase() : ''
-  if (/[\x00-\x1f\x7f ]/.test(raw) && /[\x00-\x1f\x7f]/.test(raw))
-    return `is not a valid URL: invalid control character in URL`
+  // url.Parse refuses ASCII control characters.
+  if ([...raw].some(c => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+    return 'is not a valid URL: invalid control character in URL'
+  }
   if (scheme !== 'http' && scheme !== 'https')
     return `must use http or https scheme, got "${scheme}"`
   const rest = m?.[2] ?? ''
