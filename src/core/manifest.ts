@@ -149,7 +149,7 @@ function resolveBuild(
   if (path.win32.isAbsolute(b.path) && !b.path.startsWith('/')) {
     return fail(b.pathAt, `build path "${b.path}" must be relative to the working directory`)
   }
-  const contextPath = path.join(workingDirectory, b.path)
+  const contextPath = path.resolve(path.join(workingDirectory, b.path))
   if (!inside(workingDirectory, contextPath)) {
     return fail(b.pathAt, `build path "${b.path}" is outside the working directory`)
   }
@@ -162,7 +162,7 @@ function resolveBuild(
   if (path.win32.isAbsolute(b.manifest) && !b.manifest.startsWith('/')) {
     return fail(b.manifestAt, `Dockerfile "${b.manifest}" must be relative to the build path`)
   }
-  const dockerfilePath = path.join(contextPath, b.manifest)
+  const dockerfilePath = path.resolve(path.join(contextPath, b.manifest))
   const shown = posix(path.relative(workingDirectory, dockerfilePath))
   if (!inside(workingDirectory, dockerfilePath)) {
     return fail(b.manifestAt, `Dockerfile "${b.manifest}" is outside the working directory`)
@@ -262,7 +262,9 @@ class ManifestParser {
     const attrs = attributes(root, d)
     this.hints(root)
     const rules = rackRules({ manifest: m, services: named, at: root.at }, attrs)
-    for (const p of [...d.problems, ...rules]) this.problems.push(this.problem(p.at, p.message))
+    for (const p of [...d.problems, ...rules]) {
+      this.problems.push(this.problem(p.at, p.message.replace(/^manifest\.|^manifest: /, '')))
+    }
     const services: ParsedService[] = []
     const seen = new Map<string, number>()
     for (const s of named) {
@@ -372,6 +374,16 @@ class ManifestParser {
       const why = this.emptied(keyAt)
       if (why) {
         this.problems.push(this.problem(keyAt, `service ${name}: ${key} is empty${why}`))
+        return undefined
+      }
+    }
+    for (const key of ['path', 'manifest'] as const) {
+      const keyAt = bpos['#' + key]
+      const value = key === 'path' ? bpath : bmanifest
+      if (keyAt === undefined || value !== '' || image !== '') continue
+      const why = this.emptied(keyAt)
+      if (why) {
+        this.problems.push(this.problem(keyAt, `service ${name}: build.${key} is empty${why}`))
         return undefined
       }
     }
