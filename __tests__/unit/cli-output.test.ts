@@ -35,7 +35,7 @@ beforeAll(async () => {
   await writeFile(path.join(badDir, 'Dockerfile'), 'FROM busybox\n')
   await writeFile(
     path.join(badDir, 'convox.yml'),
-    'services:\n  web:\n    build: .\n    image: redis\n'
+    'services:\n  web:\n    build: .\n    agent: {ports: [1]}\n'
   )
 })
 afterAll(() => rm(badDir, { recursive: true, force: true }))
@@ -73,7 +73,9 @@ describe('convox-build plan', () => {
     )
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
-    expect(r.stderr).toMatch(/^convox\.yml:4:5: .*both build and image/m)
+    expect(r.stderr).toMatch(
+      /^convox\.yml:4:12: .*agent ports are now specified at the service level/m
+    )
     expect(r.stderr).not.toMatch(/\n\s+at /)
     expect(r.stderr + r.stdout).not.toContain(SECRET)
   })

@@ -302,7 +302,7 @@ describe('createPlan rules', () => {
         file: 'convox.yml',
         line: 4,
         col: 3,
-        message: expect.stringContaining('service name "Bad" is invalid')
+        message: expect.stringContaining('service name Bad invalid')
       },
       { file: 'convox.yml', line: 3, col: 12, message: 'build path "missing" does not exist' }
     ])
@@ -328,11 +328,6 @@ describe('createPlan rules', () => {
 
   it.each([
     [
-      'refuses a manifest without services',
-      { 'convox.yml': 'resources:\n  db:\n    type: postgres\n' },
-      { file: 'convox.yml', line: 1, col: 1, message: expect.stringContaining('no services') }
-    ],
-    [
       'reports a bad escape directive in a Dockerfile with its position',
       { 'convox.yml': 'services:\n  web: {}\n', Dockerfile: '# escape=x\nFROM scratch\n' },
       { file: 'Dockerfile', line: 1, col: 1, message: expect.stringContaining('invalid escape') }
@@ -357,5 +352,38 @@ describe('createPlan rules', () => {
     expect(p.services[1]?.from).toBe('redis:7-alpine')
     expect(p.builds[0]?.argValues).toEqual({ TOKEN: 't0k' })
     expect(p.manifestText).toContain('${DIR}')
+  })
+
+  // pkg/build/buildkit.go Build: Load gets the app's env (common.AppEnvironment) overlaid with
+  // the build args (build.go buildEnvs: NAME=VALUE verbatim, a bare NAME from the build's env).
+  it.each([
+    ['a NAME=VALUE build arg', 'VERSION=1.2', {}, undefined, 'web:1.2'],
+    ['a bare managed arg', 'BUILD_GIT_SHA', {}, undefined, `web:${SHA}`],
+    ['a bare arg from the environment', 'VERSION', { VERSION: '3' }, undefined, 'web:3'],
+    ['the app env', '', { VERSION: 'ci' }, { VERSION: 'app' }, 'web:app'],
+    ['a build arg over the app env', 'VERSION=9', {}, { VERSION: 'app' }, 'web:9'],
+    ['the CI env standing in for the app env', '', { VERSION: 'ci' }, undefined, 'web:ci']
+  ])('interpolates ${VAR} with %s', async (_n, args, env, appEnv, image) => {
+    const dir = tempApp({
+      'convox.yml': 'services:\n  web:\n    image: web:${VERSION}${BUILD_GIT_SHA}\n'
+    })
+    const p = await createPlan(
+      settingsFor(dir, { 'build-args': args }),
+      { env, appEnv, gitSha: SHA, description: 'd', buildId: 'BABCDEFGHIJ' },
+      recorder()
+    )
+    expect(p.services[0]?.from).toBe(image)
+  })
+
+  it('plans no services where the manifest has none, as the rack builds nothing', async () => {
+    const log = recorder()
+    const p = await plan(
+      tempApp({ 'convox.yml': 'resources:\n  db:\n    type: postgres\n' }),
+      {},
+      {},
+      log
+    )
+    expect(p.services).toEqual([])
+    expect(log.warnings).toContainEqual(expect.stringContaining('no services'))
   })
 })

@@ -73,8 +73,13 @@ export interface Plan extends Omit<PlanOutput, 'builds'> {
 }
 
 export interface PlanContext {
-  /** Environment for `${VAR}` interpolation and bare build args. */
+  /** The build's environment: bare build args take their values from it. */
   env: NodeJS.ProcessEnv
+  /**
+   * The app's environment (its latest release's env on the rack) for `${VAR}` interpolation,
+   * overlaid with the requested build args as the rack does. Without it, env stands in.
+   */
+  appEnv?: Record<string, string>
   /** The commit built (BUILD_GIT_SHA): see git.ts resolveGitSha. */
   gitSha: string
   description: string
@@ -118,20 +123,24 @@ export async function createPlan(
     collect(() =>
       parseBuildArgs(settings.buildArgs, { env: context.env, managed: n => managed[n](), logger })
     ) ?? []
+  // The rack interpolates with the app's env overlaid with the build args (pkg/build/buildkit.go
+  // Build: AppEnvironment, then buildEnvs).
+  const interpolation: NodeJS.ProcessEnv = { ...(context.appEnv ?? context.env) }
+  for (const a of requested) interpolation[a.name] = a.value
   const manifest = collect(() =>
     loadManifest({
       workingDirectory: settings.workingDirectory,
       manifest: settings.manifest,
-      env: context.env,
+      env: interpolation,
       logger
     })
   )
   if (manifest && manifest.services.length === 0) {
-    problems.push({
+    // The rack builds nothing then, and succeeds.
+    logger.warning('no services: the manifest has nothing to build', {
       file: manifest.file,
       line: 1,
-      col: 1,
-      message: 'no services: the manifest has nothing to build (a "services" map is needed)'
+      col: 1
     })
   }
   const dockerfiles = new Map<string, DockerfileInfo>()
