@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { EngineSettings } from '../../src/core/engine/index.js'
 import type { BuildSpec, Plan, PlannedService } from '../../src/core/plan.js'
+import type { BuildSecret } from '../../src/core/settings.js'
 import type { Rig } from './rig.js'
 
 export const EXAMPLES = path.resolve(
@@ -37,6 +38,7 @@ export function makePlan(o: {
   buildId?: string
   builds: BuildFixture[]
   images?: Record<string, string>
+  secrets?: BuildSecret[]
 }): Plan {
   const app = o.app ?? 'example'
   const id = o.buildId ?? buildId()
@@ -85,7 +87,8 @@ export function makePlan(o: {
     rack: 'test-rack',
     registry: o.registry ?? '',
     manifestText: '',
-    workingDirectory: o.root
+    workingDirectory: o.root,
+    secrets: o.secrets ?? []
   }
 }
 
@@ -181,7 +184,6 @@ export function rigEngineSettings(
     buildkitHost: rig.buildkitHost,
     platforms: [],
     concurrency: 4,
-    secrets: [],
     ...over
   }
 }

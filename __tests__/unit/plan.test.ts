@@ -387,3 +387,98 @@ describe('createPlan rules', () => {
     expect(log.warnings).toContainEqual(expect.stringContaining('no services'))
   })
 })
+
+// BuildKit writes the build args in scope of each RUN into the image history (dockerfile2llb
+// dispatchRun / runCommandString: `RUN |1 BUILD_AUTH=... /bin/sh -c ...`), so BUILD_AUTH must not
+// be in scope in a stage the image carries: the final stage and those it is FROM.
+describe('BUILD_AUTH and the image history', () => {
+  const app = (dockerfile: string) =>
+    tempApp({ 'convox.yml': 'services:\n  web:\n    build: .\n', Dockerfile: dockerfile })
+  const auth = {
+    'build-args': 'BUILD_AUTH',
+    registry: 'registry.example.com/acme/myapp',
+    'registry-username': 'ci',
+    'registry-password': 'pw-in-auth'
+  }
+  const problemsOf = async (dir: string, inputs: Record<string, string> = auth) =>
+    plan(dir, inputs).then(
+      () => [],
+      (e: UserError) => e.problems
+    )
+
+  it('refuses BUILD_AUTH in the final stage, at its ARG line, with the fix', async () => {
+    const problems = await problemsOf(app('FROM busybox\nARG BUILD_AUTH\nRUN echo hi\n'))
+    expect(problems).toEqual([
+      expect.objectContaining({
+        file: 'Dockerfile',
+        line: 2,
+        message: expect.stringMatching(
+          /^BUILD_AUTH would be recorded in the history of the image of web .*RUN --mount=type=secret,id=BUILD_AUTH,env=BUILD_AUTH .*build-auth-in-image: true/
+        )
+      })
+    ])
+  })
+
+  it('refuses it in a stage the final stage is FROM', async () => {
+    const problems = await problemsOf(
+      app('FROM busybox AS base\nARG BUILD_AUTH\nRUN echo a\nFROM base\nRUN echo b\n')
+    )
+    expect(problems.map(p => p.line)).toEqual([2])
+  })
+
+  it('takes it in a build stage the image only copies from, passing the value there', async () => {
+    const p = await plan(
+      app(
+        'FROM busybox AS fetch\nARG BUILD_AUTH\nRUN echo "$BUILD_AUTH" > /dev/null\nFROM busybox\nCOPY --from=fetch /etc/hostname /x\nRUN echo done\n'
+      ),
+      auth
+    )
+    expect(p.builds[0]!.args).toEqual(['BUILD_AUTH'])
+    expect(JSON.parse(p.builds[0]!.argValues.BUILD_AUTH!)).toEqual({
+      'registry.example.com/acme/myapp': { Username: 'ci', Password: 'pw-in-auth' }
+    })
+  })
+
+  it('follows the development target: the stage built is the one judged', async () => {
+    const dir = app(
+      'FROM busybox AS development\nARG BUILD_AUTH\nRUN echo dev\nFROM busybox\nRUN echo prod\n'
+    )
+    expect(await problemsOf(dir)).toEqual([])
+    expect((await problemsOf(dir, { ...auth, development: 'true' })).map(p => p.line)).toEqual([2])
+  })
+
+  it('keeps the rack behaviour on request, warning at the ARG line', async () => {
+    const logger = recorder()
+    const p = await plan(
+      app('FROM busybox\nARG BUILD_AUTH\nRUN echo hi\n'),
+      { ...auth, 'build-auth-in-image': 'true' },
+      {},
+      logger
+    )
+    expect(p.builds[0]!.args).toEqual(['BUILD_AUTH'])
+    expect(logger.warnings).toEqual([
+      expect.stringMatching(/^2: BUILD_AUTH is recorded in the image history of web/)
+    ])
+  })
+
+  it('is a BuildKit secret whenever requested, declared or not, and no undeclared-arg warning', async () => {
+    const logger = recorder()
+    const p = await plan(
+      app('FROM busybox\nRUN --mount=type=secret,id=BUILD_AUTH true\n'),
+      { ...auth, secrets: 'npm=tok' },
+      {},
+      logger
+    )
+    expect(p.builds[0]!.args).toEqual([])
+    expect(p.secrets.map(s => s.id)).toEqual(['npm', 'BUILD_AUTH'])
+    expect(JSON.parse(p.secrets[1]!.value)).toHaveProperty(['registry.example.com/acme/myapp'])
+    expect(logger.warnings).toEqual([])
+  })
+
+  it('refuses a secret of its own with the id BUILD_AUTH while BUILD_AUTH is requested', async () => {
+    const problems = await problemsOf(app('FROM busybox\n'), { ...auth, secrets: 'BUILD_AUTH=x' })
+    expect(problems).toEqual([
+      expect.objectContaining({ input: 'secrets', message: expect.stringMatching(/is taken/) })
+    ])
+  })
+})

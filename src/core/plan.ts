@@ -2,12 +2,19 @@
 // builder runs. Pure: reads the manifest and Dockerfiles, nothing else.
 import path from 'node:path'
 import { buildAuth, parseBuildArgs, type BuildArg, type ManagedArg } from './build-args.js'
-import { readDockerfile, hasStage, type DockerfileInfo } from './dockerfile.js'
+import { BUILD_AUTH, BUILD_AUTH_FIX, buildAuthInHistory } from './build-auth.js'
+import {
+  dockerfileInfo,
+  hasStage,
+  readDockerfileModel,
+  type DockerfileInfo,
+  type DockerfileModel
+} from './dockerfile.js'
 import { UserError, isUserError, type Problem } from './errors.js'
 import { newBuildId } from './ids.js'
 import type { Logger } from './log.js'
 import { loadManifest, type Manifest } from './manifest.js'
-import type { Settings } from './settings.js'
+import type { BuildSecret, Settings } from './settings.js'
 
 /** One Dockerfile build; services with the same context, Dockerfile, args and target share it. */
 export interface PlannedBuild {
@@ -70,6 +77,8 @@ export interface Plan extends Omit<PlanOutput, 'builds'> {
   manifestText: string
   /** Absolute working directory. */
   workingDirectory: string
+  /** BuildKit secrets of every build: the `secrets` input, and BUILD_AUTH when requested. */
+  secrets: BuildSecret[]
 }
 
 export interface PlanContext {
@@ -143,16 +152,31 @@ export async function createPlan(
       col: 1
     })
   }
-  const dockerfiles = new Map<string, DockerfileInfo>()
+  const dockerfiles = new Map<string, Dockerfile>()
   for (const s of manifest?.services ?? []) {
     if (!s.build || dockerfiles.has(s.build.dockerfilePath)) continue
     const shown = path.posix.join(s.build.context, s.build.dockerfile)
-    const info = collect(() => readDockerfile(s.build!.dockerfilePath, shown))
-    if (info) dockerfiles.set(s.build.dockerfilePath, info)
+    const model = collect(() => readDockerfileModel(s.build!.dockerfilePath, shown))
+    if (model)
+      dockerfiles.set(s.build.dockerfilePath, { model, info: dockerfileInfo(model), shown })
+  }
+  const auth = requested.find(a => a.name === BUILD_AUTH)
+  if (auth && settings.secrets.some(x => x.id === BUILD_AUTH)) {
+    problems.push({
+      input: 'secrets',
+      message: `secret id ${BUILD_AUTH} is taken: BUILD_AUTH in build-args is also a BuildKit secret of that id; give this secret another id`
+    })
   }
   if (problems.length > 0 || !manifest) throw new UserError(problems)
 
   return assemble(settings, context, buildId, manifest, dockerfiles, requested, logger)
+}
+
+interface Dockerfile {
+  model: DockerfileModel
+  info: DockerfileInfo
+  /** Its path from the working directory, for problems. */
+  shown: string
 }
 
 function assemble(
@@ -160,10 +184,11 @@ function assemble(
   context: PlanContext,
   buildId: string,
   manifest: Manifest,
-  dockerfiles: Map<string, DockerfileInfo>,
+  dockerfiles: Map<string, Dockerfile>,
   requested: BuildArg[],
   logger: Logger
 ): Plan {
+  const problems: Problem[] = []
   const repository = settings.registry || settings.app
   const builds: BuildSpec[] = []
   const byKey = new Map<string, number>()
@@ -176,7 +201,7 @@ function assemble(
       services.push({ name: s.name, from: s.image, image, build: null })
       continue
     }
-    const info = dockerfiles.get(s.build.dockerfilePath)!
+    const { info, model, shown } = dockerfiles.get(s.build.dockerfilePath)!
     const argValues: Record<string, string> = {}
     for (const a of [...requested].sort((x, y) => compare(x.name, y.name))) {
       if (!info.args.includes(a.name)) continue
@@ -188,6 +213,22 @@ function assemble(
       settings.development && hasStage(info, DEVELOPMENT_TARGET) ? DEVELOPMENT_TARGET : null
     const key = JSON.stringify([s.build.context, s.build.dockerfile, argValues, target])
     let index = byKey.get(key)
+    if (index === undefined && argValues[BUILD_AUTH] !== undefined) {
+      const leak = buildAuthInHistory(model, target, argValues)
+      if (leak && settings.buildAuthInImage) {
+        logger.warning(
+          `BUILD_AUTH is recorded in the image history of ${s.name} (build-auth-in-image: true): anyone who can pull the image can read the registry passwords`,
+          { file: shown, line: leak.line, col: leak.col }
+        )
+      } else if (leak) {
+        problems.push({
+          file: shown,
+          line: leak.line,
+          col: leak.col,
+          message: `BUILD_AUTH would be recorded in the history of the image of ${s.name} (BuildKit writes the build args of each RUN into it): ${BUILD_AUTH_FIX}`
+        })
+      }
+    }
     if (index === undefined) {
       index = builds.length
       byKey.set(key, index)
@@ -215,13 +256,16 @@ function assemble(
   }
 
   for (const a of requested) {
-    if (used.has(a.name)) continue
+    // BUILD_AUTH is a BuildKit secret too, whether or not an ARG declares it.
+    if (used.has(a.name) || a.name === BUILD_AUTH) continue
     logger.warning(
       `build arg ${a.name} is not declared (ARG ${a.name}) by any Dockerfile of this build: it is not passed`,
       { input: 'build-args', line: a.line }
     )
   }
 
+  if (problems.length > 0) throw new UserError(problems)
+  const auth = requested.find(a => a.name === BUILD_AUTH)
   return {
     app: settings.app,
     buildId,
@@ -234,7 +278,8 @@ function assemble(
     rack: context.rackName || settings.rack,
     registry: settings.push ? settings.registry : '',
     manifestText: manifest.text,
-    workingDirectory: settings.workingDirectory
+    workingDirectory: settings.workingDirectory,
+    secrets: auth ? [...settings.secrets, { id: BUILD_AUTH, value: auth.value }] : settings.secrets
   }
 }
 

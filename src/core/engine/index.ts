@@ -28,7 +28,6 @@ export type EngineSettings = LoginSettings &
     | 'buildkitHost'
     | 'platforms'
     | 'concurrency'
-    | 'secrets'
   >
 
 export interface BuildPlanOptions {
@@ -78,7 +77,6 @@ export async function buildPlan(
       noCache: settings.noCache,
       push: settings.push,
       platforms: settings.platforms,
-      secrets: settings.secrets,
       concurrency: settings.concurrency,
       copyImage: options.copyImage ?? tools.copyImage,
       ociArchives: options.ociArchives,

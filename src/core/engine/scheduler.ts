@@ -9,7 +9,7 @@ import path from 'node:path'
 import type { Logger } from '../log.js'
 import type { Plan, PlannedService } from '../plan.js'
 import type { RunEnvironment, ServiceReport } from '../run.js'
-import type { BuildSecret, CacheMode } from '../settings.js'
+import type { CacheMode } from '../settings.js'
 import { cacheOptions, canExport, resolveCacheMode } from './cache.js'
 import { throwIfCancelled } from '../interrupt.js'
 import { BuildFailure, runBuild } from './run-build.js'
@@ -28,7 +28,6 @@ export interface BuildsOptions {
   noCache: boolean
   push: boolean
   platforms: string[]
-  secrets: BuildSecret[]
   concurrency: number
   /** When not pushing: write each build's OCI archive to `<tempDir>/build-<n>.tar`. */
   ociArchives?: boolean
@@ -124,7 +123,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       cache,
       noCache: o.noCache,
       platforms: o.platforms,
-      secrets: o.secrets,
+      secrets: plan.secrets,
       secretArgs,
       metadataFile: path.join(run.tempDir, `build-${index}.metadata.json`)
     }
@@ -167,7 +166,11 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
         } catch (e) {
           // The registry lost a blob it had taken (two writers of one blob): the build itself is
           // done and cached in BuildKit, so running it again only repeats the push.
-          if (!(e instanceof BuildFailure) || !isRegistryWriteRace(e.reason) || abort.signal.aborted)
+          if (
+            !(e instanceof BuildFailure) ||
+            !isRegistryWriteRace(e.reason) ||
+            abort.signal.aborted
+          )
             throw e
           warn(`${who}: the registry garbled the push (${e.reason}); pushing again once`)
           r = await attempt()
