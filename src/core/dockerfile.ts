@@ -139,7 +139,7 @@ function continued(line: string, escape: string): string | null {
 }
 
 /** Splits an instruction's arguments into words: whitespace separates outside quotes. */
-function words(text: string, escape: string): string[] {
+export function words(text: string, escape: string): string[] {
   const out: string[] = []
   let word = ''
   let inWord = false

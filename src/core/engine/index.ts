@@ -8,6 +8,7 @@ import {
 import type { Plan } from '../plan.js'
 import type { RunEnvironment } from '../run.js'
 import type { Settings } from '../settings.js'
+import { Reuse } from '../reuse/index.js'
 import { runBuilds, type BuildsResult, type CopyImage } from './scheduler.js'
 import { registryTools, type RegistryTools } from './registry-copy.js'
 import { selectEngine } from './select.js'
@@ -16,6 +17,9 @@ import type { Engine } from './types.js'
 export type { BuildsResult, CopyImage } from './scheduler.js'
 export type { Engine, BuildResult } from './types.js'
 export { registryTools, type RegistryTools } from './registry-copy.js'
+
+/** Build args whose values are secret: off command lines, out of reuse keys. */
+const SECRET_ARGS = ['BUILD_AUTH']
 
 export type EngineSettings = LoginSettings &
   Pick<
@@ -29,6 +33,7 @@ export type EngineSettings = LoginSettings &
     | 'platforms'
     | 'concurrency'
     | 'secrets'
+    | 'reuse'
   >
 
 export interface BuildPlanOptions {
@@ -80,6 +85,18 @@ export async function buildPlan(
       secrets: settings.secrets,
       concurrency: settings.concurrency,
       copyImage: options.copyImage ?? tools.copyImage,
+      reuse:
+        settings.reuse && !settings.noCache && settings.push
+          ? new Reuse({
+              client: tools.client,
+              platforms: settings.platforms,
+              secretIds: settings.secrets.map(s => s.id),
+              secretArgs: SECRET_ARGS,
+              exec: run.exec,
+              env: run.env
+            })
+          : undefined,
+      secretArgs: SECRET_ARGS,
       ociArchives: options.ociArchives,
       signal: options.signal
     })
