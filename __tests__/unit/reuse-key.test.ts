@@ -7,7 +7,12 @@ import { chmod, mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { spawnExec } from '../../src/core/exec.js'
-import { blobId, contextDigest, gitKnownBlobs } from '../../src/core/reuse/context.js'
+import {
+  blobId,
+  contextDigest,
+  gitKnownBlobs,
+  underDirectory
+} from '../../src/core/reuse/context.js'
 import { parseIgnoreFile } from '../../src/core/reuse/dockerignore.js'
 import { parseDockerfile } from '../../src/core/reuse/dockerfile-model.js'
 import { imageRefs, keyTag } from '../../src/core/reuse/key.js'
@@ -47,6 +52,14 @@ describe('context digest', () => {
     expect(changed.hashed).toBe(2)
     expect(changed.digest).toBe((await digest(dir, false)).digest)
     expect(changed.digest).not.toBe(viaGit.digest)
+  })
+
+  it('one read of the repository index serves every context under it', async () => {
+    const dir = await repo()
+    const whole = await gitKnownBlobs(dir, spawnExec)
+    const sub = await gitKnownBlobs(path.join(dir, 'src'), spawnExec)
+    expect(underDirectory(whole, 'src')).toEqual(sub)
+    expect(underDirectory(whole, '.')).toBe(whole)
   })
 
   it('changes with a mode or a name, not with an mtime or an ignored file', async () => {

@@ -62,16 +62,31 @@ export async function buildPlan(
   const config = await createDockerConfig(logins, run)
   const tools = options.tools ?? registryTools(logins, settings.dockerHubRegistry, run.logger)
   const checkLogin = options.checkLogin ?? tools.checkLogin
+  const reuse =
+    settings.reuse && !settings.noCache && settings.push
+      ? new Reuse({
+          client: tools.client,
+          platforms: settings.platforms,
+          secretIds: settings.secrets.map(s => s.id),
+          secretArgs: SECRET_ARGS,
+          exec: run.exec,
+          env: run.env
+        })
+      : undefined
+  // Git's index is read while the logins and the engine are checked.
+  reuse?.prefetch(plan.workingDirectory)
   try {
     // Before any build: a wrong password is one line naming the registry, not a failed push.
-    await Promise.all(logins.map(l => checkLogin(l)))
-    const engine = await selectEngine({
-      engine: settings.engine,
-      builder: settings.builder,
-      buildkitHost: settings.buildkitHost,
-      exec: run.exec,
-      env: { ...run.env, ...config.env }
-    })
+    const [engine] = await Promise.all([
+      selectEngine({
+        engine: settings.engine,
+        builder: settings.builder,
+        buildkitHost: settings.buildkitHost,
+        exec: run.exec,
+        env: { ...run.env, ...config.env }
+      }),
+      ...logins.map(l => checkLogin(l))
+    ])
     run.logger.info(`engine: ${engine.description}`)
     const result = await runBuilds({
       plan,
@@ -85,17 +100,7 @@ export async function buildPlan(
       secrets: settings.secrets,
       concurrency: settings.concurrency,
       copyImage: options.copyImage ?? tools.copyImage,
-      reuse:
-        settings.reuse && !settings.noCache && settings.push
-          ? new Reuse({
-              client: tools.client,
-              platforms: settings.platforms,
-              secretIds: settings.secrets.map(s => s.id),
-              secretArgs: SECRET_ARGS,
-              exec: run.exec,
-              env: run.env
-            })
-          : undefined,
+      reuse,
       secretArgs: SECRET_ARGS,
       ociArchives: options.ociArchives,
       signal: options.signal

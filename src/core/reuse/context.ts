@@ -30,6 +30,8 @@ export interface ContextOptions {
   env?: NodeJS.ProcessEnv
   /** Use git's index for unchanged files (default true). */
   git?: boolean
+  /** The blob ids git vouches for in this context, when already read (see gitKnownBlobs). */
+  known?: Promise<Map<string, string>>
 }
 
 /** Walks the context as BuildKit's context walker does with these exclude patterns. */
@@ -165,7 +167,7 @@ export async function contextDigest(
     Promise.resolve().then(() => walkContext(root, matcher)),
     options.git === false
       ? Promise.resolve(new Map<string, string>())
-      : gitKnownBlobs(root, options.exec, options.env)
+      : (options.known ?? gitKnownBlobs(root, options.exec, options.env))
   ])
   const hash = createHash('sha256')
   let hashed = 0
@@ -181,4 +183,13 @@ export async function contextDigest(
     hash.update(`${e.kind} ${e.mode.toString(8)} ${e.id} ${e.path}\0`)
   }
   return { digest: hash.digest('hex'), entries: entries.length, hashed }
+}
+
+/** The entries of `known` under `dir/` (a slash path), relative to it. */
+export function underDirectory(known: Map<string, string>, dir: string): Map<string, string> {
+  if (dir === '' || dir === '.') return known
+  const prefix = `${dir}/`
+  const out = new Map<string, string>()
+  for (const [p, id] of known) if (p.startsWith(prefix)) out.set(p.slice(prefix.length), id)
+  return out
 }

@@ -2,10 +2,12 @@
 // the repository as `<service>.<key>`; when an image has it, the build is not run and that
 // manifest is tagged `<service>.<BUILD_ID>` registry-side (its bytes PUT under the new tag, no
 // blob moves). Otherwise the build runs and its push also carries the key tags.
+import path from 'node:path'
 import type { Exec } from '../exec.js'
 import type { BuildSpec } from '../plan.js'
 import type { FetchedManifest, RegistryClient } from '../registry/client.js'
 import { formatReference, parseReference } from '../registry/reference.js'
+import { gitKnownBlobs, underDirectory } from './context.js'
 import { buildKey, keyTag, type BuildKey } from './key.js'
 
 export { buildKey, keyTag, KEY_LENGTH, imageRefs, type BuildKey, type KeyOptions } from './key.js'
@@ -30,8 +32,27 @@ export type ReuseDecision =
 /** One run's reuse checks: base image digests are resolved once and shared between builds. */
 export class Reuse {
   private readonly digests = new Map<string, Promise<string>>()
+  private index?: { root: string; blobs: Promise<Map<string, string>> }
 
   constructor(private readonly o: ReuseOptions) {}
+
+  /**
+   * Starts reading git's index of `root` (the working directory) once for every build under
+   * it: a few git processes per run instead of per build, while the run does other things.
+   */
+  prefetch(root: string): void {
+    const blobs = gitKnownBlobs(root, this.o.exec, this.o.env)
+    blobs.catch(() => undefined)
+    this.index = { root, blobs }
+  }
+
+  private knownBlobs(contextPath: string): Promise<Map<string, string>> {
+    const rel = this.index ? path.relative(this.index.root, contextPath) : '..'
+    if (!this.index || rel.startsWith('..') || path.isAbsolute(rel)) {
+      return gitKnownBlobs(contextPath, this.o.exec, this.o.env)
+    }
+    return this.index.blobs.then(m => underDirectory(m, rel.split(path.sep).join('/')))
+  }
 
   /** The digest `ref` resolves to now (pinned references as they are). */
   resolveDigest(ref: string): Promise<string> {
@@ -53,7 +74,8 @@ export class Reuse {
       secretArgs: this.o.secretArgs,
       resolveDigest: ref => this.resolveDigest(ref),
       exec: this.o.exec,
-      env: this.o.env
+      env: this.o.env,
+      knownBlobs: dir => this.knownBlobs(dir)
     })
   }
 

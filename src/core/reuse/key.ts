@@ -25,6 +25,8 @@ export interface KeyOptions {
   env?: NodeJS.ProcessEnv
   /** Use git's index for unchanged files (default true). */
   git?: boolean
+  /** Blob ids git vouches for in a context directory, when read once for several builds. */
+  knownBlobs?: (contextPath: string) => Promise<Map<string, string>>
 }
 
 export type BuildKey =
@@ -53,7 +55,12 @@ export async function buildKey(spec: BuildSpec, o: KeyOptions): Promise<BuildKey
   const ignore = readIgnoreFile(spec.contextPath, spec.dockerfilePath)
   const images = imageRefs(model, spec.argValues)
   const [context, digests] = await Promise.all([
-    contextDigest(spec.contextPath, ignore.patterns, { exec: o.exec, env: o.env, git: o.git }),
+    contextDigest(spec.contextPath, ignore.patterns, {
+      exec: o.exec,
+      env: o.env,
+      git: o.git,
+      known: o.knownBlobs?.(spec.contextPath)
+    }),
     Promise.all(images.map(async ref => [ref, await o.resolveDigest(ref)] as const))
   ])
   const args = Object.keys(spec.argValues)
