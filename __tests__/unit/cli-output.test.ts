@@ -129,6 +129,15 @@ describe('convox-build build output', () => {
     expect(r.stderr).toContain(`web  r.local/x:web.BQWERTYUIOP  sha256:${'f'.repeat(64)}`)
   })
 
+  it('says on a service line which image a reused service came from', async () => {
+    const from = `r.local/x:web.${'0'.repeat(32)}`
+    const reused = { ...result, services: [{ ...result.services[0]!, reusedFrom: from }] }
+    const r = await cli(['build', '--app', 'myapp'], { result: reused })
+    expect(r.stderr).toContain(
+      `web  r.local/x:web.BQWERTYUIOP  sha256:${'f'.repeat(64)}  (reused from ${from})`
+    )
+  })
+
   it('--id prints only the release id on stdout', async () => {
     const r = await cli(['build', '--app', 'myapp', '--id'], { result })
     expect(r.stdout).toBe('RASDFGHJKLZ\n')

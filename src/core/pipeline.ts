@@ -17,7 +17,7 @@ import {
 import { defaultDescription, resolveGitSha } from './git.js'
 import { newReleaseId } from './ids.js'
 import type { Logger } from './log.js'
-import { createPlan, planOutput, type Plan, type PlanOutput } from './plan.js'
+import { createPlan, planLines, planOutput, type Plan, type PlanOutput } from './plan.js'
 import { RegistryClient } from './registry/client.js'
 import { parseReference } from './registry/reference.js'
 import type { RunEnvironment, ServiceReport } from './run.js'
@@ -93,7 +93,11 @@ export async function runPipeline(
   ) => createPlan(s, { env, gitSha, description, ...ids }, planLogger)
 
   // The whole manifest is checked before anything is created on a rack.
-  let plan = await logger.group('Plan', () => planFor(settings))
+  let plan = await logger.group('Plan', async () => {
+    const planned = await planFor(settings)
+    for (const line of planLines(planned)) logger.info(line)
+    return planned
+  })
   if (gitProblem) throw gitProblem
   const result = (extra: Partial<PipelineResult> = {}): PipelineResult => ({
     plan: planOutput(plan),

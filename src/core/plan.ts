@@ -318,3 +318,20 @@ export function planOutput(plan: Plan | PlanOutput): PlanOutput {
     }))
   }
 }
+
+/** The plan in a few lines for the log: one per build (services, context/Dockerfile, target, arg names), one per image service. */
+export function planLines(plan: Plan | PlanOutput): string[] {
+  const lines = [
+    `${plan.app} ${plan.buildId}: ${plan.services.length} services, ${plan.builds.length} builds`
+  ]
+  plan.builds.forEach((b, i) => {
+    const file = path.posix.join(b.context, b.dockerfile)
+    const target = b.target ? `, target ${b.target}` : ''
+    const args = b.args.length > 0 ? `, args ${b.args.join(' ')}` : ''
+    lines.push(`build ${i + 1}: ${b.services.join(', ')} from ${file}${target}${args}`)
+  })
+  for (const s of plan.services) {
+    if (s.build === null) lines.push(`image: ${s.name} from ${s.from ?? ''}`)
+  }
+  return lines
+}

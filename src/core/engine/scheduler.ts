@@ -1,5 +1,6 @@
 // Runs a plan's builds: distinct builds concurrently (up to `concurrency`), each once and tagged
-// for all its services; image services copied into the repository. The first failure aborts the
+// for all its services, or reused when its content key is unchanged (src/core/reuse); image
+// services copied into the repository. The first failure aborts the
 // rest and is reported as one line naming the service(s) and BuildKit's reason.
 //
 // Logging: while builds run, each completed Dockerfile step prints one line prefixed by the
@@ -8,6 +9,7 @@
 import path from 'node:path'
 import type { Logger } from '../log.js'
 import type { Plan, PlannedService } from '../plan.js'
+import type { Reuse, ReuseDecision } from '../reuse/index.js'
 import type { RunEnvironment, ServiceReport } from '../run.js'
 import type { CacheMode } from '../settings.js'
 import { cacheOptions, canExport, resolveCacheMode } from './cache.js'
@@ -37,6 +39,8 @@ export interface BuildsOptions {
   dockerHubRegistry?: string
   /** Build-arg names whose values are secret (kept off command lines where possible). */
   secretArgs?: string[]
+  /** Reuse of unchanged builds (when pushing): checked per build before its BuildKit run. */
+  reuse?: Reuse
   signal?: AbortSignal
 }
 
@@ -142,10 +146,47 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   const copied = new Map<string, { digest: string; durationMs: number }>()
   let failure: Error | undefined
 
+  /** True when the build was reused; else its key tags are added to the push. */
+  const reuseCheck = async (req: BuildRequest, who: string): Promise<boolean> => {
+    const t0 = Date.now()
+    const images = req.spec.services.map(s => byName.get(s)?.image ?? '')
+    let d: ReuseDecision
+    try {
+      d = await o.reuse!.decide(req.spec, plan.registry, images, abort.signal)
+    } catch (e) {
+      if (abort.signal.aborted) throw e
+      logger.info(`[${who}] reuse check failed, building: ${(e as Error).message}`)
+      return false
+    }
+    if (d.note) logger.info(`[${who}] ${d.note}`)
+    if (!d.reused) {
+      if (d.reason) logger.info(`[${who}] not reused: ${d.reason}`)
+      req.tags.push(...d.tags)
+      return false
+    }
+    logger.info(`[${who}] unchanged (content key ${d.key}): reused ${d.from}, not built`)
+    results.push({
+      index: req.index,
+      services: req.spec.services,
+      digest: d.digest,
+      cachedSteps: 0,
+      totalSteps: 0,
+      durationMs: Date.now() - t0,
+      log: `reused ${d.from} (${d.digest}): content key ${d.key} unchanged`,
+      warnings: [],
+      reusedFrom: d.from
+    })
+    return true
+  }
+
   type Job = () => Promise<void>
   const jobs: Job[] = [
     ...requests.map(req => async () => {
       const who = req.spec.services.join(', ')
+      if (o.reuse && o.push && plan.registry) {
+        const r = await reuseCheck(req, who)
+        if (r) return
+      }
       logger.info(`[${who}] building ${req.spec.context}/${req.spec.dockerfile}`)
       const t0 = Date.now()
       const attempt = (): Promise<BuildResult> =>
@@ -242,7 +283,8 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       sharedWith: r ? r.services.filter(n => n !== s.name) : [],
       cachedSteps: r?.cachedSteps ?? 0,
       totalSteps: r?.totalSteps ?? 0,
-      durationMs: r?.durationMs ?? c?.durationMs ?? 0
+      durationMs: r?.durationMs ?? c?.durationMs ?? 0,
+      ...(r?.reusedFrom ? { reusedFrom: r.reusedFrom } : {})
     }
   })
   return {

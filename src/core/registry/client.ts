@@ -168,6 +168,13 @@ export class RegistryClient {
   // ---- manifests ----
 
   async getManifest(ref: ImageReference): Promise<FetchedManifest> {
+    const found = await this.findManifest(ref)
+    if (!found) throw new UserError(`image ${formatReference(ref)} not found`)
+    return found
+  }
+
+  /** The manifest, or undefined when the registry has none under that tag or digest. */
+  async findManifest(ref: ImageReference): Promise<FetchedManifest | undefined> {
     const path = `/v2/${ref.repository}/manifests/${manifestReference(ref)}`
     return this.retry(ref.registry, async () => {
       const res = await this.send(ref.registry, 'GET', path, {
@@ -176,7 +183,7 @@ export class RegistryClient {
       })
       if (res.status === 404) {
         await drain(res)
-        throw new UserError(`image ${formatReference(ref)} not found`)
+        return undefined
       }
       await this.expectOk(res, ref.registry, `get manifest of ${formatReference(ref)}`)
       const bytes = Buffer.from(await res.arrayBuffer())
