@@ -75,13 +75,20 @@ describe('cache options', () => {
   })
 
   it('gha on a pull request: writes its own scope, reads it then the default branch scope', () => {
-    const env = { GITHUB_BASE_REF: 'main', GITHUB_HEAD_REF: 'feature/x' }
-    const o = cacheOptions('gha', 'web', { ...ctx, env })
+    const ci = { isPullRequest: true, branch: 'feature/x' }
+    const o = cacheOptions('gha', 'web', { ...ctx, ci })
     expect(o.exports).toEqual([
       'type=gha,scope=shop-web-pr-feature-x,mode=max,ignore-error=true,version=1'
     ])
     expect(o.imports).toEqual([
       'type=gha,scope=shop-web-pr-feature-x,version=1',
+      'type=gha,scope=shop-web,version=1'
+    ])
+  })
+
+  it('gha on a push: one scope, whatever the branch', () => {
+    const ci = { isPullRequest: false, branch: 'feature/x' }
+    expect(cacheOptions('gha', 'web', { ...ctx, ci }).imports).toEqual([
       'type=gha,scope=shop-web,version=1'
     ])
   })

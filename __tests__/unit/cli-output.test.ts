@@ -21,7 +21,7 @@ async function cli(
   const code = await runCli(argv, {
     stdout: t => (stdout += t),
     stderr: t => (stderr += t),
-    env: { GITHUB_SHA: SHA, ...options.env },
+    env: { GITHUB_ACTIONS: 'true', GITHUB_SHA: SHA, ...options.env },
     cwd: options.cwd ?? examples,
     // For the build output format: a prepared result where a build would need the rig.
     ...(result ? { pipeline: async () => result } : {})

@@ -21,7 +21,7 @@ beforeAll(async () => {
     'build-args': 'BUILD_GIT_SHA\nVERSION=1.2.3',
     'dry-run': 'true'
   }
-  const env = { GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567' }
+  const env = { GITHUB_ACTIONS: 'true', GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567' }
   const settings = readSettings(n => inputs[n] ?? '', { env, cwd: examples })
   // The real core on the example app, in dry run: the outputs of an actual plan.
   result = await runPipeline(settings, {

@@ -3,7 +3,8 @@ import { isManagedArg } from './build-args.js'
 import { loginsFromSettings } from './docker-config.js'
 import { buildPlan, registryTools } from './engine/index.js'
 import { BuildFailure } from './engine/run-build.js'
-import { isUserError, UserError } from './errors.js'
+import { defaultDescription, readCiContext, unknownCommit } from './ci/context.js'
+import { UserError } from './errors.js'
 import { buildRecord, preciseNow } from './export/record.js'
 import { writeExport, type ExportSource } from './export/tarball.js'
 import { getImageConfig, shellJoin } from './registry/image-config.js'
@@ -14,7 +15,6 @@ import {
   runExternalBuild,
   runImport
 } from './rack/index.js'
-import { defaultDescription, resolveGitSha } from './git.js'
 import { newReleaseId } from './ids.js'
 import type { Logger } from './log.js'
 import { createPlan, planLines, planOutput, type Plan, type PlanOutput } from './plan.js'
@@ -73,19 +73,21 @@ export async function runPipeline(
   }
 
   // Manifest problems are reported before a missing commit: they are what users fix first.
-  let gitProblem: UserError | undefined
-  const gitSha = await (
-    settings.gitSha
-      ? Promise.resolve(settings.gitSha)
-      : resolveGitSha(env, settings.workingDirectory, run.exec)
-  ).catch(e => {
-    if (!isUserError(e)) throw e
-    gitProblem = e
-    return ''
+  const ci = await readCiContext({
+    env,
+    cwd: settings.workingDirectory,
+    exec: run.exec,
+    gitSha: settings.gitSha
   })
-  const description =
-    settings.description ||
-    (gitSha ? await defaultDescription(gitSha, env, settings.workingDirectory, run.exec) : '')
+  tracked.ci = ci
+  const gitSha = ci.commit
+  let gitProblem: UserError | undefined
+  if (!gitSha) {
+    const unknown = unknownCommit(ci, settings.buildArgs, settings.workingDirectory)
+    if ('problem' in unknown) gitProblem = new UserError(unknown.problem)
+    else tracked.logger.warning(unknown.warning)
+  }
+  const description = settings.description || defaultDescription(ci)
   const planFor = (
     s: Settings,
     ids: { buildId?: string; rackName?: string } = {},

@@ -2,6 +2,7 @@
 // buildx (`--cache-from/--cache-to`) and buildctl (`--import-cache/--export-cache`) take.
 import path from 'node:path'
 import { UserError } from '../errors.js'
+import type { CiContext } from '../ci/context.js'
 import type { CacheMode } from '../settings.js'
 
 export type ResolvedCacheMode = Exclude<CacheMode, 'auto'>
@@ -23,6 +24,8 @@ export interface CacheContext {
   push: boolean
   github: boolean
   env: NodeJS.ProcessEnv
+  /** The CI context: a PR/MR's cache scope is named after its branch. */
+  ci?: Pick<CiContext, 'isPullRequest' | 'branch'>
   localCacheDir: string
   noCache: boolean
 }
@@ -76,9 +79,9 @@ export function cacheOptions(
     }
     case 'gha': {
       const base = `${ctx.app}-${service}`
-      const pr = ctx.env.GITHUB_BASE_REF && ctx.env.GITHUB_HEAD_REF
+      const pr = ctx.ci?.isPullRequest && ctx.ci.branch
       // Pull requests write their own scope and read it first, then the default branch's.
-      const scope = pr ? `${base}-pr-${scopePart(ctx.env.GITHUB_HEAD_REF ?? '')}` : base
+      const scope = pr ? `${base}-pr-${scopePart(ctx.ci?.branch ?? '')}` : base
       const extra = ghaAttributes(ctx.env)
       imports.push(`type=gha,scope=${scope}${extra}`)
       if (pr) imports.push(`type=gha,scope=${base}${extra}`)

@@ -122,6 +122,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       push: o.push,
       github: run.github,
       env: run.env,
+      ci: run.ci,
       localCacheDir: run.localCacheDir,
       noCache: o.noCache
     })
