@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { UserError, type Problem } from '../../src/core/errors.js'
 import { Redactor } from '../../src/core/secrets.js'
+import { rackClientOptions } from '../../src/core/rack/client.js'
 import { addSettingsSecrets, readSettings, type Settings } from '../../src/core/settings.js'
 
 const CWD = '/work/repo'
@@ -108,5 +109,62 @@ describe('readSettings', () => {
   ])('rejects %j', (inputs, input, message) => {
     const found = problems({ app: 'shop', ...inputs })
     expect(found).toEqual([{ input, message: expect.stringContaining(message) }])
+  })
+
+  // convox/action-login writes CONVOX_HOST and CONVOX_PASSWORD (a deploy key) to GITHUB_ENV,
+  // convox/action-build sets CONVOX_RACK; the convox CLI reads them in pkg/rack/console.go
+  // (currentConsole, currentPassword) and pkg/rack/rack.go (currentRack), and RACK_URL first of
+  // all (Current: a direct rack).
+  const login = {
+    CONVOX_HOST: 'console.acme.example',
+    CONVOX_PASSWORD: 'deploy-key-1',
+    CONVOX_RACK: 'acme/production',
+    CONVOX_APP: 'shop'
+  }
+
+  it("reads Convox's own names: Console mode from CONVOX_HOST and CONVOX_PASSWORD", () => {
+    const s = settings({}, login)
+    expect(s).toMatchObject({
+      app: 'shop',
+      rack: 'acme/production',
+      convoxHost: 'console.acme.example',
+      convoxPassword: 'deploy-key-1'
+    })
+    expect(rackClientOptions(s)).toEqual({
+      convoxHost: 'console.acme.example',
+      convoxPassword: 'deploy-key-1',
+      rack: 'acme/production'
+    })
+    const secrets = new Redactor()
+    addSettingsSecrets(secrets, s)
+    expect(secrets.redact('key deploy-key-1')).toBe('key ***')
+  })
+
+  it('CONVOX_HOST defaults to console.convox.com, as action-login does', () => {
+    expect(settings({}, { CONVOX_PASSWORD: 'k3y' }).convoxHost).toBe('console.convox.com')
+  })
+
+  it('RACK_URL, a direct rack, wins over the Console login', () => {
+    const s = settings({}, { ...login, RACK_URL: 'https://convox:pw@api.rack.example' })
+    expect(rackClientOptions(s)).toEqual({ rackUrl: 'https://convox:pw@api.rack.example' })
+  })
+
+  it('inputs win over the Convox names', () => {
+    const s = settings(
+      { app: 'web', rack: 'acme/staging', 'convox-host': 'c.example', 'convox-password': 'in' },
+      login
+    )
+    expect(s).toMatchObject({
+      app: 'web',
+      rack: 'acme/staging',
+      convoxHost: 'c.example',
+      convoxPassword: 'in'
+    })
+  })
+
+  it('CONVOX_APP is checked as an app name', () => {
+    expect(problems({}, { CONVOX_APP: 'Not An App' })).toEqual([
+      { input: 'app', message: expect.stringContaining('"Not An App" is not a Convox app name') }
+    ])
   })
 })

@@ -187,8 +187,9 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
   }
 
   const settings: Settings = {
-    app: str('app', defaultApp(env, workingDirectory)),
-    rack: str('rack'),
+    // Convox's own names, as its CLI and convox/action-login set them, under the inputs.
+    app: str('app', env.CONVOX_APP?.trim() || defaultApp(env, workingDirectory)),
+    rack: str('rack', env.CONVOX_RACK?.trim() ?? ''),
     manifest: str('manifest', 'convox.yml'),
     workingDirectory,
     buildArgs: lines('build-args'),
@@ -212,8 +213,10 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     export: absolute('export'),
     uploadArtifact: str('upload-artifact'),
     rackUrl: str('rack-url', env.RACK_URL ?? ''),
-    convoxHost: str('convox-host', 'console.convox.com'),
-    convoxPassword: read('convox-password'),
+    // Console mode as in the CLI (pkg/rack/console.go currentConsole, currentPassword); RACK_URL,
+    // a direct rack, wins over it there too (pkg/rack/rack.go Current) and in rackClientOptions.
+    convoxHost: str('convox-host', env.CONVOX_HOST?.trim() || 'console.convox.com'),
+    convoxPassword: read('convox-password') || (env.CONVOX_PASSWORD ?? ''),
     import: absolute('import'),
     promote: bool('promote', false),
     dryRun: bool('dry-run', false),
