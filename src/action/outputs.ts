@@ -1,3 +1,4 @@
+import { resultOutputs, type ResultOutputs } from '../core/outputs.js'
 import type { PipelineResult } from '../core/pipeline.js'
 
 /** The uploaded export, when `upload-artifact` is set. */
@@ -7,33 +8,14 @@ export interface UploadedArtifact {
 }
 
 /** Output names of action.yml to their string values. */
-export type ActionOutputs = Record<
-  | 'build-id'
-  | 'release-id'
-  | 'images'
-  | 'digests'
-  | 'plan'
-  | 'export-path'
-  | 'artifact-id'
-  | 'artifact-url'
-  | 'reused',
-  string
->
+export type ActionOutputs = ResultOutputs & Record<'artifact-id' | 'artifact-url', string>
 
 /** Every output of the action, as the strings the runner stores (JSON for the structured ones). */
 export function actionOutputs(result: PipelineResult, artifact?: UploadedArtifact): ActionOutputs {
   return {
-    'build-id': result.buildId,
-    'release-id': result.releaseId,
-    images: JSON.stringify(result.images),
-    digests: JSON.stringify(result.digests),
-    plan: JSON.stringify(result.plan),
-    'export-path': result.exportPath,
+    ...resultOutputs(result),
     'artifact-id': artifact ? String(artifact.id) : '',
-    'artifact-url': artifact?.url ?? '',
-    reused: JSON.stringify(
-      Object.fromEntries(result.services.filter(s => s.reusedFrom).map(s => [s.name, s.reusedFrom]))
-    )
+    'artifact-url': artifact?.url ?? ''
   }
 }
 

@@ -13,7 +13,7 @@ import { saveCleanupPaths } from './cleanup-state.js'
 import { restoreLocalCache, saveLocalCache, usesLocalCache } from './local-cache.js'
 import { annotateProblems, createActionLogger } from './logger.js'
 import { actionOutputs, artifactUrl, type UploadedArtifact } from './outputs.js'
-import { renderSummary } from './summary.js'
+import { renderSummary } from '../core/summary.js'
 
 export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   // working-directory relative to the repository root, once known: annotations point from there.

@@ -63,6 +63,11 @@ export const BOOLEAN_FLAGS = new Set([
 export const REPEATABLE_FLAGS = new Set(['build-args', 'secrets'])
 /** Flags of the CLI alone. */
 export const CLI_FLAGS = new Set(['id', 'json', 'debug', 'help', 'version'])
+/** Flags of the CLI alone that take a value: where the outputs and the summary go. */
+export const CLI_FILE_FLAGS = {
+  'output-file': 'outputFile',
+  'summary-file': 'summaryFile'
+} as const
 
 export const COMMANDS = ['plan', 'build'] as const
 export type Command = (typeof COMMANDS)[number]
@@ -76,6 +81,9 @@ export interface ParsedArgs {
   debug: boolean
   help: boolean
   version: boolean
+  /** --output-file, --summary-file as given ('' when not). */
+  outputFile: string
+  summaryFile: string
 }
 
 /** Parses `plan|build [--flag value|--flag=value|--bool]...`, reporting every mistake at once. */
@@ -88,7 +96,9 @@ export function parseArgs(argv: string[]): ParsedArgs {
     json: false,
     debug: false,
     help: false,
-    version: false
+    version: false,
+    outputFile: '',
+    summaryFile: ''
   }
   const known = new Set<string>(SETTING_FLAGS)
   for (let i = 0; i < argv.length; i++) {
@@ -117,6 +127,14 @@ export function parseArgs(argv: string[]): ParsedArgs {
         continue
       }
       parsed[name as 'id' | 'json' | 'debug' | 'help' | 'version'] = true
+      continue
+    }
+    if (name in CLI_FILE_FLAGS) {
+      const key = CLI_FILE_FLAGS[name as keyof typeof CLI_FILE_FLAGS]
+      const value = inline ?? (i + 1 < argv.length ? (argv[++i] as string) : undefined)
+      if (!value) problems.push({ input: flag, message: 'needs a file path' })
+      else if (parsed[key]) problems.push({ input: flag, message: 'given more than once' })
+      else parsed[key] = value
       continue
     }
     if (!known.has(name)) {

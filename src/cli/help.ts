@@ -63,6 +63,8 @@ export function helpText(): string {
     '',
     'Output:',
     `  ${'--id'.padEnd(width)}  print only the release id on stdout (as convox build --id)`,
+    `  ${'--output-file <file>'.padEnd(width)}  write the outputs as NAME=value lines (a GitLab dotenv report)`,
+    `  ${'--summary-file <file>'.padEnd(width)}  write the job summary as Markdown`,
     `  ${'--json'.padEnd(width)}  print the full result as JSON on stdout`,
     `  ${'--debug'.padEnd(width)}  debug logs and stack traces`,
     `  ${'--help, -h'.padEnd(width)}  this help`,

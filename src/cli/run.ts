@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, realpathSync } from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
-import { isUserError } from '../core/errors.js'
+import { isUserError, UserError, type Problem } from '../core/errors.js'
 import { spawnExec, type Exec } from '../core/exec.js'
 import { Cancelled, watchInterrupts } from '../core/interrupt.js'
 import { runPipeline, type PipelineResult } from '../core/pipeline.js'
@@ -11,6 +11,7 @@ import { addEnvironmentSecrets, addInputSecrets, Redactor } from '../core/secret
 import { addSettingsSecrets, readSettings } from '../core/settings.js'
 import { parseArgs, settingsReader, type ParsedArgs } from './args.js'
 import { helpText } from './help.js'
+import { writeReports } from './report.js'
 import { createCliLogger, formatCliProblem, type CliLogger } from './logger.js'
 
 export interface CliIO {
@@ -70,7 +71,18 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       secrets,
       signal: interrupts?.signal
     }
+    const files = reportFiles(args, io.cwd)
     const result = await (io.pipeline ?? runPipeline)(settings, run)
+    await writeReports({
+      result,
+      dryRun: settings.dryRun,
+      summary: settings.summary,
+      ...files,
+      env: io.env,
+      exec: run.exec,
+      logger,
+      secrets
+    })
     const out = (text: string): void => io.stdout(logger.scrub(text))
     if (args.json) out(JSON.stringify(result, null, 2) + '\n')
     else if (args.command === 'plan') out(JSON.stringify(result.plan, null, 2) + '\n')
@@ -121,6 +133,37 @@ function failed(e: unknown, logger: CliLogger, debug: boolean): number {
   logger.line(`error: ${err.message}`)
   if (debug && err.stack) logger.line(err.stack)
   return 1
+}
+
+/**
+ * --output-file and --summary-file as absolute paths, checked before anything runs: a build
+ * must not succeed only to have nowhere to write what it was asked to.
+ */
+function reportFiles(args: ParsedArgs, cwd: string): { outputFile: string; summaryFile: string } {
+  const problems: Problem[] = []
+  const check = (flag: string, given: string): string => {
+    if (!given) return ''
+    const file = path.resolve(cwd, given)
+    try {
+      if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+        throw new Error('is a directory')
+      }
+      accessSync(path.dirname(file), constants.W_OK)
+    } catch (e) {
+      const why =
+        (e as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'its directory does not exist'
+          : (e as Error).message
+      problems.push({ input: flag, message: `cannot write ${given}: ${why}` })
+    }
+    return file
+  }
+  const files = {
+    outputFile: check('--output-file', args.outputFile),
+    summaryFile: check('--summary-file', args.summaryFile)
+  }
+  if (problems.length > 0) throw new UserError(problems)
+  return files
 }
 
 /** BuildKit's `local` cache between runs on this machine. */

@@ -1,17 +1,23 @@
-import type { PipelineResult } from '../core/pipeline.js'
-import type { ServiceReport } from '../core/run.js'
-import type { Redactor } from '../core/secrets.js'
-import type { PlannedService } from '../core/plan.js'
-import type { UploadedArtifact } from './outputs.js'
+// The job summary as Markdown: GitHub's step summary, a Buildkite annotation, --summary-file.
+import type { PipelineResult } from './pipeline.js'
+import type { PlannedService } from './plan.js'
+import type { ServiceReport } from './run.js'
+import type { Redactor } from './secrets.js'
 
-/** The runner refuses a step summary over 1 MiB; stay well below it. */
+/** An uploaded export (GitHub's artifact), linked from the summary. */
+export interface SummaryArtifact {
+  id: number | string
+  url: string
+}
+
+/** GitHub's runner refuses a step summary over 1 MiB (Buildkite annotations too); stay below. */
 export const SUMMARY_LIMIT = 1024 * 1024
 const BUDGET = SUMMARY_LIMIT - 64 * 1024
 
 export interface SummaryInput {
   result: PipelineResult
   dryRun: boolean
-  artifact?: UploadedArtifact
+  artifact?: SummaryArtifact
   /** The run's secrets: replaced by `***`. */
   secrets: Redactor
 }
