@@ -35,7 +35,9 @@ describe('action.yml', () => {
   })
 
   it('keeps defaults the runner cannot compute out of action.yml', () => {
-    for (const name of ['app', 'description', 'push', 'buildkit-host', 'concurrency', 'rack-url']) {
+    // ... and those that come from Convox's own names (CONVOX_APP, CONVOX_RACK, CONVOX_HOST).
+    const computed = ['app', 'description', 'push', 'buildkit-host', 'concurrency', 'rack-url']
+    for (const name of [...computed, 'rack', 'convox-host', 'convox-password']) {
       expect(action.inputs[name]?.default).toBeUndefined()
     }
     expect(action.inputs.manifest?.default).toBe('convox.yml')
