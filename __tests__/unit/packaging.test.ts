@@ -100,14 +100,19 @@ describe('CircleCI orb', () => {
 
   it('has one parameter per setting it passes, the same on the job and the command', () => {
     expect(job.parameters).toEqual(command.parameters)
-    const own = ['command', 'args', 'output-file', 'package']
+    const own = ['command', 'args', 'output-file', 'package', 'registry-password']
     const env = command.steps[0].run.environment as Record<string, string>
+    const param = (name: string) => `PARAM_${name.toUpperCase().replace(/-/g, '_')}`
+    for (const name of Object.keys(command.parameters)) {
+      expect(env[param(name)]).toBe(`<< parameters.${name} >>`)
+    }
+    // The script turns the settings among them into CONVOX_BUILD_<NAME>.
+    const script = read('orb/src/scripts/build.sh')
+    const listed = (/for name in ([A-Z_ ]+); do/.exec(script)?.[1] ?? '').split(' ')
     const names = Object.keys(command.parameters).filter(n => !own.includes(n))
     for (const name of names) expect(settings.has(name)).toBe(true)
+    expect(listed).toEqual(names.map(n => param(n).slice('PARAM_'.length)))
     // The password's parameter names a variable, which the script reads.
-    for (const name of names.filter(n => n !== 'registry-password')) {
-      expect(env[envName(name)]).toBe(`<< parameters.${name} >>`)
-    }
     expect(command.parameters['registry-password'].type).toBe('env_var_name')
     expect(command.parameters.package.default).toBe(PACKAGE)
   })

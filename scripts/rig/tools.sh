@@ -16,6 +16,9 @@ want curl curl
 want tar tar
 [[ -x /bin/busybox ]] && /bin/busybox --list-full >/dev/null 2>&1 || need_pkgs+=(busybox-static)
 want docker docker.io
+# The Buildkite plugin's hook tests, and gitlab-ci-local's shell executor (it rsyncs the job).
+want bats bats
+want rsync rsync
 # Go: the usual install places count even when not on PATH.
 for d in /usr/local/go/bin "$HOME/go/bin" "$HOME/sdk/go/bin"; do
   [[ -x $d/go && :$PATH: != *:$d:* ]] && PATH=$PATH:$d
