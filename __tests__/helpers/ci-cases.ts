@@ -380,3 +380,12 @@ export const CI_CASES: CiCase[] = [
     }
   ]
 ]
+
+/** The variables by which env-ci tells one CI from another, and Convox's own. */
+const CI_VARIABLES =
+  /^(CI|GITHUB_.*|RUNNER_.*|ACTIONS_.*|GITLAB_CI|CI_.*|BUILDKITE.*|CIRCLE.*|BITBUCKET_.*|JENKINS_URL|BUILD_BUILDURI|SYSTEM_.*|TF_BUILD|CONVOX_.*|RACK_URL)$/
+
+/** env without any CI's variables: tests that play a CI must not run inside another one. */
+export function withoutCi(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !CI_VARIABLES.test(k)))
+}

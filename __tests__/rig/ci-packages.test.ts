@@ -10,6 +10,7 @@ import { parse as parseDotenv } from 'dotenv'
 import { parse } from 'yaml'
 import { spawnExec, type ExecResult } from '../../src/core/exec.js'
 import { node24Dir } from '../helpers/act.js'
+import { withoutCi } from '../helpers/ci-cases.js'
 import { installTarball, npmEnv, packTarball } from '../helpers/npm-package.js'
 import { readmeSnippet } from '../helpers/readme.js'
 import { REPO_ROOT, loadRig, rigEnv } from '../helpers/rig.js'
@@ -47,15 +48,16 @@ async function app(name: string): Promise<string> {
 
 /** A CI machine on the rig: BuildKit, the Docker Hub stand-in, npm offline; then the CI's own. */
 function machine(ci: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return rigEnv(rig, {
-    ...npmEnv(cache),
-    GIT_CEILING_DIRECTORIES: work,
+  const base = withoutCi(rigEnv(rig, { ...npmEnv(cache), GIT_CEILING_DIRECTORIES: work }))
+  // CONVOX_BUILD_* were dropped with the others: the machine's own come back, then the CI's.
+  return {
+    ...base,
     CONVOX_BUILD_ENGINE: 'buildctl',
     CONVOX_BUILD_DOCKER_HUB_REGISTRY: rig.hubRegistry,
     CONVOX_BUILD_DOCKER_HUB_USERNAME: rig.hubUsername,
     CONVOX_BUILD_DOCKER_HUB_PASSWORD: rig.hubPassword,
     ...ci
-  })
+  }
 }
 
 async function bash(script: string, cwd: string, env: NodeJS.ProcessEnv): Promise<ExecResult> {
@@ -110,7 +112,7 @@ describe('the Buildkite plugin', () => {
     const r = await spawnExec(
       'bats',
       ['--tap', path.join(REPO_ROOT, '__tests__/buildkite/command.bats')],
-      { env: { ...process.env, CONVOX_BUILD_TARBALL: tarball } }
+      { env: { ...withoutCi(process.env), CONVOX_BUILD_TARBALL: tarball } }
     )
     if (r.exitCode !== 0) throw new Error(`bats failed:\n${r.stdout}\n${r.stderr}`)
     const results = r.stdout.split('\n').filter(l => /^(not )?ok /.test(l))

@@ -9,6 +9,7 @@ import { parse as parseDotenv } from 'dotenv'
 import { stringify } from 'yaml'
 import { spawnExec, type ExecResult } from '../../src/core/exec.js'
 import { node24Dir } from '../helpers/act.js'
+import { withoutCi } from '../helpers/ci-cases.js'
 import { installTarball, npmEnv, packTarball } from '../helpers/npm-package.js'
 import { readmeSnippet } from '../helpers/readme.js'
 import {
@@ -97,7 +98,7 @@ beforeAll(async () => {
 
   // gitlab-ci-local needs Node 22 or later.
   // A variable whose value is a path would be a file variable there: npm's go in the environment.
-  const env = rigEnv(rig, npmEnv(cache))
+  const env = withoutCi(rigEnv(rig, npmEnv(cache)))
   env.PATH = `${node24Dir()}${path.delimiter}${env.PATH}`
   run = await spawnExec(
     'node',

@@ -2,8 +2,8 @@ import { envName, SETTING_FLAGS, BOOLEAN_FLAGS, REPEATABLE_FLAGS } from './args.
 
 /** One line per setting flag: what it takes and does (action.yml has the long form). */
 const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
-  app: 'Convox app name (default: the directory or repository name)',
-  rack: 'rack name (BUILD_RACK); with rack credentials, the rack to register with',
+  app: 'Convox app name (default: $CONVOX_APP, else the directory or repository name)',
+  rack: 'rack name (BUILD_RACK; default: $CONVOX_RACK); with rack credentials, where to register',
   manifest: 'manifest path relative to --working-directory (default: convox.yml)',
   'working-directory': 'the source root (default: .)',
   'build-args': 'NAME or NAME=VALUE; repeat the flag for each arg',
@@ -27,12 +27,12 @@ const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
   export: 'write a `convox builds import` tarball to this path',
   'upload-artifact': 'artifact name (GitHub Actions only)',
   'rack-url': 'https://convox:<password>@api.<domain> (default: $RACK_URL)',
-  'convox-host': 'Console host (default: console.convox.com)',
-  'convox-password': 'Console deploy key',
+  'convox-host': 'Console host (default: $CONVOX_HOST, else console.convox.com)',
+  'convox-password': 'Console deploy key (default: $CONVOX_PASSWORD)',
   import: 'import this export tarball into the app on the rack instead of building',
   promote: 'promote the release on the rack and wait',
   'dry-run': 'validate and plan only (what `plan` does)',
-  summary: 'write the job summary (GitHub Actions only; default: true)',
+  summary: 'write the job summary (GitHub step summary, Buildkite annotation; default: true)',
   reuse: 'reuse the image of an unchanged build instead of building it (default: true)',
   stage: 'all, or a fan-out stage: start, build or finish (default: all)',
   services: 'with --stage build: the services to build, comma-separated',
