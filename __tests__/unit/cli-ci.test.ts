@@ -1,8 +1,7 @@
 // The CLI in other CIs: the plan's commit and description under each CI's variables in a
 // directory that is not a git checkout, the outputs as a dotenv file, the summary as Markdown,
 // and Buildkite's annotation and meta-data through a stub buildkite-agent.
-import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
+import { chmod, cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
@@ -150,12 +149,24 @@ describe('--output-file', () => {
   })
 
   it('a path that cannot be written fails before anything runs, leaving nothing', async () => {
-    const file = path.join(work, 'missing-dir', 'build.env')
+    const blocker = path.join(work, 'a-file')
+    await writeFile(blocker, 'x')
+    const file = path.join(blocker, 'build.env')
     const r = await cli(['build', '--app', 'myapp', '--output-file', file], {}, result())
     expect(r.code).toBe(1)
-    expect(r.stderr).toContain(`--output-file: cannot write ${file}: its directory does not exist`)
+    expect(r.stderr).toContain(
+      `--output-file: cannot write ${file}: a parent of it is a file, not a directory`
+    )
     expect(r.stderr).not.toContain('(pipeline ran)')
-    expect(existsSync(path.dirname(file))).toBe(false)
+    expect(await readFile(blocker, 'utf8')).toBe('x')
+  })
+
+  it('makes the missing directories of the path, as for the export', async () => {
+    const file = path.join(work, 'out', 'deeper', 'build.env')
+    const r = await cli(['build', '--app', 'myapp', '--output-file', file], {}, result())
+    expect(r.code).toBe(0)
+    expect(parseDotenv(await readFile(file, 'utf8')).RELEASE_ID).toBe('RASDFGHJKLZ')
+    expect((await readdir(path.dirname(file))).filter(f => f.includes('partial'))).toEqual([])
   })
 })
 

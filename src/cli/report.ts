@@ -1,7 +1,7 @@
 // What a run leaves for the CI beyond stdout: the outputs as a dotenv file (--output-file), the
 // job summary as Markdown (--summary-file), and on Buildkite an annotation and meta-data.
 import { accessSync, constants } from 'node:fs'
-import { rename, rm, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Exec } from '../core/exec.js'
 import type { Logger } from '../core/log.js'
@@ -9,6 +9,7 @@ import { formatDotenv, resultOutputs } from '../core/outputs.js'
 import type { PipelineResult } from '../core/pipeline.js'
 import type { Redactor } from '../core/secrets.js'
 import { renderSummary } from '../core/summary.js'
+import { writeAtomically } from '../core/target-file.js'
 
 export interface ReportOptions {
   result: PipelineResult
@@ -37,9 +38,12 @@ export async function writeReports(o: ReportOptions): Promise<void> {
   if (o.outputFile) {
     const dotenv = formatDotenv(outputs, o.secrets)
     for (const w of dotenv.omitted) o.logger.warning(`--output-file: ${w}`)
-    await writeAtomically(o.outputFile, dotenv.text)
+    await writeAtomically(o.outputFile, 'output-file', temp => writeFile(temp, dotenv.text))
   }
-  if (o.summaryFile) await writeAtomically(o.summaryFile, summary())
+  if (o.summaryFile) {
+    const text = summary()
+    await writeAtomically(o.summaryFile, 'summary-file', temp => writeFile(temp, text))
+  }
   if (o.env.BUILDKITE === 'true') {
     const agent = onPath('buildkite-agent', o.env.PATH ?? '')
     if (!agent) {
@@ -64,18 +68,6 @@ export async function writeReports(o: ReportOptions): Promise<void> {
       const context = `convox-build-${o.result.plan.app}`
       await run('annotate', ['annotate', '--style', style, '--context', context], summary())
     }
-  }
-}
-
-/** The file appears whole or not at all: written beside it, then renamed over it. */
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
-  try {
-    await writeFile(temp, text)
-    await rename(temp, file)
-  } catch (e) {
-    await rm(temp, { force: true })
-    throw e
   }
 }
 

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
@@ -9,6 +9,7 @@ import { runPipeline, type PipelineResult } from '../core/pipeline.js'
 import type { RunEnvironment } from '../core/run.js'
 import { addEnvironmentSecrets, addInputSecrets, Redactor } from '../core/secrets.js'
 import { addSettingsSecrets, readSettings } from '../core/settings.js'
+import { checkTargetFile } from '../core/target-file.js'
 import { parseArgs, settingsReader, type ParsedArgs } from './args.js'
 import { helpText } from './help.js'
 import { writeReports } from './report.js'
@@ -71,7 +72,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       secrets,
       signal: interrupts?.signal
     }
-    const files = reportFiles(args, io.cwd)
+    const files = await reportFiles(args, io.cwd)
     const result = await (io.pipeline ?? runPipeline)(settings, run)
     await writeReports({
       result,
@@ -139,28 +140,22 @@ function failed(e: unknown, logger: CliLogger, debug: boolean): number {
  * --output-file and --summary-file as absolute paths, checked before anything runs: a build
  * must not succeed only to have nowhere to write what it was asked to.
  */
-function reportFiles(args: ParsedArgs, cwd: string): { outputFile: string; summaryFile: string } {
+async function reportFiles(
+  args: ParsedArgs,
+  cwd: string
+): Promise<{ outputFile: string; summaryFile: string }> {
+  const resolve = (given: string): string => (given ? path.resolve(cwd, given) : '')
+  const files = { outputFile: resolve(args.outputFile), summaryFile: resolve(args.summaryFile) }
   const problems: Problem[] = []
-  const check = (flag: string, given: string): string => {
-    if (!given) return ''
-    const file = path.resolve(cwd, given)
-    try {
-      if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
-        throw new Error('is a directory')
-      }
-      accessSync(path.dirname(file), constants.W_OK)
-    } catch (e) {
-      const why =
-        (e as NodeJS.ErrnoException).code === 'ENOENT'
-          ? 'its directory does not exist'
-          : (e as Error).message
-      problems.push({ input: flag, message: `cannot write ${given}: ${why}` })
-    }
-    return file
-  }
-  const files = {
-    outputFile: check('--output-file', args.outputFile),
-    summaryFile: check('--summary-file', args.summaryFile)
+  for (const [input, file] of [
+    ['output-file', files.outputFile],
+    ['summary-file', files.summaryFile]
+  ] as const) {
+    if (!file) continue
+    await checkTargetFile(file, input).catch(e => {
+      if (!isUserError(e)) throw e
+      problems.push(...e.problems)
+    })
   }
   if (problems.length > 0) throw new UserError(problems)
   return files
