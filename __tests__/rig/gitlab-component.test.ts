@@ -60,7 +60,7 @@ beforeAll(async () => {
   await writeFile(path.join(project, '.gitlab-ci.yml'), code)
   await writeFile(
     path.join(project, '.gitignore'),
-    'node_modules/\n.gitlab-ci-local*\nconvox-build.*\n'
+    'node_modules/\n.gitlab-ci-local*\nconvox-build.*\ngl-code-quality-report.json\n'
   )
   await git('init', '-q', '-b', 'main')
   await git('remote', 'add', 'origin', REMOTE)
@@ -150,6 +150,11 @@ describe('the GitLab CI/CD component under gitlab-ci-local', () => {
       expect(r.exitCode).toBe(0)
     }
     await rm(config, { recursive: true, force: true })
+  })
+
+  it('leaves a code quality report: empty, the build had no problem', async () => {
+    const report = await readFile(path.join(project, 'gl-code-quality-report.json'), 'utf8')
+    expect(JSON.parse(report)).toEqual([])
   })
 
   it('writes the summary, and no password anywhere', async () => {

@@ -206,6 +206,48 @@ describe('--summary-file', () => {
   })
 })
 
+describe('--code-quality-file', () => {
+  it("writes each problem at its file and line as GitLab's code quality report", async () => {
+    const root = path.join(work, 'cq')
+    await cp(path.resolve('examples'), path.join(root, 'sub'), { recursive: true })
+    await writeFile(
+      path.join(root, 'sub', 'convox.yml'),
+      'services:\n  web:\n    build: .\n    agent: {ports: [1]}\n'
+    )
+    const file = path.join(root, 'gl-code-quality-report.json')
+    let stderr = ''
+    const code = await runCli(
+      ['plan', '--app', 'myapp', '--working-directory', 'sub', '--code-quality-file', file],
+      {
+        stdout: () => undefined,
+        stderr: t => (stderr += t),
+        env: { PATH: process.env.PATH, GIT_CEILING_DIRECTORIES: tmpdir(), CI_PROJECT_DIR: root },
+        cwd: root,
+        signals: false
+      }
+    )
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/^convox\.yml:4:12: /m)
+    const issues = JSON.parse(await readFile(file, 'utf8'))
+    expect(issues).toEqual([
+      {
+        description: expect.stringContaining('agent ports are now specified at the service level'),
+        check_name: 'convox-build',
+        fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
+        severity: 'major',
+        location: { path: 'sub/convox.yml', lines: { begin: 4 } }
+      }
+    ])
+  })
+
+  it('is an empty report when nothing is wrong', async () => {
+    const file = path.join(work, 'clean.json')
+    const r = await cli(['plan', '--app', 'myapp', '--code-quality-file', file], {})
+    expect(r.code).toBe(0)
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual([])
+  })
+})
+
 describe('on Buildkite', () => {
   let bin: string
   let log: string

@@ -42,7 +42,7 @@ describe('GitLab CI/CD component', () => {
   const job = parse(jobsDoc ?? '')['$[[ inputs.job-name ]]'] as {
     variables: Record<string, string>
     script: string[]
-    artifacts: { reports: { dotenv: string } }
+    artifacts: { reports: { dotenv: string; codequality: string } }
   }
 
   it('maps each setting input to its CONVOX_BUILD_ variable', () => {
@@ -64,6 +64,8 @@ describe('GitLab CI/CD component', () => {
   it('writes the outputs as the dotenv report and runs this version', () => {
     expect(spec.package?.default).toBe(PACKAGE)
     expect(job.artifacts.reports.dotenv).toBe('$[[ inputs.output-file ]]')
+    expect(job.artifacts.reports.codequality).toBe('gl-code-quality-report.json')
+    expect(job.script.join('\n')).toContain('--code-quality-file gl-code-quality-report.json')
     expect(job.script.join('\n')).toContain("--output-file '$[[ inputs.output-file ]]'")
   })
 })

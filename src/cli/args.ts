@@ -66,7 +66,8 @@ export const CLI_FLAGS = new Set(['id', 'json', 'debug', 'help', 'version'])
 /** Flags of the CLI alone that take a value: where the outputs and the summary go. */
 export const CLI_FILE_FLAGS = {
   'output-file': 'outputFile',
-  'summary-file': 'summaryFile'
+  'summary-file': 'summaryFile',
+  'code-quality-file': 'codeQualityFile'
 } as const
 
 export const COMMANDS = ['plan', 'build'] as const
@@ -81,9 +82,10 @@ export interface ParsedArgs {
   debug: boolean
   help: boolean
   version: boolean
-  /** --output-file, --summary-file as given ('' when not). */
+  /** --output-file, --summary-file, --code-quality-file as given ('' when not). */
   outputFile: string
   summaryFile: string
+  codeQualityFile: string
 }
 
 /** Parses `plan|build [--flag value|--flag=value|--bool]...`, reporting every mistake at once. */
@@ -98,7 +100,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     help: false,
     version: false,
     outputFile: '',
-    summaryFile: ''
+    summaryFile: '',
+    codeQualityFile: ''
   }
   const known = new Set<string>(SETTING_FLAGS)
   for (let i = 0; i < argv.length; i++) {

@@ -65,6 +65,7 @@ export function helpText(): string {
     `  ${'--id'.padEnd(width)}  print only the release id on stdout (as convox build --id)`,
     `  ${'--output-file <file>'.padEnd(width)}  write the outputs as NAME=value lines (a GitLab dotenv report)`,
     `  ${'--summary-file <file>'.padEnd(width)}  write the job summary as Markdown`,
+    `  ${'--code-quality-file <file>'.padEnd(width)}  problems and warnings as a GitLab code quality report`,
     `  ${'--json'.padEnd(width)}  print the full result as JSON on stdout`,
     `  ${'--debug'.padEnd(width)}  debug logs and stack traces`,
     `  ${'--help, -h'.padEnd(width)}  this help`,

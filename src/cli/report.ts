@@ -3,6 +3,7 @@
 import { accessSync, constants } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { codeQualityReport, type CodeQualityPaths, type Finding } from '../core/code-quality.js'
 import type { Exec } from '../core/exec.js'
 import type { Logger } from '../core/log.js'
 import { formatDotenv, resultOutputs } from '../core/outputs.js'
@@ -84,4 +85,15 @@ export function onPath(name: string, PATH: string): string {
     }
   }
   return ''
+}
+
+/** --code-quality-file: written whether the run succeeded or not. */
+export async function writeCodeQuality(
+  file: string,
+  findings: Finding[],
+  paths: CodeQualityPaths,
+  secrets: Redactor
+): Promise<void> {
+  const text = codeQualityReport(findings, paths, secrets)
+  await writeAtomically(file, 'code-quality-file', temp => writeFile(temp, text))
 }

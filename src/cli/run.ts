@@ -2,6 +2,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
+import type { Finding } from '../core/code-quality.js'
 import { isUserError, UserError, type Problem } from '../core/errors.js'
 import { spawnExec, type Exec } from '../core/exec.js'
 import { Cancelled, watchInterrupts } from '../core/interrupt.js'
@@ -10,9 +11,9 @@ import type { RunEnvironment } from '../core/run.js'
 import { addEnvironmentSecrets, addInputSecrets, Redactor } from '../core/secrets.js'
 import { addSettingsSecrets, readSettings } from '../core/settings.js'
 import { checkTargetFile } from '../core/target-file.js'
-import { parseArgs, settingsReader, type ParsedArgs } from './args.js'
+import { CLI_FILE_FLAGS, parseArgs, settingsReader, type ParsedArgs } from './args.js'
 import { helpText } from './help.js'
-import { writeReports } from './report.js'
+import { writeCodeQuality, writeReports } from './report.js'
 import { createCliLogger, formatCliProblem, type CliLogger } from './logger.js'
 
 export interface CliIO {
@@ -32,7 +33,16 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const debug = argv.includes('--debug') || io.env.CONVOX_BUILD_DEBUG === 'true'
   const secrets = new Redactor()
   addEnvironmentSecrets(secrets, io.env)
-  const logger = createCliLogger(io.stderr, { debug, secrets })
+  // Warnings at a file position are kept for --code-quality-file.
+  const findings: Finding[] = []
+  const cliLogger = createCliLogger(io.stderr, { debug, secrets })
+  const logger: CliLogger = {
+    ...cliLogger,
+    warning: (message, where) => {
+      if (where?.file) findings.push({ ...where, message, severity: 'minor' })
+      cliLogger.warning(message, where)
+    }
+  }
   let args: ParsedArgs
   try {
     args = parseArgs(argv)
@@ -49,6 +59,15 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
 
   let tempDir = ''
+  let workingDirectory = io.cwd
+  const codeQuality = async (): Promise<void> => {
+    if (!args.codeQualityFile) return
+    const paths = { workingDirectory, projectDir: io.env.CI_PROJECT_DIR || io.cwd }
+    const file = path.resolve(io.cwd, args.codeQualityFile)
+    await writeCodeQuality(file, findings, paths, secrets).catch(e =>
+      logger.line(`warning: --code-quality-file: ${(e as Error).message}`)
+    )
+  }
   const interrupts =
     io.signals === false
       ? undefined
@@ -61,6 +80,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
 
     const settings = readSettings(read, { env: io.env, cwd: io.cwd })
     addSettingsSecrets(secrets, settings)
+    workingDirectory = settings.workingDirectory
     tempDir = await mkdtemp(path.join(tmpdir(), 'convox-build-'))
     const run: RunEnvironment = {
       env: io.env,
@@ -84,6 +104,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       logger,
       secrets
     })
+    await codeQuality()
     const out = (text: string): void => io.stdout(logger.scrub(text))
     if (args.json) out(JSON.stringify(result, null, 2) + '\n')
     else if (args.command === 'plan') out(JSON.stringify(result.plan, null, 2) + '\n')
@@ -98,6 +119,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     if (cancelled) {
       logger.line(`error: ${cancelled.message}`)
       return cancelled.exitCode
+    }
+    if (isUserError(e)) {
+      findings.push(...e.problems.map(p => ({ ...p, severity: 'major' as const })))
+      await codeQuality()
     }
     return failed(e, logger, debug)
   } finally {
@@ -137,8 +162,8 @@ function failed(e: unknown, logger: CliLogger, debug: boolean): number {
 }
 
 /**
- * --output-file and --summary-file as absolute paths, checked before anything runs: a build
- * must not succeed only to have nowhere to write what it was asked to.
+ * --output-file, --summary-file and --code-quality-file as absolute paths, checked before
+ * anything runs: a build must not succeed only to have nowhere to write what it was asked to.
  */
 async function reportFiles(
   args: ParsedArgs,
@@ -147,12 +172,10 @@ async function reportFiles(
   const resolve = (given: string): string => (given ? path.resolve(cwd, given) : '')
   const files = { outputFile: resolve(args.outputFile), summaryFile: resolve(args.summaryFile) }
   const problems: Problem[] = []
-  for (const [input, file] of [
-    ['output-file', files.outputFile],
-    ['summary-file', files.summaryFile]
-  ] as const) {
+  for (const [flag, key] of Object.entries(CLI_FILE_FLAGS)) {
+    const file = resolve(args[key])
     if (!file) continue
-    await checkTargetFile(file, input).catch(e => {
+    await checkTargetFile(file, flag).catch(e => {
       if (!isUserError(e)) throw e
       problems.push(...e.problems)
     })
