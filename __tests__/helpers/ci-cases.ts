@@ -358,6 +358,37 @@ export const CI_CASES: CiCase[] = [
     }
   ],
   [
+    'Azure Pipelines told by TF_BUILD alone',
+    {
+      TF_BUILD: 'True',
+      BUILD_SOURCEVERSION: HEAD,
+      BUILD_SOURCEVERSIONMESSAGE: 'Fix login',
+      BUILD_SOURCEBRANCH: 'refs/heads/main'
+    },
+    {
+      service: 'azurePipelines',
+      name: 'Azure Pipelines',
+      commit: HEAD,
+      description: `build ${HEAD.slice(0, 10)} Fix login`,
+      branch: 'main'
+    }
+  ],
+  [
+    'Bitbucket told by BITBUCKET_COMMIT alone',
+    { BITBUCKET_COMMIT: HEAD, BITBUCKET_BRANCH: 'main' },
+    {
+      service: 'bitbucket',
+      commit: HEAD,
+      description: `build ${HEAD.slice(0, 10)}`,
+      branch: 'main'
+    }
+  ],
+  [
+    'Jenkins told by JENKINS_HOME alone',
+    { JENKINS_HOME: '/var/jenkins_home', GIT_COMMIT: HEAD, GIT_BRANCH: 'origin/main' },
+    { service: 'jenkins', commit: HEAD, description: `build ${HEAD.slice(0, 10)}`, branch: 'main' }
+  ],
+  [
     'Azure Pipelines pull request: SYSTEM_PULLREQUEST_SOURCECOMMITID, not the merge',
     {
       BUILD_BUILDURI: 'vstfs:///Build/Build/311',
@@ -383,7 +414,7 @@ export const CI_CASES: CiCase[] = [
 
 /** The variables by which env-ci tells one CI from another, and Convox's own. */
 const CI_VARIABLES =
-  /^(CI|GITHUB_.*|RUNNER_.*|ACTIONS_.*|GITLAB_CI|CI_.*|BUILDKITE.*|CIRCLE.*|BITBUCKET_.*|JENKINS_URL|BUILD_BUILDURI|SYSTEM_.*|TF_BUILD|CONVOX_.*|RACK_URL)$/
+  /^(CI|GITHUB_.*|RUNNER_.*|ACTIONS_.*|GITLAB_CI|CI_.*|BUILDKITE.*|CIRCLE.*|BITBUCKET_.*|JENKINS_URL|JENKINS_HOME|BUILD_BUILDURI|SYSTEM_.*|TF_BUILD|CONVOX_.*|RACK_URL)$/
 
 /** env without any CI's variables: tests that play a CI must not run inside another one. */
 export function withoutCi(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

@@ -248,6 +248,32 @@ const SERVICES: Record<string, (env: Env) => CiFacts> = {
   }
 }
 
+/**
+ * The variables each CI documents as saying it is there, where env-ci looks for another one
+ * (Azure's TF_BUILD, not BUILD_BUILDURI; Bitbucket's BITBUCKET_COMMIT without a build number).
+ */
+const DETECT: { service: string; name: string; detect: (env: Env) => boolean }[] = [
+  { service: 'github', name: 'GitHub Actions', detect: env => env.GITHUB_ACTIONS === 'true' },
+  { service: 'gitlab', name: 'GitLab CI/CD', detect: env => Boolean(env.GITLAB_CI) },
+  { service: 'buildkite', name: 'Buildkite', detect: env => Boolean(env.BUILDKITE) },
+  { service: 'circleci', name: 'CircleCI', detect: env => Boolean(env.CIRCLECI) },
+  {
+    service: 'bitbucket',
+    name: 'Bitbucket Pipelines',
+    detect: env => Boolean(env.BITBUCKET_BUILD_NUMBER || env.BITBUCKET_COMMIT)
+  },
+  {
+    service: 'jenkins',
+    name: 'Jenkins',
+    detect: env => Boolean(env.JENKINS_URL || env.JENKINS_HOME)
+  },
+  {
+    service: 'azurePipelines',
+    name: 'Azure Pipelines',
+    detect: env => /^true$/i.test(env.TF_BUILD ?? '') || Boolean(env.BUILD_BUILDURI)
+  }
+]
+
 /** env-ci's answer; a GitHub event file that cannot be read makes it throw, so it is left out. */
 function detect(env: Env, cwd: string): EnvCiResult {
   const clean = { ...env }
@@ -265,7 +291,10 @@ const text = (v: unknown): string => (v === undefined || v === null ? '' : Strin
 /** The CI context of this run; git in `cwd` fills in what the CI does not say. */
 export async function readCiContext(options: CiContextOptions): Promise<CiContext> {
   const { env, cwd, exec } = options
-  const base = detect(env, cwd)
+  const detected = detect(env, cwd)
+  const own = detected.service ? undefined : DETECT.find(d => d.detect(env))
+  // What env-ci read of git outside a CI is not the CI's word: the facts below are.
+  const base: EnvCiResult = own ? { isCi: true, service: own.service, name: own.name } : detected
   const service = base.service ?? ''
   const facts: CiFacts = service ? (SERVICES[service]?.(env) ?? {}) : {}
   const git = async (...args: string[]): Promise<string> => {
