@@ -374,6 +374,11 @@ export const CI_CASES: CiCase[] = [
     }
   ],
   [
+    'GitHub told by GITHUB_SHA alone',
+    { GITHUB_SHA: MERGE },
+    { service: 'github', commit: MERGE, description: 'build 5555555555' }
+  ],
+  [
     'Bitbucket told by BITBUCKET_COMMIT alone',
     { BITBUCKET_COMMIT: HEAD, BITBUCKET_BRANCH: 'main' },
     {

@@ -250,10 +250,16 @@ const SERVICES: Record<string, (env: Env) => CiFacts> = {
 
 /**
  * The variables each CI documents as saying it is there, where env-ci looks for another one
- * (Azure's TF_BUILD, not BUILD_BUILDURI; Bitbucket's BITBUCKET_COMMIT without a build number).
+ * (Azure's TF_BUILD, not BUILD_BUILDURI; Bitbucket's BITBUCKET_COMMIT without a build number);
+ * used only when env-ci finds no CI.
  */
 const DETECT: { service: string; name: string; detect: (env: Env) => boolean }[] = [
-  { service: 'github', name: 'GitHub Actions', detect: env => env.GITHUB_ACTIONS === 'true' },
+  // GITHUB_SHA alone too, as convox-build read it before it read CIs.
+  {
+    service: 'github',
+    name: 'GitHub Actions',
+    detect: env => env.GITHUB_ACTIONS === 'true' || Boolean(env.GITHUB_SHA)
+  },
   { service: 'gitlab', name: 'GitLab CI/CD', detect: env => Boolean(env.GITLAB_CI) },
   { service: 'buildkite', name: 'Buildkite', detect: env => Boolean(env.BUILDKITE) },
   { service: 'circleci', name: 'CircleCI', detect: env => Boolean(env.CIRCLECI) },
