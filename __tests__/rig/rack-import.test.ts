@@ -11,8 +11,9 @@ import tar from 'tar-stream'
 import { silentLogger } from '../../src/core/log.js'
 import { RackClient } from '../../src/core/rack/client.js'
 import { runExternalBuild } from '../../src/core/rack/external-build.js'
-import { runImport, type ImportedImage } from '../../src/core/rack/import.js'
+import { runImport } from '../../src/core/rack/import.js'
 import { buildDir } from '../helpers/dockerfile-build.js'
+import { verifyThroughProxy } from '../helpers/rack-images.js'
 import { loadRig, skopeo, type Rig } from '../helpers/rig.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
 
@@ -20,18 +21,6 @@ let rig: Rig
 let server: RackServer
 let dir: string
 let ociArchive: string
-
-/** skopeo inspect through the rack's /v2/ proxy: the image must exist in the rack's registry. */
-async function verifyThroughProxy(image: ImportedImage): Promise<boolean> {
-  const r = await skopeo([
-    'inspect',
-    '--tls-verify=false',
-    '--creds',
-    `${image.credentials.username}:${image.credentials.password}`,
-    `docker://${image.ref}`
-  ])
-  return r.exitCode === 0
-}
 
 async function writeTarball(
   file: string,
