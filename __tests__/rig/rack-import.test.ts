@@ -13,6 +13,7 @@ import { RackClient } from '../../src/core/rack/client.js'
 import { runExternalBuild } from '../../src/core/rack/external-build.js'
 import { runImport } from '../../src/core/rack/import.js'
 import { buildDir } from '../helpers/dockerfile-build.js'
+import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { verifyThroughProxy } from '../helpers/rack-images.js'
 import { loadRig, skopeo, type Rig } from '../helpers/rig.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
@@ -149,6 +150,46 @@ describe('rack flows on the rig', () => {
     const req = server.requests.find(r => r.path === '/apps/production/builds/import')!
     expect(req.headers['content-type']).toBe('application/octet-stream')
     expect(server.importFailures).toEqual([])
+  })
+
+  it('uses the build an import made when its answer is lost, and never sends the upload twice', async () => {
+    const file = path.join(dir, 'build.tgz')
+    const proxy = await startFaultProxy(server.url)
+    try {
+      const rack = new RackClient({ rackUrl: proxy.rackUrl(server.password), retryDelayMs: 10 })
+      const importPath = '/apps/production/builds/import'
+      const count = (): number => server.buildsOf('production').length
+
+      // the rack made the build, the answer was lost: BuildList finds it
+      let before = count()
+      proxy.fault({ method: 'POST', path: importPath, action: 'after' })
+      const imported = await runImport(rack, {
+        app: 'production',
+        tarball: file,
+        logger: silentLogger,
+        verifyImage: verifyThroughProxy
+      })
+      expect(count()).toBe(before + 1)
+      expect(server.builds.get(imported.buildId)).toMatchObject({ status: 'complete' })
+
+      // cut before the rack saw it: nothing found, not sent again, one line
+      before = count()
+      proxy.fault({ method: 'POST', path: importPath, action: 'reset' })
+      const e = await runImport(rack, {
+        app: 'production',
+        tarball: file,
+        logger: silentLogger
+      }).catch((x: unknown) => x as Error)
+      expect((e as Error).message).toMatch(
+        new RegExp(
+          `^rack ${proxy.host}: POST ${importPath}: connection lost \\(.+\\); nothing of it found on the rack, not sent again$`
+        )
+      )
+      expect(count()).toBe(before)
+      expect(proxy.requests.filter(r => r.path === importPath)).toHaveLength(2)
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('fails an import whose image the rack could not push, and marks that build failed', async () => {

@@ -468,10 +468,10 @@ describe("reading the rack's answers", () => {
       retries: 2,
       retryDelayMs: 5
     })
-    const e = await rack.buildCreate('web', { external: true }).catch((x: unknown) => x)
+    const e = await rack.releaseCreate('web', { build: 'BAAAAAAAAAA' }).catch((x: unknown) => x)
     expect((e as Error).message).toMatch(
       new RegExp(
-        `^rack 127\\.0\\.0\\.1:${port}: POST /apps/web/builds: cannot connect \\(ECONNREFUSED: .*\\)$`
+        `^rack 127\\.0\\.0\\.1:${port}: POST /apps/web/releases: cannot connect \\(ECONNREFUSED: .*\\)$`
       )
     )
     expect(e).toMatchObject({ outcome: 'unreached' })

@@ -271,14 +271,15 @@ export class RackClient {
   }
 
   /**
-   * BuildCreate; a lost answer is looked up in BuildList (a `created` build with this
-   * description and commit, started since the call, no manifest yet) before creating again.
+   * BuildCreate; a lost answer is looked up in BuildList (a build not there before the call,
+   * `created`, with this description and commit, no manifest yet) before creating again.
    */
   async buildCreate(
     app: string,
     params: BuildCreateParams,
     call: CallOptions = {}
   ): Promise<RackBuild> {
+    const known = await this.buildIds(app, call)
     const since = Date.now()
     const b = await this.json<RackBuild>('POST', `/apps/${seg(app)}/builds`, {
       ...call,
@@ -287,6 +288,7 @@ export class RackClient {
         this.findBuild(
           app,
           since,
+          known,
           b =>
             b.status === 'created' &&
             !b.manifest &&
@@ -320,8 +322,8 @@ export class RackClient {
   /**
    * POSTs the tarball, streamed from the file (never read whole into memory), bounded by
    * IMPORT_TIMEOUT_MS and never sent twice once it may have reached the rack: a lost answer is
-   * looked up in BuildList (a build started since, with the source's description, manifest and
-   * logs, which BuildImport copies).
+   * looked up in BuildList (a build not there before, with the source's description, manifest
+   * and logs, which BuildImport copies).
    */
   async buildImport(
     app: string,
@@ -335,6 +337,7 @@ export class RackClient {
     } catch {
       throw new UserError({ input: 'import', message: `cannot read the tarball ${file}` })
     }
+    const known = source ? await this.buildIds(app, call) : new Set<string>()
     const since = Date.now()
     return this.json('POST', `/apps/${seg(app)}/builds/import`, {
       ...call,
@@ -345,6 +348,7 @@ export class RackClient {
             this.findBuild(
               app,
               since,
+              known,
               b =>
                 (b.description ?? '') === (source.description ?? '') &&
                 (b.manifest ?? '') === (source.manifest ?? '') &&
@@ -416,17 +420,26 @@ export class RackClient {
     })
   }
 
-  /** The builds this run may have made, newest first: exactly one, or none (and why). */
+  /** The newest builds' ids: what a create made is what was not there before. */
+  private async buildIds(app: string, call: CallOptions): Promise<Set<string>> {
+    return new Set((await this.buildList(app, LOOKUP_LIMIT, call)).map(b => b.id))
+  }
+
+  /**
+   * The build a lost create made: new since `known`, started in the call's time (the rack's
+   * clock, read from its Date headers), matching. Exactly one, or none; several is an error.
+   */
   private async findBuild(
     app: string,
     since: number,
+    known: Set<string>,
     matches: (b: RackBuild) => boolean
   ): Promise<RackBuild | undefined> {
     const from = this.rackTime(since) - CLOCK_SLACK_MS
     const to = this.rackTime(Date.now()) + CLOCK_SLACK_MS
     const found = (await this.buildList(app, LOOKUP_LIMIT)).filter(b => {
       const t = parseAnyTime(b.started)?.getTime()
-      return t !== undefined && t >= from && t <= to && matches(b)
+      return !known.has(b.id) && t !== undefined && t >= from && t <= to && matches(b)
     })
     if (found.length > 1) {
       throw new RackError(
