@@ -32,6 +32,13 @@ import {
 } from '../../src/core/rack/index.js'
 import { buildDir } from '../helpers/dockerfile-build.js'
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js'
+import {
+  exampleApp,
+  pipelineEnv,
+  rigInputs,
+  runWithInputs,
+  type ExampleApp
+} from '../helpers/pipeline.js'
 import { captureLogger, type CapturedLog } from '../helpers/logger.js'
 import { verifyThroughProxy } from '../helpers/rack-images.js'
 import { startRealRack, type RealRack, type RealRackState } from '../helpers/realrack.js'
@@ -425,6 +432,74 @@ describe('realrack: registration, promote, import, and its answers', () => {
     const state = await rr.state()
     expect(rr.releasesOf(state).filter(r => r.build === created.buildId)).toHaveLength(1)
     expect(created.repository).toBe(repositoryTarget(created.build.repository).repository)
+  })
+})
+
+describe('realrack: a run of the pipeline (build, push through /v2/, register, promote)', () => {
+  let rr: RealRack
+  let example: ExampleApp
+  beforeAll(async () => {
+    rr = await startRealRack(rig, { flags: ['-external-repo', 'proxy', '-atom-delay', '1s'] })
+    example = await exampleApp()
+  })
+  afterAll(async () => {
+    await rr?.stop()
+    if (example) await rm(example.dir, { recursive: true, force: true })
+  })
+
+  it('a promote the rack refuses (500 required env) is one line with its message, not retried', async () => {
+    const run = await runWithInputs(
+      { ...rigInputs(rig), app: rr.app, 'rack-url': rr.rackUrl, promote: 'true' },
+      { env: pipelineEnv(rig), cwd: example.dir }
+    )
+    const releaseId = rr.releasesOf(await rr.state())[0]!.id
+    const promotePath = `/apps/${rr.app}/releases/${releaseId}/promote`
+    // web lists GREETING without a default (examples/convox.yml): the rack checks it on promote
+    expect(run.error?.message).toBe(
+      `rack ${rr.host}: POST ${promotePath}: 500 required env: GREETING`
+    )
+    expect(callsTo(await rr.state(), 'POST', promotePath)).toEqual([500])
+  })
+
+  it('leaves one complete build, its one release, promoted, every image in the rack', async () => {
+    const rack = newClient(rr.rackUrl, captureLogger())
+    await rack.releaseCreate(rr.app, { env: 'GREETING=hi' })
+    const before = await rr.state()
+    const run = await runWithInputs(
+      { ...rigInputs(rig), app: rr.app, 'rack-url': rr.rackUrl, promote: 'true' },
+      { env: pipelineEnv(rig), cwd: example.dir }
+    )
+    if (run.error) throw run.error
+    const r = run.result!
+    const state = await rr.state()
+    const made = (kind: 'builds' | 'releases'): Record<string, string>[] =>
+      Object.values(state[kind]).filter(x => !(x.id! in before[kind]))
+    expect(made('builds').map(b => [b.id, b.status, b.release])).toEqual([
+      [r.buildId, 'complete', r.releaseId]
+    ])
+    expect(made('releases').map(x => [x.id, x.build, x.env])).toEqual([
+      [r.releaseId, r.buildId, 'GREETING=hi']
+    ])
+    expect(state.app).toMatchObject({ release: r.releaseId, status: 'running' })
+    expect(state.builds[r.buildId]!.manifest).toBe(
+      await readFile(path.join(example.dir, 'convox.yml'), 'utf8')
+    )
+    for (const service of ['web', 'worker', 'api', 'cache']) {
+      expect(r.images[service]).toBe(`${rr.host}/${rr.app}:${service}.${r.buildId}`)
+      const inspect = await skopeo([
+        'inspect',
+        '--tls-verify=false',
+        '--creds',
+        `${rig.registryUsername}:${rig.registryPassword}`,
+        `docker://${rig.registry}/${rr.app}:${service}.${r.buildId}`
+      ])
+      expect(inspect.exitCode).toBe(0)
+    }
+    // the promote's rendered templates run the build's images (from the rack's RepositoryHost)
+    expect(state.promotions.at(-1)!.images.map(i => i.replace(/^[^/]+\//, ''))).toEqual(
+      ['web', 'worker', 'api', 'cache'].map(s => `${rr.app}:${s}.${r.buildId}`)
+    )
+    expect(run.log.rendered()).not.toContain(rr.password)
   })
 })
 

@@ -1,6 +1,7 @@
 // A truncated or corrupt tarball on `import`: one line naming the file, nothing sent to the rack,
 // no temp dir left, through the CLI as a user runs it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -9,6 +10,9 @@ import { pipeline } from 'node:stream/promises'
 import { createGzip, gunzipSync, gzipSync } from 'node:zlib'
 import tar from 'tar-stream'
 import { runCli } from '../../src/cli/run.js'
+import { spawnExec } from '../../src/core/exec.js'
+import { node24Dir } from '../helpers/act.js'
+import { REPO_ROOT } from '../helpers/rig.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
 
 let server: RackServer
@@ -20,7 +24,8 @@ async function exportTarball(file: string): Promise<Buffer> {
   const pack = tar.pack()
   const json = Buffer.from(JSON.stringify({ id: 'BSOURCEAAAA', release: 'RSOURCEAAAA' }))
   pack.entry({ name: 'build.json', size: json.length }, json)
-  const archive = Buffer.alloc(200_000, 7)
+  // incompressible, so that a cut lands inside the archive's entry
+  const archive = randomBytes(200_000)
   pack.entry({ name: 'web.BSOURCEAAAA.tar', size: archive.length }, archive)
   pack.finalize()
   await pipeline(pack, createGzip(), createWriteStream(file))
@@ -93,5 +98,38 @@ describe('import of a damaged tarball', () => {
     expect(server.buildsOf('web')).toEqual([])
     const after = (await readdir(tmpdir())).filter(f => f.startsWith('convox-build-'))
     expect(after.filter(f => !before.includes(f))).toEqual([])
+  })
+})
+
+describe('import of a damaged tarball, as a process', () => {
+  it('prints one line, exits 1, reports no internal error, sends nothing', async () => {
+    const file = path.join(dir, 'cut-process.tgz')
+    await writeFile(file, whole.subarray(0, whole.length / 2))
+    server.requests.length = 0
+    // the CLI from its sources under Node 24 (the loader the benchmarks use)
+    const r = await spawnExec(
+      path.join(node24Dir(), 'node'),
+      [
+        '--import',
+        path.join(REPO_ROOT, 'scripts', 'bench', 'ts-resolve.ts'),
+        path.join(REPO_ROOT, 'src', 'cli', 'main.ts'),
+        'build',
+        '--app',
+        'web',
+        '--import',
+        file
+      ],
+      { env: { PATH: process.env.PATH ?? '', RACK_URL: server.rackUrl }, cwd: dir }
+    )
+    expect(r.exitCode).toBe(1)
+    expect(
+      r.stderr
+        .trimEnd()
+        .split('\n')
+        .filter(l => !/^==> /.test(l))
+    ).toEqual([
+      `--import: ${file} is not a complete convox builds export tarball (unexpected end of file)`
+    ])
+    expect(server.requests).toEqual([])
   })
 })
