@@ -15,6 +15,8 @@ export type FaultAction =
   | 'hang'
   /** closes the connection without forwarding */
   | 'reset'
+  /** forwards, and passes the answer on `ms` later */
+  | 'delay'
 
 export interface ProxyRule {
   method?: string
@@ -23,6 +25,8 @@ export interface ProxyRule {
   action: FaultAction
   /** Requests left to fault (default 1). */
   times?: number
+  /** With 'delay'. */
+  ms?: number
   /** Matching requests to let through first (default 0). */
   skip?: number
   status?: number
@@ -92,9 +96,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       },
       up => {
         record.upstream = up.statusCode ?? 0
-        if (!rule) {
-          res.writeHead(up.statusCode ?? 502, up.headers)
-          up.pipe(res)
+        if (!rule || rule.action === 'delay') {
+          setTimeout(() => {
+            res.writeHead(up.statusCode ?? 502, up.headers)
+            up.pipe(res)
+          }, rule?.ms ?? 0)
           return
         }
         // the rack has acted: read its whole answer, then lose it

@@ -192,6 +192,32 @@ describe('rack flows on the rig', () => {
     }
   })
 
+  it("gives an import its own bound, longer than a call's", async () => {
+    const proxy = await startFaultProxy(server.url)
+    try {
+      const rack = new RackClient({ rackUrl: proxy.rackUrl(server.password), timeoutMs: 500 })
+      // the rack answers the import after 1.5 s: within the import's bound, not a call's
+      proxy.fault({
+        method: 'POST',
+        path: '/apps/production/builds/import',
+        action: 'delay',
+        ms: 1500
+      })
+      const imported = await runImport(rack, {
+        app: 'production',
+        tarball: path.join(dir, 'build.tgz'),
+        logger: silentLogger
+      })
+      expect(server.builds.get(imported.buildId)).toMatchObject({ status: 'complete' })
+      proxy.fault({ method: 'GET', path: '/system', action: 'delay', ms: 1500 })
+      await expect(rack.systemGet()).rejects.toThrow(
+        `rack ${proxy.host}: GET /system: no answer within 500 ms`
+      )
+    } finally {
+      await proxy.close()
+    }
+  })
+
   it('fails an import whose image the rack could not push, and marks that build failed', async () => {
     const rack = new RackClient({ rackUrl: server.rackUrl, retryDelayMs: 10 })
     const broken = path.join(dir, 'broken.tar')

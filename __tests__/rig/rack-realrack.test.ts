@@ -3,12 +3,17 @@
 // the rack's 500/403 answers, TLS, and what a lost answer leaves on the rack. Counts come from
 // realrack's state file (the builds and releases as the real BuildGet/ReleaseGet read them).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { randomBytes } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import tls from 'node:tls'
+import { pipeline } from 'node:stream/promises'
+import { createGzip } from 'node:zlib'
+import tar from 'tar-stream'
 import { UserError } from '../../src/core/errors.js'
 import { Cancelled } from '../../src/core/interrupt.js'
 import {
@@ -237,6 +242,23 @@ describe('realrack: registration, promote, import, and its answers', () => {
     expect(
       (await readdir(tmpdir())).filter(f => !tmpBefore.includes(f) && /^convox-build/.test(f))
     ).toEqual([])
+  })
+
+  it("answers a wrong password sent with a large upload with the rack's 401, in one line", async () => {
+    const big = path.join(dir, 'big.tgz')
+    const pack = tar.pack()
+    const json = Buffer.from(JSON.stringify({ id: 'BBIGBIGBIGB', manifest: MANIFEST }))
+    pack.entry({ name: 'build.json', size: json.length }, json)
+    const archive = randomBytes(4 << 20)
+    pack.entry({ name: 'web.BBIGBIGBIGB.tar', size: archive.length }, archive)
+    pack.finalize()
+    await pipeline(pack, createGzip({ level: 1 }), createWriteStream(big))
+    const before = rr.buildsOf(await rr.state()).length
+    const wrong = newClient(`http://convox:wrong@${rr.host}`, captureLogger())
+    const e = await wrong.buildImport(rr.app, big, undefined).catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(RackAuthError)
+    expect((e as Error).message).toBe(`rack ${rr.host}: 401 invalid authentication`)
+    expect(rr.buildsOf(await rr.state())).toHaveLength(before)
   })
 
   it("gives the app's environment as a new release inherits it, and the env drop check", async () => {

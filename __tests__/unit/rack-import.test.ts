@@ -11,6 +11,11 @@ import { createGzip, gunzipSync, gzipSync } from 'node:zlib'
 import tar from 'tar-stream'
 import { runCli } from '../../src/cli/run.js'
 import { spawnExec } from '../../src/core/exec.js'
+import { Cancelled } from '../../src/core/interrupt.js'
+import { silentLogger } from '../../src/core/log.js'
+import { RackClient } from '../../src/core/rack/client.js'
+import { runImport } from '../../src/core/rack/import.js'
+import { startFaultProxy } from '../helpers/fault-proxy.js'
 import { node24Dir } from '../helpers/act.js'
 import { REPO_ROOT } from '../helpers/rig.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
@@ -131,5 +136,32 @@ describe('import of a damaged tarball, as a process', () => {
       `--import: ${file} is not a complete convox builds export tarball (unexpected end of file)`
     ])
     expect(server.requests).toEqual([])
+  })
+})
+
+describe('an import cancelled during the upload', () => {
+  it("stops at once with the run's reason, nothing made", async () => {
+    const proxy = await startFaultProxy(server.url)
+    try {
+      proxy.fault({ method: 'POST', path: '/apps/web/builds/import', action: 'hang' })
+      const controller = new AbortController()
+      const rack = new RackClient({
+        rackUrl: proxy.rackUrl(server.password),
+        signal: controller.signal
+      })
+      const pending = runImport(rack, {
+        app: 'web',
+        tarball: path.join(dir, 'whole.tgz'),
+        logger: silentLogger
+      }).catch((x: unknown) => x)
+      setTimeout(() => controller.abort(new Cancelled('SIGINT')), 300)
+      const started = Date.now()
+      expect(await pending).toBeInstanceOf(Cancelled)
+      expect(Date.now() - started).toBeLessThan(2000)
+      expect(server.buildsOf('web')).toEqual([])
+      expect(proxy.requests.filter(r => r.path === '/apps/web/builds/import')).toHaveLength(1)
+    } finally {
+      await proxy.close()
+    }
   })
 })

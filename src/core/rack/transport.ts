@@ -210,8 +210,11 @@ export function exchange(x: Exchange): Promise<RackResponse> {
     req.on('socket', socket => {
       socket.once(secure ? 'secureConnect' : 'connect', () => (sent = true))
     })
-    req.on('error', e => fail(e))
+    let answered = false
+    // once the rack answers, a write error of the rest of an upload is not the outcome
+    req.on('error', e => (answered ? undefined : fail(e)))
     req.on('response', res => {
+      answered = true
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('error', e => fail(e))
@@ -230,6 +233,8 @@ export function exchange(x: Exchange): Promise<RackResponse> {
     if (typeof body === 'function') {
       upload = body()
       upload.on('error', e => fail(new ExchangeFailure(e, sent, false, false)))
+      // an answer before the whole upload (a 401): stop sending
+      req.on('response', () => upload?.unpipe(req))
       upload.pipe(req)
     } else {
       req.end(body)
