@@ -25,5 +25,13 @@ export default tseslint.config(
       ]
     }
   },
-  { files: ['__tests__/**/*.ts'], ...jest.configs['flat/recommended'] }
+  {
+    files: ['__tests__/**/*.ts'],
+    ...jest.configs['flat/recommended'],
+    rules: {
+      ...jest.configs['flat/recommended'].rules,
+      // helpers named expect* assert too
+      'jest/expect-expect': ['warn', { assertFunctionNames: ['expect', 'expect*'] }]
+    }
+  }
 )

@@ -5,6 +5,8 @@ import { buildctl, type RunOptions } from './rig.js'
 export interface DirBuildOptions extends RunOptions {
   /** Adds `--no-cache`. */
   noCache?: boolean
+  /** More `buildctl build` flags (cache import and export). */
+  flags?: string[]
 }
 
 /**
@@ -14,7 +16,7 @@ export interface DirBuildOptions extends RunOptions {
 export function buildDir(
   dir: string,
   output: string,
-  { noCache = false, ...options }: DirBuildOptions = {}
+  { noCache = false, flags = [], ...options }: DirBuildOptions = {}
 ): Promise<ExecResult> {
   return buildctl(
     [
@@ -26,6 +28,7 @@ export function buildDir(
       `context=${dir}`,
       '--local',
       `dockerfile=${dir}`,
+      ...flags,
       '--output',
       output
     ],

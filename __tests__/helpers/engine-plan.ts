@@ -3,8 +3,12 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { EngineSettings } from '../../src/core/engine/index.js'
+import { spawnExec } from '../../src/core/exec.js'
+import type { RunEnvironment } from '../../src/core/run.js'
 import type { BuildSpec, Plan, PlannedService } from '../../src/core/plan.js'
-import type { Rig } from './rig.js'
+import type { BuildSecret } from '../../src/core/settings.js'
+import type { CapturedLog } from './logger.js'
+import { rigEnv, type Rig } from './rig.js'
 
 export const EXAMPLES = path.resolve(
   path.dirname(new URL(import.meta.url).pathname),
@@ -37,6 +41,7 @@ export function makePlan(o: {
   buildId?: string
   builds: BuildFixture[]
   images?: Record<string, string>
+  secrets?: BuildSecret[]
 }): Plan {
   const app = o.app ?? 'example'
   const id = o.buildId ?? buildId()
@@ -85,7 +90,8 @@ export function makePlan(o: {
     rack: 'test-rack',
     registry: o.registry ?? '',
     manifestText: '',
-    workingDirectory: o.root
+    workingDirectory: o.root,
+    secrets: o.secrets ?? []
   }
 }
 
@@ -181,7 +187,25 @@ export function rigEngineSettings(
     buildkitHost: rig.buildkitHost,
     platforms: [],
     concurrency: 4,
-    secrets: [],
+    reuse: false,
     ...over
+  }
+}
+
+/** Where a rig test's engine runs: the rig on PATH, `log` recording, files under `tempDir`. */
+export function rigRunEnvironment(
+  rig: Rig,
+  log: CapturedLog,
+  tempDir: string,
+  localCacheDir = path.join(tempDir, 'cache')
+): RunEnvironment {
+  return {
+    env: rigEnv(rig),
+    logger: log.logger,
+    secrets: log.secrets,
+    exec: spawnExec,
+    github: false,
+    tempDir,
+    localCacheDir
   }
 }

@@ -1,114 +1,29 @@
 // The action run as the GitHub runner runs it: the bundle under node, inputs as INPUT_* variables
 // (action.yml defaults filled in), outputs/state/summary through the runner's files, annotations
 // as workflow commands on stdout. Dry runs need no builder: this covers the shell end to end.
-import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { parse } from 'yaml'
+import {
+  HEAD_SHA,
+  runAction as runInRunner,
+  shownLines,
+  type RunnerRun
+} from '../helpers/action-runner.js'
 
 const root = path.resolve('.')
 const SECRET = 'runner-test-S3cret-value'
-const HEAD_SHA = 'feedfacefeedfacefeedfacefeedfacefeedface'
 let work: string
 let dist: string
 
-interface RunnerRun {
-  status: number | null
-  stdout: string
-  outputs: Record<string, string>
-  state: Record<string, string>
-  summary: string
-  runnerTemp: string
-}
-
-/** The runner's `name<<delimiter` file format (GITHUB_OUTPUT, GITHUB_STATE). */
-function parseCommandFile(text: string): Record<string, string> {
-  const result: Record<string, string> = {}
-  const lines = text.split('\n')
-  for (let i = 0; i < lines.length; i++) {
-    const m = /^([^<=]+)<<(.+)$/.exec(lines[i] as string)
-    if (!m) continue
-    const value: string[] = []
-    while (++i < lines.length && lines[i] !== m[2]) value.push(lines[i] as string)
-    result[m[1] as string] = value.join('\n')
-  }
-  return result
-}
-
-/** Like the runner: INPUT_<NAME> with spaces as `_`, dashes kept; action.yml defaults filled in. */
-function inputEnv(inputs: Record<string, string>): Record<string, string> {
-  const action = parse(readFileSync(path.join(root, 'action.yml'), 'utf8')) as {
-    inputs: Record<string, { default?: string }>
-  }
-  const env: Record<string, string> = {}
-  for (const [name, spec] of Object.entries(action.inputs)) {
-    const value = inputs[name] ?? spec.default
-    if (value !== undefined) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
-  }
-  return env
-}
-
-async function runAction(
+const runAction = (
   script: 'index.js' | 'post.js',
   inputs: Record<string, string>,
-  extraEnv: Record<string, string> = {}
-): Promise<RunnerRun> {
-  const dir = await mkdtemp(path.join(work, 'job-'))
-  const runnerTemp = path.join(dir, 'temp')
-  await mkdir(runnerTemp)
-  const files = {
-    GITHUB_OUTPUT: path.join(dir, 'output'),
-    GITHUB_STATE: path.join(dir, 'state'),
-    GITHUB_STEP_SUMMARY: path.join(dir, 'summary'),
-    GITHUB_ENV: path.join(dir, 'env'),
-    GITHUB_PATH: path.join(dir, 'path')
-  }
-  for (const f of Object.values(files)) await writeFile(f, '')
-  const event = path.join(dir, 'event.json')
-  await writeFile(
-    event,
-    JSON.stringify({ pull_request: { number: 7, head: { sha: HEAD_SHA } } }, null, 2)
-  )
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    GITHUB_ACTIONS: 'true',
-    CI: 'true',
-    GITHUB_WORKSPACE: root,
-    GITHUB_REPOSITORY: 'acme/convox-example',
-    GITHUB_SHA: '1111111111111111111111111111111111111111',
-    GITHUB_EVENT_NAME: 'pull_request',
-    GITHUB_EVENT_PATH: event,
-    GITHUB_RUN_ID: '1001',
-    GITHUB_SERVER_URL: 'https://github.com',
-    RUNNER_TEMP: runnerTemp,
-    ...files,
-    ...inputEnv(inputs),
-    ...extraEnv
-  }
-  const r = spawnSync(process.execPath, [path.join(dist, script)], {
-    cwd: root,
-    env,
-    encoding: 'utf8',
-    timeout: 60_000
-  })
-  return {
-    status: r.status,
-    stdout: r.stdout + r.stderr,
-    outputs: parseCommandFile(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
-    state: parseCommandFile(readFileSync(files.GITHUB_STATE, 'utf8')),
-    summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
-    runnerTemp
-  }
-}
-
-/** Lines the runner would show: everything but the mask commands it consumes. */
-function shownLines(stdout: string): string[] {
-  return stdout.split('\n').filter(l => !l.startsWith('::add-mask::'))
-}
+  env: Record<string, string> = {}
+): Promise<RunnerRun> => runInRunner(script, inputs, { dist, work, env })
 
 beforeAll(() => {
   // The bundle of the current sources, exactly as `npm run bundle` makes dist/.
@@ -174,7 +89,7 @@ describe('the action under the runner, dry run', () => {
     await writeFile(path.join(app, 'Dockerfile'), 'FROM busybox\n')
     await writeFile(
       path.join(app, 'convox.yml'),
-      'services:\n  web:\n    build: .\n    image: redis:7\n'
+      'services:\n  web:\n    build: .\n    agent:\n      ports: [1]\n'
     )
     const r = await runAction('index.js', {
       'working-directory': app,
@@ -184,7 +99,9 @@ describe('the action under the runner, dry run', () => {
       'dry-run': 'true'
     })
     expect(r.status).toBe(1)
-    expect(r.stdout).toMatch(/^::error title=convox-build,file=convox\.yml,line=4,col=5::.+/m)
+    expect(r.stdout).toMatch(
+      /^::error title=convox-build,file=convox\.yml,line=5,col=7::services\.web\.agent: .+/m
+    )
     expect(r.stdout).toMatch(
       /^::error::convox-build stopped: \d+ problems?, see the errors above$/m
     )

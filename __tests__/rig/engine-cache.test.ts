@@ -8,16 +8,14 @@ import { mkdtemp, readdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { buildPlan, type EngineSettings } from '../../src/core/engine/index.js'
-import { spawnExec } from '../../src/core/exec.js'
 import type { Plan } from '../../src/core/plan.js'
-import { buildId, makePlan, rigEngineSettings } from '../helpers/engine-plan.js'
+import { buildId, makePlan, rigEngineSettings, rigRunEnvironment } from '../helpers/engine-plan.js'
 import { captureLogger } from '../helpers/logger.js'
 import {
   buildctl,
   loadRig,
   makeDockerConfig,
   registryCreds,
-  rigEnv,
   rigLogins,
   skopeo,
   uniqueRepo,
@@ -68,15 +66,7 @@ function plan(root: string, registry: string): Plan {
 async function build(p: Plan, s: EngineSettings, localCacheDir: string) {
   const c = captureLogger()
   const tempDir = await mkdtemp(path.join(tmpdir(), 'engine-cache-run-'))
-  const r = await buildPlan(p, s, {
-    env: rigEnv(rig),
-    logger: c.logger,
-    secrets: c.secrets,
-    exec: spawnExec,
-    github: false,
-    tempDir,
-    localCacheDir
-  })
+  const r = await buildPlan(p, s, rigRunEnvironment(rig, c, tempDir, localCacheDir))
   const service = r.services.find(x => x.name === SERVICE)!
   expect(service.digest).toMatch(/^sha256:[0-9a-f]{64}$/)
   // FROM, RUN, RUN, COPY, RUN.

@@ -13,7 +13,7 @@ import { RackClient } from '../../src/core/rack/client.js'
 import { runExternalBuild } from '../../src/core/rack/external-build.js'
 import { runImport } from '../../src/core/rack/import.js'
 import { buildDir } from '../helpers/dockerfile-build.js'
-import { startFaultProxy } from '../helpers/fault-proxy.js'
+import { startRackFaultProxy } from '../helpers/fault-proxy.js'
 import { verifyThroughProxy } from '../helpers/rack-images.js'
 import { loadRig, skopeo, type Rig } from '../helpers/rig.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
@@ -154,7 +154,7 @@ describe('rack flows on the rig', () => {
 
   it('uses the build an import made when its answer is lost, and never sends the upload twice', async () => {
     const file = path.join(dir, 'build.tgz')
-    const proxy = await startFaultProxy(server.url)
+    const proxy = await startRackFaultProxy(server.host)
     try {
       const rack = new RackClient({ rackUrl: proxy.rackUrl(server.password), retryDelayMs: 10 })
       const importPath = '/apps/production/builds/import'
@@ -162,7 +162,7 @@ describe('rack flows on the rig', () => {
 
       // the rack made the build, the answer was lost: BuildList finds it
       let before = count()
-      proxy.fault({ method: 'POST', path: importPath, action: 'after' })
+      proxy.fault({ method: 'POST', path: importPath, action: { kind: 'after', status: 502 } })
       const imported = await runImport(rack, {
         app: 'production',
         tarball: file,
@@ -174,7 +174,7 @@ describe('rack flows on the rig', () => {
 
       // cut before the rack saw it: nothing found, not sent again, one line
       before = count()
-      proxy.fault({ method: 'POST', path: importPath, action: 'reset' })
+      proxy.fault({ method: 'POST', path: importPath, action: { kind: 'drop' } })
       const e = await runImport(rack, {
         app: 'production',
         tarball: file,
@@ -186,22 +186,21 @@ describe('rack flows on the rig', () => {
         )
       )
       expect(count()).toBe(before)
-      expect(proxy.requests.filter(r => r.path === importPath)).toHaveLength(2)
+      expect(proxy.requests.filter(r => r.url === importPath)).toHaveLength(2)
     } finally {
       await proxy.close()
     }
   })
 
   it("gives an import its own bound, longer than a call's", async () => {
-    const proxy = await startFaultProxy(server.url)
+    const proxy = await startRackFaultProxy(server.host)
     try {
       const rack = new RackClient({ rackUrl: proxy.rackUrl(server.password), timeoutMs: 500 })
       // the rack answers the import after 1.5 s: within the import's bound, not a call's
       proxy.fault({
         method: 'POST',
         path: '/apps/production/builds/import',
-        action: 'delay',
-        ms: 1500
+        action: { kind: 'delay', ms: 1500 }
       })
       const imported = await runImport(rack, {
         app: 'production',
@@ -209,7 +208,7 @@ describe('rack flows on the rig', () => {
         logger: silentLogger
       })
       expect(server.builds.get(imported.buildId)).toMatchObject({ status: 'complete' })
-      proxy.fault({ method: 'GET', path: '/system', action: 'delay', ms: 1500 })
+      proxy.fault({ method: 'GET', path: '/system', action: { kind: 'delay', ms: 1500 } })
       await expect(rack.systemGet()).rejects.toThrow(
         `rack ${proxy.host}: GET /system: no answer within 500 ms`
       )

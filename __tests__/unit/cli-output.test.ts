@@ -35,7 +35,7 @@ beforeAll(async () => {
   await writeFile(path.join(badDir, 'Dockerfile'), 'FROM busybox\n')
   await writeFile(
     path.join(badDir, 'convox.yml'),
-    'services:\n  web:\n    build: .\n    image: redis\n'
+    'services:\n  web:\n    build: .\n    agent: {ports: [1]}\n'
   )
 })
 afterAll(() => rm(badDir, { recursive: true, force: true }))
@@ -73,7 +73,9 @@ describe('convox-build plan', () => {
     )
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
-    expect(r.stderr).toMatch(/^convox\.yml:4:5: .*both build and image/m)
+    expect(r.stderr).toMatch(
+      /^convox\.yml:4:12: .*agent ports are now specified at the service level/m
+    )
     expect(r.stderr).not.toMatch(/\n\s+at /)
     expect(r.stderr + r.stdout).not.toContain(SECRET)
   })
@@ -125,6 +127,15 @@ describe('convox-build build output', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toBe('Build:   BQWERTYUIOP\nRelease: RASDFGHJKLZ\n')
     expect(r.stderr).toContain(`web  r.local/x:web.BQWERTYUIOP  sha256:${'f'.repeat(64)}`)
+  })
+
+  it('says on a service line which image a reused service came from', async () => {
+    const from = `r.local/x:web.${'0'.repeat(32)}`
+    const reused = { ...result, services: [{ ...result.services[0]!, reusedFrom: from }] }
+    const r = await cli(['build', '--app', 'myapp'], { result: reused })
+    expect(r.stderr).toContain(
+      `web  r.local/x:web.BQWERTYUIOP  sha256:${'f'.repeat(64)}  (reused from ${from})`
+    )
   })
 
   it('--id prints only the release id on stdout', async () => {

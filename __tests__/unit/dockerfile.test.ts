@@ -94,7 +94,7 @@ describe('scanDockerfile: stages', () => {
 
   it('reports an invalid escape directive', () => {
     expect(scanDockerfile('# escape=x\nFROM a\n').problems).toEqual([
-      { line: 1, message: 'invalid escape directive "x": must be \\ or `' }
+      { line: 1, message: "invalid escape token 'x' does not match ` or \\" }
     ])
   })
 })
@@ -118,7 +118,7 @@ describe('readDockerfile', () => {
   it('gives bad directives a position', () => {
     fs.writeFileSync(path.join(dir, 'Bad'), '# escape=?\nFROM a\n')
     expect(thrown(() => readDockerfile(path.join(dir, 'Bad'), 'Bad')).problems).toEqual([
-      { file: 'Bad', line: 1, col: 1, message: 'invalid escape directive "?": must be \\ or `' }
+      { file: 'Bad', line: 1, col: 1, message: "invalid escape token '?' does not match ` or \\" }
     ])
   })
 })

@@ -7,7 +7,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { stringify } from 'yaml'
 import { parseBuildArgs } from '../../src/core/build-args.js'
-import { scanDockerfile } from '../../src/core/dockerfile.js'
+import {
+  imageStages,
+  parseDockerfile,
+  resolveFrom,
+  scanDockerfile
+} from '../../src/core/dockerfile.js'
 import { UserError } from '../../src/core/errors.js'
 import { silentLogger } from '../../src/core/log.js'
 import { parseManifest } from '../../src/core/manifest.js'
@@ -29,6 +34,17 @@ const piece = fc.oneof(
     '*a',
     '&a',
     '<<',
+    '"<<"',
+    'on',
+    'labels',
+    'agent',
+    'resources',
+    'balancers',
+    'budget',
+    'timers',
+    'scale',
+    'port',
+    '{min: 1, max: 3, autoscale: {cpu: {threshold: 50}}}',
     '~',
     'null',
     'yes',
@@ -160,6 +176,43 @@ describe('loader fuzz', () => {
         expect(Array.isArray(r.args)).toBe(true)
       }),
       { numRuns: 1500 }
+    )
+  })
+
+  it('parseDockerfile gives a model or positioned problems, never a throw', () => {
+    const line = fc.oneof(
+      fc.constantFrom(
+        '# escape=`',
+        '# syntax=',
+        'FROM a AS b',
+        'FROM ${B:-a} AS c',
+        'FROM b',
+        'ARG B=x',
+        'ARG "Q"=1',
+        'ONBUILD RUN <<EOF',
+        'RUN <<-A <<B',
+        'RUN ["a", 1]',
+        'COPY --from=b <<EOF /x',
+        'EOF',
+        '\tA',
+        'B',
+        'RUN x \\',
+        '`',
+        ''
+      ),
+      fc.string({ maxLength: 12 })
+    )
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 14 }), fc.boolean(), (lines, crlf) => {
+        const m = parseDockerfile(lines.join(crlf ? '\r\n' : '\n'))
+        for (const p of m.problems) {
+          expect(p.line).toBeGreaterThanOrEqual(1)
+          expect(p.message).not.toBe('')
+        }
+        for (const s of m.stages) resolveFrom(m, s, { B: 'b' })
+        expect(imageStages(m, 'b').length).toBeLessThanOrEqual(m.stages.length)
+      }),
+      { numRuns: 2000 }
     )
   })
 

@@ -67,24 +67,31 @@ describe('parseManifest: what services build', () => {
     ],
     ['build .', 'services:\n  web:\n    build: .\n', { path: '.', manifest: 'Dockerfile' }],
     [
-      'merge key',
+      // yaml.v2 decode.go mappingSlice drops a plain merge key (services are a MapSlice).
+      'plain merge key in a service is dropped, as on the rack',
       'x: &b\n  build: app\nservices:\n  web:\n    <<: *b\n    port: 1\n',
+      { path: '.', manifest: 'Dockerfile' }
+    ],
+    [
+      'plain merge key, explicit build',
+      'x: &b\n  build: app\nservices:\n  web:\n    <<: *b\n    build: other\n',
+      { path: 'other', manifest: 'Dockerfile' }
+    ],
+    [
+      // yaml.go remarshal: the quoted key is marshalled plain, then merged.
+      'quoted "<<" merges (pkg/manifest yaml.go remarshal)',
+      'x: &b\n  build: app\nservices:\n  web:\n    "<<": *b\n',
       { path: 'app', manifest: 'Dockerfile' }
     ],
     [
-      'merge key, explicit wins',
-      'x: &b\n  build: app\nservices:\n  web:\n    <<: *b\n    build: other\n',
-      { path: 'other', manifest: 'Dockerfile' }
+      'image "" beside build builds (manifest.go ApplyDefaults)',
+      'services:\n  web:\n    build: app\n    image: ""\n',
+      { path: 'app', manifest: 'Dockerfile' }
     ],
     [
       'service alias',
       'x: &b\n  build: app\nservices:\n  web: *b\n',
       { path: 'app', manifest: 'Dockerfile' }
-    ],
-    [
-      'quoted "<<" is no merge (yaml.v2)',
-      'x: &b\n  image: redis\nservices:\n  web:\n    "<<": *b\n',
-      { path: '.', manifest: 'Dockerfile' }
     ],
     [
       'interpolated path',
@@ -148,65 +155,68 @@ describe('parseManifest: what services build', () => {
       }
     )
     expect(l.warnings).toEqual([
-      'convox.yml:5:7: service web: build.args is not used by Convox builds; pass build args with the build-args input',
-      'convox.yml:7:7: service web: unknown key build.contxt is ignored'
+      'convox.yml:5:7: service web: build.args is not used by Convox builds; pass build args with the build-args input'
     ])
   })
 })
 
 describe('parseManifest: problems, all at once, with positions', () => {
   it.each([
-    ['not a mapping', 'foo\n', ['convox.yml:1:1: the manifest must be a YAML mapping']],
     [
-      'typo in services',
-      'servicess:\n  web: {}\n',
-      ['convox.yml:1:1: unknown key "servicess": did you mean "services"?']
+      'not a mapping',
+      'foo\n',
+      ['convox.yml:1:1: the manifest must be a YAML mapping of sections (services, resources, ...)']
     ],
     [
-      'services not a map',
+      'services not a map (yaml.go unmarshalMapSlice)',
       'services:\n  - web\n',
-      ['convox.yml:2:3: services must be a map of service names to their definitions']
-    ],
-    ['service not a map', 'services:\n  web: 3\n', ['convox.yml:2:8: service web must be a map']],
-    [
-      'both build and image',
-      'services:\n  web:\n    build: .\n    image: redis\n',
-      [
-        'convox.yml:4:5: service web has both build and image: a service either builds or uses an image'
-      ]
+      ['convox.yml:2:5: services: cannot unmarshal !!str `web` into yaml.MapItem']
     ],
     [
-      'bad service names',
+      'service not a map',
+      'services:\n  web: 3\n',
+      ['convox.yml:2:8: services.web: cannot unmarshal !!int `3` into manifest.Service']
+    ],
+    [
+      'bad service names (validate.go validateServices)',
       'services:\n  Web: {}\n  9x: {}\n',
       [
-        'convox.yml:2:3: service name "Web" is invalid: it must start with a lowercase letter and hold only lowercase letters, digits and dashes',
-        'convox.yml:3:3: service name "9x" is invalid: it must start with a lowercase letter and hold only lowercase letters, digits and dashes'
+        'convox.yml:2:3: service name Web invalid, must contain only lowercase alphanumeric and dashes',
+        'convox.yml:3:3: service name 9x invalid, must contain only lowercase alphanumeric and dashes'
       ]
     ],
     [
       'bad image references',
-      'services:\n  a:\n    image: Redis\n  b:\n    image: "redis:-alpine"\n  c:\n    image: ""\n  d:\n    image: [x]\n',
+      'services:\n  a:\n    image: Redis\n  b:\n    image: "redis:-alpine"\n  d:\n    image: [x]\n',
       [
+        'convox.yml:7:12: services.d.image: cannot unmarshal !!seq into string',
         'convox.yml:3:12: service a: image "Redis" has "Redis" in its repository name: a repository name must be lowercase',
-        'convox.yml:5:12: service b: image "redis:-alpine" has an invalid tag "-alpine" (a tag is 1 to 128 letters, digits, _, . or -, and does not start with . or -)',
-        'convox.yml:7:12: service c: image "" is empty',
-        'convox.yml:9:12: service d: image must be a string'
+        'convox.yml:5:12: service b: image "redis:-alpine" has an invalid tag "-alpine" (a tag is 1 to 128 letters, digits, _, . or -, and does not start with . or -)'
       ]
     ],
     [
-      'duplicate service',
+      'duplicate service (stricter than the rack)',
       'services:\n  web: {}\n  web:\n    image: x\n',
-      ['convox.yml:3:3: services: key "web" is defined twice (first on line 2)']
+      ['convox.yml:3:3: service web is defined twice (first on line 2): rename one']
     ],
     [
-      'build not a path',
+      'build not a path (yaml.go ServiceBuild.UnmarshalYAML)',
       'services:\n  web:\n    build: [a]\n',
-      ['convox.yml:3:12: service web: build must be a path or a map with path and manifest']
+      [
+        'convox.yml:3:12: services.web.build: unknown type for service build: []interface {} (write the path as a string, or a map with path and manifest)'
+      ]
+    ],
+    [
+      'build: 1 is a number to yaml.v2',
+      'services:\n  web:\n    build: 1\n',
+      [
+        'convox.yml:3:12: services.web.build: unknown type for service build: int (write the path as a string, or a map with path and manifest)'
+      ]
     ],
     [
       'build.path not a string',
       'services:\n  web:\n    build:\n      path: {a: 1}\n',
-      ['convox.yml:4:13: service web: build.path must be a string']
+      ['convox.yml:4:13: services.web.build.path: cannot unmarshal !!map into string']
     ],
     [
       'YAML syntax error',
@@ -264,10 +274,10 @@ describe('interpolation in the manifest', () => {
 
   it('maps positions after multi-line values back to the source', () => {
     expect(problems('a: "${ML}"\nservices:\n  Web: {}\n', { ML: 'x\\ny\\nz' })).toEqual([
-      expect.stringMatching(/^convox\.yml:3:3: service name "Web"/)
+      expect.stringMatching(/^convox\.yml:3:3: service name Web/)
     ])
     expect(problems('a: |\n  ${ML}\nservices:\n  Web: {}\n', { ML: 'x\n  y\n  z' })).toEqual([
-      expect.stringMatching(/^convox\.yml:4:3: service name "Web"/)
+      expect.stringMatching(/^convox\.yml:4:3: service name Web/)
     ])
   })
 })
@@ -318,9 +328,10 @@ describe('loadManifest: build paths on disk', () => {
 
   it.each([
     [
-      'absolute path',
-      'build: /etc',
-      'convox.yml:3:12: build path "/etc" must be relative to the working directory'
+      // pkg/build/buildkit.go Build: filepath.Join(dir, build.Build.Path) keeps it inside.
+      'absolute path, taken from the source root as the rack does',
+      'build: /nope',
+      'convox.yml:3:12: build path "/nope" does not exist'
     ],
     [
       '.. escape',
@@ -350,9 +361,9 @@ describe('loadManifest: build paths on disk', () => {
       'convox.yml:4:17: Dockerfile app is not a file'
     ],
     [
-      'Dockerfile absolute',
+      'Dockerfile absolute, taken from the build path',
       'build:\n      manifest: /x/Dockerfile',
-      'convox.yml:4:17: Dockerfile "/x/Dockerfile" must be relative to the build path'
+      'convox.yml:4:17: Dockerfile x/Dockerfile does not exist'
     ],
     [
       'Dockerfile escape',
@@ -373,7 +384,7 @@ describe('loadManifest: build paths on disk', () => {
       loadProblems('services:\n  a:\n    build: nope\n  b:\n    build: /abs\n  c: {}\n')
     ).toEqual([
       'convox.yml:3:12: build path "nope" does not exist',
-      'convox.yml:5:12: build path "/abs" must be relative to the working directory'
+      'convox.yml:5:12: build path "/abs" does not exist'
     ])
   })
 

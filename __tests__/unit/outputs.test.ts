@@ -48,7 +48,8 @@ describe('action outputs', () => {
         'export-path',
         'images',
         'plan',
-        'release-id'
+        'release-id',
+        'reused'
       ].sort()
     )
     expect(out['build-id']).toMatch(/^B[A-Z]{10}$/)
@@ -64,6 +65,26 @@ describe('action outputs', () => {
     expect(JSON.parse(out.digests)).toEqual(result.digests)
     expect(out.plan).not.toContain('1.2.3')
     expect(out['artifact-id']).toBe('')
+    expect(JSON.parse(out.reused)).toEqual({})
+  })
+
+  it('reused: each service not built, to the image it was reused from', () => {
+    const services = result.plan.services.map(s => ({
+      name: s.name,
+      image: s.image,
+      digest: 'sha256:' + 'a'.repeat(64),
+      build: s.build,
+      sharedWith: [],
+      cachedSteps: 0,
+      totalSteps: 0,
+      durationMs: 1,
+      ...(s.build === 0 ? { reusedFrom: `reg/app:web.${'f'.repeat(32)}` } : {})
+    }))
+    const out = actionOutputs({ ...result, services })
+    expect(JSON.parse(out.reused)).toEqual({
+      web: `reg/app:web.${'f'.repeat(32)}`,
+      worker: `reg/app:web.${'f'.repeat(32)}`
+    })
   })
 
   it('adds the artifact and its page in the run', () => {

@@ -302,7 +302,7 @@ describe('createPlan rules', () => {
         file: 'convox.yml',
         line: 4,
         col: 3,
-        message: expect.stringContaining('service name "Bad" is invalid')
+        message: expect.stringContaining('service name Bad invalid')
       },
       { file: 'convox.yml', line: 3, col: 12, message: 'build path "missing" does not exist' }
     ])
@@ -328,11 +328,6 @@ describe('createPlan rules', () => {
 
   it.each([
     [
-      'refuses a manifest without services',
-      { 'convox.yml': 'resources:\n  db:\n    type: postgres\n' },
-      { file: 'convox.yml', line: 1, col: 1, message: expect.stringContaining('no services') }
-    ],
-    [
       'reports a bad escape directive in a Dockerfile with its position',
       { 'convox.yml': 'services:\n  web: {}\n', Dockerfile: '# escape=x\nFROM scratch\n' },
       { file: 'Dockerfile', line: 1, col: 1, message: expect.stringContaining('invalid escape') }
@@ -357,5 +352,133 @@ describe('createPlan rules', () => {
     expect(p.services[1]?.from).toBe('redis:7-alpine')
     expect(p.builds[0]?.argValues).toEqual({ TOKEN: 't0k' })
     expect(p.manifestText).toContain('${DIR}')
+  })
+
+  // pkg/build/buildkit.go Build: Load gets the app's env (common.AppEnvironment) overlaid with
+  // the build args (build.go buildEnvs: NAME=VALUE verbatim, a bare NAME from the build's env).
+  it.each([
+    ['a NAME=VALUE build arg', 'VERSION=1.2', {}, undefined, 'web:1.2'],
+    ['a bare managed arg', 'BUILD_GIT_SHA', {}, undefined, `web:${SHA}`],
+    ['a bare arg from the environment', 'VERSION', { VERSION: '3' }, undefined, 'web:3'],
+    ['the app env', '', { VERSION: 'ci' }, { VERSION: 'app' }, 'web:app'],
+    ['a build arg over the app env', 'VERSION=9', {}, { VERSION: 'app' }, 'web:9'],
+    ['the CI env standing in for the app env', '', { VERSION: 'ci' }, undefined, 'web:ci']
+  ])('interpolates ${VAR} with %s', async (_n, args, env, appEnv, image) => {
+    const dir = tempApp({
+      'convox.yml': 'services:\n  web:\n    image: web:${VERSION}${BUILD_GIT_SHA}\n'
+    })
+    const p = await createPlan(
+      settingsFor(dir, { 'build-args': args }),
+      { env, appEnv, gitSha: SHA, description: 'd', buildId: 'BABCDEFGHIJ' },
+      recorder()
+    )
+    expect(p.services[0]?.from).toBe(image)
+  })
+
+  it('plans no services where the manifest has none, as the rack builds nothing', async () => {
+    const log = recorder()
+    const p = await plan(
+      tempApp({ 'convox.yml': 'resources:\n  db:\n    type: postgres\n' }),
+      {},
+      {},
+      log
+    )
+    expect(p.services).toEqual([])
+    expect(log.warnings).toContainEqual(expect.stringContaining('no services'))
+  })
+})
+
+// BuildKit writes the build args in scope of each RUN into the image history (dockerfile2llb
+// dispatchRun / runCommandString: `RUN |1 BUILD_AUTH=... /bin/sh -c ...`), so BUILD_AUTH must not
+// be in scope in a stage the image carries: the final stage and those it is FROM.
+describe('BUILD_AUTH and the image history', () => {
+  const app = (dockerfile: string) =>
+    tempApp({ 'convox.yml': 'services:\n  web:\n    build: .\n', Dockerfile: dockerfile })
+  const auth = {
+    'build-args': 'BUILD_AUTH',
+    registry: 'registry.example.com/acme/myapp',
+    'registry-username': 'ci',
+    'registry-password': 'pw-in-auth'
+  }
+  const problemsOf = async (dir: string, inputs: Record<string, string> = auth) =>
+    plan(dir, inputs).then(
+      () => [],
+      (e: UserError) => e.problems
+    )
+
+  it('refuses BUILD_AUTH in the final stage, at its ARG line, with the fix', async () => {
+    const problems = await problemsOf(app('FROM busybox\nARG BUILD_AUTH\nRUN echo hi\n'))
+    expect(problems).toEqual([
+      expect.objectContaining({
+        file: 'Dockerfile',
+        line: 2,
+        message: expect.stringMatching(
+          /^BUILD_AUTH would be recorded in the history of the image of web .*RUN --mount=type=secret,id=BUILD_AUTH,env=BUILD_AUTH .*build-auth-in-image: true/
+        )
+      })
+    ])
+  })
+
+  it('refuses it in a stage the final stage is FROM', async () => {
+    const problems = await problemsOf(
+      app('FROM busybox AS base\nARG BUILD_AUTH\nRUN echo a\nFROM base\nRUN echo b\n')
+    )
+    expect(problems.map(p => p.line)).toEqual([2])
+  })
+
+  it('takes it in a build stage the image only copies from, passing the value there', async () => {
+    const p = await plan(
+      app(
+        'FROM busybox AS fetch\nARG BUILD_AUTH\nRUN echo "$BUILD_AUTH" > /dev/null\nFROM busybox\nCOPY --from=fetch /etc/hostname /x\nRUN echo done\n'
+      ),
+      auth
+    )
+    expect(p.builds[0]!.args).toEqual(['BUILD_AUTH'])
+    expect(JSON.parse(p.builds[0]!.argValues.BUILD_AUTH!)).toEqual({
+      'registry.example.com/acme/myapp': { Username: 'ci', Password: 'pw-in-auth' }
+    })
+  })
+
+  it('follows the development target: the stage built is the one judged', async () => {
+    const dir = app(
+      'FROM busybox AS development\nARG BUILD_AUTH\nRUN echo dev\nFROM busybox\nRUN echo prod\n'
+    )
+    expect(await problemsOf(dir)).toEqual([])
+    expect((await problemsOf(dir, { ...auth, development: 'true' })).map(p => p.line)).toEqual([2])
+  })
+
+  it('keeps the rack behaviour on request, warning at the ARG line', async () => {
+    const logger = recorder()
+    const p = await plan(
+      app('FROM busybox\nARG BUILD_AUTH\nRUN echo hi\n'),
+      { ...auth, 'build-auth-in-image': 'true' },
+      {},
+      logger
+    )
+    expect(p.builds[0]!.args).toEqual(['BUILD_AUTH'])
+    expect(logger.warnings).toEqual([
+      expect.stringMatching(/^2: BUILD_AUTH is recorded in the image history of web/)
+    ])
+  })
+
+  it('is a BuildKit secret whenever requested, declared or not, and no undeclared-arg warning', async () => {
+    const logger = recorder()
+    const p = await plan(
+      app('FROM busybox\nRUN --mount=type=secret,id=BUILD_AUTH true\n'),
+      { ...auth, secrets: 'npm=tok' },
+      {},
+      logger
+    )
+    expect(p.builds[0]!.args).toEqual([])
+    expect(p.secrets.map(s => s.id)).toEqual(['npm', 'BUILD_AUTH'])
+    expect(JSON.parse(p.secrets[1]!.value)).toHaveProperty(['registry.example.com/acme/myapp'])
+    expect(logger.warnings).toEqual([])
+  })
+
+  it('refuses a secret of its own with the id BUILD_AUTH while BUILD_AUTH is requested', async () => {
+    const problems = await problemsOf(app('FROM busybox\n'), { ...auth, secrets: 'BUILD_AUTH=x' })
+    expect(problems).toEqual([
+      expect.objectContaining({ input: 'secrets', message: expect.stringMatching(/is taken/) })
+    ])
   })
 })

@@ -136,6 +136,31 @@ describe('rawjson progress', () => {
     expect(p.errorMessage()).not.toContain('s3cret')
   })
 
+  it('a cache not found on a first build is said to be expected, not an ERROR line', () => {
+    const p = new ProgressReader()
+    const name = 'importing cache manifest from 127.0.0.1:5050/app:web.buildcache'
+    p.push(line({ vertexes: [{ digest: 'sha256:c', name, started: T0 }] }))
+    p.push(
+      line({
+        vertexes: [
+          {
+            digest: 'sha256:c',
+            name,
+            started: T0,
+            completed: T0,
+            // As buildctl v0.34 prints it for a cache ref that does not exist yet.
+            error:
+              'failed to configure registry cache importer: 127.0.0.1:5050/app:web.buildcache: not found'
+          }
+        ]
+      })
+    )
+    expect(p.text()).not.toMatch(/ERROR/)
+    expect(p.text()).toContain(
+      '#1 no cache to import yet (expected on a first build, which writes it): failed to configure registry cache importer'
+    )
+  })
+
   it('knows Dockerfile steps from internals', () => {
     expect(isDockerfileStep('[base 2/3] RUN x')).toBe(true)
     expect(isDockerfileStep('[internal] load metadata')).toBe(false)

@@ -23,7 +23,7 @@ import {
   runExternalBuild
 } from '../../src/core/rack/external-build.js'
 import { formatRackTime, parseAnyTime, parseRackTime } from '../../src/core/rack/time.js'
-import { startFaultProxy, type ProxyRule } from '../helpers/fault-proxy.js'
+import { startRackFaultProxy, type FaultEntry } from '../helpers/fault-proxy.js'
 import { captureLogger, type CapturedLog } from '../helpers/logger.js'
 import { freePort } from '../helpers/realrack.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
@@ -533,38 +533,38 @@ describe('promoteRelease and a 403 while the app updates', () => {
 })
 
 describe('exactly one build and one release, whatever the rack answers', () => {
-  const cases: { name: string; rule: ProxyRule }[] = [
+  const cases: { name: string; rule: FaultEntry }[] = [
     {
       name: 'BuildCreate answered 502 after the rack made it',
-      rule: { method: 'POST', path: '/apps/web/builds', action: 'after' }
+      rule: { method: 'POST', path: '/apps/web/builds', action: { kind: 'after', status: 502 } }
     },
     {
       name: 'BuildCreate answered 504 after the rack made it',
-      rule: { method: 'POST', path: '/apps/web/builds', action: 'after', status: 504 }
+      rule: { method: 'POST', path: '/apps/web/builds', action: { kind: 'after', status: 504 } }
     },
     {
       name: 'BuildCreate reset after the rack made it',
-      rule: { method: 'POST', path: '/apps/web/builds', action: 'reset-after' }
+      rule: { method: 'POST', path: '/apps/web/builds', action: { kind: 'reset', bytes: 1 } }
     },
     {
       name: 'BuildCreate reset before it reached the rack',
-      rule: { method: 'POST', path: '/apps/web/builds', action: 'reset' }
+      rule: { method: 'POST', path: '/apps/web/builds', action: { kind: 'drop' } }
     },
     {
       name: 'ReleaseCreate answered 502 after the rack made it',
-      rule: { method: 'POST', path: '/apps/web/releases', action: 'after' }
+      rule: { method: 'POST', path: '/apps/web/releases', action: { kind: 'after', status: 502 } }
     },
     {
       name: 'ReleaseCreate reset after the rack made it',
-      rule: { method: 'POST', path: '/apps/web/releases', action: 'reset-after' }
+      rule: { method: 'POST', path: '/apps/web/releases', action: { kind: 'reset', bytes: 1 } }
     },
     {
       name: 'ReleaseCreate never answered after the rack made it',
-      rule: { method: 'POST', path: '/apps/web/releases', action: 'hang-after' }
+      rule: { method: 'POST', path: '/apps/web/releases', action: { kind: 'hang-after' } }
     }
   ]
   it.each(cases)('$name', async c => {
-    const proxy = await startFaultProxy(server.url)
+    const proxy = await startRackFaultProxy(server.host)
     try {
       proxy.fault(c.rule)
       const rack = client(server, cap, {
@@ -578,7 +578,7 @@ describe('exactly one build and one release, whatever the rack answers', () => {
       expect(server.releasesOf('web').map(r => [r.id, r.build])).toEqual([
         [result.releaseId, result.buildId]
       ])
-      expect(proxy.requests.filter(r => r.action)).toHaveLength(1)
+      expect(proxy.requests.filter(r => r.action !== 'pass')).toHaveLength(1)
     } finally {
       await proxy.close()
     }
@@ -602,17 +602,27 @@ describe('exactly one build and one release, whatever the rack answers', () => {
   })
 
   it('stops, marking the build failed, when the release answer is lost and the rack cannot be asked', async () => {
-    const proxy = await startFaultProxy(server.url)
+    const proxy = await startRackFaultProxy(server.host)
     try {
-      proxy.fault({ method: 'POST', path: '/apps/web/releases', action: 'after' })
+      proxy.fault({
+        method: 'POST',
+        path: '/apps/web/releases',
+        action: { kind: 'after', status: 502 }
+      })
       // the first ReleaseList (does the build have a release already?) passes, the lookups fail
-      proxy.fault({ method: 'GET', path: '/apps/web/releases', action: 'after', times: 2, skip: 1 })
+      proxy.fault({
+        method: 'GET',
+        path: '/apps/web/releases',
+        action: { kind: 'after', status: 502 },
+        times: 2,
+        skip: 1
+      })
       const rack = client(server, cap, { rackUrl: proxy.rackUrl(server.password), retries: 1 })
       const e = await runExternalBuild(rack, buildOptions, async () => ({})).catch(
         (x: unknown) => x
       )
       expect((e as Error).message).toMatch(
-        /POST \/apps\/web\/releases: 502 .*; looking it up failed: .*GET \/apps\/web\/releases: 502/
+        /POST \/apps\/web\/releases: 502; looking it up failed: rack [^ ]+ GET \/apps\/web\/releases: 502$/
       )
       // the release exists (the rack made it) and was not made twice; the build is failed
       expect(server.releasesOf('web')).toHaveLength(1)

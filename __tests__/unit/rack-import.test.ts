@@ -15,7 +15,7 @@ import { Cancelled } from '../../src/core/interrupt.js'
 import { silentLogger } from '../../src/core/log.js'
 import { RackClient } from '../../src/core/rack/client.js'
 import { runImport } from '../../src/core/rack/import.js'
-import { startFaultProxy } from '../helpers/fault-proxy.js'
+import { startRackFaultProxy } from '../helpers/fault-proxy.js'
 import { node24Dir } from '../helpers/act.js'
 import { REPO_ROOT } from '../helpers/rig.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
@@ -141,9 +141,9 @@ describe('import of a damaged tarball, as a process', () => {
 
 describe('an import cancelled during the upload', () => {
   it("stops at once with the run's reason, nothing made", async () => {
-    const proxy = await startFaultProxy(server.url)
+    const proxy = await startRackFaultProxy(server.host)
     try {
-      proxy.fault({ method: 'POST', path: '/apps/web/builds/import', action: 'hang' })
+      proxy.fault({ method: 'POST', path: '/apps/web/builds/import', action: { kind: 'hang' } })
       const controller = new AbortController()
       const rack = new RackClient({
         rackUrl: proxy.rackUrl(server.password),
@@ -159,7 +159,7 @@ describe('an import cancelled during the upload', () => {
       expect(await pending).toBeInstanceOf(Cancelled)
       expect(Date.now() - started).toBeLessThan(2000)
       expect(server.buildsOf('web')).toEqual([])
-      expect(proxy.requests.filter(r => r.path === '/apps/web/builds/import')).toHaveLength(1)
+      expect(proxy.requests.filter(r => r.url === '/apps/web/builds/import')).toHaveLength(1)
     } finally {
       await proxy.close()
     }

@@ -70,7 +70,6 @@ async function run(
     noCache: false,
     push: true,
     platforms: [],
-    secrets: [],
     concurrency
   })
 }

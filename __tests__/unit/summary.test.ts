@@ -74,7 +74,7 @@ describe('job summary', () => {
     const rows = serviceRows(text)
     expect(rows).toHaveLength(3)
     expect(rows[0]).toBe(
-      '| service-with-a-long-name-0 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-0.BABCDEFGHIJ` | `sha256:aaaaaaaaaaaa` | #1 (shared with service-with-a-long-name-1) | 3/5 | 12.3s |'
+      '| service-with-a-long-name-0 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-0.BABCDEFGHIJ` | `sha256:aaaaaaaaaaaa` | #1 (shared with service-with-a-long-name-1) | 3/5 | built | 12.3s |'
     )
     expect(text).toContain('`BUILD_AUTH=***` `BUILD_GIT_SHA=***` `VERSION=***`')
     // Markdown and HTML in user text cannot break the table.
@@ -132,7 +132,7 @@ describe('job summary', () => {
     const rows = serviceRows(text)
     expect(rows).toHaveLength(4)
     expect(rows[3]).toBe(
-      '| service-with-a-long-name-3 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-3.BABCDEFGHIJ` | - | #2 (shared with service-with-a-long-name-2) | - | - |'
+      '| service-with-a-long-name-3 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-3.BABCDEFGHIJ` | - | #2 (shared with service-with-a-long-name-2) | - | - | - |'
     )
   })
 
@@ -140,5 +140,16 @@ describe('job summary', () => {
     expect(shortDigest('sha256:0123456789abcdef')).toBe('`sha256:0123456789ab`')
     expect(shortDigest('')).toBe('-')
     expect(new Redactor(['abc', 'abcdef']).redact('abcdef abc')).toBe('*** ***')
+  })
+
+  it('says which services were reused, and from which image', () => {
+    const r = resultWith(3)
+    r.services[0] = { ...r.services[0]!, reusedFrom: 'registry.example.com/acme/app:web.0123abcd' }
+    const md = renderSummary({ result: r, dryRun: false, secrets: new Redactor() })
+    expect(md).toContain('| Built or reused |')
+    expect(md).toMatch(
+      /service-with-a-long-name-0 .*\| reused from `registry\.example\.com\/acme\/app:web\.0123abcd` \|/
+    )
+    expect(md).toMatch(/service-with-a-long-name-1 .*\| built \|/)
   })
 })

@@ -15,7 +15,8 @@ export type ActionOutputs = Record<
   | 'plan'
   | 'export-path'
   | 'artifact-id'
-  | 'artifact-url',
+  | 'artifact-url'
+  | 'reused',
   string
 >
 
@@ -29,7 +30,10 @@ export function actionOutputs(result: PipelineResult, artifact?: UploadedArtifac
     plan: JSON.stringify(result.plan),
     'export-path': result.exportPath,
     'artifact-id': artifact ? String(artifact.id) : '',
-    'artifact-url': artifact?.url ?? ''
+    'artifact-url': artifact?.url ?? '',
+    reused: JSON.stringify(
+      Object.fromEntries(result.services.filter(s => s.reusedFrom).map(s => [s.name, s.reusedFrom]))
+    )
   }
 }
 

@@ -30,8 +30,8 @@ export function renderSummary(input: SummaryInput): string {
   if (result.plan.description) head.push(`> ${cell(result.plan.description)}`, '')
 
   const tableHead = [
-    '| Service | Image | Digest | Build | Cached steps | Duration |',
-    '|---|---|---|---|---|---|'
+    '| Service | Image | Digest | Build | Cached steps | Built or reused | Duration |',
+    '|---|---|---|---|---|---|---|'
   ]
   const rows = result.plan.services.map(s => serviceRow(s, result))
 
@@ -85,7 +85,14 @@ function serviceRow(planned: PlannedService, result: PipelineResult): string {
     !report || report.build === null || report.totalSteps === 0
       ? '-'
       : `${report.cachedSteps}/${report.totalSteps}`
-  return `| ${cell(planned.name)} | \`${cell(report?.image || planned.image)}\` | ${shortDigest(report?.digest ?? '')} | ${build} | ${cached} | ${seconds(report?.durationMs ?? 0)} |`
+  const how = !report
+    ? '-'
+    : report.reusedFrom
+      ? `reused from \`${cell(report.reusedFrom)}\``
+      : report.build === null
+        ? 'copied'
+        : 'built'
+  return `| ${cell(planned.name)} | \`${cell(report?.image || planned.image)}\` | ${shortDigest(report?.digest ?? '')} | ${build} | ${cached} | ${how} | ${seconds(report?.durationMs ?? 0)} |`
 }
 
 /** `sha256:` and the first 12 hex digits, as registries' UIs show them. */

@@ -93,12 +93,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-/** One line per service: name, image and digest, aligned. */
+/** One line per service: name, image and digest, aligned; and the image a reused one came from. */
 export function serviceLines(result: PipelineResult): string[] {
   const width = Math.max(0, ...result.services.map(s => s.name.length))
   return result.services.map(s => {
     const digest = s.digest ? `  ${s.digest}` : ''
-    return `${s.name.padEnd(width)}  ${s.image}${digest}`
+    const reused = s.reusedFrom ? `  (reused from ${s.reusedFrom})` : ''
+    return `${s.name.padEnd(width)}  ${s.image}${digest}${reused}`
   })
 }
 

@@ -1,20 +1,9 @@
-// convox.yml: interpolation, parsing with positions and what a build needs of it. Everything a
-// build does not use is accepted as it is: the rack validates it at release time.
+// convox.yml as the rack reads it before building (pkg/build/buildkit.go: manifest.Load, then
+// Validate): interpolated, decoded with yaml.v2's rules into the rack's types, every Load and
+// Validate failure reported with its file position; then what a build needs of it, checked on disk.
 import fs from 'node:fs'
 import path from 'node:path'
-import {
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  Scalar,
-  type Document,
-  type Node,
-  type Pair,
-  type YAMLMap
-} from 'yaml'
+import { LineCounter } from 'yaml'
 import { UserError, type Problem } from './errors.js'
 import { imageReferenceProblem } from './registry/reference.js'
 import {
@@ -25,6 +14,10 @@ import {
   type Interpolated
 } from './interpolate.js'
 import type { Logger } from './log.js'
+import { AT, Decoder, type Rec } from './manifest/decode.js'
+import { attributes, rackRules } from './manifest/rack-rules.js'
+import { MANIFEST, type Named } from './manifest/schema.js'
+import { parseYaml, type GScalar, type GVal } from './manifest/yaml.js'
 
 export const DEFAULT_DOCKERFILE = 'Dockerfile'
 /** The rack's service name rule (pkg/manifest validate.go); names end up in image tags. */
@@ -152,10 +145,11 @@ function resolveBuild(
     problems.push({ file, ...at, message })
     return undefined
   }
-  if (isAbsolutePath(b.path)) {
+  // The rack joins the path to the source root (filepath.Join), a leading `/` included.
+  if (path.win32.isAbsolute(b.path) && !b.path.startsWith('/')) {
     return fail(b.pathAt, `build path "${b.path}" must be relative to the working directory`)
   }
-  const contextPath = path.resolve(workingDirectory, b.path)
+  const contextPath = path.resolve(path.join(workingDirectory, b.path))
   if (!inside(workingDirectory, contextPath)) {
     return fail(b.pathAt, `build path "${b.path}" is outside the working directory`)
   }
@@ -165,10 +159,10 @@ function resolveBuild(
   if (!inside(root, realpathOrSelf(contextPath))) {
     return fail(b.pathAt, `build path "${b.path}" leads outside the working directory (symlink)`)
   }
-  if (isAbsolutePath(b.manifest)) {
+  if (path.win32.isAbsolute(b.manifest) && !b.manifest.startsWith('/')) {
     return fail(b.manifestAt, `Dockerfile "${b.manifest}" must be relative to the build path`)
   }
-  const dockerfilePath = path.resolve(contextPath, b.manifest)
+  const dockerfilePath = path.resolve(path.join(contextPath, b.manifest))
   const shown = posix(path.relative(workingDirectory, dockerfilePath))
   if (!inside(workingDirectory, dockerfilePath)) {
     return fail(b.manifestAt, `Dockerfile "${b.manifest}" is outside the working directory`)
@@ -185,10 +179,6 @@ function resolveBuild(
     contextPath,
     dockerfilePath
   }
-}
-
-function isAbsolutePath(p: string): boolean {
-  return path.isAbsolute(p) || path.win32.isAbsolute(p)
 }
 
 function inside(parent: string, child: string): boolean {
@@ -216,14 +206,13 @@ function posix(p: string): string {
   return p.split(path.sep).join('/')
 }
 
-type Entry = { key: string; keyNode: Node | null; value: Node | null; pair: Pair }
+/** The rack's MapSlice sections: a plain `<<` merge key inside them is dropped by yaml.v2. */
+const MAP_SLICES = ['services', 'resources', 'balancers', 'timers']
 
 class ManifestParser {
   private readonly problems: Problem[] = []
-  private merges = 0
   private readonly lines = new LineCounter()
   private readonly interpolated: Interpolated
-  private doc!: Document.Parsed
 
   constructor(
     private readonly source: string,
@@ -236,7 +225,6 @@ class ManifestParser {
     this.interpolated = interpolate(source, options.env)
   }
 
-  /** Throws only for YAML syntax errors; every other problem is returned with what parsed. */
   parse(): ParsedManifest & { problems: Problem[] } {
     const { file, logger } = this.options
     for (const r of this.interpolated.replacements) {
@@ -249,256 +237,227 @@ class ManifestParser {
         ...this.lines.linePos(r.start)
       })
     }
-    // YAML 1.1 as the rack's gopkg.in/yaml.v2 (merge keys, yes/no booleans); duplicate keys
-    // are checked below only where builds care, as yaml.v2 accepts them elsewhere.
-    this.doc = parseDocument(this.interpolated.text, {
-      version: '1.1',
-      prettyErrors: false,
-      uniqueKeys: false
+    const done = (services: ParsedService[]): ParsedManifest & { problems: Problem[] } => ({
+      file,
+      text: this.source,
+      services,
+      problems: this.problems
     })
-    for (const e of this.doc.errors) {
-      this.problems.push(this.problem(e.pos[0], yamlMessage(e.message)))
+    const yaml = parseYaml(this.interpolated.text)
+    for (const p of yaml.problems) this.problems.push(this.problem(p.at, p.message))
+    if (this.problems.length > 0 || !yaml.root) return done([])
+    const root = yaml.root
+    const d = new Decoder()
+    if (root.kind !== 'map') {
+      this.problems.push(
+        this.problem(
+          root.at,
+          'the manifest must be a YAML mapping of sections (services, resources, ...)'
+        )
+      )
+      return done([])
     }
-    if (this.problems.length > 0) throw new UserError(this.problems)
-
-    const services = this.services()
-    return { file, text: this.source, services, problems: this.problems }
+    const m = (d.decode(root, MANIFEST, 'manifest') as Rec | undefined) ?? {}
+    const named = (Array.isArray(m.services) ? m.services : []) as Named<Rec>[]
+    const attrs = attributes(root, d)
+    this.hints(root)
+    const rules = rackRules({ manifest: m, services: named, at: root.at }, attrs)
+    for (const p of [...d.problems, ...rules]) {
+      this.problems.push(this.problem(p.at, p.message.replace(/^manifest\.|^manifest: /, '')))
+    }
+    const services: ParsedService[] = []
+    const seen = new Map<string, number>()
+    for (const s of named) {
+      const first = seen.get(s.name)
+      if (first !== undefined) {
+        // The rack keeps both and the second silently replaces the first at release.
+        this.problems.push(
+          this.problem(
+            s.at,
+            `service ${s.name} is defined twice (first on line ${this.pos(first).line}): rename one`
+          )
+        )
+        continue
+      }
+      seen.set(s.name, s.at)
+      const svc = this.service(s)
+      if (svc) services.push(svc)
+    }
+    return done(services)
   }
 
-  private services(): ParsedService[] {
-    const contents = this.deref(this.doc.contents)
-    if (contents === null || (isScalar(contents) && contents.value === null)) return []
-    if (!isMap(contents)) {
-      this.problems.push(this.problem(start(contents), 'the manifest must be a YAML mapping'))
-      return []
+  /** Warnings for what the rack reads otherwise than it looks. */
+  private hints(root: GVal & { kind: 'map' }): void {
+    const { file, logger } = this.options
+    const warn = (at: number, message: string): void =>
+      logger.warning(message, { file, ...this.pos(at) })
+    const keys = new Set<string>()
+    for (const e of root.entries) {
+      if (e.key.kind === 'map' || e.key.kind === 'seq') continue
+      const k = e.key.text
+      if (keys.has(k)) warn(e.key.at, `key "${k}" is given twice: the rack uses the last one`)
+      keys.add(k)
+      if (!MAP_SLICES.includes(k) || e.merge) continue
+      this.droppedMerges(e.value, k, warn, 0)
+      if (k === 'services' && e.value.kind === 'map') {
+        for (const s of e.value.entries) {
+          if (s.merge || s.value.kind !== 'map') continue
+          const seenKeys = new Map<string, number>()
+          for (const f of s.value.entries) {
+            if (f.merge || f.key.kind === 'map' || f.key.kind === 'seq') continue
+            const prev = seenKeys.get(f.key.text)
+            if (prev !== undefined) {
+              warn(
+                f.key.at,
+                `services.${(s.key as GScalar).text}: key "${f.key.text}" is given twice (first on line ${this.pos(prev).line}): the rack uses the last one`
+              )
+            }
+            seenKeys.set(f.key.text, f.key.at)
+          }
+        }
+      }
     }
-    const top = this.entries(contents, 'the manifest')
-    const servicesEntry = top.get('services')
-    if (!servicesEntry) {
-      for (const k of top.keys()) {
-        if (k !== 'services' && /^services?s*$|^service$/i.test(k)) {
-          const e = top.get(k)
-          this.problems.push(
-            this.problem(start(e?.keyNode), `unknown key "${k}": did you mean "services"?`)
+    if (!keys.has('services')) {
+      for (const k of keys) {
+        if (/^services?s*$|^service$/i.test(k)) {
+          const e = root.entries.find(
+            x => x.key.kind !== 'map' && x.key.kind !== 'seq' && x.key.text === k
+          )
+          warn(
+            e?.key.at ?? 0,
+            `unknown key "${k}" is ignored: did you mean "services"? (nothing is built)`
           )
         }
       }
-      return []
     }
-    const node = this.deref(servicesEntry.value)
-    if (node === null || (isScalar(node) && node.value === null)) return []
-    if (!isMap(node)) {
-      this.problems.push(
-        this.problem(start(node), 'services must be a map of service names to their definitions')
-      )
-      return []
-    }
-    const out: ParsedService[] = []
-    for (const [name, e] of this.entries(node, 'services')) {
-      const s = this.service(name, e)
-      if (s) out.push(s)
-    }
-    return out
   }
 
-  private service(name: string, e: Entry): ParsedService | undefined {
-    const at = this.pos(start(e.keyNode))
-    if (!SERVICE_NAME.test(name)) {
-      this.problems.push({
-        file: this.options.file,
-        ...at,
-        message: `service name "${name}" is invalid: it must start with a lowercase letter and hold only lowercase letters, digits and dashes`
-      })
+  private droppedMerges(
+    v: GVal,
+    where: string,
+    warn: (at: number, message: string) => void,
+    depth: number
+  ): void {
+    if (depth > 20) return
+    if (v.kind === 'seq') for (const i of v.items) this.droppedMerges(i, where, warn, depth + 1)
+    if (v.kind !== 'map') return
+    for (const e of v.entries) {
+      if (e.merge) {
+        warn(
+          e.key.at,
+          `${where}: the rack ignores a plain merge key (<<) under ${where.split('.')[0]}: its keys are not used; write "<<" (quoted) to merge, as the rack does then`
+        )
+        continue
+      }
+      const k = e.key.kind === 'map' || e.key.kind === 'seq' ? '?' : e.key.text
+      this.droppedMerges(e.value, `${where}.${k}`, warn, depth + 1)
     }
-    const node = this.deref(e.value)
-    // A service without build or image builds `.` with `Dockerfile`, as on the rack.
-    const defaults = { path: '.', manifest: DEFAULT_DOCKERFILE, pathAt: at, manifestAt: at }
-    if (node === null || (isScalar(node) && node.value === null))
-      return { name, at, build: defaults }
-    if (!isMap(node)) {
-      this.problems.push(this.problem(start(node), `service ${name} must be a map`))
-      return undefined
-    }
-    const fields = this.entries(node, `service ${name}`)
+  }
+
+  private service(s: Named<Rec>): ParsedService | undefined {
+    const { name } = s
+    const at = this.pos(s.at)
+    const v = s.value
+    const pos = (v[AT] ?? {}) as Record<string, number>
+    const build = (v.build ?? {}) as Rec
+    const bpos = (build[AT] ?? {}) as Record<string, number>
+    const image = typeof v.image === 'string' ? v.image : ''
+    const bpath = typeof build.path === 'string' ? build.path : ''
+    const bmanifest = typeof build.manifest === 'string' ? build.manifest : ''
     // `image: ${X}` with X unset would silently build `.` on the rack: refuse instead.
-    for (const key of ['build', 'image']) {
-      const f = fields.get(key)
-      if (!f || nonNull(f)) continue
-      const why = this.emptied(f.value ?? f.keyNode, f.value ? 0 : Infinity)
+    for (const [key, value, keyAt] of [
+      ['image', image, pos['#image']],
+      ['build', bpath, pos['#build']]
+    ] as const) {
+      if (value !== '' || keyAt === undefined) continue
+      if (key === 'build' && (bmanifest !== '' || image !== '')) continue
+      const why = this.emptied(keyAt)
       if (why) {
-        this.problems.push(this.problem(start(f.keyNode), `service ${name}: ${key} is empty${why}`))
+        this.problems.push(this.problem(keyAt, `service ${name}: ${key} is empty${why}`))
         return undefined
       }
     }
-    const build = nonNull(fields.get('build'))
-    const image = nonNull(fields.get('image'))
-    if (build && image) {
-      const later = start(build.keyNode) > start(image.keyNode) ? build : image
-      this.problems.push(
-        this.problem(
-          start(later.keyNode),
-          `service ${name} has both build and image: a service either builds or uses an image`
-        )
-      )
-      return undefined
-    }
-    if (image) return this.imageService(name, at, image)
-    if (!build) return { name, at, build: defaults }
-    return this.buildService(name, at, build)
-  }
-
-  private imageService(name: string, at: Position, e: Entry): ParsedService | undefined {
-    const node = this.deref(e.value)
-    if (!isScalar(node)) {
-      this.problems.push(this.problem(start(node), `service ${name}: image must be a string`))
-      return undefined
-    }
-    const image = scalarText(node)
-    const why = imageReferenceProblem(image)
-    if (why) {
-      this.problems.push(
-        this.problem(start(node), `service ${name}: image "${image}" ${why}${this.emptied(node)}`)
-      )
-      return undefined
-    }
-    return { name, at, image }
-  }
-
-  private buildService(name: string, at: Position, e: Entry): ParsedService | undefined {
-    const node = this.deref(e.value)
-    const nodeAt = this.pos(start(node))
-    if (isScalar(node)) {
-      // yaml.v2 rejects a number or boolean here; its 1.1 resolver differs from ours (`.` is a
-      // float to us), so take the text and let the path checks speak.
-      const value = scalarText(node)
-      const p = value === '' ? '.' : value
-      if (value === '' && this.emptied(node)) {
-        this.problems.push(
-          this.problem(start(node), `service ${name}: build path is empty${this.emptied(node)}`)
-        )
+    for (const key of ['path', 'manifest'] as const) {
+      const keyAt = bpos['#' + key]
+      const value = key === 'path' ? bpath : bmanifest
+      if (keyAt === undefined || value !== '' || image !== '') continue
+      const why = this.emptied(keyAt)
+      if (why) {
+        this.problems.push(this.problem(keyAt, `service ${name}: build.${key} is empty${why}`))
         return undefined
       }
-      return {
-        name,
-        at,
-        build: { path: p, manifest: DEFAULT_DOCKERFILE, pathAt: nodeAt, manifestAt: nodeAt }
-      }
     }
-    if (!isMap(node)) {
-      this.problems.push(
-        this.problem(
-          start(node),
-          `service ${name}: build must be a path or a map with path and manifest`
-        )
-      )
-      return undefined
-    }
-    const fields = this.entries(node, `service ${name} build`)
-    const text = (key: string): { value: string; at: Position } | null | undefined => {
-      const raw = fields.get(key)
-      const f = nonNull(raw)
-      if (!f) {
-        const why = raw ? this.emptied(raw.value ?? raw.keyNode, raw.value ? 0 : Infinity) : ''
-        if (!why) return null
-        this.problems.push(
-          this.problem(start(raw?.keyNode), `service ${name}: build.${key} is empty${why}`)
-        )
-        return undefined
-      }
-      const v = this.deref(f.value)
-      if (!isScalar(v)) {
-        this.problems.push(this.problem(start(v), `service ${name}: build.${key} must be a string`))
-        return undefined
-      }
-      const value = scalarText(v)
-      if (value === '' && this.emptied(v)) {
-        this.problems.push(
-          this.problem(start(v), `service ${name}: build.${key} is empty${this.emptied(v)}`)
-        )
-        return undefined
-      }
-      return { value, at: this.pos(start(v)) }
-    }
-    const p = text('path')
-    const m = text('manifest')
-    if (p === undefined || m === undefined) return undefined
-    for (const [key, f] of fields) {
-      if (key === 'path' || key === 'manifest') continue
-      const where = { file: this.options.file, ...this.pos(start(f.keyNode)) }
-      if (key === 'args') {
+    this.renumbered(name, 'image', pos.image)
+    this.renumbered(name, 'build.path', bpos.path)
+    this.renumbered(name, 'build.manifest', bpos.manifest)
+    if (image !== '') {
+      if (bpath !== '' || bmanifest !== '') {
         this.options.logger.warning(
-          `service ${name}: build.args is not used by Convox builds; pass build args with the build-args input`,
-          where
+          `service ${name}: build is ignored because image is set (the rack uses the image)`,
+          { file: this.options.file, ...this.pos(pos['#build'] ?? s.at) }
         )
-      } else {
-        this.options.logger.warning(`service ${name}: unknown key build.${key} is ignored`, where)
       }
+      const why = imageReferenceProblem(image)
+      if (why) {
+        this.problems.push(
+          this.problem(
+            pos.image ?? s.at,
+            `service ${name}: image "${image}" ${why}${this.emptied(pos['#image'] ?? s.at)}`
+          )
+        )
+        return undefined
+      }
+      return { name, at, image }
     }
+    if (Array.isArray(build.args) && build.args.length > 0) {
+      this.options.logger.warning(
+        `service ${name}: build.args is not used by Convox builds; pass build args with the build-args input`,
+        { file: this.options.file, ...this.pos(bpos['#args'] ?? s.at) }
+      )
+    }
+    const buildAt = pos.build ?? s.at
     return {
       name,
       at,
       build: {
-        path: p?.value || '.',
-        manifest: m?.value || DEFAULT_DOCKERFILE,
-        pathAt: p?.at ?? nodeAt,
-        manifestAt: m?.at ?? nodeAt
+        path: bpath || '.',
+        manifest: bmanifest || DEFAULT_DOCKERFILE,
+        pathAt: this.pos(bpos.path ?? buildAt),
+        manifestAt: this.pos(bpos.manifest ?? buildAt)
       }
     }
   }
 
-  /** Keys of a map in order, `<<` merges applied (explicit keys win), duplicates reported. */
-  private entries(map: YAMLMap, what: string, depth = 0): Map<string, Entry> {
-    const out = new Map<string, Entry>()
-    const merged: Map<string, Entry>[] = []
-    for (const pair of map.items as Pair[]) {
-      const keyNode = (pair.key ?? null) as Node | null
-      if (isMergeKey(keyNode)) {
-        // Bounded, so nested aliases cannot blow up (the "billion laughs").
-        if (depth > 20 || ++this.merges > 10000) {
-          if (this.merges === 10001)
-            this.problems.push(this.problem(start(keyNode), 'too many merged aliases'))
-          continue
-        }
-        const v = this.deref((pair.value ?? null) as Node | null)
-        const sources = isSeq(v) ? (v.items as Node[]).map(i => this.deref(i)) : [v]
-        for (const src of sources) {
-          if (isMap(src)) merged.push(this.entries(src, what, depth + 1))
-        }
-        continue
-      }
-      const key = keyText(keyNode)
-      const prev = out.get(key)
-      if (prev) {
-        this.problems.push(
-          this.problem(
-            start(keyNode),
-            `${what}: key "${key}" is defined twice (first on line ${this.pos(start(prev.keyNode)).line})`
-          )
-        )
-        continue
-      }
-      out.set(key, { key, keyNode, value: (pair.value ?? null) as Node | null, pair })
+  /** Warns where yaml.v2 turned a number or boolean into other text (`1.10` is `1.1`). */
+  private renumbered(service: string, key: string, at: number | undefined): void {
+    if (at === undefined) return
+    const raw = parseYaml(this.lineFrom(at)).root
+    if (
+      !raw ||
+      raw.kind === 'map' ||
+      raw.kind === 'seq' ||
+      raw.kind === 'str' ||
+      raw.kind === 'null'
+    ) {
+      return
     }
-    for (const m of merged) {
-      for (const [k, e] of m) if (!out.has(k)) out.set(k, e)
-    }
-    return out
+    const read = raw.kind === 'bool' ? 'a boolean' : 'a number'
+    this.options.logger.warning(
+      `service ${service}: ${key} ${raw.text} is ${read} to the rack, which uses its own spelling of it: quote it ("${raw.text}") to mean the text`,
+      { file: this.options.file, ...this.pos(at) }
+    )
   }
 
-  private deref(node: Node | null | undefined, depth = 0): Node | null {
-    if (node === null || node === undefined) return null
-    if (isAlias(node)) {
-      if (depth > 20) return null
-      return this.deref((node.resolve(this.doc) ?? null) as Node | null, depth + 1)
-    }
-    return node
+  private lineFrom(offset: number): string {
+    const text = this.interpolated.text.slice(offset, this.lineEnd(offset))
+    return text.replace(/\s+#.*$/, '')
   }
 
-  /** ` (${X} was not set)` when unset variables made this node's value. */
-  private emptied(node: Node | null, slack = 0): string {
-    if (!node?.range) return ''
-    const end = Math.min(node.range[2] + slack, this.lineEnd(node.range[2]))
-    const unset = replacementsIn(this.interpolated, node.range[0], end).filter(r => !r.set)
+  /** ` (${X} was not set)` when unset variables made the line from offset. */
+  private emptied(offset: number): string {
+    const unset = replacementsIn(this.interpolated, offset, this.lineEnd(offset)).filter(
+      r => !r.set
+    )
     if (unset.length === 0) return ''
     const names = unset.map(r => `\${${r.name}}`).join(', ')
     return ` (${names} ${unset.length === 1 ? 'is' : 'are'} not set and became empty)`
@@ -518,41 +477,4 @@ class ManifestParser {
   private problem(offset: number, message: string): Problem {
     return { file: this.options.file, ...this.pos(offset), message }
   }
-}
-
-function nonNull(e: Entry | undefined): Entry | undefined {
-  if (!e) return undefined
-  const v = e.value
-  if (v === null || (isScalar(v) && v.value === null)) return undefined
-  return e
-}
-
-function start(node: Node | null | undefined): number {
-  return node?.range?.[0] ?? 0
-}
-
-function isMergeKey(node: Node | null): boolean {
-  if (!isScalar(node)) return false
-  if (node.type && node.type !== Scalar.PLAIN) return false
-  const v = node.value
-  return v === '<<' || (typeof v === 'symbol' && v.description === '<<')
-}
-
-/** Keys as yaml.v2 names them: the scalar's text (`1` for an integer key). */
-function keyText(node: Node | null): string {
-  if (node === null) return ''
-  if (isScalar(node)) return scalarText(node)
-  return String((node as { toJSON?: () => unknown }).toJSON?.() ?? '')
-}
-
-/** A scalar as yaml.v2 decodes it into a string field: its text, whatever its type. */
-function scalarText(node: Scalar): string {
-  if (typeof node.value === 'string') return node.value
-  if (node.value === null) return ''
-  return node.source ?? String(node.value)
-}
-
-/** yaml's messages end with a position we report separately. */
-function yamlMessage(message: string): string {
-  return message.replace(/ at line \d+, column \d+[\s\S]*$/, '')
 }

@@ -17,7 +17,7 @@ import {
 import { defaultDescription, resolveGitSha } from './git.js'
 import { newReleaseId } from './ids.js'
 import type { Logger } from './log.js'
-import { createPlan, planOutput, type Plan, type PlanOutput } from './plan.js'
+import { createPlan, planLines, planOutput, type Plan, type PlanOutput } from './plan.js'
 import { RegistryClient } from './registry/client.js'
 import { parseReference } from './registry/reference.js'
 import type { RunEnvironment, ServiceReport } from './run.js'
@@ -79,7 +79,11 @@ export async function runPipeline(
 
   // Manifest problems are reported before a missing commit: they are what users fix first.
   let gitProblem: UserError | undefined
-  const gitSha = await resolveGitSha(env, settings.workingDirectory, run.exec).catch(e => {
+  const gitSha = await (
+    settings.gitSha
+      ? Promise.resolve(settings.gitSha)
+      : resolveGitSha(env, settings.workingDirectory, run.exec)
+  ).catch(e => {
     if (!isUserError(e)) throw e
     gitProblem = e
     return ''
@@ -94,7 +98,11 @@ export async function runPipeline(
   ) => createPlan(s, { env, gitSha, description, ...ids }, planLogger)
 
   // The whole manifest is checked before anything is created on a rack.
-  let plan = await logger.group('Plan', () => planFor(settings))
+  let plan = await logger.group('Plan', async () => {
+    const planned = await planFor(settings)
+    for (const line of planLines(planned)) logger.info(line)
+    return planned
+  })
   if (gitProblem) throw gitProblem
   const result = (extra: Partial<PipelineResult> = {}): PipelineResult => ({
     plan: planOutput(plan),
@@ -183,7 +191,8 @@ export async function runPipeline(
       })
       const written = await writeExport(settings.export, record, built.exportSources, {
         tempDir: run.tempDir,
-        platform: settings.platforms[0]
+        platform: settings.platforms[0],
+        signal: run.signal
       })
       logger.info(`Exported build ${plan.buildId} to ${written.path}`)
       return written.path
@@ -275,7 +284,12 @@ async function buildImages(
   settings: Settings,
   run: RunEnvironment
 ): Promise<BuiltImages> {
-  const tools = registryTools(loginsFromSettings(settings), settings.dockerHubRegistry, run.logger)
+  const tools = registryTools(
+    loginsFromSettings(settings),
+    settings.dockerHubRegistry,
+    run.logger,
+    run.signal
+  )
   const builds = await buildPlan(plan, settings, run, {
     tools,
     ociArchives: !settings.push && settings.export !== ''

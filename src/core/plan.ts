@@ -2,12 +2,19 @@
 // builder runs. Pure: reads the manifest and Dockerfiles, nothing else.
 import path from 'node:path'
 import { buildAuth, parseBuildArgs, type BuildArg, type ManagedArg } from './build-args.js'
-import { readDockerfile, hasStage, type DockerfileInfo } from './dockerfile.js'
+import { BUILD_AUTH, BUILD_AUTH_FIX, buildAuthInHistory } from './build-auth.js'
+import {
+  dockerfileInfo,
+  hasStage,
+  readDockerfileModel,
+  type DockerfileInfo,
+  type DockerfileModel
+} from './dockerfile.js'
 import { UserError, isUserError, type Problem } from './errors.js'
 import { newBuildId } from './ids.js'
 import type { Logger } from './log.js'
 import { loadManifest, type Manifest } from './manifest.js'
-import type { Settings } from './settings.js'
+import type { BuildSecret, Settings } from './settings.js'
 
 /** One Dockerfile build; services with the same context, Dockerfile, args and target share it. */
 export interface PlannedBuild {
@@ -70,11 +77,18 @@ export interface Plan extends Omit<PlanOutput, 'builds'> {
   manifestText: string
   /** Absolute working directory. */
   workingDirectory: string
+  /** BuildKit secrets of every build: the `secrets` input, and BUILD_AUTH when requested. */
+  secrets: BuildSecret[]
 }
 
 export interface PlanContext {
-  /** Environment for `${VAR}` interpolation and bare build args. */
+  /** The build's environment: bare build args take their values from it. */
   env: NodeJS.ProcessEnv
+  /**
+   * The app's environment (its latest release's env on the rack) for `${VAR}` interpolation,
+   * overlaid with the requested build args as the rack does. Without it, env stands in.
+   */
+  appEnv?: Record<string, string>
   /** The commit built (BUILD_GIT_SHA): see git.ts resolveGitSha. */
   gitSha: string
   description: string
@@ -118,32 +132,51 @@ export async function createPlan(
     collect(() =>
       parseBuildArgs(settings.buildArgs, { env: context.env, managed: n => managed[n](), logger })
     ) ?? []
+  // The rack interpolates with the app's env overlaid with the build args (pkg/build/buildkit.go
+  // Build: AppEnvironment, then buildEnvs).
+  const interpolation: NodeJS.ProcessEnv = { ...(context.appEnv ?? context.env) }
+  for (const a of requested) interpolation[a.name] = a.value
   const manifest = collect(() =>
     loadManifest({
       workingDirectory: settings.workingDirectory,
       manifest: settings.manifest,
-      env: context.env,
+      env: interpolation,
       logger
     })
   )
   if (manifest && manifest.services.length === 0) {
-    problems.push({
+    // The rack builds nothing then, and succeeds.
+    logger.warning('no services: the manifest has nothing to build', {
       file: manifest.file,
       line: 1,
-      col: 1,
-      message: 'no services: the manifest has nothing to build (a "services" map is needed)'
+      col: 1
     })
   }
-  const dockerfiles = new Map<string, DockerfileInfo>()
+  const dockerfiles = new Map<string, Dockerfile>()
   for (const s of manifest?.services ?? []) {
     if (!s.build || dockerfiles.has(s.build.dockerfilePath)) continue
     const shown = path.posix.join(s.build.context, s.build.dockerfile)
-    const info = collect(() => readDockerfile(s.build!.dockerfilePath, shown))
-    if (info) dockerfiles.set(s.build.dockerfilePath, info)
+    const model = collect(() => readDockerfileModel(s.build!.dockerfilePath, shown))
+    if (model)
+      dockerfiles.set(s.build.dockerfilePath, { model, info: dockerfileInfo(model), shown })
+  }
+  const auth = requested.find(a => a.name === BUILD_AUTH)
+  if (auth && settings.secrets.some(x => x.id === BUILD_AUTH)) {
+    problems.push({
+      input: 'secrets',
+      message: `secret id ${BUILD_AUTH} is taken: BUILD_AUTH in build-args is also a BuildKit secret of that id; give this secret another id`
+    })
   }
   if (problems.length > 0 || !manifest) throw new UserError(problems)
 
   return assemble(settings, context, buildId, manifest, dockerfiles, requested, logger)
+}
+
+interface Dockerfile {
+  model: DockerfileModel
+  info: DockerfileInfo
+  /** Its path from the working directory, for problems. */
+  shown: string
 }
 
 function assemble(
@@ -151,10 +184,11 @@ function assemble(
   context: PlanContext,
   buildId: string,
   manifest: Manifest,
-  dockerfiles: Map<string, DockerfileInfo>,
+  dockerfiles: Map<string, Dockerfile>,
   requested: BuildArg[],
   logger: Logger
 ): Plan {
+  const problems: Problem[] = []
   const repository = settings.registry || settings.app
   const builds: BuildSpec[] = []
   const byKey = new Map<string, number>()
@@ -167,7 +201,7 @@ function assemble(
       services.push({ name: s.name, from: s.image, image, build: null })
       continue
     }
-    const info = dockerfiles.get(s.build.dockerfilePath)!
+    const { info, model, shown } = dockerfiles.get(s.build.dockerfilePath)!
     const argValues: Record<string, string> = {}
     for (const a of [...requested].sort((x, y) => compare(x.name, y.name))) {
       if (!info.args.includes(a.name)) continue
@@ -179,6 +213,22 @@ function assemble(
       settings.development && hasStage(info, DEVELOPMENT_TARGET) ? DEVELOPMENT_TARGET : null
     const key = JSON.stringify([s.build.context, s.build.dockerfile, argValues, target])
     let index = byKey.get(key)
+    if (index === undefined && argValues[BUILD_AUTH] !== undefined) {
+      const leak = buildAuthInHistory(model, target, argValues)
+      if (leak && settings.buildAuthInImage) {
+        logger.warning(
+          `BUILD_AUTH is recorded in the image history of ${s.name} (build-auth-in-image: true): anyone who can pull the image can read the registry passwords`,
+          { file: shown, line: leak.line, col: leak.col }
+        )
+      } else if (leak) {
+        problems.push({
+          file: shown,
+          line: leak.line,
+          col: leak.col,
+          message: `BUILD_AUTH would be recorded in the history of the image of ${s.name} (BuildKit writes the build args of each RUN into it): ${BUILD_AUTH_FIX}`
+        })
+      }
+    }
     if (index === undefined) {
       index = builds.length
       byKey.set(key, index)
@@ -206,13 +256,16 @@ function assemble(
   }
 
   for (const a of requested) {
-    if (used.has(a.name)) continue
+    // BUILD_AUTH is a BuildKit secret too, whether or not an ARG declares it.
+    if (used.has(a.name) || a.name === BUILD_AUTH) continue
     logger.warning(
       `build arg ${a.name} is not declared (ARG ${a.name}) by any Dockerfile of this build: it is not passed`,
       { input: 'build-args', line: a.line }
     )
   }
 
+  if (problems.length > 0) throw new UserError(problems)
+  const auth = requested.find(a => a.name === BUILD_AUTH)
   return {
     app: settings.app,
     buildId,
@@ -225,7 +278,8 @@ function assemble(
     rack: context.rackName || settings.rack,
     registry: settings.push ? settings.registry : '',
     manifestText: manifest.text,
-    workingDirectory: settings.workingDirectory
+    workingDirectory: settings.workingDirectory,
+    secrets: auth ? [...settings.secrets, { id: BUILD_AUTH, value: auth.value }] : settings.secrets
   }
 }
 
@@ -263,4 +317,21 @@ export function planOutput(plan: Plan | PlanOutput): PlanOutput {
       target: b.target
     }))
   }
+}
+
+/** The plan in a few lines for the log: one per build (services, context/Dockerfile, target, arg names), one per image service. */
+export function planLines(plan: Plan | PlanOutput): string[] {
+  const lines = [
+    `${plan.app} ${plan.buildId}: ${plan.services.length} services, ${plan.builds.length} builds`
+  ]
+  plan.builds.forEach((b, i) => {
+    const file = path.posix.join(b.context, b.dockerfile)
+    const target = b.target ? `, target ${b.target}` : ''
+    const args = b.args.length > 0 ? `, args ${b.args.join(' ')}` : ''
+    lines.push(`build ${i + 1}: ${b.services.join(', ')} from ${file}${target}${args}`)
+  })
+  for (const s of plan.services) {
+    if (s.build === null) lines.push(`image: ${s.name} from ${s.from ?? ''}`)
+  }
+  return lines
 }

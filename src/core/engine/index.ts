@@ -8,6 +8,7 @@ import {
 import type { Plan } from '../plan.js'
 import type { RunEnvironment } from '../run.js'
 import type { Settings } from '../settings.js'
+import { Reuse } from '../reuse/index.js'
 import { runBuilds, type BuildsResult, type CopyImage } from './scheduler.js'
 import { registryTools, type RegistryTools } from './registry-copy.js'
 import { selectEngine } from './select.js'
@@ -16,6 +17,9 @@ import type { Engine } from './types.js'
 export type { BuildsResult, CopyImage } from './scheduler.js'
 export type { Engine, BuildResult } from './types.js'
 export { registryTools, type RegistryTools } from './registry-copy.js'
+
+/** Build args whose values are secret: off command lines, out of reuse keys. */
+const SECRET_ARGS = ['BUILD_AUTH']
 
 export type EngineSettings = LoginSettings &
   Pick<
@@ -28,7 +32,7 @@ export type EngineSettings = LoginSettings &
     | 'buildkitHost'
     | 'platforms'
     | 'concurrency'
-    | 'secrets'
+    | 'reuse'
   >
 
 export interface BuildPlanOptions {
@@ -55,18 +59,34 @@ export async function buildPlan(
 ): Promise<BuildPlanResult> {
   const logins = loginsFromSettings(settings)
   const config = await createDockerConfig(logins, run)
-  const tools = options.tools ?? registryTools(logins, settings.dockerHubRegistry, run.logger)
+  const tools =
+    options.tools ?? registryTools(logins, settings.dockerHubRegistry, run.logger, run.signal)
   const checkLogin = options.checkLogin ?? tools.checkLogin
+  const reuse =
+    settings.reuse && !settings.noCache && settings.push
+      ? new Reuse({
+          client: tools.client,
+          platforms: settings.platforms,
+          secretIds: plan.secrets.map(s => s.id),
+          secretArgs: SECRET_ARGS,
+          exec: run.exec,
+          env: run.env
+        })
+      : undefined
+  // Git's index is read while the logins and the engine are checked.
+  reuse?.prefetch(plan.workingDirectory)
   try {
     // Before any build: a wrong password is one line naming the registry, not a failed push.
-    await Promise.all(logins.map(l => checkLogin(l)))
-    const engine = await selectEngine({
-      engine: settings.engine,
-      builder: settings.builder,
-      buildkitHost: settings.buildkitHost,
-      exec: run.exec,
-      env: { ...run.env, ...config.env }
-    })
+    const [engine] = await Promise.all([
+      selectEngine({
+        engine: settings.engine,
+        builder: settings.builder,
+        buildkitHost: settings.buildkitHost,
+        exec: run.exec,
+        env: { ...run.env, ...config.env }
+      }),
+      ...logins.map(l => checkLogin(l))
+    ])
     run.logger.info(`engine: ${engine.description}`)
     const result = await runBuilds({
       plan,
@@ -77,11 +97,12 @@ export async function buildPlan(
       noCache: settings.noCache,
       push: settings.push,
       platforms: settings.platforms,
-      secrets: settings.secrets,
       concurrency: settings.concurrency,
       copyImage: options.copyImage ?? tools.copyImage,
+      reuse,
+      secretArgs: SECRET_ARGS,
       ociArchives: options.ociArchives,
-      signal: options.signal
+      signal: options.signal ?? run.signal
     })
     return { ...result, engine }
   } finally {

@@ -104,7 +104,7 @@ export class ProgressReader {
     if (v.completed && !wasDone) {
       step.completed = v.completed
       this.flush(v.digest)
-      if (step.error) this.lines.push(`#${step.number} ERROR: ${step.error}`)
+      if (step.error) this.lines.push(`#${step.number} ${errorLine(step)}`)
       else if (step.cached) this.lines.push(`#${step.number} CACHED`)
       else this.lines.push(`#${step.number} DONE ${seconds(step.started, step.completed)}`)
       if (isDockerfileStep(step.name)) this.onStep?.(step)
@@ -169,6 +169,20 @@ export class ProgressReader {
     if (cli) return cli.replace(/^(error|ERROR):?\s*/, '').trim()
     return this.otherLines.at(-1) ?? ''
   }
+}
+
+/**
+ * A failed step's line. A cache to import that does not exist yet is what every first build
+ * meets (it writes that cache at its end): said as such, not as an ERROR.
+ */
+export function errorLine(step: Step): string {
+  if (/^importing cache/i.test(step.name)) {
+    if (/not found/i.test(step.error ?? '')) {
+      return `no cache to import yet (expected on a first build, which writes it): ${step.error}`
+    }
+    return `cache not imported, the build goes on without it: ${step.error}`
+  }
+  return `ERROR: ${step.error}`
 }
 
 function seconds(started?: string, completed?: string): string {

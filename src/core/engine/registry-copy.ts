@@ -16,14 +16,15 @@ export interface RegistryTools {
 export function registryTools(
   logins: RegistryLogin[],
   dockerHubRegistry: string,
-  logger: Logger
+  logger: Logger,
+  signal?: AbortSignal
 ): RegistryTools {
   const find = (host: string): RegistryLogin | undefined =>
     logins.find(l => l.host === host) ??
     (host === DOCKER_HUB || host === 'registry-1.docker.io'
       ? logins.find(l => l.host === DOCKER_HUB_AUTH_KEY)
       : undefined)
-  const client = new RegistryClient({ credentials: find, dockerHubRegistry, logger })
+  const client = new RegistryClient({ credentials: find, dockerHubRegistry, logger, signal })
   return {
     client,
     copyImage: async (from, to) =>

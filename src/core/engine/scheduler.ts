@@ -1,5 +1,6 @@
 // Runs a plan's builds: distinct builds concurrently (up to `concurrency`), each once and tagged
-// for all its services; image services copied into the repository. The first failure aborts the
+// for all its services, or reused when its content key is unchanged (src/core/reuse); image
+// services copied into the repository. The first failure aborts the
 // rest and is reported as one line naming the service(s) and BuildKit's reason.
 //
 // Logging: while builds run, each completed Dockerfile step prints one line prefixed by the
@@ -8,9 +9,11 @@
 import path from 'node:path'
 import type { Logger } from '../log.js'
 import type { Plan, PlannedService } from '../plan.js'
+import type { Reuse, ReuseDecision } from '../reuse/index.js'
 import type { RunEnvironment, ServiceReport } from '../run.js'
-import type { BuildSecret, CacheMode } from '../settings.js'
+import type { CacheMode } from '../settings.js'
 import { cacheOptions, canExport, resolveCacheMode } from './cache.js'
+import { throwIfCancelled } from '../interrupt.js'
 import { BuildFailure, runBuild } from './run-build.js'
 import type { BuildOutput, BuildRequest, BuildResult, Engine } from './types.js'
 
@@ -27,7 +30,6 @@ export interface BuildsOptions {
   noCache: boolean
   push: boolean
   platforms: string[]
-  secrets: BuildSecret[]
   concurrency: number
   /** When not pushing: write each build's OCI archive to `<tempDir>/build-<n>.tar`. */
   ociArchives?: boolean
@@ -37,6 +39,8 @@ export interface BuildsOptions {
   dockerHubRegistry?: string
   /** Build-arg names whose values are secret (kept off command lines where possible). */
   secretArgs?: string[]
+  /** Reuse of unchanged builds (when pushing): checked per build before its BuildKit run. */
+  reuse?: Reuse
   signal?: AbortSignal
 }
 
@@ -62,6 +66,16 @@ function unionMs(intervals: Array<[number, number]>): number {
     end = e
   }
   return total
+}
+
+/**
+ * Push failures where the registry lost or mixed up a blob it was sent, not a mistake of the
+ * build: distribution answers DIGEST_INVALID / BLOB_UNKNOWN / BLOB_UPLOAD_UNKNOWN then.
+ */
+export function isRegistryWriteRace(reason: string): boolean {
+  return /provided digest did not match uploaded content|blob unknown|blob upload unknown|DIGEST_INVALID|BLOB_UNKNOWN|BLOB_UPLOAD_UNKNOWN/i.test(
+    reason
+  )
 }
 
 export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
@@ -113,7 +127,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       cache,
       noCache: o.noCache,
       platforms: o.platforms,
-      secrets: o.secrets,
+      secrets: plan.secrets,
       secretArgs,
       metadataFile: path.join(run.tempDir, `build-${index}.metadata.json`)
     }
@@ -132,14 +146,51 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   const copied = new Map<string, { digest: string; durationMs: number }>()
   let failure: Error | undefined
 
+  /** True when the build was reused; else its key tags are added to the push. */
+  const reuseCheck = async (req: BuildRequest, who: string): Promise<boolean> => {
+    const t0 = Date.now()
+    const images = req.spec.services.map(s => byName.get(s)?.image ?? '')
+    let d: ReuseDecision
+    try {
+      d = await o.reuse!.decide(req.spec, plan.registry, images, abort.signal)
+    } catch (e) {
+      if (abort.signal.aborted) throw e
+      logger.info(`[${who}] reuse check failed, building: ${(e as Error).message}`)
+      return false
+    }
+    if (d.note) logger.info(`[${who}] ${d.note}`)
+    if (!d.reused) {
+      if (d.reason) logger.info(`[${who}] not reused: ${d.reason}`)
+      req.tags.push(...d.tags)
+      return false
+    }
+    logger.info(`[${who}] unchanged (content key ${d.key}): reused ${d.from}, not built`)
+    results.push({
+      index: req.index,
+      services: req.spec.services,
+      digest: d.digest,
+      cachedSteps: 0,
+      totalSteps: 0,
+      durationMs: Date.now() - t0,
+      log: `reused ${d.from} (${d.digest}): content key ${d.key} unchanged`,
+      warnings: [],
+      reusedFrom: d.from
+    })
+    return true
+  }
+
   type Job = () => Promise<void>
   const jobs: Job[] = [
     ...requests.map(req => async () => {
       const who = req.spec.services.join(', ')
+      if (o.reuse && o.push && plan.registry) {
+        const r = await reuseCheck(req, who)
+        if (r) return
+      }
       logger.info(`[${who}] building ${req.spec.context}/${req.spec.dockerfile}`)
       const t0 = Date.now()
-      try {
-        const r = await runBuild(engine, req, {
+      const attempt = (): Promise<BuildResult> =>
+        runBuild(engine, req, {
           exec: run.exec,
           env: { ...run.env, ...o.childEnv },
           signal: abort.signal,
@@ -149,6 +200,22 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
               `[${who}] ${run.secrets.cut(step.name, 90)} ${step.error ? 'ERROR' : step.cached ? 'CACHED' : 'done'}`
             )
         })
+      try {
+        let r: BuildResult
+        try {
+          r = await attempt()
+        } catch (e) {
+          // The registry lost a blob it had taken (two writers of one blob): the build itself is
+          // done and cached in BuildKit, so running it again only repeats the push.
+          if (
+            !(e instanceof BuildFailure) ||
+            !isRegistryWriteRace(e.reason) ||
+            abort.signal.aborted
+          )
+            throw e
+          warn(`${who}: the registry garbled the push (${e.reason}); pushing again once`)
+          r = await attempt()
+        }
         results.push(r)
         for (const w of r.warnings) warn(w)
         await logger.group(
@@ -201,7 +268,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   } finally {
     o.signal?.removeEventListener('abort', onOuterAbort)
   }
-  if (o.signal?.aborted) throw new Error('builds cancelled')
+  throwIfCancelled(o.signal)
   if (failure) throw failure
 
   results.sort((a, b) => a.index - b.index)
@@ -216,7 +283,8 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       sharedWith: r ? r.services.filter(n => n !== s.name) : [],
       cachedSteps: r?.cachedSteps ?? 0,
       totalSteps: r?.totalSteps ?? 0,
-      durationMs: r?.durationMs ?? c?.durationMs ?? 0
+      durationMs: r?.durationMs ?? c?.durationMs ?? 0,
+      ...(r?.reusedFrom ? { reusedFrom: r.reusedFrom } : {})
     }
   })
   return {

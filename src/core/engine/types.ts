@@ -55,6 +55,8 @@ export interface BuildResult {
   durationMs: number
   log: string
   warnings: string[]
+  /** Not built: the image of the same content key it was tagged from. */
+  reusedFrom?: string
 }
 
 /**

@@ -7,7 +7,7 @@
 // failed import, so we never write one.
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import type { Readable } from 'node:stream'
+import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import * as tar from 'tar-stream'
 import {
@@ -29,6 +29,7 @@ export interface ArchiveOptions {
   refName: string
   /** Platform picked from a multi-platform image. Default linux/amd64. */
   platform?: string
+  signal?: AbortSignal
 }
 
 export interface ArchiveResult {
@@ -116,7 +117,12 @@ class LayoutWriter {
   }
 
   /** Streams a blob into the archive, checking its size and digest on the way. */
-  async addBlobStream(digest: string, size: number, source: Readable): Promise<void> {
+  async addBlobStream(
+    digest: string,
+    size: number,
+    source: Readable,
+    signal?: AbortSignal
+  ): Promise<void> {
     if (this.written.has(digest)) {
       source.destroy()
       return
@@ -128,23 +134,31 @@ class LayoutWriter {
         err ? reject(err) : resolve()
       )
     })
-    const hash = createHash('sha256')
-    let seen = 0
-    for await (const chunk of source) {
-      const buf = chunk as Buffer
-      hash.update(buf)
-      seen += buf.length
-      if (seen > size) throw new Error(`blob ${digest}: longer than ${size} bytes`)
-      if (!entry.write(buf)) await new Promise(resolve => entry.once('drain', resolve))
-    }
-    if (seen !== size) throw new Error(`blob ${digest}: ${seen} bytes instead of ${size}`)
-    if (`sha256:${hash.digest('hex')}` !== digest) {
-      throw new Error(`blob ${digest}: content does not match its digest`)
-    }
-    entry.end()
-    await done
+    // pipeline owns every stream's errors: a reset or short layer stream is a rejection here,
+    // never an 'error' event nobody listens to.
+    await Promise.all([pipeline(source, verifyBlob(digest, size), entry, { signal }), done])
     this.blobBytes += size
   }
+}
+
+/** Passes a blob through, failing when its length or sha256 is not what the manifest says. */
+function verifyBlob(digest: string, size: number): Transform {
+  const hash = createHash('sha256')
+  let seen = 0
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk)
+      seen += chunk.length
+      if (seen > size) callback(new Error(`blob ${digest}: longer than ${size} bytes`))
+      else callback(null, chunk)
+    },
+    flush(callback) {
+      if (seen !== size) callback(new Error(`blob ${digest}: ${seen} bytes instead of ${size}`))
+      else if (`sha256:${hash.digest('hex')}` !== digest) {
+        callback(new Error(`blob ${digest}: content does not match its digest`))
+      } else callback()
+    }
+  })
 }
 
 function blobPath(digest: string): string {
@@ -158,22 +172,31 @@ function blobPath(digest: string): string {
 /** Runs `produce` while the archive streams to `file`; fails if either side fails. */
 async function writeTo(
   file: string,
+  signal: AbortSignal | undefined,
   produce: (writer: LayoutWriter) => Promise<void>
 ): Promise<LayoutWriter> {
   const writer = new LayoutWriter()
-  const sink = pipeline(
+  // Handled at once: the file may fail (ENOSPC) while produce is still waiting on the network;
+  // when it failed first, its error is the cause of produce's.
+  let sinkFailure: Error | undefined
+  const sunk = pipeline(
     writer.pack as unknown as Readable,
-    createWriteStream(file, { mode: 0o644 })
-  )
+    createWriteStream(file, { mode: 0o644 }),
+    { signal }
+  ).catch((e: unknown) => {
+    sinkFailure ??= e as Error
+  })
   try {
     await produce(writer)
     writer.pack.finalize()
   } catch (e) {
+    const cause = sinkFailure ?? e
     writer.pack.destroy(e as Error)
-    await sink.catch(() => undefined)
-    throw e
+    await sunk
+    throw cause
   }
-  await sink
+  await sunk
+  if (sinkFailure) throw sinkFailure
   return writer
 }
 
@@ -203,13 +226,17 @@ export async function writeArchiveFromRegistry(
     size: bytes.length
   }
   const config = json.config as Descriptor
-  const writer = await writeTo(file, async w => {
+  const writer = await writeTo(file, options.signal, async w => {
     await w.start(indexJson(manifest, options.refName))
     await w.addBlobBytes(manifest.digest, bytes)
     for (const blob of [config, ...(json.layers ?? []).filter(l => !l.urls?.length)]) {
       if (w.has(blob.digest)) continue
       const { stream } = await client.getBlob(ref, blob.digest)
-      await w.addBlobStream(blob.digest, blob.size, stream)
+      try {
+        await w.addBlobStream(blob.digest, blob.size, stream, options.signal)
+      } catch (e) {
+        throw new Error(`image ${formatReference(ref)}: ${(e as Error).message}`, { cause: e })
+      }
     }
   })
   return {
@@ -284,13 +311,13 @@ export async function repackOciArchive(
   for (const digest of needed) {
     if (!sizes.has(digest)) throw new Error(`${sourceTar}: blob ${digest} is missing`)
   }
-  const writer = await writeTo(file, async w => {
+  const writer = await writeTo(file, options.signal, async w => {
     await w.start(indexJson(manifest, options.refName))
     await w.addBlobBytes(manifest.digest, bytes)
     await readTar(sourceTar, async (name, size, stream) => {
       const digest = `sha256:${name.slice('blobs/sha256/'.length)}`
       if (name.startsWith('blobs/sha256/') && needed.has(digest)) {
-        await w.addBlobStream(digest, size, stream)
+        await w.addBlobStream(digest, size, stream, options.signal)
       }
     })
   })

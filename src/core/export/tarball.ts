@@ -10,6 +10,8 @@ import { createGunzip, createGzip, constants as zlib } from 'node:zlib'
 import * as tar from 'tar-stream'
 import type { RegistryClient } from '../registry/client.js'
 import type { ImageReference } from '../registry/reference.js'
+import { throwIfCancelled } from '../interrupt.js'
+import { checkTargetFile, writeAtomically } from '../target-file.js'
 import { repackOciArchive, writeArchiveFromRegistry, type ArchiveResult } from './oci-archive.js'
 import { serializeRecord, type BuildRecord } from './record.js'
 
@@ -19,6 +21,8 @@ export type ExportSource =
   | { service: string; ociTar: string }
 
 export interface ExportOptions {
+  /** Stops the export (SIGINT/SIGTERM): the partial file is removed. */
+  signal?: AbortSignal
   /** Platform archived from multi-platform images. Default linux/amd64. */
   platform?: string
   /** Directory for the per-service archives while the tarball is written. Default: os.tmpdir(). */
@@ -39,7 +43,8 @@ export function archiveName(service: string, buildId: string): string {
 
 /**
  * Writes the export tarball: each service's archive to a temporary file first (streamed), then
- * build.json and the archives streamed into the .tgz. Returns the absolute path.
+ * build.json and the archives streamed into the .tgz, under a temporary name beside the target
+ * that is renamed into place when complete. Returns the absolute path.
  */
 export async function writeExport(
   file: string,
@@ -55,6 +60,7 @@ export async function writeExport(
     if (names.has(s.service)) throw new Error(`service ${s.service} given twice`)
     names.add(s.service)
   }
+  await checkTargetFile(target, 'export')
   const base = options.tempDir ?? tmpdir()
   await mkdir(base, { recursive: true })
   const temp = await mkdtemp(path.join(base, 'convox-export-'))
@@ -62,48 +68,80 @@ export async function writeExport(
     const archives: Record<string, ArchiveResult> = {}
     const files: string[] = []
     for (const source of services) {
+      throwIfCancelled(options.signal)
       const name = archiveName(source.service, record.id)
       const out = path.join(temp, name)
       const tag = name.slice(0, -'.tar'.length)
-      const archiveOptions = { refName: tag, platform: options.platform }
+      const archiveOptions = { refName: tag, platform: options.platform, signal: options.signal }
       archives[source.service] =
         'ociTar' in source
           ? await repackOciArchive(source.ociTar, out, archiveOptions)
           : await writeArchiveFromRegistry(source.client, source.image, out, archiveOptions)
       files.push(out)
     }
-
-    await mkdir(path.dirname(target), { recursive: true })
-    const pack = tar.pack()
-    const gzip = createGzip({ level: options.gzipLevel ?? zlib.Z_BEST_SPEED })
-    const sink = pipeline(pack as unknown as Readable, gzip, createWriteStream(target))
-    try {
-      const json = Buffer.from(serializeRecord(record))
-      await new Promise<void>((resolve, reject) =>
-        pack.entry({ name: 'build.json', size: json.length, mode: 0o600 }, json, e =>
-          e ? reject(e) : resolve()
-        )
-      )
-      for (const f of files) {
-        const { size } = await stat(f)
-        await new Promise<void>((resolve, reject) => {
-          const entry = pack.entry({ name: path.basename(f), size, mode: 0o644 }, e =>
-            e ? reject(e) : resolve()
-          )
-          pipeline(createReadStream(f), entry as unknown as NodeJS.WritableStream).catch(reject)
-        })
-      }
-      pack.finalize()
-    } catch (e) {
-      pack.destroy(e as Error)
-      await sink.catch(() => undefined)
-      throw e
-    }
-    await sink
+    await writeAtomically(target, 'export', partial => packTarball(partial, record, files, options))
     return { path: target, archives }
   } finally {
     await rm(temp, { recursive: true, force: true })
   }
+}
+
+/** build.json, then each archive, into a gzip'd tar at `file`. */
+async function packTarball(
+  file: string,
+  record: BuildRecord,
+  files: string[],
+  options: ExportOptions
+): Promise<void> {
+  const pack = tar.pack()
+  const gzip = createGzip({ level: options.gzipLevel ?? zlib.Z_BEST_SPEED })
+  const sink = pipeline(
+    pack as unknown as Readable,
+    gzip,
+    createWriteStream(file, { mode: 0o644 }),
+    {
+      signal: options.signal
+    }
+  )
+  // A failing sink (ENOSPC, a signal) must not leave a rejection nobody awaits; when it failed
+  // first, its error is the cause.
+  let sinkFailure: Error | undefined
+  const sunk = sink.catch((e: unknown) => {
+    sinkFailure ??= e as Error
+  })
+  try {
+    await addEntry(pack, 'build.json', Buffer.from(serializeRecord(record)), 0o600)
+    for (const f of files) {
+      const { size } = await stat(f)
+      await addEntry(pack, path.basename(f), createReadStream(f), 0o644, size)
+    }
+    pack.finalize()
+  } catch (e) {
+    const cause = sinkFailure ?? e
+    pack.destroy(e as Error)
+    await sunk
+    throw cause
+  }
+  await sunk
+  if (sinkFailure) throw sinkFailure
+}
+
+/** One tar entry from bytes or a stream; rejects (never throws later) on any error of either side. */
+function addEntry(
+  pack: tar.Pack,
+  name: string,
+  data: Buffer | Readable,
+  mode: number,
+  size = Buffer.isBuffer(data) ? data.length : 0
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (Buffer.isBuffer(data)) {
+      pack.entry({ name, size, mode }, data, e => (e ? reject(e) : resolve()))
+      return
+    }
+    const entry = pack.entry({ name, size, mode }, e => (e ? reject(e) : resolve()))
+    pipeline(data, entry as unknown as NodeJS.WritableStream).catch(reject)
+  })
 }
 
 export interface ExportContents {

@@ -95,6 +95,8 @@ export interface RegistryClientOptions {
   /** Longest wait for a response, or between two chunks of a body sent. Default 60 s. */
   timeoutMs?: number
   logger?: Logger
+  /** The run's signal: every request and stream stops when it is aborted. */
+  signal?: AbortSignal
 }
 
 export type UploadResult = 'exists' | 'mounted' | 'uploaded'
@@ -166,6 +168,13 @@ export class RegistryClient {
   // ---- manifests ----
 
   async getManifest(ref: ImageReference): Promise<FetchedManifest> {
+    const found = await this.findManifest(ref)
+    if (!found) throw new UserError(`image ${formatReference(ref)} not found`)
+    return found
+  }
+
+  /** The manifest, or undefined when the registry has none under that tag or digest. */
+  async findManifest(ref: ImageReference): Promise<FetchedManifest | undefined> {
     const path = `/v2/${ref.repository}/manifests/${manifestReference(ref)}`
     return this.retry(ref.registry, async () => {
       const res = await this.send(ref.registry, 'GET', path, {
@@ -174,7 +183,7 @@ export class RegistryClient {
       })
       if (res.status === 404) {
         await drain(res)
-        throw new UserError(`image ${formatReference(ref)} not found`)
+        return undefined
       }
       await this.expectOk(res, ref.registry, `get manifest of ${formatReference(ref)}`)
       const bytes = Buffer.from(await res.arrayBuffer())
@@ -263,15 +272,17 @@ export class RegistryClient {
     if (authorization) headers.authorization = authorization
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const get = target.protocol === 'https:' ? httpsGet : httpGet
-      const req = get(target, { headers }, resolve)
+      const req = get(target, { headers, signal: this.options.signal }, resolve)
       req.setTimeout(this.timeoutMs, () =>
         req.destroy(new TimeoutError(`no answer within ${this.timeoutMs / 1000}s`))
       )
       req.on('error', e =>
         reject(
-          e instanceof TimeoutError
-            ? new RetryableError(e.message)
-            : networkError(Object.assign(new Error(e.message), { cause: e }))
+          this.options.signal?.aborted
+            ? this.options.signal.reason
+            : e instanceof TimeoutError
+              ? new RetryableError(e.message)
+              : networkError(Object.assign(new Error(e.message), { cause: e }))
         )
       )
     })
@@ -530,6 +541,10 @@ export class RegistryClient {
     body?: BodyFactory
   ): Promise<Response> {
     const controller = new AbortController()
+    const outer = this.options.signal
+    const onAbort = (): void => controller.abort(outer?.reason)
+    if (outer?.aborted) onAbort()
+    outer?.addEventListener('abort', onAbort, { once: true })
     let timer: NodeJS.Timeout | undefined
     const arm = (): void => {
       if (timer) clearTimeout(timer)
@@ -559,9 +574,11 @@ export class RegistryClient {
     } catch (e) {
       const reason = controller.signal.reason
       if (reason instanceof TimeoutError) throw new RetryableError(reason.message)
+      if (outer?.aborted) throw outer.reason
       throw networkError(e)
     } finally {
       if (timer) clearTimeout(timer)
+      outer?.removeEventListener('abort', onAbort)
     }
   }
 

@@ -1,0 +1,135 @@
+// The content key's own logic: the context digest is the same whether git's index or our hashing
+// gave the blob ids, and changes with names, modes and contents but not mtimes; the images a
+// Dockerfile reads; the key tag's length.
+import { describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { chmod, mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { spawnExec } from '../../src/core/exec.js'
+import {
+  blobId,
+  contextDigest,
+  gitKnownBlobs,
+  underDirectory
+} from '../../src/core/reuse/context.js'
+import { parseIgnoreFile } from '../../src/core/reuse/dockerignore.js'
+import { parseDockerfile } from '../../src/core/dockerfile.js'
+import { imageRefs, keyTag } from '../../src/core/reuse/key.js'
+
+async function repo(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'reuse-key-'))
+  await mkdir(path.join(dir, 'src'))
+  await writeFile(path.join(dir, 'src', 'a.txt'), 'a\n')
+  await writeFile(path.join(dir, 'b.sh'), '#!/bin/sh\n')
+  await chmod(path.join(dir, 'b.sh'), 0o755)
+  await writeFile(path.join(dir, '.dockerignore'), '*.log\n')
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir })
+  git('init', '-q')
+  git('add', '-A')
+  git('commit', '-qm', 'x')
+  return dir
+}
+
+const digest = async (dir: string, git = true) =>
+  contextDigest(dir, ['*.log', '.git'], { exec: spawnExec, git })
+
+describe('context digest', () => {
+  it('is the same from git index and from hashing; only changed and untracked files are read', async () => {
+    const dir = await repo()
+    const known = await gitKnownBlobs(dir, spawnExec)
+    expect(known.get('src/a.txt')).toBe(blobId(Buffer.from('a\n')))
+    const viaGit = await digest(dir)
+    const viaHash = await digest(dir, false)
+    expect(viaGit.digest).toBe(viaHash.digest)
+    expect(viaGit.hashed).toBe(0)
+    expect(viaHash.hashed).toBe(3)
+
+    await writeFile(path.join(dir, 'src', 'a.txt'), 'changed\n')
+    await writeFile(path.join(dir, 'new.txt'), 'new\n')
+    const changed = await digest(dir)
+    expect(changed.hashed).toBe(2)
+    expect(changed.digest).toBe((await digest(dir, false)).digest)
+    expect(changed.digest).not.toBe(viaGit.digest)
+  })
+
+  it('one read of the repository index serves every context under it', async () => {
+    const dir = await repo()
+    const whole = await gitKnownBlobs(dir, spawnExec)
+    const sub = await gitKnownBlobs(path.join(dir, 'src'), spawnExec)
+    expect(underDirectory(whole, 'src')).toEqual(sub)
+    expect(underDirectory(whole, '.')).toBe(whole)
+  })
+
+  it('changes with a mode or a name, not with an mtime or an ignored file', async () => {
+    const dir = await repo()
+    const base = (await digest(dir)).digest
+    await utimes(path.join(dir, 'src', 'a.txt'), 1, 1)
+    await writeFile(path.join(dir, 'x.log'), 'ignored\n')
+    expect((await digest(dir)).digest).toBe(base)
+    await chmod(path.join(dir, 'src', 'a.txt'), 0o600)
+    const mode = (await digest(dir)).digest
+    expect(mode).not.toBe(base)
+    await mkdir(path.join(dir, 'empty'))
+    expect((await digest(dir)).digest).not.toBe(mode)
+  })
+
+  it('reads the files a checkout converts (a filter attribute) instead of trusting the index', async () => {
+    const dir = await repo()
+    await writeFile(path.join(dir, '.gitattributes'), 'src/* filter=lfs\n')
+    execFileSync('git', ['add', '.gitattributes'], { cwd: dir })
+    const known = await gitKnownBlobs(dir, spawnExec)
+    expect(known.has('src/a.txt')).toBe(false)
+    expect(known.has('b.sh')).toBe(true)
+  })
+})
+
+describe('ignore file lines', () => {
+  it('as ignorefile.ReadAll: BOM, comments at column 1, trimmed, cleaned, leading slash dropped', () => {
+    expect(parseIgnoreFile('\uFEFF# c\n #x\n/a/b/\n!  ./c/../d \n\n*.log\r\n')).toEqual([
+      '#x',
+      'a/b',
+      '!d',
+      '*.log'
+    ])
+  })
+})
+
+describe('images a Dockerfile reads', () => {
+  it('syntax frontend, FROMs with args, COPY --from and RUN --mount images; not stages or scratch', () => {
+    const model = parseDockerfile(
+      [
+        '# syntax=docker/dockerfile:1.7',
+        'ARG BASE=node:20',
+        'ARG TAG',
+        'FROM ${BASE} AS build',
+        'RUN --mount=type=cache,from=tools:1,target=/t true',
+        'FROM build AS test',
+        'COPY --from=build /a /a',
+        'COPY --from=nginx:1.27 /etc/nginx /etc/nginx',
+        'FROM scratch',
+        'COPY --from=0 /a /a',
+        'FROM alpine:${TAG:-3.20}',
+        ''
+      ].join('\n')
+    )
+    expect(imageRefs(model, {})).toEqual([
+      'docker/dockerfile:1.7',
+      'node:20',
+      'tools:1',
+      'nginx:1.27',
+      'alpine:3.20'
+    ])
+    expect(imageRefs(model, { BASE: 'node:22', TAG: '3.21' })).toContain('node:22')
+    expect(imageRefs(model, { BASE: 'node:22', TAG: '3.21' })).toContain('alpine:3.21')
+  })
+
+  it('key tags stay valid tags of at most 128 characters', () => {
+    const key = 'f'.repeat(32)
+    expect(keyTag('web', key)).toBe(`web.${key}`)
+    const long = keyTag('s'.repeat(200), key)
+    expect(long.length).toBe(128)
+    expect(long).toMatch(/^[\w][\w.-]{0,127}$/)
+  })
+})

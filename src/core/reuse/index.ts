@@ -1,0 +1,113 @@
+// Reuse of unchanged builds: before a build runs, its content key is computed and looked up in
+// the repository as `<service>.<key>`; when an image has it, the build is not run and that
+// manifest is tagged `<service>.<BUILD_ID>` registry-side (its bytes PUT under the new tag, no
+// blob moves). Otherwise the build runs and its push also carries the key tags.
+import path from 'node:path'
+import type { Exec } from '../exec.js'
+import type { BuildSpec } from '../plan.js'
+import type { FetchedManifest, RegistryClient } from '../registry/client.js'
+import { formatReference, parseReference } from '../registry/reference.js'
+import { gitKnownBlobs, underDirectory } from './context.js'
+import { buildKey, keyTag, type BuildKey } from './key.js'
+
+export { buildKey, keyTag, KEY_LENGTH, imageRefs, type BuildKey, type KeyOptions } from './key.js'
+export { contextDigest, type ContextDigest } from './context.js'
+
+export interface ReuseOptions {
+  client: RegistryClient
+  platforms: string[]
+  secretIds: string[]
+  secretArgs: string[]
+  exec: Exec
+  env?: NodeJS.ProcessEnv
+}
+
+/** What to do with one build. */
+export type ReuseDecision =
+  /** Not built: every service's image was tagged from `from` (`<repo>:<service>.<key>`). */
+  | { reused: true; key: string; from: string; digest: string; note?: string }
+  /** Build it; `tags` (the key tags, empty without a key) go on its push. */
+  | { reused: false; key: string | null; tags: string[]; reason?: string; note?: string }
+
+/** One run's reuse checks: base image digests are resolved once and shared between builds. */
+export class Reuse {
+  private readonly digests = new Map<string, Promise<string>>()
+  private index?: { root: string; blobs: Promise<Map<string, string>> }
+
+  constructor(private readonly o: ReuseOptions) {}
+
+  /**
+   * Starts reading git's index of `root` (the working directory) once for every build under
+   * it: a few git processes per run instead of per build, while the run does other things.
+   */
+  prefetch(root: string): void {
+    const blobs = gitKnownBlobs(root, this.o.exec, this.o.env)
+    blobs.catch(() => undefined)
+    this.index = { root, blobs }
+  }
+
+  private knownBlobs(contextPath: string): Promise<Map<string, string>> {
+    const rel = this.index ? path.relative(this.index.root, contextPath) : '..'
+    if (!this.index || rel.startsWith('..') || path.isAbsolute(rel)) {
+      return gitKnownBlobs(contextPath, this.o.exec, this.o.env)
+    }
+    return this.index.blobs.then(m => underDirectory(m, rel.split(path.sep).join('/')))
+  }
+
+  /** The digest `ref` resolves to now (pinned references as they are). */
+  resolveDigest(ref: string): Promise<string> {
+    let p = this.digests.get(ref)
+    if (!p) {
+      const parsed = parseReference(ref)
+      p = parsed.digest
+        ? Promise.resolve(parsed.digest)
+        : this.o.client.getManifest(parsed).then(m => m.digest)
+      this.digests.set(ref, p)
+    }
+    return p
+  }
+
+  key(spec: BuildSpec): Promise<BuildKey> {
+    return buildKey(spec, {
+      platforms: this.o.platforms,
+      secretIds: this.o.secretIds,
+      secretArgs: this.o.secretArgs,
+      resolveDigest: ref => this.resolveDigest(ref),
+      exec: this.o.exec,
+      env: this.o.env,
+      knownBlobs: dir => this.knownBlobs(dir)
+    })
+  }
+
+  /**
+   * Decides a build: reused when an image of its key is in `repository`, else built with the key
+   * tags. `images` are the services' `<repo>:<service>.<BUILD_ID>` references, in order.
+   */
+  async decide(
+    spec: BuildSpec,
+    repository: string,
+    images: string[],
+    signal?: AbortSignal
+  ): Promise<ReuseDecision> {
+    const k = await this.key(spec)
+    if (k.key === null) return { reused: false, key: null, tags: [], reason: k.reason }
+    const key = k.key
+    const keyRefs = spec.services.map(s => `${repository}:${keyTag(s, key)}`)
+    const found = await Promise.all(keyRefs.map(r => this.o.client.findManifest(parseReference(r))))
+    signal?.throwIfAborted()
+    const i = found.findIndex(m => m !== undefined)
+    if (i < 0) return { reused: false, key, tags: keyRefs, note: k.note }
+    const manifest = found[i]!
+    const missing = keyRefs.filter((_, j) => found[j]?.digest !== manifest.digest)
+    await Promise.all([...images, ...missing].map(ref => this.tag(manifest, ref)))
+    return { reused: true, key, from: keyRefs[i]!, digest: manifest.digest, note: k.note }
+  }
+
+  private async tag(manifest: FetchedManifest, ref: string): Promise<void> {
+    const target = parseReference(ref)
+    const digest = await this.o.client.putManifest(target, manifest.bytes, manifest.mediaType)
+    if (digest !== manifest.digest) {
+      throw new Error(`${formatReference(target)}: tagged ${digest}, expected ${manifest.digest}`)
+    }
+  }
+}
