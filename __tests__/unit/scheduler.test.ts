@@ -34,14 +34,15 @@ const shEngine: Engine = {
         ? `echo '${v({ completed: T, error: FAIL })}' >&2; echo 'error: failed to solve: ${FAIL}' >&2; exit 1`
         : `echo '${v({ completed: T, cached: req.index === 0 })}' >&2; echo '{"containerimage.digest":"sha256:d${req.index}"}' > ${req.metadataFile}`
     ].join('\n')
-    return { command: 'sh', args: ['-c', script], env: {}, exposed: [] }
+    return { command: 'sh', args: ['-c', script], env: {} }
   }
 }
 
 async function run(
   builds: Array<Record<string, string>>,
   concurrency: number,
-  logger: Logger = captureLogger().logger
+  logger: Logger = captureLogger().logger,
+  only?: string[]
 ) {
   const tempDir = await mkdtemp(path.join(tmpdir(), 'sched-'))
   const plan = makePlan({
@@ -70,7 +71,8 @@ async function run(
     noCache: false,
     push: true,
     platforms: [],
-    concurrency
+    concurrency,
+    only
   })
 }
 
@@ -106,6 +108,15 @@ describe('scheduler', () => {
     expect(Date.now() - t0).toBeLessThan(10000)
     expect(err).toBeInstanceOf(UserError)
     expect((err as Error).message).toBe(`build of s1 failed: ${reason}`)
+  })
+
+  it('builds only the services of a fan-out leg, a shared build tagged for them alone', async () => {
+    const r = await run([{}, {}, {}], 4, undefined, ['worker', 's2'])
+    expect(r.builds.map(b => [b.index, b.services])).toEqual([
+      [0, ['worker']],
+      [2, ['s2']]
+    ])
+    expect(r.services.map(s => s.name)).toEqual(['worker', 's2'])
   })
 
   it('redacts BUILD_AUTH from logs', async () => {

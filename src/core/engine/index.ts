@@ -44,6 +44,8 @@ export interface BuildPlanOptions {
   tools?: RegistryTools
   /** When not pushing, write BuildKit's OCI archives (for the export). */
   ociArchives?: boolean
+  /** The services to build or copy (a fan-out leg's); undefined: all. */
+  only?: string[]
   signal?: AbortSignal
 }
 
@@ -102,6 +104,7 @@ export async function buildPlan(
       reuse,
       secretArgs: SECRET_ARGS,
       ociArchives: options.ociArchives,
+      only: options.only,
       signal: options.signal ?? run.signal
     })
     return { ...result, engine }

@@ -14,6 +14,7 @@ import type { RunEnvironment, ServiceReport } from '../run.js'
 import type { CacheMode } from '../settings.js'
 import { cacheOptions, canExport, resolveCacheMode } from './cache.js'
 import { throwIfCancelled } from '../interrupt.js'
+import { forEachLimit } from '../pool.js'
 import { BuildFailure, runBuild } from './run-build.js'
 import type { BuildOutput, BuildRequest, BuildResult, Engine } from './types.js'
 
@@ -41,6 +42,8 @@ export interface BuildsOptions {
   secretArgs?: string[]
   /** Reuse of unchanged builds (when pushing): checked per build before its BuildKit run. */
   reuse?: Reuse
+  /** The services to build or copy (a fan-out leg's), tagged alone; undefined: all of them. */
+  only?: string[]
   signal?: AbortSignal
 }
 
@@ -96,11 +99,17 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     mode = 'inline'
   }
   const secretArgs = o.secretArgs ?? ['BUILD_AUTH']
+  const wanted = (service: string): boolean => !o.only || o.only.includes(service)
   const byName = new Map(plan.services.map(s => [s.name, s]))
   const ociArchives: Record<number, string> = {}
 
-  const requests: BuildRequest[] = plan.builds.map((spec, index) => {
-    const first = spec.services[0] ?? `build-${index}`
+  // A build shared with services of another leg is tagged here only for this leg's services.
+  const selected = plan.builds
+    .map((b, index) => ({ spec: { ...b, services: b.services.filter(wanted) }, index }))
+    .filter(b => b.spec.services.length > 0)
+  const requests: BuildRequest[] = selected.map(({ spec, index }) => {
+    // Named after the build's first service in the plan, whichever leg builds it.
+    const first = plan.builds[index]?.services[0] ?? `build-${index}`
     let output: BuildOutput = { type: 'none' }
     if (o.push) output = { type: 'push' }
     else if (o.ociArchives) {
@@ -133,7 +142,9 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     }
   })
   const copies: PlannedService[] =
-    o.push && o.copyImage ? plan.services.filter(s => s.build === null && s.from) : []
+    o.push && o.copyImage
+      ? plan.services.filter(s => s.build === null && s.from && wanted(s.name))
+      : []
   if (o.push && !o.copyImage && plan.services.some(s => s.build === null)) {
     warn('image services were not copied into the repository: no registry client available')
   }
@@ -248,22 +259,20 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     })
   ]
 
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (!abort.signal.aborted && next < jobs.length) {
-      const job = jobs[next++]!
-      try {
-        await job()
-      } catch (e) {
-        // The first failure is the cause; the others are the aborted builds.
-        failure ??= e as Error
-        abort.abort()
-      }
-    }
-  }
   try {
-    await Promise.all(
-      Array.from({ length: Math.max(1, Math.min(o.concurrency, jobs.length)) }, worker)
+    await forEachLimit(
+      jobs,
+      o.concurrency,
+      async job => {
+        try {
+          await job()
+        } catch (e) {
+          // The first failure is the cause; the others are the aborted builds.
+          failure ??= e as Error
+          abort.abort()
+        }
+      },
+      abort.signal
     )
   } finally {
     o.signal?.removeEventListener('abort', onOuterAbort)
@@ -272,21 +281,23 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   if (failure) throw failure
 
   results.sort((a, b) => a.index - b.index)
-  const services: ServiceReport[] = plan.services.map(s => {
-    const r = s.build === null ? undefined : results.find(x => x.index === s.build)
-    const c = copied.get(s.name)
-    return {
-      name: s.name,
-      image: s.image,
-      digest: r?.digest ?? c?.digest ?? '',
-      build: s.build,
-      sharedWith: r ? r.services.filter(n => n !== s.name) : [],
-      cachedSteps: r?.cachedSteps ?? 0,
-      totalSteps: r?.totalSteps ?? 0,
-      durationMs: r?.durationMs ?? c?.durationMs ?? 0,
-      ...(r?.reusedFrom ? { reusedFrom: r.reusedFrom } : {})
-    }
-  })
+  const services: ServiceReport[] = plan.services
+    .filter(s => wanted(s.name))
+    .map(s => {
+      const r = s.build === null ? undefined : results.find(x => x.index === s.build)
+      const c = copied.get(s.name)
+      return {
+        name: s.name,
+        image: s.image,
+        digest: r?.digest ?? c?.digest ?? '',
+        build: s.build,
+        sharedWith: r ? r.services.filter(n => n !== s.name) : [],
+        cachedSteps: r?.cachedSteps ?? 0,
+        totalSteps: r?.totalSteps ?? 0,
+        durationMs: r?.durationMs ?? c?.durationMs ?? 0,
+        ...(r?.reusedFrom ? { reusedFrom: r.reusedFrom } : {})
+      }
+    })
   return {
     builds: results,
     services,

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js'
+import { forEachLimit } from '../pool.js'
 import {
   isIndexMediaType,
   type Descriptor,
@@ -81,19 +82,4 @@ async function copyTree(
     )
     result[how === 'exists' ? 'existing' : how]++
   })
-}
-
-export async function forEachLimit<T>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<void>
-): Promise<void> {
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T
-      await fn(item)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
