@@ -16,6 +16,12 @@ export type FaultAction =
   | { kind: 'answer'; status: number; body?: string; headers?: Record<string, string> }
   /** Call the upstream (it acts), then answer `status` instead of its answer. */
   | { kind: 'after'; status: number; body?: string }
+  /** Call the upstream (it acts), then never answer. */
+  | { kind: 'hang-after' }
+  /** Close the connection without calling the upstream. */
+  | { kind: 'drop' }
+  /** Call the upstream, and pass its answer on `ms` later. */
+  | { kind: 'delay'; ms: number }
 
 export interface ProxiedRequest {
   method: string
@@ -57,6 +63,10 @@ export async function startFaultProxy(
       req.resume()
       return
     }
+    if (action.kind === 'drop') {
+      req.socket.destroy()
+      return
+    }
     if (action.kind === 'answer') {
       req.resume()
       res.writeHead(action.status, { 'content-type': 'application/json', ...action.headers })
@@ -73,6 +83,18 @@ export async function startFaultProxy(
         headers
       },
       upRes => {
+        if (action.kind === 'hang-after') {
+          upRes.resume()
+          return
+        }
+        if (action.kind === 'delay') {
+          upRes.pause()
+          setTimeout(() => {
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers)
+            upRes.pipe(res)
+          }, action.ms)
+          return
+        }
         if (action.kind === 'after') {
           upRes.resume()
           upRes.on('end', () => {
@@ -127,5 +149,58 @@ export async function startFaultProxy(
         for (const s of sockets) s.destroy()
         server.close(() => resolve())
       })
+  }
+}
+
+export interface FaultEntry {
+  method?: string
+  /** The path without the query, or a RegExp on it. */
+  path: string | RegExp
+  action: FaultAction
+  /** Matching requests it applies to (default 1)... */
+  times?: number
+  /** ...after letting this many through (default 0). */
+  skip?: number
+}
+
+/** A rule made of entries, each for its next matching requests: `faults.add(...)` as a test goes. */
+export function faultList(): { rule: FaultRule; add(entry: FaultEntry): void } {
+  const entries: (FaultEntry & { times: number; skip: number })[] = []
+  return {
+    add: e => void entries.push({ ...e, times: e.times ?? 1, skip: e.skip ?? 0 }),
+    rule: req => {
+      const path = req.url.split('?')[0] ?? ''
+      const e = entries.find(
+        x =>
+          x.times > 0 &&
+          (!x.method || x.method === req.method) &&
+          (typeof x.path === 'string' ? x.path === path : x.path.test(path))
+      )
+      if (!e) return undefined
+      if (e.skip > 0) {
+        e.skip--
+        return undefined
+      }
+      e.times--
+      return e.action
+    }
+  }
+}
+
+export interface RackFaultProxy extends FaultProxy {
+  /** Faults the next matching requests (faultList). */
+  fault(entry: FaultEntry): void
+  /** A rack-url through the proxy. */
+  rackUrl(password: string): string
+}
+
+/** A proxy in front of a rack (`host:port`) whose faults are added as a test goes. */
+export async function startRackFaultProxy(upstream: string): Promise<RackFaultProxy> {
+  const faults = faultList()
+  const proxy = await startFaultProxy(upstream, faults.rule)
+  return {
+    ...proxy,
+    fault: faults.add,
+    rackUrl: password => `http://convox:${encodeURIComponent(password)}@${proxy.host}`
   }
 }

@@ -49,6 +49,8 @@ export interface ServerApp {
   promoteOutcome: 'success' | 'rollback'
   /** AppGet answers while a promote is in progress before it settles. */
   updatingPolls: number
+  /** App parameters AppGet answers (e.g. BuildArch). */
+  parameters: Record<string, string>
   /** internal: polls left, and the release to fall back to */
   pending?: { left: number; release: string; previous: string }
 }
@@ -71,8 +73,8 @@ export interface Fault {
   path: string | RegExp
   /** Requests left to fail. */
   times: number
-  /** HTTP status, or 'drop' to close the connection without an answer. */
-  status: number | 'drop'
+  /** HTTP status; 'drop' closes the connection without an answer; 'hang' never answers. */
+  status: number | 'drop' | 'hang'
   message?: string
 }
 
@@ -165,7 +167,8 @@ export async function startRackServer(options: RackServerOptions = {}): Promise<
         release: '',
         status: 'running',
         promoteOutcome: 'success',
-        updatingPolls: 1
+        updatingPolls: 1,
+        parameters: {}
       }
       state.apps.set(name, app)
       return app
@@ -320,6 +323,7 @@ async function handle(
       req.socket.destroy()
       return
     }
+    if (fault.status === 'hang') return
     sendError(req, res, fault.status, fault.message ?? `injected ${fault.status}`)
     return
   }
@@ -369,6 +373,11 @@ async function handle(
     if (e instanceof ApiError) sendError(req, res, e.status, e.message)
     else throw e
   }
+}
+
+/** A Kubernetes NotFound as provider/k8s answers it: `builds.convox.com "bx" not found`, 500. */
+function notFound(kind: 'builds' | 'releases', id: string): ApiError {
+  return new ApiError(500, `${kind}.convox.com "${id.toLowerCase()}" not found`)
 }
 
 function time(params: Record<string, string>, name: string): Date | undefined {
@@ -435,9 +444,10 @@ async function route(
     if (!a) throw new ApiError(404, `app not found: ${name}`)
     return a
   }
+  // Kubernetes NotFound is not mapped to 404 (realrack README): a 500 naming the CRD
   const buildOf = (app: string, id: string): ServerBuild => {
     const b = state.builds.get(id)
-    if (!b || b.app !== app) throw new ApiError(404, `build not found: ${id}`)
+    if (!b || b.app !== app) throw notFound('builds', id)
     return b
   }
 
@@ -469,7 +479,7 @@ async function route(
       release: a.release,
       router: `router.${state.host}`,
       status: a.status,
-      parameters: {}
+      parameters: a.parameters
     }
   }
 
@@ -537,7 +547,7 @@ async function route(
     }
     if (method === 'GET' && parts.length === 4) {
       const r = state.releases.get(parts[3]!)
-      if (!r || r.app !== appName) throw new ApiError(404, `release not found: ${parts[3]}`)
+      if (!r || r.app !== appName) throw notFound('releases', parts[3]!)
       return releaseJson(r)
     }
     if (method === 'GET' && parts.length === 3) {
@@ -549,11 +559,12 @@ async function route(
     }
     if (method === 'POST' && parts.length === 5 && parts[4] === 'promote') {
       const a = appOf(appName)
-      const r = state.releases.get(parts[3]!)
-      if (!r || r.app !== appName) throw new ApiError(404, `release not found: ${parts[3]}`)
+      // pkg/api/validation.go ReleasePromoteValidate: the app first, then the release
       if (a.status !== 'running' && !bool(params, 'force')) {
-        throw new ApiError(409, `app is currently updating: ${appName}`)
+        throw new ApiError(403, 'app is currently updating')
       }
+      const r = state.releases.get(parts[3]!)
+      if (!r || r.app !== appName) throw notFound('releases', parts[3]!)
       // The rollout: `updating` for updatingPolls AppGets, then running on r, or rollback.
       a.pending = { left: a.updatingPolls, release: r.id, previous: a.release }
       a.status = 'updating'
@@ -633,7 +644,7 @@ function releaseCreate(
   if (params.build !== undefined) r.build = params.build
   if (r.build) {
     const b = state.builds.get(r.build)
-    if (!b || b.app !== app) throw new ApiError(404, `build not found: ${r.build}`)
+    if (!b || b.app !== app) throw notFound('builds', r.build)
     r.description = b.description
     r.manifest = b.manifest
   }

@@ -11,8 +11,10 @@ import tar from 'tar-stream'
 import { silentLogger } from '../../src/core/log.js'
 import { RackClient } from '../../src/core/rack/client.js'
 import { runExternalBuild } from '../../src/core/rack/external-build.js'
-import { runImport, type ImportedImage } from '../../src/core/rack/import.js'
+import { runImport } from '../../src/core/rack/import.js'
 import { buildDir } from '../helpers/dockerfile-build.js'
+import { startRackFaultProxy } from '../helpers/fault-proxy.js'
+import { verifyThroughProxy } from '../helpers/rack-images.js'
 import { loadRig, skopeo, type Rig } from '../helpers/rig.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
 
@@ -20,18 +22,6 @@ let rig: Rig
 let server: RackServer
 let dir: string
 let ociArchive: string
-
-/** skopeo inspect through the rack's /v2/ proxy: the image must exist in the rack's registry. */
-async function verifyThroughProxy(image: ImportedImage): Promise<boolean> {
-  const r = await skopeo([
-    'inspect',
-    '--tls-verify=false',
-    '--creds',
-    `${image.credentials.username}:${image.credentials.password}`,
-    `docker://${image.ref}`
-  ])
-  return r.exitCode === 0
-}
 
 async function writeTarball(
   file: string,
@@ -160,6 +150,71 @@ describe('rack flows on the rig', () => {
     const req = server.requests.find(r => r.path === '/apps/production/builds/import')!
     expect(req.headers['content-type']).toBe('application/octet-stream')
     expect(server.importFailures).toEqual([])
+  })
+
+  it('uses the build an import made when its answer is lost, and never sends the upload twice', async () => {
+    const file = path.join(dir, 'build.tgz')
+    const proxy = await startRackFaultProxy(server.host)
+    try {
+      const rack = new RackClient({ rackUrl: proxy.rackUrl(server.password), retryDelayMs: 10 })
+      const importPath = '/apps/production/builds/import'
+      const count = (): number => server.buildsOf('production').length
+
+      // the rack made the build, the answer was lost: BuildList finds it
+      let before = count()
+      proxy.fault({ method: 'POST', path: importPath, action: { kind: 'after', status: 502 } })
+      const imported = await runImport(rack, {
+        app: 'production',
+        tarball: file,
+        logger: silentLogger,
+        verifyImage: verifyThroughProxy
+      })
+      expect(count()).toBe(before + 1)
+      expect(server.builds.get(imported.buildId)).toMatchObject({ status: 'complete' })
+
+      // cut before the rack saw it: nothing found, not sent again, one line
+      before = count()
+      proxy.fault({ method: 'POST', path: importPath, action: { kind: 'drop' } })
+      const e = await runImport(rack, {
+        app: 'production',
+        tarball: file,
+        logger: silentLogger
+      }).catch((x: unknown) => x as Error)
+      expect((e as Error).message).toMatch(
+        new RegExp(
+          `^rack ${proxy.host}: POST ${importPath}: connection lost \\(.+\\); nothing of it found on the rack, not sent again$`
+        )
+      )
+      expect(count()).toBe(before)
+      expect(proxy.requests.filter(r => r.url === importPath)).toHaveLength(2)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("gives an import its own bound, longer than a call's", async () => {
+    const proxy = await startRackFaultProxy(server.host)
+    try {
+      const rack = new RackClient({ rackUrl: proxy.rackUrl(server.password), timeoutMs: 500 })
+      // the rack answers the import after 1.5 s: within the import's bound, not a call's
+      proxy.fault({
+        method: 'POST',
+        path: '/apps/production/builds/import',
+        action: { kind: 'delay', ms: 1500 }
+      })
+      const imported = await runImport(rack, {
+        app: 'production',
+        tarball: path.join(dir, 'build.tgz'),
+        logger: silentLogger
+      })
+      expect(server.builds.get(imported.buildId)).toMatchObject({ status: 'complete' })
+      proxy.fault({ method: 'GET', path: '/system', action: { kind: 'delay', ms: 1500 } })
+      await expect(rack.systemGet()).rejects.toThrow(
+        `rack ${proxy.host}: GET /system: no answer within 500 ms`
+      )
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('fails an import whose image the rack could not push, and marks that build failed', async () => {

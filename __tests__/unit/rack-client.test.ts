@@ -1,10 +1,31 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { UserError } from '../../src/core/errors.js'
-import { RackAuthError, RackClient, RackError, encodeParams } from '../../src/core/rack/client.js'
+import { Cancelled } from '../../src/core/interrupt.js'
+import {
+  RackAuthError,
+  RackClient,
+  RackError,
+  encodeParams,
+  rackClientOptions
+} from '../../src/core/rack/client.js'
+import {
+  appBuildArch,
+  appEnvironment,
+  envDropCheck,
+  parseEnvironment
+} from '../../src/core/rack/app.js'
 import { PromoteError, promoteRelease } from '../../src/core/rack/promote.js'
-import { runExternalBuild } from '../../src/core/rack/external-build.js'
+import {
+  completeExternalBuild,
+  createExternalBuild,
+  externalBuildTarget,
+  failExternalBuild,
+  runExternalBuild
+} from '../../src/core/rack/external-build.js'
 import { formatRackTime, parseAnyTime, parseRackTime } from '../../src/core/rack/time.js'
+import { startRackFaultProxy, type FaultEntry } from '../helpers/fault-proxy.js'
 import { captureLogger, type CapturedLog } from '../helpers/logger.js'
+import { freePort } from '../helpers/realrack.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
 
 function client(server: RackServer, c: CapturedLog, extra: object = {}): RackClient {
@@ -110,7 +131,7 @@ describe('RackClient against the test rack', () => {
     const sys = await client(server, cap).systemGet()
     expect(sys.name).toBe('test-rack')
     expect(server.requests.map(r => r.status)).toEqual([503, 503, 200])
-    expect(cap.lines.filter(l => /503 injected 503; retrying/.test(l))).toHaveLength(2)
+    expect(cap.lines.filter(l => /503 injected 503; sending again/.test(l))).toHaveLength(2)
   })
 
   it('retries 409 and dropped connections, never other 4xx', async () => {
@@ -381,5 +402,311 @@ describe('promoteRelease', () => {
         timeoutMs: 80
       })
     ).rejects.toThrow(/timed out after 0s waiting for release R[A-Z]{10} to run \(status updating/)
+  })
+})
+
+const buildOptions = {
+  app: 'web',
+  manifestText: 'services:\n  web:\n    build: .\n',
+  description: 'build 1',
+  gitSha: 'abc',
+  development: false
+}
+
+describe("reading the rack's answers", () => {
+  it('gives a 403 the rack\'s own message, never retried, never "authentication"', async () => {
+    server.fail({ path: '/apps/web', times: 1, status: 403, message: 'app is currently updating' })
+    const e = await client(server, cap)
+      .appGet('web')
+      .catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(RackError)
+    expect(e).not.toBeInstanceOf(RackAuthError)
+    expect((e as Error).message).toBe(
+      `rack ${server.host}: GET /apps/web: 403 app is currently updating`
+    )
+    expect((e as RackError).appUpdating).toBe(true)
+    expect(server.requests).toHaveLength(1)
+  })
+
+  it('reads a 500 naming what is missing as final, other 500s as worth another try', async () => {
+    const rack = client(server, cap)
+    const e = await rack.buildGet('web', 'BXXXXXXXXXX').catch((x: unknown) => x)
+    expect((e as Error).message).toBe(
+      `rack ${server.host}: GET /apps/web/builds/BXXXXXXXXXX: 500 builds.convox.com "bxxxxxxxxxx" not found`
+    )
+    expect(e).toMatchObject({ status: 500, outcome: 'refused' })
+    expect(server.requests).toHaveLength(1)
+
+    server.requests.length = 0
+    server.fail({
+      path: '/system',
+      times: 1,
+      status: 500,
+      message: 'etcdserver: request timed out'
+    })
+    expect((await rack.systemGet()).name).toBe('test-rack')
+    expect(server.requests.map(r => r.status)).toEqual([500, 200])
+  })
+
+  it('answers a rack that never answers within its bound, in one line, without sending again', async () => {
+    server.fail({ path: '/system', times: 5, status: 'hang' })
+    const started = Date.now()
+    const e = await client(server, cap, { timeoutMs: 300 })
+      .systemGet()
+      .catch((x: unknown) => x)
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect((e as Error).message).toBe(`rack ${server.host}: GET /system: no answer within 300 ms`)
+    expect(e).toMatchObject({ timedOut: true, outcome: 'ambiguous' })
+    expect(server.requests).toHaveLength(1)
+  })
+
+  it('sends again what never reached the rack (connection refused), then says so', async () => {
+    const port = await freePort()
+    const rack = new RackClient({
+      rackUrl: `http://convox:pw@127.0.0.1:${port}`,
+      logger: cap.logger,
+      retries: 2,
+      retryDelayMs: 5
+    })
+    const e = await rack.releaseCreate('web', { build: 'BAAAAAAAAAA' }).catch((x: unknown) => x)
+    expect((e as Error).message).toMatch(
+      new RegExp(
+        `^rack 127\\.0\\.0\\.1:${port}: POST /apps/web/releases: cannot connect \\(ECONNREFUSED: .*\\)$`
+      )
+    )
+    expect(e).toMatchObject({ outcome: 'unreached' })
+    expect(cap.lines.filter(l => /sending again/.test(l))).toHaveLength(2)
+  })
+
+  it("stops at once when the run is cancelled, with the run's reason", async () => {
+    server.fail({ path: '/system', times: 5, status: 'hang' })
+    const controller = new AbortController()
+    const rack = client(server, cap, { signal: controller.signal })
+    const pending = rack.systemGet().catch((x: unknown) => x)
+    setTimeout(() => controller.abort(new Cancelled('SIGINT')), 50)
+    const e = await pending
+    expect(e).toBeInstanceOf(Cancelled)
+    // every later call too, except the last writes with their own bound
+    await expect(rack.appGet('web')).rejects.toBeInstanceOf(Cancelled)
+    expect(server.requests).toHaveLength(1)
+  })
+
+  it('passes rack-ca and rack-insecure on from the settings', () => {
+    expect(
+      rackClientOptions({
+        rackUrl: 'https://convox:p@h',
+        convoxHost: '',
+        convoxPassword: '',
+        rack: '',
+        rackCa: '/ca.pem',
+        rackInsecure: false
+      })
+    ).toEqual({ rackUrl: 'https://convox:p@h', ca: '/ca.pem', insecure: false })
+  })
+})
+
+describe('promoteRelease and a 403 while the app updates', () => {
+  it('waits for the app to run, then promotes again', async () => {
+    const rack = client(server, cap)
+    const created = await createExternalBuild(rack, buildOptions)
+    const { releaseId } = await completeExternalBuild(rack, {
+      app: 'web',
+      buildId: created.buildId,
+      logs: ''
+    })
+    server.fail({
+      path: `/apps/web/releases/${releaseId}/promote`,
+      status: 403,
+      message: 'app is currently updating'
+    })
+    const app = await promoteRelease(rack, {
+      app: 'web',
+      releaseId,
+      logger: cap.logger,
+      pollMs: 10
+    })
+    expect(app).toMatchObject({ release: releaseId, status: 'running' })
+    expect(server.requests.filter(r => r.path.endsWith('/promote')).map(r => r.status)).toEqual([
+      403, 200
+    ])
+  })
+})
+
+describe('exactly one build and one release, whatever the rack answers', () => {
+  const cases: { name: string; rule: FaultEntry }[] = [
+    {
+      name: 'BuildCreate answered 502 after the rack made it',
+      rule: { method: 'POST', path: '/apps/web/builds', action: { kind: 'after', status: 502 } }
+    },
+    {
+      name: 'BuildCreate answered 504 after the rack made it',
+      rule: { method: 'POST', path: '/apps/web/builds', action: { kind: 'after', status: 504 } }
+    },
+    {
+      name: 'BuildCreate reset after the rack made it',
+      rule: { method: 'POST', path: '/apps/web/builds', action: { kind: 'reset', bytes: 1 } }
+    },
+    {
+      name: 'BuildCreate reset before it reached the rack',
+      rule: { method: 'POST', path: '/apps/web/builds', action: { kind: 'drop' } }
+    },
+    {
+      name: 'ReleaseCreate answered 502 after the rack made it',
+      rule: { method: 'POST', path: '/apps/web/releases', action: { kind: 'after', status: 502 } }
+    },
+    {
+      name: 'ReleaseCreate reset after the rack made it',
+      rule: { method: 'POST', path: '/apps/web/releases', action: { kind: 'reset', bytes: 1 } }
+    },
+    {
+      name: 'ReleaseCreate never answered after the rack made it',
+      rule: { method: 'POST', path: '/apps/web/releases', action: { kind: 'hang-after' } }
+    }
+  ]
+  it.each(cases)('$name', async c => {
+    const proxy = await startRackFaultProxy(server.host)
+    try {
+      proxy.fault(c.rule)
+      const rack = client(server, cap, {
+        rackUrl: proxy.rackUrl(server.password),
+        timeoutMs: 500
+      })
+      const result = await runExternalBuild(rack, buildOptions, async () => ({}))
+      expect(server.buildsOf('web').map(b => [b.id, b.status, b.release])).toEqual([
+        [result.buildId, 'complete', result.releaseId]
+      ])
+      expect(server.releasesOf('web').map(r => [r.id, r.build])).toEqual([
+        [result.releaseId, result.buildId]
+      ])
+      expect(proxy.requests.filter(r => r.action !== 'pass')).toHaveLength(1)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('a 500 that does not say it refused: looks up, finds nothing, creates once more', async () => {
+    server.fail({
+      method: 'POST',
+      path: '/apps/web/releases',
+      times: 1,
+      status: 500,
+      message: 'etcd down'
+    })
+    const result = await runExternalBuild(client(server, cap), buildOptions, async () => ({}))
+    expect(server.releasesOf('web').map(r => r.id)).toEqual([result.releaseId])
+    expect(
+      server.requests
+        .filter(r => r.path === '/apps/web/releases')
+        .map(r => `${r.method} ${r.status}`)
+    ).toEqual(['GET 200', 'POST 500', 'GET 200', 'POST 200'])
+  })
+
+  it('stops, marking the build failed, when the release answer is lost and the rack cannot be asked', async () => {
+    const proxy = await startRackFaultProxy(server.host)
+    try {
+      proxy.fault({
+        method: 'POST',
+        path: '/apps/web/releases',
+        action: { kind: 'after', status: 502 }
+      })
+      // the first ReleaseList (does the build have a release already?) passes, the lookups fail
+      proxy.fault({
+        method: 'GET',
+        path: '/apps/web/releases',
+        action: { kind: 'after', status: 502 },
+        times: 2,
+        skip: 1
+      })
+      const rack = client(server, cap, { rackUrl: proxy.rackUrl(server.password), retries: 1 })
+      const e = await runExternalBuild(rack, buildOptions, async () => ({})).catch(
+        (x: unknown) => x
+      )
+      expect((e as Error).message).toMatch(
+        /POST \/apps\/web\/releases: 502; looking it up failed: rack [^ ]+ GET \/apps\/web\/releases: 502$/
+      )
+      // the release exists (the rack made it) and was not made twice; the build is failed
+      expect(server.releasesOf('web')).toHaveLength(1)
+      expect(server.buildsOf('web').map(b => b.status)).toEqual(['failed'])
+    } finally {
+      await proxy.close()
+    }
+  })
+})
+
+describe('the external build in pieces (fan-out)', () => {
+  it('derives the push target a build leg uses as the rack does', async () => {
+    const rack = client(server, cap)
+    const created = await createExternalBuild(rack, buildOptions)
+    expect(await externalBuildTarget(rack, 'web')).toEqual({
+      repository: created.repository,
+      credentials: created.credentials
+    })
+    const consoleClient = new RackClient({
+      convoxHost: server.url,
+      convoxPassword: 'k',
+      rack: 'a/b'
+    })
+    await expect(externalBuildTarget(consoleClient, 'web')).rejects.toThrow(
+      /^input "registry": in Console mode .* set registry and its credentials$/
+    )
+  })
+
+  it('failExternalBuild never throws, and warns', async () => {
+    await server.close()
+    await failExternalBuild(client(server, cap, { retries: 0 }), {
+      app: 'web',
+      buildId: 'BAAAAAAAAAA',
+      reason: 'x',
+      log: ''
+    })
+    expect(cap.warnings.map(w => w.message)).toEqual([
+      expect.stringMatching(
+        /could not store the log of failed build BAAAAAAAAAA: .*cannot connect/
+      ),
+      expect.stringMatching(/could not mark build BAAAAAAAAAA failed: .*cannot connect/)
+    ])
+  })
+})
+
+describe('what the rack says about an app', () => {
+  it('reads env text as Convox does (pkg/structs/environment.go Environment.Load)', () => {
+    expect(parseEnvironment('A=1\r\nB=x=y\n  C  = v \nnoequals\n=empty\nA=2\n__proto__=p')).toEqual(
+      Object.fromEntries([
+        ['A', '2'],
+        ['B', 'x=y'],
+        ['C', ' v '],
+        ['__proto__', 'p']
+      ])
+    )
+    expect(Object.getPrototypeOf(parseEnvironment('__proto__=p'))).toBe(Object.prototype)
+  })
+
+  it("gives the latest release's env, and what a new build would drop", async () => {
+    const rack = client(server, cap)
+    expect(await appEnvironment(rack, 'web')).toEqual({})
+    const r1 = await rack.releaseCreate('web', { env: 'A=1\nB=2' })
+    server.apps.get('web')!.release = r1.id
+    await new Promise(resolve => setTimeout(resolve, 5))
+    const r2 = await rack.releaseCreate('web', { env: 'A=1' })
+    expect(await appEnvironment(rack, 'web')).toEqual({ A: '1' })
+    expect(await envDropCheck(rack, 'web')).toEqual({
+      missing: ['B'],
+      running: r1.id,
+      newest: r2.id
+    })
+  })
+
+  it('reads BuildArch as platforms', async () => {
+    const rack = client(server, cap)
+    const params = server.apps.get('web')!.parameters
+    expect(await appBuildArch(rack, 'web')).toEqual([])
+    params.BuildArch = 'arm64'
+    expect(await appBuildArch(rack, 'web')).toEqual(['linux/arm64'])
+    params.BuildArch = 'amd64,arm64'
+    expect(await appBuildArch(rack, 'web')).toEqual(['linux/amd64', 'linux/arm64'])
+    params.BuildArch = 'x86'
+    await expect(appBuildArch(rack, 'web')).rejects.toThrow(
+      `rack ${server.host}: app web has BuildArch "x86": it must be amd64 or arm64`
+    )
   })
 })

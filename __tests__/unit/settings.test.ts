@@ -130,7 +130,7 @@ describe('readSettings', () => {
       convoxHost: 'console.acme.example',
       convoxPassword: 'deploy-key-1'
     })
-    expect(rackClientOptions(s)).toEqual({
+    expect(rackClientOptions(s)).toMatchObject({
       convoxHost: 'console.acme.example',
       convoxPassword: 'deploy-key-1',
       rack: 'acme/production'
@@ -146,7 +146,8 @@ describe('readSettings', () => {
 
   it('RACK_URL, a direct rack, wins over the Console login', () => {
     const s = settings({}, { ...login, RACK_URL: 'https://convox:pw@api.rack.example' })
-    expect(rackClientOptions(s)).toEqual({ rackUrl: 'https://convox:pw@api.rack.example' })
+    expect(rackClientOptions(s)).toMatchObject({ rackUrl: 'https://convox:pw@api.rack.example' })
+    expect(rackClientOptions(s)).not.toHaveProperty('convoxPassword')
   })
 
   it('inputs win over the Convox names', () => {

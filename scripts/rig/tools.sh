@@ -84,3 +84,13 @@ for d in /usr/local/lib/docker/cli-plugins "$HOME/.docker/cli-plugins"; do
   cmp -s "$RIG_BIN/buildx" "$d/docker-buildx" || install -m 0755 "$RIG_BIN/buildx" "$d/docker-buildx"
 done
 
+
+# --- realrack (Convox's own rack API, for the rack tests) ----------------------
+# Its run-rack.sh builds the binary into $REALRACK_CACHE the first time (minutes: client-go and
+# the cloud SDKs), then runs it; `-help` makes the binary print its flags and exit, so the tests
+# never wait for that build. Skipped when the folder is not there.
+REALRACK_DIR=${REALRACK_DIR:-$RIG_ROOT/../shared/realrack}
+if [[ -f $REALRACK_DIR/run-rack.sh ]]; then
+  bash "$REALRACK_DIR/run-rack.sh" 0 - - - - - /dev/null -help >"$RIG_LOGS/realrack-build.log" 2>&1 ||
+    die "building realrack failed: see $RIG_LOGS/realrack-build.log"
+fi

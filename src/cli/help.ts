@@ -26,7 +26,8 @@ const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
   concurrency: 'most builds running at once (default: no cap, BuildKit schedules)',
   export: 'write a `convox builds import` tarball to this path',
   'upload-artifact': 'artifact name (GitHub Actions only)',
-  'rack-url': 'https://convox:<password>@api.<domain> (default: $RACK_URL)',
+  'rack-url':
+    'https://convox:<password>@api.<domain> (default: $RACK_URL); each call answers within 30 s, an import within 60 min',
   'convox-host': 'Console host (default: $CONVOX_HOST, else console.convox.com)',
   'convox-password': 'Console deploy key (default: $CONVOX_PASSWORD)',
   import: 'import this export tarball into the app on the rack instead of building',
@@ -39,7 +40,7 @@ const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
   'build-id': 'with --stage build/finish: the build id start printed',
   'max-legs': 'most entries of the fan-out matrix (default: one per build)',
   'build-auth-in-image': 'let BUILD_AUTH reach the final image, as the rack does (warns)',
-  'rack-ca': 'PEM bundle of the CAs that sign the rack certificate',
+  'rack-ca': "PEM bundle of the CAs that sign the rack certificate, or the rack's own",
   'rack-insecure': 'do not verify the rack certificate (warns)',
   'cache-tags': 'auto, mutable or immutable registry cache tags (default: auto)',
   'env-drop-guard': 'warn, strict or off when the release drops env (default: warn)',

@@ -60,7 +60,12 @@ export async function runPipeline(
   }
   const rackOptions = rackClientOptions(settings)
   const rack = rackOptions
-    ? new RackClient({ ...rackOptions, secrets: run.secrets, logger })
+    ? new RackClient({
+        ...rackOptions,
+        secrets: run.secrets,
+        logger: tracked.logger,
+        signal: run.signal
+      })
     : undefined
   if (settings.import) {
     if (!rack) {

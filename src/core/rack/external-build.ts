@@ -1,9 +1,13 @@
 // `convox build --external` done right (convox/convox pkg/cli/builds.go buildExternal, with the
 // bookkeeping of pkg/build/build.go success/fail): the rack records the build, we build and push.
+// In pieces for a fan-out (create on one machine, build legs on others, complete on a third);
+// runExternalBuild is their composition. Whatever the rack answers, a run makes at most one
+// build and one release, and a build it made ends `complete` or `failed`.
+import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { shellJoin } from '../registry/image-config.js'
-import { type RackClient, repositoryTarget } from './client.js'
-import type { RackBuild } from './types.js'
+import { CLEANUP_CALL, type RackClient, rackRepository, repositoryTarget } from './client.js'
+import type { RackBuild, RackSystem } from './types.js'
 
 export interface ExternalBuildOptions {
   app: string
@@ -15,21 +19,30 @@ export interface ExternalBuildOptions {
   gitSha: string
   development: boolean
   noCache?: boolean
-  logger: Logger
+  /** Unused: messages go to the client's logger. */
+  logger?: Logger
 }
 
-/** What the build callback gets: everything it needs to build and push into the rack. */
-export interface ExternalBuildContext {
+/** Where a build leg pushes: `<repository>:<service>.<buildId>`. */
+export interface ExternalBuildTarget {
+  /** Push target without credentials, `host/path`. */
+  repository: string
+  /** Credentials of `repository` (masked already). */
+  credentials: { registry: string; username: string; password: string }
+}
+
+/** What createExternalBuild made: everything a build needs to build and push into the rack. */
+export interface CreatedExternalBuild extends ExternalBuildTarget {
   /** The rack's build id: BUILD_ID. */
   buildId: string
   /** SystemGet's name: BUILD_RACK. */
   rackName: string
-  /** Push target without credentials, `host/path`: images are `<repository>:<service>.<buildId>`. */
-  repository: string
-  /** Credentials of `repository` (masked already). */
-  credentials: { registry: string; username: string; password: string }
   /** The build record as BuildCreate returned it (repository holds the password: never print). */
   build: RackBuild
+}
+
+/** What the build callback of runExternalBuild gets. */
+export interface ExternalBuildContext extends CreatedExternalBuild {
   /** Appends to the build log stored on the rack (also on failure). */
   log: (text: string) => void
 }
@@ -55,14 +68,18 @@ export interface ExternalBuildResult {
 
 export type ExternalBuilder = (ctx: ExternalBuildContext) => Promise<ExternalBuildOutput>
 
-export async function runExternalBuild(
+/**
+ * BuildCreate (external=true), then BuildUpdate with the manifest and status `running`, as the
+ * rack's own builds are while they build (provider/k8s/build.go BuildCreate). Exactly once: a
+ * lost BuildCreate answer is looked up before creating again (RackClient.buildCreate).
+ */
+export async function createExternalBuild(
   client: RackClient,
-  options: ExternalBuildOptions,
-  build: ExternalBuilder
-): Promise<ExternalBuildResult> {
-  const { app, logger } = options
+  options: ExternalBuildOptions
+): Promise<CreatedExternalBuild> {
+  const { app } = options
   const system = await client.systemGet()
-  const created = await client.buildCreate(app, {
+  const build = await client.buildCreate(app, {
     external: true,
     description: options.description,
     'git-sha': options.gitSha,
@@ -70,94 +87,204 @@ export async function runExternalBuild(
     development: options.development,
     'no-cache': options.noCache
   })
-  const buildId = created.id
-  logger.info(`rack ${client.host}: build ${buildId} created on rack ${system.name}`)
-  const target = repositoryTarget(created.repository)
-  let log = ''
-  const append = (text: string): void => {
-    log += text.endsWith('\n') || text === '' ? text : `${text}\n`
-  }
-
+  const buildId = build.id
+  client.logger.info(`rack ${client.host}: build ${buildId} created on rack ${system.name}`)
   try {
-    // The rack's own builds are `running` while they build (provider/k8s/build.go BuildCreate).
+    // A build found by looking up a lost answer comes from BuildList, which has no push target.
+    const target = build.repository
+      ? fromRepository(build.repository)
+      : targetOf(client, system, app)
     await client.buildUpdate(app, buildId, { manifest: options.manifestText, status: 'running' })
-    const out = await build({
-      buildId,
-      rackName: system.name,
-      repository: target.repository,
-      credentials: { registry: target.host, username: target.username, password: target.password },
-      build: created,
-      log: append
+    return { buildId, rackName: system.name, build, ...target }
+  } catch (e) {
+    await failExternalBuild(client, { app, buildId, reason: failureReason(client, e), log: '' })
+    throw e
+  }
+}
+
+/**
+ * The rack's own push target for a build leg that did not create the build, derived as the rack
+ * derives it (provider/k8s/build.go BuildCreate): the API host, the provider's repository prefix,
+ * the app, with the rack password. Console mode has no rack password to push with.
+ */
+export async function externalBuildTarget(
+  client: RackClient,
+  app: string
+): Promise<ExternalBuildTarget> {
+  if (client.mode === 'console') {
+    throw new UserError({
+      input: 'registry',
+      message:
+        "in Console mode (convox-password) a build leg cannot push to the rack's registry, which needs the rack password: set registry and its credentials"
     })
-    if (out.logs) append(out.logs)
-    const logs = await client.objectStore(app, `build/${buildId}/logs`, client.scrub(log))
+  }
+  return targetOf(client, await client.systemGet(), app)
+}
+
+/**
+ * Stores the log, creates exactly one release for the build and marks it `complete`. A build
+ * already complete with a release is returned as it is, and a release the rack already holds
+ * for the build is used (a finish stage run again). On any failure the build is marked failed.
+ */
+export async function completeExternalBuild(
+  client: RackClient,
+  options: { app: string; buildId: string; logs: string; entrypoint?: string[] | string }
+): Promise<{ releaseId: string; build: RackBuild }> {
+  const { app, buildId } = options
+  let current: RackBuild
+  try {
+    current = await client.buildGet(app, buildId)
+  } catch (e) {
+    await failExternalBuild(client, {
+      app,
+      buildId,
+      reason: failureReason(client, e),
+      log: options.logs
+    })
+    throw e
+  }
+  if (current.status === 'complete' && current.release) {
+    client.logger.info(
+      `rack ${client.host}: build ${buildId} is already complete, release ${current.release}`
+    )
+    return { releaseId: current.release, build: current }
+  }
+  if (current.status !== 'created' && current.status !== 'running') {
+    throw new Error(
+      `rack ${client.host}: build ${buildId} is ${current.status || 'without a status'}: not releasing it`
+    )
+  }
+  try {
+    const logs = await client.objectStore(app, `build/${buildId}/logs`, client.scrub(options.logs))
+    const existing = (await client.releaseList(app, 20)).find(r => r.build === buildId)
     // exactly one release (the CLI's buildExternal makes a second one by mistake)
-    const release = await client.releaseCreate(app, { build: buildId })
-    const entrypoint = Array.isArray(out.entrypoint)
-      ? shellJoin(out.entrypoint)
-      : (out.entrypoint ?? '')
-    const done = await client.buildUpdate(app, buildId, {
+    const release = existing ?? (await client.releaseCreate(app, { build: buildId }))
+    const entrypoint = Array.isArray(options.entrypoint)
+      ? shellJoin(options.entrypoint)
+      : (options.entrypoint ?? '')
+    const build = await client.buildUpdate(app, buildId, {
       logs: logs.Url,
       release: release.id,
       status: 'complete',
       ended: new Date(),
       entrypoint: entrypoint || undefined
     })
-    logger.info(`rack ${client.host}: build ${buildId} complete, release ${release.id}`)
-    return {
-      buildId,
-      releaseId: release.id,
-      repository: target.repository,
-      rackName: system.name,
-      images: out.images ?? {},
-      build: done
-    }
+    client.logger.info(`rack ${client.host}: build ${buildId} complete, release ${release.id}`)
+    return { releaseId: release.id, build }
   } catch (e) {
-    const reason = client.scrub(oneLine(e instanceof Error ? e.message : String(e)))
-    await markFailed(client, app, buildId, reason, log, logger)
+    await failExternalBuild(client, {
+      app,
+      buildId,
+      reason: failureReason(client, e),
+      log: options.logs
+    })
     throw e
   }
 }
 
-/** pkg/build/build.go fail: the log ends with `ERROR: <reason>`, is stored, the build is failed. */
-async function markFailed(
+/**
+ * pkg/build/build.go fail: the log ends with `ERROR: <reason>`, is stored, the build is failed.
+ * Runs after a cancel too (its own short bound, not the run's signal); never throws: warns.
+ */
+export async function failExternalBuild(
   client: RackClient,
-  app: string,
-  buildId: string,
-  reason: string,
-  log: string,
-  logger: Logger
+  options: { app: string; buildId: string; reason: string; log: string }
 ): Promise<void> {
+  const { app, buildId, log } = options
+  const reason = client.scrub(options.reason)
   const text = client.scrub(`${log}${log && !log.endsWith('\n') ? '\n' : ''}ERROR: ${reason}\n`)
   let logsUrl: string | undefined
   try {
-    logsUrl = (await client.objectStore(app, `build/${buildId}/logs`, text)).Url
+    logsUrl = (await client.objectStore(app, `build/${buildId}/logs`, text, {}, CLEANUP_CALL)).Url
   } catch (e) {
-    logger.warning(
-      `rack ${client.host}: could not store the log of failed build ${buildId}: ${msg(e)}`
+    client.logger.warning(
+      `rack ${client.host}: could not store the log of failed build ${buildId}: ${message(e)}`
     )
   }
   try {
-    await client.buildUpdate(app, buildId, {
-      status: 'failed',
-      reason,
-      ended: new Date(),
-      logs: logsUrl
-    })
-    logger.info(`rack ${client.host}: build ${buildId} marked failed`)
+    // BuildUpdate has no `reason` (the log has it); sent for a rack that learns it.
+    await client.buildUpdate(
+      app,
+      buildId,
+      { status: 'failed', reason, ended: new Date(), logs: logsUrl },
+      CLEANUP_CALL
+    )
+    client.logger.info(`rack ${client.host}: build ${buildId} marked failed`)
   } catch (e) {
-    logger.warning(`rack ${client.host}: could not mark build ${buildId} failed: ${msg(e)}`)
+    client.logger.warning(
+      `rack ${client.host}: could not mark build ${buildId} failed: ${message(e)}`
+    )
   }
 }
 
-function oneLine(text: string): string {
-  const lines = text
+export async function runExternalBuild(
+  client: RackClient,
+  options: ExternalBuildOptions,
+  build: ExternalBuilder
+): Promise<ExternalBuildResult> {
+  const { app } = options
+  const created = await createExternalBuild(client, options)
+  const { buildId } = created
+  let log = ''
+  const append = (text: string): void => {
+    log += text.endsWith('\n') || text === '' ? text : `${text}\n`
+  }
+  let out: ExternalBuildOutput
+  try {
+    out = await build({ ...created, log: append })
+    // cancelled while building: nothing more is made
+    client.signal?.throwIfAborted()
+  } catch (e) {
+    await failExternalBuild(client, { app, buildId, reason: failureReason(client, e), log })
+    throw e
+  }
+  if (out.logs) append(out.logs)
+  const done = await completeExternalBuild(client, {
+    app,
+    buildId,
+    logs: log,
+    entrypoint: out.entrypoint
+  })
+  return {
+    buildId,
+    releaseId: done.releaseId,
+    repository: created.repository,
+    rackName: created.rackName,
+    images: out.images ?? {},
+    build: done.build
+  }
+}
+
+function targetOf(client: RackClient, system: RackSystem, app: string): ExternalBuildTarget {
+  const repository = rackRepository(client, system, app)
+  return {
+    repository,
+    credentials: { registry: repository.split('/')[0] ?? '', ...client.credentials }
+  }
+}
+
+function fromRepository(repositoryUrl: string): ExternalBuildTarget {
+  const t = repositoryTarget(repositoryUrl)
+  return {
+    repository: t.repository,
+    credentials: { registry: t.host, username: t.username, password: t.password }
+  }
+}
+
+/** The failure as one line (a stored log's last); `cancelled ...` when the run was cancelled. */
+export function failureReason(client: RackClient, e: unknown): string {
+  const signal = client.signal
+  if (signal?.aborted) {
+    const why = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? '')
+    return /cancel/i.test(why) ? why : `cancelled${why ? ` (${why})` : ''}`
+  }
+  const lines = message(e)
     .split('\n')
     .map(l => l.trim())
     .filter(Boolean)
   return (lines.join(' | ') || 'build failed').slice(0, 1000)
 }
 
-function msg(e: unknown): string {
+function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e)
 }

@@ -1,14 +1,12 @@
 // `convox builds import` over the API (pkg/cli/builds.go BuildsImport, sdk BuildImport), then a
 // check of what the rack made: provider/k8s/build.go BuildImport ignores failed pushes and marks the
 // new build complete anyway, so status, release and every image are verified here.
-import { createReadStream } from 'node:fs'
-import { pipeline } from 'node:stream/promises'
-import { createGunzip } from 'node:zlib'
-import tar from 'tar-stream'
 import { UserError } from '../errors.js'
+import { readExport } from '../export/tarball.js'
 import type { Logger } from '../log.js'
-import type { RackClient } from './client.js'
-import type { RackBuild, RackSystem } from './types.js'
+import { CLEANUP_CALL, type RackClient, rackRepository } from './client.js'
+import { failureReason } from './external-build.js'
+import type { RackBuild } from './types.js'
 
 export interface ImportedImage {
   service: string
@@ -51,53 +49,35 @@ export interface TarballIndex {
   build?: Partial<RackBuild>
 }
 
-/** Lists a tarball's services and build.json without unpacking the archives. */
+/**
+ * Lists a tarball's services and build.json without unpacking the archives, reading it to the
+ * end: a truncated or corrupt tarball is one line naming the file, before anything is sent.
+ */
 export async function readTarballIndex(file: string): Promise<TarballIndex> {
-  const services = new Set<string>()
-  let build: Partial<RackBuild> | undefined
-  const extract = tar.extract()
-  extract.on('entry', (header, stream, next) => {
-    const name = header.name.replace(/^\.\//, '')
-    if (header.type === 'file' && name === 'build.json') {
-      const chunks: Buffer[] = []
-      stream.on('data', (c: unknown) => void chunks.push(c as Buffer))
-      stream.on('end', () => {
-        try {
-          build = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Partial<RackBuild>
-        } catch {
-          build = undefined
-        }
-        next()
-      })
-      return
-    }
-    if (header.type === 'file' && name.endsWith('.tar')) {
-      const svc = (name.split('/').pop() ?? name).split('.')[0]
-      if (svc) services.add(svc)
-    }
-    stream.on('end', () => next())
-    stream.resume()
-  })
+  let contents: Awaited<ReturnType<typeof readExport>>
   try {
-    await pipeline(createReadStream(file), createGunzip(), extract)
+    contents = await readExport(file)
   } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
+      throw new UserError({ input: 'import', message: `cannot read the tarball ${file} (${code})` })
+    }
+    const why = (e instanceof Error ? e.message : String(e))
+      .split(`${file}: `)
+      .join('')
+      .replace(/^(?:\w*Error: )+/, '')
     throw new UserError({
       input: 'import',
-      message: `${file} is not a convox builds export tarball: ${e instanceof Error ? e.message : String(e)}`
+      message: `${file} is not a complete convox builds export tarball (${why.replace(/\s+/g, ' ')})`
     })
   }
-  return { services: [...services].sort(), build }
-}
-
-/** Where a rack keeps an app's images, as seen through its API's /v2/ registry proxy. */
-export function rackRepository(client: RackClient, system: RackSystem, app: string): string {
-  // provider/*/repository.go RepositoryPrefix: `<rack>/` on aws, '' elsewhere
-  const prefix = system.provider === 'aws' ? `${system.name}/` : ''
-  const host =
-    client.mode === 'direct'
-      ? `${client.host}${client.endpoint.pathname.replace(/\/+$/, '')}`
-      : (system['rack-domain'] ?? `api.${system.domain.replace(/^router\./, '')}`)
-  return `${host}/${prefix}${app}`
+  const services = new Set<string>()
+  for (const { name } of contents.entries) {
+    const base = name.replace(/^\.\//, '').split('/').pop() ?? ''
+    const svc = base.endsWith('.tar') ? base.split('.')[0] : undefined
+    if (svc) services.add(svc)
+  }
+  return { services: [...services].sort(), build: contents.record as Partial<RackBuild> }
 }
 
 export async function runImport(client: RackClient, options: ImportOptions): Promise<ImportResult> {
@@ -113,7 +93,13 @@ export async function runImport(client: RackClient, options: ImportOptions): Pro
   logger.info(
     `rack ${client.host}: importing build ${source.buildId} (${index.services.join(', ')}) into ${app}`
   )
-  const imported = await client.buildImport(app, options.tarball)
+  const system = await client.systemGet()
+  // BuildImport copies these from build.json: how a lost answer is looked up
+  const imported = await client.buildImport(app, options.tarball, {
+    description: index.build.description ?? '',
+    manifest: index.build.manifest ?? '',
+    logs: index.build.logs ?? ''
+  })
   const buildId = imported.id
 
   try {
@@ -129,7 +115,7 @@ export async function runImport(client: RackClient, options: ImportOptions): Pro
       throw new Error(`release ${release.id} points to build ${release.build}, not ${buildId}`)
     }
 
-    const repository = options.repository ?? rackRepository(client, await client.systemGet(), app)
+    const repository = options.repository ?? rackRepository(client, system, app)
     const registry = repository.split('/')[0] ?? ''
     const images: Record<string, string> = {}
     const missing: string[] = []
@@ -165,14 +151,20 @@ export async function runImport(client: RackClient, options: ImportOptions): Pro
     return { buildId, releaseId: build.release, build, images, source }
   } catch (e) {
     // never leave a broken build looking complete: promoting it would fail or run old images
-    const reason = client.scrub(e instanceof Error ? e.message : String(e))
+    const reason = client.scrub(failureReason(client, e))
     try {
-      await client.buildUpdate(app, buildId, { status: 'failed', reason, ended: new Date() })
+      await client.buildUpdate(
+        app,
+        buildId,
+        { status: 'failed', reason, ended: new Date() },
+        CLEANUP_CALL
+      )
     } catch (u) {
       logger.warning(
         `rack ${client.host}: could not mark imported build ${buildId} failed: ${u instanceof Error ? u.message : String(u)}`
       )
     }
+    if (client.signal?.aborted) throw e
     throw new Error(`rack ${client.host}: import into ${app} failed: ${reason}`, { cause: e })
   }
 }

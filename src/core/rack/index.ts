@@ -1,24 +1,44 @@
 // The rack integration: what the pipeline needs.
 export {
+  API_TIMEOUT_MS,
+  CLEANUP_CALL,
+  CLEANUP_TIMEOUT_MS,
+  IMPORT_TIMEOUT_MS,
   RackAuthError,
   RackClient,
   RackError,
+  RackTlsError,
   encodeParams,
   rackClientOptions,
+  rackRepository,
   repositoryTarget,
+  type CallOptions,
   type RackClientOptions,
-  type RackMode
+  type RackMode,
+  type RackOutcome
 } from './client.js'
 export {
+  appBuildArch,
+  appEnvironment,
+  envDropCheck,
+  parseEnvironment,
+  type EnvDropCheck
+} from './app.js'
+export {
+  completeExternalBuild,
+  createExternalBuild,
+  externalBuildTarget,
+  failExternalBuild,
   runExternalBuild,
+  type CreatedExternalBuild,
   type ExternalBuildContext,
   type ExternalBuildOptions,
   type ExternalBuildOutput,
   type ExternalBuildResult,
+  type ExternalBuildTarget,
   type ExternalBuilder
 } from './external-build.js'
 export {
-  rackRepository,
   readTarballIndex,
   runImport,
   type ImageVerifier,

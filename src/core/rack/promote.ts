@@ -1,9 +1,11 @@
 // `convox releases promote` and its wait (pkg/cli/releases.go releasePromote,
 // pkg/common/provider.go WaitForAppRunning): the app's status is `updating` while it rolls out,
-// `rollback` when the rollout failed, then `running` on whichever release won.
+// `rollback` when the rollout failed, then `running` on whichever release won. A rack refuses a
+// promote while the app updates with a 403 (pkg/api/validation.go ReleasePromoteValidate): that
+// one is waited out, within the same bound.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from '../log.js'
-import type { RackClient } from './client.js'
+import { RackError, type RackClient } from './client.js'
 import type { RackApp } from './types.js'
 
 export interface PromoteOptions {
@@ -38,34 +40,52 @@ export async function promoteRelease(
   const deadline = Date.now() + timeoutMs
   const where = `rack ${client.host}: app ${app}`
 
+  const pause = (ms: number): Promise<void> =>
+    sleep(ms, undefined, { signal: client.signal }).catch(() => client.signal?.throwIfAborted())
+  const waitForRunning = async (app0: RackApp): Promise<RackApp> => {
+    let app1 = app0
+    while (app1.status !== 'running') {
+      if (Date.now() >= deadline) {
+        throw new PromoteError(
+          `${where}: still ${app1.status} after ${seconds(timeoutMs)}, release ${releaseId} not promoted`,
+          app1
+        )
+      }
+      await pause(pollMs)
+      app1 = await client.appGet(app)
+    }
+    return app1
+  }
+
   let current = await client.appGet(app)
   if (!options.force && current.status !== 'running') {
     logger.info(`${where} is ${current.status}: waiting for it to be running before promoting`)
-    while (current.status !== 'running') {
-      if (Date.now() >= deadline) {
-        throw new PromoteError(
-          `${where}: still ${current.status} after ${seconds(timeoutMs)}, release ${releaseId} not promoted`,
-          current
-        )
-      }
-      await sleep(pollMs)
-      current = await client.appGet(app)
-    }
+    current = await waitForRunning(current)
   }
-  const previous = current.release
+  let previous = current.release
   if (previous === releaseId && current.status === 'running') {
     logger.info(`${where} already runs release ${releaseId}`)
   }
 
   logger.info(`${where}: promoting release ${releaseId}`)
-  await client.releasePromote(app, releaseId, { force: options.force ?? false })
+  for (;;) {
+    try {
+      await client.releasePromote(app, releaseId, { force: options.force ?? false })
+      break
+    } catch (e) {
+      if (!(e instanceof RackError && e.appUpdating) || options.force) throw e
+      logger.info(`${where}: ${e.rackMessage}: waiting for it to be running before promoting`)
+      current = await waitForRunning({ ...current, status: 'updating' })
+      previous = current.release
+    }
+  }
 
   // The rack may still report the old release for a moment: only a state the promote caused
   // (updating, rollback, or the new release) counts, or the grace of one poll period.
   const graceUntil = Date.now() + pollMs
   let seenChange = false
   for (;;) {
-    await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())))
+    await pause(Math.min(pollMs, Math.max(0, deadline - Date.now())))
     current = await client.appGet(app)
     if (current.status !== 'running' || current.release === releaseId) seenChange = true
     if (current.status === 'rollback') {
