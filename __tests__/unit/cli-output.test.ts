@@ -119,6 +119,8 @@ describe('convox-build build output', () => {
     exportPath: '',
     warnings: [],
     buildArgNames: [],
+    stage: 'all',
+    matrix: { include: [] },
     durationMs: 20
   }
 

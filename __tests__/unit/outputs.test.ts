@@ -47,11 +47,16 @@ describe('action outputs', () => {
         'digests',
         'export-path',
         'images',
+        'matrix',
         'plan',
         'release-id',
         'reused'
       ].sort()
     )
+    // One build leg per distinct build, services that share a build together.
+    expect(JSON.parse(out.matrix)).toEqual({
+      include: [{ services: 'web,worker' }, { services: 'api' }]
+    })
     expect(out['build-id']).toMatch(/^B[A-Z]{10}$/)
     const plan = JSON.parse(out.plan)
     expect(plan.buildId).toBe(out['build-id'])

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { UserError } from '../../src/core/errors.js'
 import type { Logger } from '../../src/core/log.js'
-import { createPlan, planOutput, type Plan } from '../../src/core/plan.js'
+import { createPlan, planMatrix, planOutput, type Plan } from '../../src/core/plan.js'
 import { readSettings, type Settings } from '../../src/core/settings.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -480,5 +480,34 @@ describe('BUILD_AUTH and the image history', () => {
     expect(problems).toEqual([
       expect.objectContaining({ input: 'secrets', message: expect.stringMatching(/is taken/) })
     ])
+  })
+})
+
+describe('planMatrix', () => {
+  const builds = (...groups: string[][]) => ({
+    builds: groups.map(services => ({
+      context: '.',
+      dockerfile: 'Dockerfile',
+      services,
+      args: [],
+      target: null
+    }))
+  })
+
+  it('gives one leg per distinct build, services that share a build together', () => {
+    expect(planMatrix(builds(['web', 'worker'], ['api']))).toEqual({
+      include: [{ services: 'web,worker' }, { services: 'api' }]
+    })
+  })
+
+  it('deals the builds round max-legs legs, in order', () => {
+    expect(planMatrix(builds(['a'], ['b', 'c'], ['d'], ['e'], ['f']), 2)).toEqual({
+      include: [{ services: 'a,d,f' }, { services: 'b,c,e' }]
+    })
+    expect(planMatrix(builds(['a'], ['b']), 5).include).toHaveLength(2)
+  })
+
+  it('has no leg when there is nothing to build (image services are copied by finish)', () => {
+    expect(planMatrix(builds())).toEqual({ include: [] })
   })
 })

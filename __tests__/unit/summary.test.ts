@@ -58,6 +58,8 @@ function resultWith(n: number, warnings: string[] = []): PipelineResult {
     exportPath: '/tmp/build.tgz',
     warnings,
     buildArgNames: ['BUILD_AUTH', 'BUILD_GIT_SHA', 'VERSION'],
+    stage: 'all',
+    matrix: { include: [] },
     durationMs: 61_000
   }
 }

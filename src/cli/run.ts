@@ -108,7 +108,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const out = (text: string): void => io.stdout(logger.scrub(text))
     if (args.json) out(JSON.stringify(result, null, 2) + '\n')
     else if (args.command === 'plan') out(JSON.stringify(result.plan, null, 2) + '\n')
-    else if (args.id) out(`${result.releaseId}\n`)
+    else if (args.id) out(`${result.releaseId || result.buildId}\n`)
     else {
       for (const l of serviceLines(result)) logger.line(l)
       out(finalLines(result))
@@ -141,8 +141,15 @@ export function serviceLines(result: PipelineResult): string[] {
   })
 }
 
-/** The closing lines of `convox build`. */
+/**
+ * The closing lines of `convox build`; a fan-out's start prints the build id and the matrix,
+ * a build leg the build id.
+ */
 export function finalLines(result: PipelineResult): string {
+  if (result.stage === 'start') {
+    return `Build:   ${result.buildId}\nMatrix:  ${JSON.stringify(result.matrix)}\n`
+  }
+  if (result.stage === 'build') return `Build:   ${result.buildId}\n`
   return `Build:   ${result.buildId}\nRelease: ${result.releaseId}\n`
 }
 

@@ -5,7 +5,7 @@ import type { Redactor } from './secrets.js'
 
 /** Output names of action.yml that every shell sets, to their string values. */
 export type ResultOutputs = Record<
-  'build-id' | 'release-id' | 'images' | 'digests' | 'plan' | 'export-path' | 'reused',
+  'build-id' | 'release-id' | 'images' | 'digests' | 'plan' | 'export-path' | 'reused' | 'matrix',
   string
 >
 
@@ -20,7 +20,8 @@ export function resultOutputs(result: PipelineResult): ResultOutputs {
     'export-path': result.exportPath,
     reused: JSON.stringify(
       Object.fromEntries(result.services.filter(s => s.reusedFrom).map(s => [s.name, s.reusedFrom]))
-    )
+    ),
+    matrix: JSON.stringify(result.matrix)
   }
 }
 
@@ -33,7 +34,7 @@ export function dotenvName(output: string): string {
 }
 
 /** Dropped first when the file would pass GitLab's limit: the largest, least needed later. */
-const DROP_ORDER = ['plan', 'images', 'digests', 'reused']
+const DROP_ORDER = ['plan', 'images', 'digests', 'reused', 'matrix']
 
 export interface Dotenv {
   text: string

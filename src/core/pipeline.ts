@@ -1,30 +1,60 @@
-// The one entry point both shells call: plan, log in, build, export, and register on a rack.
+// The one entry point both shells call, as the stages a fan-out runs on separate machines:
+//   start:  the plan, checked whole, and the rack's build (its id is BUILD_ID);
+//   build:  the images of some or all services, pushed as <service>.<BUILD_ID>;
+//   finish: every image there, the record, the export and exactly one release.
+// `all` runs the three in one process. Between machines only the build id and the registry's
+// contents travel: each stage plans again from the same checkout and settings.
 import { isManagedArg } from './build-args.js'
-import { loginsFromSettings } from './docker-config.js'
-import { buildPlan, registryTools } from './engine/index.js'
-import { BuildFailure } from './engine/run-build.js'
 import { defaultDescription, readCiContext, unknownCommit } from './ci/context.js'
-import { UserError } from './errors.js'
-import { buildRecord, preciseNow } from './export/record.js'
-import { writeExport, type ExportSource } from './export/tarball.js'
-import { getImageConfig, shellJoin } from './registry/image-config.js'
+import { loginsFromSettings } from './docker-config.js'
 import {
-  RackClient,
-  promoteRelease,
-  rackClientOptions,
-  runExternalBuild,
-  runImport
-} from './rack/index.js'
+  buildPlan,
+  registryTools,
+  type BuildPlanResult,
+  type RegistryTools
+} from './engine/index.js'
+import { BuildFailure } from './engine/run-build.js'
+import { UserError } from './errors.js'
+import { buildRecord, preciseNow, type PreciseTime } from './export/record.js'
+import { writeExport, type ExportSource } from './export/tarball.js'
 import { newReleaseId } from './ids.js'
 import type { Logger } from './log.js'
-import { createPlan, planLines, planOutput, type Plan, type PlanOutput } from './plan.js'
+import {
+  createPlan,
+  planLines,
+  planMatrix,
+  planOutput,
+  type Matrix,
+  type Plan,
+  type PlanContext,
+  type PlanOutput
+} from './plan.js'
+import { forEachLimit } from './pool.js'
+import {
+  appEnvironment,
+  completeExternalBuild,
+  createExternalBuild,
+  envDropCheck,
+  externalBuildTarget,
+  failExternalBuild,
+  parseAnyTime,
+  promoteRelease,
+  RackClient,
+  rackClientOptions,
+  runImport,
+  type ExternalBuildTarget
+} from './rack/index.js'
 import { RegistryClient } from './registry/client.js'
+import { getImageConfig, shellJoin } from './registry/image-config.js'
 import { parseReference } from './registry/reference.js'
 import type { RunEnvironment, ServiceReport } from './run.js'
 import { Redactor } from './secrets.js'
-import { addSettingsSecrets, type Settings } from './settings.js'
+import { addSettingsSecrets, type Settings, type Stage } from './settings.js'
+import { checkTargetFile } from './target-file.js'
 
 export interface PipelineResult {
+  /** The stage this run was (`all` for one-process runs, dry runs and imports). */
+  stage: Stage
   plan: PlanOutput
   buildId: string
   releaseId: string
@@ -37,188 +67,499 @@ export interface PipelineResult {
   warnings: string[]
   /** Build-arg names passed to some build (values are never reported). */
   buildArgNames: string[]
+  /** The fan-out's build legs (the `matrix` output). */
+  matrix: Matrix
   durationMs: number
+}
+
+/** What a run knows before any stage: its settings, logger, rack and the commit built. */
+interface Run {
+  settings: Settings
+  run: RunEnvironment
+  logger: Logger
+  warnings: string[]
+  rack?: RackClient
+  gitSha: string
+  description: string
+  /** No commit when BUILD_GIT_SHA is asked for: reported after the manifest's problems. */
+  gitProblem?: UserError
+}
+
+/** What start makes, and what build and finish find again from the build id. */
+interface Started {
+  plan: Plan
+  /** The settings of the push target: the user's registry, else the rack's. */
+  target: Settings
+  /** Set when the build is registered on the rack. */
+  rackBuildId?: string
+  started: PreciseTime
+}
+
+interface Built {
+  result: BuildPlanResult
+  tools: RegistryTools
+  /** Every build's log, as the rack stores it (the user's arg values left out). */
+  logs: string
+}
+
+interface Finished {
+  releaseId: string
+  services: ServiceReport[]
+  exportPath: string
 }
 
 export async function runPipeline(
   settings: Settings,
   run: RunEnvironment
 ): Promise<PipelineResult> {
-  const started = Date.now()
-  const { logger, env } = run
+  const startedAt = Date.now()
+  const r = await prepare(settings, run)
+  if (settings.import) return importStage(r, startedAt)
+
+  const s =
+    settings.stage === 'build' || settings.stage === 'finish' ? await resume(r) : await start(r)
+  if (settings.stage === 'start' || settings.dryRun) return resultOf(r, s, startedAt)
+  let completed = false
+  try {
+    const only = settings.stage === 'build' ? legServices(s.plan, settings.services) : undefined
+    const built = settings.stage === 'finish' ? undefined : await build(r, s, only)
+    if (settings.stage === 'build') return resultOf(r, s, startedAt, built)
+    const finished = await finish(r, s, built, () => {
+      completed = true
+    })
+    return resultOf(r, s, startedAt, built, finished)
+  } catch (e) {
+    // A build this run registered ends failed, never created or running.
+    if (r.rack && s.rackBuildId && !completed) {
+      await failExternalBuild(r.rack, {
+        app: settings.app,
+        buildId: s.rackBuildId,
+        reason: (e as Error).message,
+        log: e instanceof BuildFailure ? redactArgValues(s.plan, e.log) : ''
+      })
+    }
+    throw e
+  }
+}
+
+/** Secrets, warnings, the rack client and the commit: what every stage needs. */
+async function prepare(settings: Settings, run: RunEnvironment): Promise<Run> {
   addSettingsSecrets(run.secrets, settings)
   const warnings: string[] = []
-  const tracked: RunEnvironment = {
-    ...run,
-    logger: {
-      ...logger,
-      warning: (message, where) => {
-        warnings.push(message)
-        logger.warning(message, where)
-      }
+  const logger: Logger = {
+    ...run.logger,
+    warning: (message, where) => {
+      warnings.push(message)
+      run.logger.warning(message, where)
     }
   }
-  const rackOptions = rackClientOptions(settings)
-  const rack = rackOptions
-    ? new RackClient({
-        ...rackOptions,
-        secrets: run.secrets,
-        logger: tracked.logger,
-        signal: run.signal
-      })
+  const options = rackClientOptions(settings)
+  const rack = options
+    ? new RackClient({ ...options, secrets: run.secrets, logger, signal: run.signal })
     : undefined
   if (settings.import) {
-    if (!rack) {
-      throw new UserError({
-        input: 'import',
-        message: 'importing needs a rack: set rack-url (or RACK_URL), or convox-password and rack'
-      })
+    return {
+      settings,
+      run: { ...run, logger },
+      logger,
+      warnings,
+      rack,
+      gitSha: '',
+      description: ''
     }
-    return importPipeline(settings, tracked, rack, warnings, started)
   }
-
-  // Manifest problems are reported before a missing commit: they are what users fix first.
   const ci = await readCiContext({
-    env,
+    env: run.env,
     cwd: settings.workingDirectory,
     exec: run.exec,
     gitSha: settings.gitSha
   })
-  tracked.ci = ci
-  const gitSha = ci.commit
   let gitProblem: UserError | undefined
-  if (!gitSha) {
+  if (!ci.commit) {
     const unknown = unknownCommit(ci, settings.buildArgs, settings.workingDirectory)
     if ('problem' in unknown) gitProblem = new UserError(unknown.problem)
-    else tracked.logger.warning(unknown.warning)
+    else logger.warning(unknown.warning)
   }
-  const description = settings.description || defaultDescription(ci)
-  const planFor = (
-    s: Settings,
-    ids: { buildId?: string; rackName?: string } = {},
-    planLogger: Logger = tracked.logger
-  ) => createPlan(s, { env, gitSha, description, ...ids }, planLogger)
-
-  // The whole manifest is checked before anything is created on a rack.
-  let plan = await logger.group('Plan', async () => {
-    const planned = await planFor(settings)
-    for (const line of planLines(planned)) logger.info(line)
-    return planned
-  })
-  if (gitProblem) throw gitProblem
-  const result = (extra: Partial<PipelineResult> = {}): PipelineResult => ({
-    plan: planOutput(plan),
-    buildId: plan.buildId,
-    releaseId: '',
-    images: Object.fromEntries(plan.services.map(s => [s.name, s.image])),
-    digests: {},
-    services: [],
-    exportPath: '',
+  return {
+    settings,
+    run: { ...run, logger, ci },
+    logger,
     warnings,
-    buildArgNames: [...new Set(plan.builds.flatMap(b => b.args))].sort(),
-    ...extra,
-    durationMs: Date.now() - started
-  })
-  if (settings.dryRun) return result()
+    rack,
+    gitSha: ci.commit,
+    description: settings.description || defaultDescription(ci),
+    gitProblem
+  }
+}
 
-  const buildStarted = preciseNow()
-  let built: BuiltImages
+/** The plan of `target`, its lines in the Plan group; manifest problems before a missing commit. */
+async function plan(
+  r: Run,
+  target: Settings,
+  ids: Pick<PlanContext, 'buildId' | 'rackName' | 'appEnv'>,
+  quiet = false
+): Promise<Plan> {
+  const context: PlanContext = { env: r.run.env, gitSha: r.gitSha, description: r.description }
+  // Planned again with the rack's ids: its warnings were all given the first time.
+  if (quiet) return createPlan(target, { ...context, ...ids }, { ...r.logger, warning: () => {} })
+  const planned = await r.logger.group('Plan', async () => {
+    const p = await createPlan(target, { ...context, ...ids }, r.logger)
+    for (const line of planLines(p)) r.logger.info(line)
+    return p
+  })
+  if (r.gitProblem) throw r.gitProblem
+  return planned
+}
+
+/** The app's env, which the rack interpolates convox.yml with; none in a dry run (no network). */
+async function appEnv(r: Run): Promise<Record<string, string> | undefined> {
+  if (!r.rack || r.settings.dryRun) return undefined
+  return appEnvironment(r.rack, r.settings.app)
+}
+
+/** Start: the plan checked whole before anything is created, then the rack's build. */
+async function start(r: Run): Promise<Started> {
+  const { settings, rack } = r
+  const env = await appEnv(r)
+  const first = await plan(r, settings, { appEnv: env })
+  if (settings.export) await checkTargetFile(settings.export, 'export')
+  if (settings.stage !== 'all' && !settings.registry && !rack) {
+    throw new UserError({
+      input: 'stage',
+      message:
+        'a fan-out hands images from stage to stage through a registry: set registry, or register on a rack'
+    })
+  }
+  const started = preciseNow()
+  if (settings.dryRun || !rack) return { plan: first, target: settings, started }
+
+  await guardEnvDrop(r, rack)
+  const created = await createExternalBuild(rack, {
+    app: settings.app,
+    manifest: settings.manifest,
+    manifestText: first.manifestText,
+    description: r.description,
+    gitSha: r.gitSha,
+    development: settings.development,
+    noCache: settings.noCache
+  })
+  try {
+    const target = settings.registry ? settings : rackTarget(settings, created)
+    const ids = { buildId: created.buildId, rackName: created.rackName, appEnv: env }
+    return { plan: await plan(r, target, ids, true), target, rackBuildId: created.buildId, started }
+  } catch (e) {
+    await failExternalBuild(rack, {
+      app: settings.app,
+      buildId: created.buildId,
+      reason: (e as Error).message,
+      log: ''
+    })
+    throw e
+  }
+}
+
+/** Build and finish stages: the build start made, found again from its id on the rack. */
+async function resume(r: Run): Promise<Started> {
+  const { settings, rack } = r
+  const buildId = settings.buildId
+  if (!rack) {
+    if (!settings.registry) {
+      throw new UserError({
+        input: 'registry',
+        message: `stage ${settings.stage} finds the images of build ${buildId} in the registry: set registry, or register on a rack`
+      })
+    }
+    return { plan: await plan(r, settings, { buildId }), target: settings, started: preciseNow() }
+  }
+  const existing = await rack.buildGet(settings.app, buildId)
+  if (
+    existing.status === 'failed' ||
+    (settings.stage === 'build' && existing.status === 'complete')
+  ) {
+    throw new UserError({
+      input: 'build-id',
+      message: `build ${buildId} on the rack is ${existing.status}: nothing more is built into it`
+    })
+  }
+  const [system, target, env] = await Promise.all([
+    rack.systemGet(),
+    settings.registry
+      ? Promise.resolve(settings)
+      : externalBuildTarget(rack, settings.app).then(t => rackTarget(settings, t)),
+    appEnv(r)
+  ])
+  return {
+    plan: await plan(r, target, { buildId, rackName: system.name, appEnv: env }),
+    target,
+    rackBuildId: buildId,
+    started: { date: parseAnyTime(existing.started) ?? new Date() }
+  }
+}
+
+/** The rack's repository as the push target, when the user pushes nowhere else. */
+function rackTarget(settings: Settings, t: ExternalBuildTarget): Settings {
+  return {
+    ...settings,
+    registry: t.repository,
+    registryUsername: t.credentials.username,
+    registryPassword: t.credentials.password,
+    push: true
+  }
+}
+
+/** CLI 3.25.1's environment drop guard, before the build is registered. */
+async function guardEnvDrop(r: Run, rack: RackClient): Promise<void> {
+  if (r.settings.envDropGuard === 'off') return
+  const check = await envDropCheck(rack, r.settings.app)
+  if (check.missing.length === 0) return
+  const message = `the app's running release ${check.running} has env that the newest release ${check.newest}, which this build's release inherits, lacks: ${check.missing.join(', ')} (convox env set them, or env-drop-guard: off)`
+  if (r.settings.envDropGuard === 'strict')
+    throw new UserError({ input: 'env-drop-guard', message })
+  r.logger.warning(message)
+}
+
+/** A leg's services, checked against the plan. */
+function legServices(p: Plan, services: string[]): string[] {
+  const known = p.services.map(s => s.name)
+  const unknown = services.filter(s => !known.includes(s))
+  if (unknown.length > 0) {
+    throw new UserError({
+      input: 'services',
+      message: `${unknown.map(s => `"${s}"`).join(', ')} ${unknown.length === 1 ? 'is not a service' : 'are not services'} of the manifest (${known.join(', ')})`
+    })
+  }
+  return services
+}
+
+/** Build: the images of `only` (default every service), pushed as <service>.<BUILD_ID>. */
+async function build(r: Run, s: Started, only?: string[]): Promise<Built> {
+  const { settings } = r
+  const tools = registryTools(
+    loginsFromSettings(s.target),
+    s.target.dockerHubRegistry,
+    r.logger,
+    r.run.signal
+  )
+  const result = await buildPlan(s.plan, s.target, r.run, {
+    tools,
+    only,
+    ociArchives: !s.target.push && settings.export !== ''
+  })
+  const logs = redactArgValues(
+    s.plan,
+    result.builds.map(b => `==> ${b.services.join(', ')}\n${b.log.trimEnd()}\n`).join('')
+  )
+  if (r.rack && s.rackBuildId && settings.stage === 'build') {
+    await storeLegLogs(r.rack, settings.app, s.rackBuildId, result)
+  }
+  return { result, tools, logs }
+}
+
+/** Where a build leg keeps a build's log on the rack, for the finish stage to gather. */
+function legLogKey(buildId: string, firstService: string): string {
+  return `build/${buildId}/legs/${firstService}.log`
+}
+
+async function storeLegLogs(
+  rack: RackClient,
+  app: string,
+  buildId: string,
+  result: BuildPlanResult
+): Promise<void> {
+  for (const b of result.builds) {
+    const first = b.services[0]
+    if (!first) continue
+    try {
+      await rack.objectStore(app, legLogKey(buildId, first), rack.scrub(b.log))
+    } catch (e) {
+      rack.logger.warning(
+        `could not store the log of ${b.services.join(', ')}: ${(e as Error).message}`
+      )
+    }
+  }
+}
+
+/**
+ * Finish: every image there (image services copied now when a leg did not), then the record,
+ * the rack's release (exactly one; `completed` is called once the rack has it), the export and
+ * the promote.
+ */
+async function finish(
+  r: Run,
+  s: Started,
+  built: Built | undefined,
+  completed: () => void
+): Promise<Finished> {
+  const { settings, rack, logger } = r
+  const { plan: p, target } = s
+  const tools =
+    built?.tools ??
+    registryTools(loginsFromSettings(target), target.dockerHubRegistry, logger, r.run.signal)
+  const services = built?.result.services ?? (await gatherImages(r, s, tools))
+  const first = p.services[0]
+  const entrypoint =
+    target.push && first
+      ? (await getImageConfig(tools.client, parseReference(first.image), target.platforms[0]))
+          .entrypoint
+      : []
+  const logs = built?.logs ?? (rack && s.rackBuildId ? await gatherLegLogs(rack, s) : '')
+
   let releaseId: string
-  let rackLogs = ''
-  if (rack) {
-    const external = await runExternalBuild(
-      rack,
-      {
-        app: settings.app,
-        manifest: settings.manifest,
-        manifestText: plan.manifestText,
-        description,
-        gitSha,
-        development: settings.development,
-        noCache: settings.noCache,
-        logger: tracked.logger
-      },
-      async ctx => {
-        // The rack's repository unless the user pushes elsewhere; its build id is BUILD_ID.
-        const target: Settings = settings.registry
-          ? settings
-          : {
-              ...settings,
-              registry: ctx.repository,
-              registryUsername: ctx.credentials.username,
-              registryPassword: ctx.credentials.password,
-              push: true
-            }
-        // Planned again with the rack's ids; its warnings were all given the first time.
-        plan = await planFor(
-          target,
-          { buildId: ctx.buildId, rackName: ctx.rackName },
-          { ...logger, warning: () => undefined }
-        )
-        try {
-          built = await buildImages(plan, target, tracked)
-        } catch (e) {
-          // The rack keeps a failed build's output, then its ERROR line.
-          if (e instanceof BuildFailure) ctx.log(redactArgValues(plan, e.log))
-          throw e
-        }
-        return { images: built.images, entrypoint: built.entrypoint, logs: built.logs }
-      }
-    )
-    releaseId = external.releaseId
-    rackLogs = external.build.logs ?? ''
+  let recordLogs = logs
+  if (rack && s.rackBuildId) {
+    const done = await completeExternalBuild(rack, {
+      app: settings.app,
+      buildId: s.rackBuildId,
+      logs,
+      entrypoint
+    })
+    completed()
+    releaseId = done.releaseId
+    recordLogs = done.build.logs || logs
   } else {
-    built = await buildImages(plan, settings, tracked)
     releaseId = newReleaseId()
   }
-  built = built!
 
   let exportPath = ''
   if (settings.export) {
     exportPath = await logger.group('Export', async () => {
       const record = buildRecord({
-        id: plan.buildId,
-        app: plan.app,
-        description,
-        entrypoint: shellJoin(built.entrypoint),
-        gitSha,
-        logs: rackLogs || built.logs,
-        manifest: plan.manifestText,
+        id: p.buildId,
+        app: p.app,
+        description: r.description,
+        entrypoint: shellJoin(entrypoint),
+        gitSha: r.gitSha,
+        logs: recordLogs,
+        manifest: p.manifestText,
         release: releaseId,
-        repository: plan.registry,
+        repository: p.registry,
         status: 'complete',
-        started: buildStarted,
+        started: s.started,
         ended: preciseNow(),
-        secrets: run.secrets
+        secrets: r.run.secrets
       })
-      const written = await writeExport(settings.export, record, built.exportSources, {
-        tempDir: run.tempDir,
-        platform: settings.platforms[0],
-        signal: run.signal
+      const written = await writeExport(settings.export, record, exportSources(s, tools, built), {
+        tempDir: r.run.tempDir,
+        platform: target.platforms[0],
+        signal: r.run.signal
       })
-      logger.info(`Exported build ${plan.buildId} to ${written.path}`)
+      logger.info(`Exported build ${p.buildId} to ${written.path}`)
       return written.path
     })
   }
-  if (rack && settings.promote) await promote(rack, settings, releaseId, tracked.logger)
+  if (rack && settings.promote) await promote(rack, settings.app, releaseId, logger)
+  return { releaseId, services, exportPath }
+}
 
-  return result({
-    releaseId,
-    images: built.images,
-    digests: Object.fromEntries(built.services.filter(s => s.digest).map(s => [s.name, s.digest])),
-    services: built.services,
-    exportPath
+/**
+ * The finish stage of a fan-out: each service's <service>.<BUILD_ID> looked up in the
+ * repository; an image service a leg did not copy is copied now; a missing build is an error
+ * naming its services (its leg failed or was cancelled).
+ */
+async function gatherImages(r: Run, s: Started, tools: RegistryTools): Promise<ServiceReport[]> {
+  const { plan: p } = s
+  const reports = new Map<string, ServiceReport>()
+  const missing: string[] = []
+  await r.logger.group(`Images of build ${p.buildId}`, () =>
+    forEachLimit(p.services, 8, async svc => {
+      const found = await tools.client.findManifest(parseReference(svc.image))
+      let digest = found?.digest ?? ''
+      if (!found && svc.build === null && svc.from) {
+        r.logger.info(`[${svc.name}] copying ${svc.from} to ${svc.image}`)
+        digest = await tools.copyImage(
+          svc.from,
+          svc.image,
+          r.run.signal ?? new AbortController().signal
+        )
+      } else if (!found) {
+        missing.push(svc.name)
+        return
+      }
+      r.logger.info(`[${svc.name}] ${svc.image} ${digest}`)
+      reports.set(svc.name, {
+        name: svc.name,
+        image: svc.image,
+        digest,
+        build: svc.build,
+        sharedWith: [],
+        cachedSteps: 0,
+        totalSteps: 0,
+        durationMs: 0
+      })
+    })
+  )
+  if (missing.length > 0) {
+    const names = p.services.map(x => x.name).filter(n => missing.includes(n))
+    throw new UserError(
+      `build ${p.buildId} has no image for ${names.join(', ')} in ${p.registry}: their build leg failed or was cancelled`
+    )
+  }
+  return p.services.map(x => reports.get(x.name)!)
+}
+
+/** The logs the build legs stored on the rack, in the plan's build order. */
+async function gatherLegLogs(rack: RackClient, s: Started): Promise<string> {
+  const parts: string[] = []
+  for (const b of s.plan.builds) {
+    const first = b.services[0]
+    if (!first) continue
+    try {
+      const text = (await rack.objectFetch(s.plan.app, legLogKey(s.plan.buildId, first))).toString()
+      parts.push(`==> ${b.services.join(', ')}\n${text.trimEnd()}\n`)
+    } catch {
+      parts.push(`==> ${b.services.join(', ')}\n(no log stored by its build leg)\n`)
+    }
+  }
+  return parts.join('')
+}
+
+/** Where the export reads each service's image from: the registry, or BuildKit's OCI archive. */
+function exportSources(s: Started, tools: RegistryTools, built?: Built): ExportSource[] {
+  const client = tools.client
+  return s.plan.services.map((svc): ExportSource => {
+    if (s.target.push) return { service: svc.name, client, image: parseReference(svc.image) }
+    if (svc.build !== null) {
+      return { service: svc.name, ociTar: built?.result.ociArchives[svc.build] ?? '' }
+    }
+    return { service: svc.name, client, image: parseReference(svc.from ?? '') }
   })
 }
 
-async function importPipeline(
-  settings: Settings,
-  run: RunEnvironment,
-  rack: RackClient,
-  warnings: string[],
-  started: number
-): Promise<PipelineResult> {
-  const { logger } = run
+function resultOf(
+  r: Run,
+  s: Started,
+  startedAt: number,
+  built?: Built,
+  finished?: Finished
+): PipelineResult {
+  const { plan: p } = s
+  const only = r.settings.stage === 'build' ? r.settings.services : undefined
+  const services = finished?.services ?? built?.result.services ?? []
+  const listed = p.services.filter(x => !only || only.includes(x.name))
+  return {
+    stage: r.settings.stage,
+    plan: planOutput(p),
+    buildId: p.buildId,
+    releaseId: finished?.releaseId ?? '',
+    images: Object.fromEntries(listed.map(x => [x.name, x.image])),
+    digests: Object.fromEntries(services.filter(x => x.digest).map(x => [x.name, x.digest])),
+    services,
+    exportPath: finished?.exportPath ?? '',
+    warnings: r.warnings,
+    buildArgNames: [...new Set(p.builds.flatMap(b => b.args))].sort(),
+    matrix: planMatrix(planOutput(p), r.settings.maxLegs),
+    durationMs: Date.now() - startedAt
+  }
+}
+
+async function importStage(r: Run, startedAt: number): Promise<PipelineResult> {
+  const { settings, rack, logger } = r
+  if (!rack) {
+    throw new UserError({
+      input: 'import',
+      message: 'importing needs a rack: set rack-url (or RACK_URL), or convox-password and rack'
+    })
+  }
   const imported = await logger.group('Import', () =>
     runImport(rack, {
       app: settings.app,
@@ -228,14 +569,16 @@ async function importPipeline(
         const client = new RegistryClient({
           credentials: host =>
             host === image.credentials.registry ? image.credentials : undefined,
-          logger
+          logger,
+          signal: r.run.signal
         })
         await client.getManifest(parseReference(image.ref))
       }
     })
   )
-  if (settings.promote) await promote(rack, settings, imported.releaseId, logger)
+  if (settings.promote) await promote(rack, settings.app, imported.releaseId, logger)
   return {
+    stage: 'all',
     plan: {
       app: settings.app,
       buildId: imported.buildId,
@@ -252,81 +595,29 @@ async function importPipeline(
     digests: {},
     services: [],
     exportPath: '',
-    warnings,
+    warnings: r.warnings,
     buildArgNames: [],
-    durationMs: Date.now() - started
+    matrix: { include: [] },
+    durationMs: Date.now() - startedAt
   }
 }
 
 async function promote(
   rack: RackClient,
-  settings: Settings,
+  app: string,
   releaseId: string,
   logger: Logger
 ): Promise<void> {
-  await logger.group(`Promote ${releaseId}`, () =>
-    promoteRelease(rack, { app: settings.app, releaseId, logger })
-  )
-}
-
-interface BuiltImages {
-  images: Record<string, string>
-  services: ServiceReport[]
-  /** The first service's entrypoint (the rack stores it on the build). */
-  entrypoint: string[]
-  /** Every build's log, as the rack would store it. */
-  logs: string
-  /** Where the export reads each service's image from. */
-  exportSources: ExportSource[]
-}
-
-/** Builds and pushes every image of the plan; then what the record and the export need. */
-async function buildImages(
-  plan: Plan,
-  settings: Settings,
-  run: RunEnvironment
-): Promise<BuiltImages> {
-  const tools = registryTools(
-    loginsFromSettings(settings),
-    settings.dockerHubRegistry,
-    run.logger,
-    run.signal
-  )
-  const builds = await buildPlan(plan, settings, run, {
-    tools,
-    ociArchives: !settings.push && settings.export !== ''
-  })
-  const registry = tools.client
-  const first = plan.services[0]
-  const entrypoint =
-    settings.push && first
-      ? (await getImageConfig(registry, parseReference(first.image), settings.platforms[0]))
-          .entrypoint
-      : []
-  const exportSources = plan.services.map((s): ExportSource => {
-    if (settings.push) return { service: s.name, client: registry, image: parseReference(s.image) }
-    if (s.build !== null) return { service: s.name, ociTar: builds.ociArchives[s.build] ?? '' }
-    return { service: s.name, client: registry, image: parseReference(s.from ?? '') }
-  })
-  return {
-    images: Object.fromEntries(plan.services.map(s => [s.name, s.image])),
-    services: builds.services,
-    entrypoint,
-    logs: redactArgValues(
-      plan,
-      builds.builds.map(b => `==> ${b.services.join(', ')}\n${b.log.trimEnd()}\n`).join('')
-    ),
-    exportSources
-  }
+  await logger.group(`Promote ${releaseId}`, () => promoteRelease(rack, { app, releaseId, logger }))
 }
 
 /**
  * BuildKit names steps with build-arg values expanded; the stored log (rack, build.json) keeps
  * the user's own values out, as it keeps them out of the plan and the summary.
  */
-function redactArgValues(plan: Plan, text: string): string {
+function redactArgValues(p: Plan, text: string): string {
   const values = new Redactor()
-  for (const b of plan.builds) {
+  for (const b of p.builds) {
     for (const [name, value] of Object.entries(b.argValues)) {
       if (!isManagedArg(name) || name === 'BUILD_AUTH') values.add(value)
     }

@@ -335,3 +335,19 @@ export function planLines(plan: Plan | PlanOutput): string[] {
   }
   return lines
 }
+
+/** The `matrix` output: `strategy.matrix` for a fan-out's build legs. */
+export interface Matrix {
+  include: { services: string }[]
+}
+
+/**
+ * One leg per distinct build (services that share a build stay together), or `maxLegs` legs
+ * with the builds dealt round them in order; image services are left to the finish stage.
+ */
+export function planMatrix(plan: Pick<PlanOutput, 'builds'>, maxLegs = 0): Matrix {
+  const legs = maxLegs > 0 ? Math.min(maxLegs, plan.builds.length) : plan.builds.length
+  const services: string[][] = Array.from({ length: legs }, () => [])
+  plan.builds.forEach((b, i) => services[i % legs]!.push(...b.services))
+  return { include: services.map(s => ({ services: s.join(',') })) }
+}
