@@ -92,6 +92,8 @@ interface Started {
   target: Settings
   /** Set when the build is registered on the rack. */
   rackBuildId?: string
+  /** The rack's build was failed already (by a build leg): finish names what is missing. */
+  rackFailed?: boolean
   started: PreciseTime
 }
 
@@ -130,7 +132,7 @@ export async function runPipeline(
     return resultOf(r, s, startedAt, built, finished)
   } catch (e) {
     // A build this run registered ends failed, never created or running.
-    if (r.rack && s.rackBuildId && !completed) {
+    if (r.rack && s.rackBuildId && !completed && !s.rackFailed) {
       await failExternalBuild(r.rack, {
         app: settings.app,
         buildId: s.rackBuildId,
@@ -272,10 +274,8 @@ async function resume(r: Run): Promise<Started> {
     return { plan: await plan(r, settings, { buildId }), target: settings, started: preciseNow() }
   }
   const existing = await rack.buildGet(settings.app, buildId)
-  if (
-    existing.status === 'failed' ||
-    (settings.stage === 'build' && existing.status === 'complete')
-  ) {
+  const ended = existing.status === 'failed' || existing.status === 'complete'
+  if (settings.stage === 'build' && ended) {
     throw new UserError({
       input: 'build-id',
       message: `build ${buildId} on the rack is ${existing.status}: nothing more is built into it`
@@ -292,6 +292,7 @@ async function resume(r: Run): Promise<Started> {
     plan: await plan(r, target, { buildId, rackName: system.name, appEnv: env }),
     target,
     rackBuildId: buildId,
+    rackFailed: existing.status === 'failed',
     started: { date: parseAnyTime(existing.started) ?? new Date() }
   }
 }
@@ -396,6 +397,11 @@ async function finish(
     built?.tools ??
     registryTools(loginsFromSettings(target), target.dockerHubRegistry, logger, r.run.signal)
   const services = built?.result.services ?? (await gatherImages(r, s, tools))
+  if (s.rackFailed) {
+    throw new UserError(
+      `build ${p.buildId} was failed on the rack (by a build leg, its log says why): it gets no release`
+    )
+  }
   const first = p.services[0]
   const entrypoint =
     target.push && first
