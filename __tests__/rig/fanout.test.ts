@@ -220,6 +220,35 @@ describe('a fan-out through the CLI, registering on a rack', () => {
   })
 })
 
+describe('a fan-out of numbered parallel jobs (leg N/M), as GitLab and Buildkite run them', () => {
+  it('splits the builds over the jobs by number; finish finds every image', async () => {
+    const repo = uniqueRepo('fanout-legs', rig)
+    const common = [
+      '--app',
+      'fanout',
+      '--registry',
+      repo,
+      '--registry-username',
+      rig.registryUsername
+    ]
+    const env = { CONVOX_BUILD_REGISTRY_PASSWORD: rig.registryPassword }
+    const start = ok(await machine([...common, '--stage', 'start', '--id'], env))
+    const buildId = start.stdout.trim()
+    expect(buildId).toMatch(/^B[A-Z]{10}$/)
+    const legs = await Promise.all(
+      ['1/3', '2/3', '3/3'].map(leg =>
+        machine([...common, '--stage', 'build', '--build-id', buildId, '--leg', leg], env)
+      )
+    )
+    for (const leg of legs) ok(leg)
+    expect(legs[2]!.stderr).toContain('leg 3/3: no build falls to this leg')
+    ok(await machine([...common, '--stage', 'finish', '--build-id', buildId], env))
+    for (const s of SERVICES) {
+      expect(await client.findManifest(parseReference(`${repo}:${s}.${buildId}`))).toBeDefined()
+    }
+  })
+})
+
 describe('stage inputs', () => {
   it('a leg naming a service the manifest lacks is one error naming services', async () => {
     const r = await machine(

@@ -169,3 +169,42 @@ describe('readSettings', () => {
     ])
   })
 })
+
+describe('stage settings', () => {
+  const leg = (value: string) =>
+    settings({ app: 'shop', stage: 'build', 'build-id': 'BABCDEFGHIJ', leg: value })
+
+  it('reads leg as N/M, a parallel job of M', () => {
+    expect(leg('2/4').leg).toEqual({ index: 2, total: 4 })
+    expect(leg(' 1 / 1 ').leg).toEqual({ index: 1, total: 1 })
+  })
+
+  it.each(['0/3', '4/3', 'two', '1'])('refuses leg %s, naming the input', value => {
+    expect(
+      problems({ app: 'shop', stage: 'build', 'build-id': 'BABCDEFGHIJ', leg: value })
+    ).toEqual([expect.objectContaining({ input: 'leg' })])
+  })
+
+  it('says what each stage needs', () => {
+    expect(problems({ app: 'shop', stage: 'build' }).map(p => p.input)).toEqual([
+      'build-id',
+      'services'
+    ])
+    expect(
+      problems({ app: 'shop', stage: 'finish', 'build-id': 'Bnot' }).map(p => p.input)
+    ).toEqual(['build-id'])
+    expect(
+      problems({
+        app: 'shop',
+        stage: 'build',
+        'build-id': 'BABCDEFGHIJ',
+        services: 'web',
+        leg: '1/2'
+      }).map(p => p.input)
+    ).toEqual(['leg'])
+    expect(problems({ app: 'shop', 'build-id': 'BABCDEFGHIJ' }).map(p => p.input)).toEqual([
+      'build-id'
+    ])
+    expect(problems({ app: 'shop', services: 'web' }).map(p => p.input)).toEqual(['services'])
+  })
+})

@@ -37,6 +37,7 @@ export const SETTING_FLAGS = [
   'reuse',
   'stage',
   'services',
+  'leg',
   'build-id',
   'max-legs',
   'build-auth-in-image',

@@ -37,6 +37,7 @@ const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
   reuse: 'reuse the image of an unchanged build instead of building it (default: true)',
   stage: 'all, or a fan-out stage: start, build or finish (default: all)',
   services: 'with --stage build: the services to build, comma-separated',
+  leg: 'with --stage build: N/M, entry N of the matrix of M legs (parallel jobs)',
   'build-id': 'with --stage build/finish: the build id start printed',
   'max-legs': 'most entries of the fan-out matrix (default: one per build)',
   'build-auth-in-image': 'let BUILD_AUTH reach the final image, as the rack does (warns)',

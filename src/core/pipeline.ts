@@ -123,7 +123,7 @@ export async function runPipeline(
   if (settings.stage === 'start' || settings.dryRun) return resultOf(r, s, startedAt)
   let completed = false
   try {
-    const only = settings.stage === 'build' ? legServices(s.plan, settings.services) : undefined
+    const only = settings.stage === 'build' ? legServices(r, s.plan) : undefined
     const built = settings.stage === 'finish' ? undefined : await build(r, s, only)
     if (settings.stage === 'build') return resultOf(r, s, startedAt, built)
     const finished = await finish(r, s, built, () => {
@@ -319,8 +319,15 @@ async function guardEnvDrop(r: Run, rack: RackClient): Promise<void> {
   r.logger.warning(message)
 }
 
-/** A leg's services, checked against the plan. */
-function legServices(p: Plan, services: string[]): string[] {
+/** A leg's services: as given, checked against the plan, or those of its matrix entry. */
+function legServices(r: Run, p: Plan): string[] {
+  const { leg } = r.settings
+  if (leg) {
+    const entry = planMatrix(planOutput(p), leg.total).include[leg.index - 1]
+    if (!entry) r.logger.info(`leg ${leg.index}/${leg.total}: no build falls to this leg`)
+    return entry ? entry.services.split(',') : []
+  }
+  const services = r.settings.services
   const known = p.services.map(s => s.name)
   const unknown = services.filter(s => !known.includes(s))
   if (unknown.length > 0) {
@@ -539,9 +546,11 @@ function resultOf(
   finished?: Finished
 ): PipelineResult {
   const { plan: p } = s
-  const only = r.settings.stage === 'build' ? r.settings.services : undefined
   const services = finished?.services ?? built?.result.services ?? []
-  const listed = p.services.filter(x => !only || only.includes(x.name))
+  const listed =
+    r.settings.stage === 'build'
+      ? p.services.filter(x => services.some(y => y.name === x.name))
+      : p.services
   return {
     stage: r.settings.stage,
     plan: planOutput(p),

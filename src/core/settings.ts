@@ -68,6 +68,11 @@ export interface Settings {
   stage: Stage
   /** With stage `build`: the services to build, as given (checked against the plan). */
   services: string[]
+  /**
+   * With stage `build`: leg `index` (1-based) of `total`, the services of that entry of the
+   * matrix made with max-legs `total` (for CIs whose parallel jobs know only their number).
+   */
+  leg?: { index: number; total: number }
   /** With stage `build` / `finish`: the build id `start` returned; '' otherwise. */
   buildId: string
   /** Most entries of the `matrix` output (builds are grouped to fit); 0: one per build. */
@@ -223,6 +228,7 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     summary: bool('summary', true),
     reuse: bool('reuse', true),
     stage: choice('stage', STAGES),
+    leg: legOf(str('leg'), problems),
     services: str('services')
       .split(/[\s,]+/)
       .filter(Boolean),
@@ -266,13 +272,13 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
   if (settings.import && settings.dryRun) {
     problems.push({ input: 'dry-run', message: 'an import has nothing to plan: drop dry-run' })
   }
-  problems.push(...stageProblems(settings))
+  problems.push(...stageProblems(settings, str('leg') !== ''))
   if (problems.length > 0) throw new UserError(problems)
   return settings
 }
 
 /** Stage inputs that do not fit together. */
-function stageProblems(s: Settings): Problem[] {
+function stageProblems(s: Settings, legGiven: boolean): Problem[] {
   const problems: Problem[] = []
   const { stage } = s
   if (s.buildId && !/^B[A-Z]{10}$/.test(s.buildId)) {
@@ -294,11 +300,20 @@ function stageProblems(s: Settings): Problem[] {
       message: `stage ${stage} needs the build id start returned`
     })
   }
-  if (stage === 'build' && s.services.length === 0) {
-    problems.push({ input: 'services', message: 'stage build needs the services to build' })
+  if (stage === 'build' && s.services.length === 0 && !legGiven) {
+    problems.push({
+      input: 'services',
+      message: 'stage build needs the services to build (or leg, as N/M)'
+    })
+  }
+  if (s.services.length > 0 && s.leg) {
+    problems.push({ input: 'leg', message: 'give services or leg, not both' })
   }
   if (stage !== 'build' && s.services.length > 0) {
     problems.push({ input: 'services', message: 'is for stage build only' })
+  }
+  if (stage !== 'build' && s.leg) {
+    problems.push({ input: 'leg', message: 'is for stage build only' })
   }
   if (stage !== 'all' && s.import) {
     problems.push({ input: 'stage', message: 'an import runs in one stage: drop stage' })
@@ -310,6 +325,22 @@ function stageProblems(s: Settings): Problem[] {
     problems.push({ input: 'export', message: 'the export is written by the finish stage' })
   }
   return problems
+}
+
+/** `N/M` (1 <= N <= M): a parallel job's number and how many there are. */
+function legOf(value: string, problems: Problem[]): Settings['leg'] {
+  if (value === '') return undefined
+  const m = /^(\d+)\s*\/\s*(\d+)$/.exec(value)
+  const index = Number(m?.[1])
+  const total = Number(m?.[2])
+  if (!m || index < 1 || index > total) {
+    problems.push({
+      input: 'leg',
+      message: `must be N/M with 1 <= N <= M (this job's number of M parallel jobs), got "${value}"`
+    })
+    return undefined
+  }
+  return { index, total }
 }
 
 /** CONVOX_ENV_DROP_GUARD=strict (the convox CLI's switch) makes the guard an error. */
