@@ -409,9 +409,10 @@ async function finish(
       `build ${p.buildId} was failed on the rack (by a build leg, its log says why): it gets no release`
     )
   }
+  // The rack and build.json keep the first service's entrypoint; nobody else reads it.
   const first = p.services[0]
   const entrypoint =
-    target.push && first
+    target.push && first && (rack || settings.export)
       ? (await getImageConfig(tools.client, parseReference(first.image), target.platforms[0]))
           .entrypoint
       : []

@@ -7,7 +7,8 @@
 // failed import, so we never write one.
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { Transform, type Readable } from 'node:stream'
+import { once } from 'node:events'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import * as tar from 'tar-stream'
 import {
@@ -116,7 +117,11 @@ class LayoutWriter {
     await this.add(blobPath(digest), data)
   }
 
-  /** Streams a blob into the archive, checking its size and digest on the way. */
+  /**
+   * Streams a blob into the archive, checking its size and digest on the way. Any failure of
+   * either side (a reset or short layer stream, the archive's file, a cancel) is this call's
+   * rejection, never an 'error' event or a rejection nobody awaits.
+   */
   async addBlobStream(
     digest: string,
     size: number,
@@ -128,37 +133,42 @@ class LayoutWriter {
       return
     }
     this.written.add(digest)
-    let entry!: NodeJS.WritableStream
+    let entry!: NodeJS.WritableStream & { destroy(e?: Error): void }
     const done = new Promise<void>((resolve, reject) => {
       entry = this.pack.entry({ name: blobPath(digest), size, mode: 0o644 }, err =>
         err ? reject(err) : resolve()
-      )
+      ) as typeof entry
     })
-    // pipeline owns every stream's errors: a reset or short layer stream is a rejection here,
-    // never an 'error' event nobody listens to.
-    await Promise.all([pipeline(source, verifyBlob(digest, size), entry, { signal }), done])
+    done.catch(() => undefined)
+    entry.on('error', () => undefined)
+    const onAbort = (): void => void source.destroy(signal?.reason as Error)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      const hash = createHash('sha256')
+      let seen = 0
+      for await (const chunk of source) {
+        const buf = chunk as Buffer
+        hash.update(buf)
+        seen += buf.length
+        if (seen > size) throw new Error(`blob ${digest}: longer than ${size} bytes`)
+        if (!entry.write(buf)) await once(entry, 'drain')
+      }
+      signal?.throwIfAborted()
+      if (seen !== size) throw new Error(`blob ${digest}: ${seen} bytes instead of ${size}`)
+      if (`sha256:${hash.digest('hex')}` !== digest) {
+        throw new Error(`blob ${digest}: content does not match its digest`)
+      }
+      entry.end()
+      await done
+    } catch (e) {
+      source.destroy()
+      entry.destroy(e as Error)
+      throw e
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
     this.blobBytes += size
   }
-}
-
-/** Passes a blob through, failing when its length or sha256 is not what the manifest says. */
-function verifyBlob(digest: string, size: number): Transform {
-  const hash = createHash('sha256')
-  let seen = 0
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk)
-      seen += chunk.length
-      if (seen > size) callback(new Error(`blob ${digest}: longer than ${size} bytes`))
-      else callback(null, chunk)
-    },
-    flush(callback) {
-      if (seen !== size) callback(new Error(`blob ${digest}: ${seen} bytes instead of ${size}`))
-      else if (`sha256:${hash.digest('hex')}` !== digest) {
-        callback(new Error(`blob ${digest}: content does not match its digest`))
-      } else callback()
-    }
-  })
 }
 
 function blobPath(digest: string): string {
