@@ -30,7 +30,6 @@ import {
   externalBuildTarget,
   promoteRelease,
   repositoryTarget,
-  runExternalBuild,
   runImport,
   PromoteError,
   type ExternalBuildOptions
@@ -48,6 +47,7 @@ import { captureLogger, type CapturedLog } from '../helpers/logger.js'
 import { verifyThroughProxy } from '../helpers/rack-images.js'
 import { startRealRack, type RealRack, type RealRackState } from '../helpers/realrack.js'
 import { loadRig, skopeo } from '../helpers/rig.js'
+import { runExternalBuild } from '../helpers/external-build.js'
 
 const rig = loadRig()
 const MANIFEST = 'services:\n  web:\n    build: .\n    port: 3000\n'

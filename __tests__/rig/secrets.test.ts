@@ -379,3 +379,76 @@ describe('every secret through the action (buildctl)', () => {
     for (const s of secrets) expect(r.stdout).toContain(`::add-mask::${s}`)
   })
 })
+
+describe('secrets kept apart, and what the search finds', () => {
+  const cli = (app: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runWatched(
+      [
+        path.join(REPO_ROOT, 'dist', 'cli.js'),
+        'build',
+        '--app',
+        'secrets',
+        '--engine',
+        'buildctl',
+        '--buildkit-host',
+        rig.buildkitHost,
+        '--docker-hub-registry',
+        rig.hubRegistry,
+        '--docker-hub-username',
+        rig.hubUsername,
+        '--git-sha',
+        '0123456789abcdef0123456789abcdef01234567',
+        ...args
+      ],
+      {
+        cwd: app,
+        env: { ...rigEnv(rig), CONVOX_BUILD_DOCKER_HUB_PASSWORD: rig.hubPassword, ...env }
+      }
+    )
+
+  async function oneService(dockerfile: string): Promise<string> {
+    const app = await mkdtemp(path.join(work, 'one-'))
+    await writeFile(path.join(app, 'convox.yml'), 'services:\n  web:\n    build: .\n')
+    await writeFile(path.join(app, 'Dockerfile'), dockerfile)
+    return app
+  }
+
+  it('gives the ids a-b, a_b and a.b each its own value', async () => {
+    const app = await oneService(
+      [
+        'FROM busybox',
+        `RUN --mount=type=secret,id=a-b,env=X --mount=type=secret,id=a_b,env=Y --mount=type=secret,id=a.b,env=Z test "$X-$Y-$Z" = "one-two-three" && echo ${Date.now()}`,
+        ''
+      ].join('\n')
+    )
+    const r = await cli(app, ['--cache', 'none'], {
+      CONVOX_BUILD_SECRETS: 'a-b=one\na_b=two\na.b=three'
+    })
+    expect({ code: r.code, tail: r.code === 0 ? '' : r.stderr.slice(-800) }).toEqual({
+      code: 0,
+      tail: ''
+    })
+  })
+
+  it('finds BUILD_AUTH in the pushed history when build-auth-in-image keeps the rack way', async () => {
+    const app = await oneService(`FROM busybox\nARG BUILD_AUTH\nRUN echo ${Date.now()}\n`)
+    const repo = uniqueRepo('secrets-in-image', rig)
+    const env = { CONVOX_BUILD_REGISTRY_PASSWORD: rig.registryPassword }
+    const args = ['--registry', repo, '--registry-username', rig.registryUsername]
+    const refused = await cli(app, [...args, '--build-args', 'BUILD_AUTH'], env)
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/^Dockerfile:2:1: BUILD_AUTH would be recorded in the history/m)
+    const kept = await cli(
+      app,
+      [...args, '--build-args', 'BUILD_AUTH', '--build-auth-in-image', '--reuse=false'],
+      env
+    )
+    expect(kept.code).toBe(0)
+    expect(kept.stderr).toMatch(
+      /warning: Dockerfile:2:1: BUILD_AUTH is recorded in the image history/
+    )
+    // The search that finds nothing elsewhere finds it here: the history holds the passwords.
+    expect(leaksIn(await repositoryContents(repo), [rig.registryPassword])).not.toEqual([])
+    expect(leaksIn(kept.stderr, [rig.registryPassword])).toEqual([])
+  })
+})

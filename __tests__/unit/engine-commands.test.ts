@@ -3,7 +3,7 @@ import { buildctlCommand } from '../../src/core/engine/buildctl.js'
 import { buildxCommand } from '../../src/core/engine/buildx.js'
 import { cacheOptions } from '../../src/core/engine/cache.js'
 import { parseBuildxDriver } from '../../src/core/engine/select.js'
-import type { BuildRequest } from '../../src/core/engine/types.js'
+import { secretEnvName, type BuildRequest } from '../../src/core/engine/types.js'
 import { examplePlan } from '../helpers/engine-plan.js'
 
 const AUTH = '{"r.example":{"Username":"u","Password":"s3cret"}}'
@@ -121,5 +121,13 @@ describe('buildx inspect', () => {
       'Name:          rig\nDriver:        remote\nLast Activity: x\n\nNodes:\nName: rig0\n'
     expect(parseBuildxDriver(out)).toBe('remote')
     expect(parseBuildxDriver('nothing')).toBe('')
+  })
+})
+
+describe('secret environment names', () => {
+  it('keeps every id apart: a-b, a_b, a.b and A_B are four names', () => {
+    const names = ['a-b', 'a_b', 'a.b', 'A_B', 'a__b'].map(secretEnvName)
+    expect(new Set(names).size).toBe(names.length)
+    for (const n of names) expect(n).toMatch(/^CONVOX_BUILD_SECRET_[A-Za-z0-9_]+$/)
   })
 })

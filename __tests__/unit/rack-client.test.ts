@@ -19,14 +19,14 @@ import {
   completeExternalBuild,
   createExternalBuild,
   externalBuildTarget,
-  failExternalBuild,
-  runExternalBuild
+  failExternalBuild
 } from '../../src/core/rack/external-build.js'
 import { formatRackTime, parseAnyTime, parseRackTime } from '../../src/core/rack/time.js'
 import { startRackFaultProxy, type FaultEntry } from '../helpers/fault-proxy.js'
 import { captureLogger, type CapturedLog } from '../helpers/logger.js'
 import { freePort } from '../helpers/realrack.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
+import { runExternalBuild } from '../helpers/external-build.js'
 
 function client(server: RackServer, c: CapturedLog, extra: object = {}): RackClient {
   return new RackClient({

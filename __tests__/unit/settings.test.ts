@@ -208,3 +208,11 @@ describe('stage settings', () => {
     expect(problems({ app: 'shop', services: 'web' }).map(p => p.input)).toEqual(['services'])
   })
 })
+
+describe('secrets input', () => {
+  it('refuses an id given twice, naming its lines', () => {
+    expect(problems({ app: 'shop', secrets: 'npm=a\nssh=b\nnpm=c' })).toEqual([
+      { input: 'secrets', line: 3, message: 'secret id "npm" is given twice (first on line 1)' }
+    ])
+  })
+})

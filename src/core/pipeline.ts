@@ -37,6 +37,7 @@ import {
   envDropCheck,
   externalBuildTarget,
   failExternalBuild,
+  failureReason,
   parseAnyTime,
   promoteRelease,
   RackClient,
@@ -136,7 +137,7 @@ export async function runPipeline(
       await failExternalBuild(r.rack, {
         app: settings.app,
         buildId: s.rackBuildId,
-        reason: (e as Error).message,
+        reason: failureReason(r.rack, e),
         log: e instanceof BuildFailure ? redactArgValues(s.plan, e.log) : ''
       })
     }
@@ -253,7 +254,7 @@ async function start(r: Run): Promise<Started> {
     await failExternalBuild(rack, {
       app: settings.app,
       buildId: created.buildId,
-      reason: (e as Error).message,
+      reason: failureReason(rack, e),
       log: ''
     })
     throw e

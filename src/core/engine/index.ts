@@ -101,6 +101,7 @@ export async function buildPlan(
       platforms: settings.platforms,
       concurrency: settings.concurrency,
       copyImage: options.copyImage ?? tools.copyImage,
+      dockerHubRegistry: settings.dockerHubRegistry,
       reuse,
       secretArgs: SECRET_ARGS,
       ociArchives: options.ociArchives,

@@ -1,8 +1,8 @@
 // `convox build --external` done right (convox/convox pkg/cli/builds.go buildExternal, with the
 // bookkeeping of pkg/build/build.go success/fail): the rack records the build, we build and push.
-// In pieces for a fan-out (create on one machine, build legs on others, complete on a third);
-// runExternalBuild is their composition. Whatever the rack answers, a run makes at most one
-// build and one release, and a build it made ends `complete` or `failed`.
+// In pieces for a fan-out (create on one machine, build legs on others, complete on a third).
+// Whatever the rack answers, a run makes at most one build and one release, and a build it made
+// ends `complete` or `failed`.
 import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { shellJoin } from '../registry/image-config.js'
@@ -40,33 +40,6 @@ export interface CreatedExternalBuild extends ExternalBuildTarget {
   /** The build record as BuildCreate returned it (repository holds the password: never print). */
   build: RackBuild
 }
-
-/** What the build callback of runExternalBuild gets. */
-export interface ExternalBuildContext extends CreatedExternalBuild {
-  /** Appends to the build log stored on the rack (also on failure). */
-  log: (text: string) => void
-}
-
-export interface ExternalBuildOutput {
-  /** Service name to pushed image reference. */
-  images?: Record<string, string>
-  /** The image's entrypoint: a list (shell-quoted like the rack) or already joined. */
-  entrypoint?: string[] | string
-  /** Build log text to store (appended after anything given to ctx.log). */
-  logs?: string
-}
-
-export interface ExternalBuildResult {
-  buildId: string
-  releaseId: string
-  /** Push target without credentials. */
-  repository: string
-  rackName: string
-  images: Record<string, string>
-  build: RackBuild
-}
-
-export type ExternalBuilder = (ctx: ExternalBuildContext) => Promise<ExternalBuildOutput>
 
 /**
  * BuildCreate (external=true), then BuildUpdate with the manifest and status `running`, as the
@@ -214,44 +187,6 @@ export async function failExternalBuild(
     client.logger.warning(
       `rack ${client.host}: could not mark build ${buildId} failed: ${message(e)}`
     )
-  }
-}
-
-export async function runExternalBuild(
-  client: RackClient,
-  options: ExternalBuildOptions,
-  build: ExternalBuilder
-): Promise<ExternalBuildResult> {
-  const { app } = options
-  const created = await createExternalBuild(client, options)
-  const { buildId } = created
-  let log = ''
-  const append = (text: string): void => {
-    log += text.endsWith('\n') || text === '' ? text : `${text}\n`
-  }
-  let out: ExternalBuildOutput
-  try {
-    out = await build({ ...created, log: append })
-    // cancelled while building: nothing more is made
-    client.signal?.throwIfAborted()
-  } catch (e) {
-    await failExternalBuild(client, { app, buildId, reason: failureReason(client, e), log })
-    throw e
-  }
-  if (out.logs) append(out.logs)
-  const done = await completeExternalBuild(client, {
-    app,
-    buildId,
-    logs: log,
-    entrypoint: out.entrypoint
-  })
-  return {
-    buildId,
-    releaseId: done.releaseId,
-    repository: created.repository,
-    rackName: created.rackName,
-    images: out.images ?? {},
-    build: done.build
   }
 }
 

@@ -29,14 +29,10 @@ export {
   createExternalBuild,
   externalBuildTarget,
   failExternalBuild,
-  runExternalBuild,
+  failureReason,
   type CreatedExternalBuild,
-  type ExternalBuildContext,
   type ExternalBuildOptions,
-  type ExternalBuildOutput,
-  type ExternalBuildResult,
-  type ExternalBuildTarget,
-  type ExternalBuilder
+  type ExternalBuildTarget
 } from './external-build.js'
 export {
   readTarballIndex,
