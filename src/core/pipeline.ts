@@ -9,8 +9,10 @@ import { defaultDescription, readCiContext, unknownCommit } from './ci/context.j
 import { loginsFromSettings } from './docker-config.js'
 import {
   buildPlan,
+  prepareEngine,
   registryTools,
   type BuildPlanResult,
+  type PreparedEngine,
   type RegistryTools
 } from './engine/index.js'
 import { BuildFailure } from './engine/run-build.js'
@@ -84,6 +86,12 @@ interface Run {
   description: string
   /** No commit when BUILD_GIT_SHA is asked for: reported after the manifest's problems. */
   gitProblem?: UserError
+  /**
+   * Starts the logins, the engine's probe and git's index for a push target, once it is known:
+   * they do not wait for the plan. Undefined where nothing is built.
+   */
+  prepare?: (target: Settings) => void
+  prepared?: Promise<PreparedEngine>
 }
 
 /** What start makes, and what build and finish find again from the build id. */
@@ -117,8 +125,19 @@ export async function runPipeline(
 ): Promise<PipelineResult> {
   const startedAt = Date.now()
   const r = await prepare(settings, run)
-  if (settings.import) return importStage(r, startedAt)
+  try {
+    return await stages(r, startedAt)
+  } finally {
+    // The private docker config goes whatever happened.
+    const prepared = await r.prepared?.catch(() => undefined)
+    await prepared?.dispose()
+  }
+}
 
+/** The stages this run is, from its settings. */
+async function stages(r: Run, startedAt: number): Promise<PipelineResult> {
+  const { settings } = r
+  if (settings.import) return importStage(r, startedAt)
   const s =
     settings.stage === 'build' || settings.stage === 'finish' ? await resume(r) : await start(r)
   if (settings.stage === 'start' || settings.dryRun) return resultOf(r, s, startedAt)
@@ -160,16 +179,24 @@ async function prepare(settings: Settings, run: RunEnvironment): Promise<Run> {
   const rack = options
     ? new RackClient({ ...options, secrets: run.secrets, logger, signal: run.signal })
     : undefined
-  if (settings.import) {
-    return {
-      settings,
-      run: { ...run, logger },
-      logger,
-      warnings,
-      rack,
-      gitSha: '',
-      description: ''
+  const r: Run = {
+    settings,
+    run: { ...run, logger },
+    logger,
+    warnings,
+    rack,
+    gitSha: '',
+    description: ''
+  }
+  if (settings.import) return r
+  if ((settings.stage === 'all' || settings.stage === 'build') && !settings.dryRun) {
+    r.prepare = target => {
+      r.prepared = prepareEngine(target, r.run, { workingDirectory: target.workingDirectory })
+      // Awaited by build; a failure is reported there, after the manifest's problems.
+      r.prepared.catch(() => undefined)
     }
+    // Without a rack the push target is the settings' own: start now, beside the commit lookup.
+    if (!rack && settings.stage === 'all') r.prepare(settings)
   }
   const ci = await readCiContext({
     env: run.env,
@@ -177,22 +204,15 @@ async function prepare(settings: Settings, run: RunEnvironment): Promise<Run> {
     exec: run.exec,
     gitSha: settings.gitSha
   })
-  let gitProblem: UserError | undefined
   if (!ci.commit) {
     const unknown = unknownCommit(ci, settings.buildArgs, settings.workingDirectory)
-    if ('problem' in unknown) gitProblem = new UserError(unknown.problem)
+    if ('problem' in unknown) r.gitProblem = new UserError(unknown.problem)
     else logger.warning(unknown.warning)
   }
-  return {
-    settings,
-    run: { ...run, logger, ci },
-    logger,
-    warnings,
-    rack,
-    gitSha: ci.commit,
-    description: settings.description || defaultDescription(ci),
-    gitProblem
-  }
+  r.run = { ...r.run, ci }
+  r.gitSha = ci.commit
+  r.description = settings.description || defaultDescription(ci)
+  return r
 }
 
 /** The plan of `target`, its lines in the Plan group; manifest problems before a missing commit. */
@@ -248,6 +268,7 @@ async function start(r: Run): Promise<Started> {
   })
   try {
     const target = settings.registry ? settings : rackTarget(settings, created)
+    r.prepare?.(target)
     const ids = { buildId: created.buildId, rackName: created.rackName, appEnv: env }
     return { plan: await plan(r, target, ids, true), target, rackBuildId: created.buildId, started }
   } catch (e) {
@@ -272,6 +293,7 @@ async function resume(r: Run): Promise<Started> {
         message: `stage ${settings.stage} finds the images of build ${buildId} in the registry: set registry, or register on a rack`
       })
     }
+    r.prepare?.(settings)
     return { plan: await plan(r, settings, { buildId }), target: settings, started: preciseNow() }
   }
   const existing = await rack.buildGet(settings.app, buildId)
@@ -289,6 +311,7 @@ async function resume(r: Run): Promise<Started> {
       : externalBuildTarget(rack, settings.app).then(t => rackTarget(settings, t)),
     appEnv(r)
   ])
+  r.prepare?.(target)
   return {
     plan: await plan(r, target, { buildId, rackName: system.name, appEnv: env }),
     target,
@@ -343,16 +366,14 @@ function legServices(r: Run, p: Plan): string[] {
 /** Build: the images of `only` (default every service), pushed as <service>.<BUILD_ID>. */
 async function build(r: Run, s: Started, only?: string[]): Promise<Built> {
   const { settings } = r
-  const tools = registryTools(
-    loginsFromSettings(s.target),
-    s.target.dockerHubRegistry,
-    r.logger,
-    r.run.signal
-  )
+  const tools =
+    (await r.prepared)?.tools ??
+    registryTools(loginsFromSettings(s.target), s.target.dockerHubRegistry, r.logger, r.run.signal)
   const result = await buildPlan(s.plan, s.target, r.run, {
     tools,
     only,
-    ociArchives: !s.target.push && settings.export !== ''
+    ociArchives: !s.target.push && settings.export !== '',
+    prepared: r.prepared
   })
   const logs = redactArgValues(
     s.plan,

@@ -8,6 +8,7 @@ import {
 import type { Plan } from '../plan.js'
 import type { RunEnvironment } from '../run.js'
 import type { Settings } from '../settings.js'
+import { gitKnownBlobs } from '../reuse/context.js'
 import { Reuse } from '../reuse/index.js'
 import { runBuilds, type BuildsResult, type CopyImage } from './scheduler.js'
 import { registryTools, type RegistryTools } from './registry-copy.js'
@@ -53,32 +54,48 @@ export interface BuildPlanResult extends BuildsResult {
   engine: Engine
 }
 
-export async function buildPlan(
-  plan: Plan,
+/** What builds need that no plan decides: the logins checked, the engine chosen, git's index. */
+export interface PreparedEngine {
+  engine: Engine
+  tools: RegistryTools
+  /** DOCKER_CONFIG / BUILDX_CONFIG of the private docker config, for the engine's processes. */
+  childEnv: Record<string, string>
+  /** Git's index of the working directory, read once for the reuse keys of every build. */
+  gitIndex?: { root: string; blobs: Promise<Map<string, string>> }
+  /** Removes the private docker config. */
+  dispose(): Promise<void>
+}
+
+export type PrepareOptions = Pick<BuildPlanOptions, 'checkLogin' | 'tools'> & {
+  /** The working directory, whose git index reuse reads. */
+  workingDirectory?: string
+}
+
+/**
+ * The private docker config with the logins, each login checked (a wrong password is one line
+ * naming the registry, before any build) and the engine chosen, all at once. Independent of the
+ * plan, so the pipeline starts it while it reads the commit and the manifest.
+ */
+export async function prepareEngine(
   settings: EngineSettings,
   run: RunEnvironment,
-  options: BuildPlanOptions = {}
-): Promise<BuildPlanResult> {
+  options: PrepareOptions = {}
+): Promise<PreparedEngine> {
   const logins = loginsFromSettings(settings)
   const config = await createDockerConfig(logins, run)
   const tools =
     options.tools ?? registryTools(logins, settings.dockerHubRegistry, run.logger, run.signal)
   const checkLogin = options.checkLogin ?? tools.checkLogin
-  const reuse =
-    settings.reuse && !settings.noCache && settings.push
-      ? new Reuse({
-          client: tools.client,
-          platforms: settings.platforms,
-          secretIds: plan.secrets.map(s => s.id),
-          secretArgs: SECRET_ARGS,
-          exec: run.exec,
-          env: run.env
-        })
+  const reuses = settings.reuse && !settings.noCache && settings.push
+  const gitIndex =
+    reuses && options.workingDirectory
+      ? {
+          root: options.workingDirectory,
+          blobs: gitKnownBlobs(options.workingDirectory, run.exec, run.env)
+        }
       : undefined
-  // Git's index is read while the logins and the engine are checked.
-  reuse?.prefetch(plan.workingDirectory)
+  gitIndex?.blobs.catch(() => undefined)
   try {
-    // Before any build: a wrong password is one line naming the registry, not a failed push.
     const [engine] = await Promise.all([
       selectEngine({
         engine: settings.engine,
@@ -89,12 +106,42 @@ export async function buildPlan(
       }),
       ...logins.map(l => checkLogin(l))
     ])
+    return { engine, tools, childEnv: config.env, gitIndex, dispose: config.cleanup }
+  } catch (e) {
+    await config.cleanup()
+    throw e
+  }
+}
+
+export async function buildPlan(
+  plan: Plan,
+  settings: EngineSettings,
+  run: RunEnvironment,
+  options: BuildPlanOptions & { prepared?: Promise<PreparedEngine> } = {}
+): Promise<BuildPlanResult> {
+  const own = !options.prepared
+  const prepared = await (options.prepared ??
+    prepareEngine(settings, run, { ...options, workingDirectory: plan.workingDirectory }))
+  try {
+    const { engine, tools } = prepared
+    const reuse =
+      settings.reuse && !settings.noCache && settings.push
+        ? new Reuse({
+            client: tools.client,
+            platforms: settings.platforms,
+            secretIds: plan.secrets.map(s => s.id),
+            secretArgs: SECRET_ARGS,
+            exec: run.exec,
+            env: run.env,
+            index: prepared.gitIndex
+          })
+        : undefined
     run.logger.info(`engine: ${engine.description}`)
     const result = await runBuilds({
       plan,
       engine,
       run,
-      childEnv: config.env,
+      childEnv: prepared.childEnv,
       cache: settings.cache,
       noCache: settings.noCache,
       push: settings.push,
@@ -110,6 +157,6 @@ export async function buildPlan(
     })
     return { ...result, engine }
   } finally {
-    await config.cleanup()
+    if (own) await prepared.dispose()
   }
 }

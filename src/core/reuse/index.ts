@@ -20,6 +20,8 @@ export interface ReuseOptions {
   secretArgs: string[]
   exec: Exec
   env?: NodeJS.ProcessEnv
+  /** Git's index of the working directory, already being read: one read for every build. */
+  index?: { root: string; blobs: Promise<Map<string, string>> }
 }
 
 /** What to do with one build. */
@@ -34,16 +36,8 @@ export class Reuse {
   private readonly digests = new Map<string, Promise<string>>()
   private index?: { root: string; blobs: Promise<Map<string, string>> }
 
-  constructor(private readonly o: ReuseOptions) {}
-
-  /**
-   * Starts reading git's index of `root` (the working directory) once for every build under
-   * it: a few git processes per run instead of per build, while the run does other things.
-   */
-  prefetch(root: string): void {
-    const blobs = gitKnownBlobs(root, this.o.exec, this.o.env)
-    blobs.catch(() => undefined)
-    this.index = { root, blobs }
+  constructor(private readonly o: ReuseOptions) {
+    this.index = o.index
   }
 
   private knownBlobs(contextPath: string): Promise<Map<string, string>> {
