@@ -23,7 +23,12 @@ export type ExportSource =
 export interface ExportOptions {
   /** Stops the export (SIGINT/SIGTERM): the partial file is removed. */
   signal?: AbortSignal
-  /** Platform archived from multi-platform images. Default linux/amd64. */
+  /**
+   * The run's platforms: only these are archived from a multi-platform image (image services
+   * not pushed); empty or absent: every platform it has.
+   */
+  platforms?: string[]
+  /** @deprecated ignored: a multi-platform image is archived whole (or as `platforms` says). */
   platform?: string
   /** Directory for the per-service archives while the tarball is written. Default: os.tmpdir(). */
   tempDir?: string
@@ -72,7 +77,11 @@ export async function writeExport(
       const name = archiveName(source.service, record.id)
       const out = path.join(temp, name)
       const tag = name.slice(0, -'.tar'.length)
-      const archiveOptions = { refName: tag, platform: options.platform, signal: options.signal }
+      const archiveOptions = {
+        refName: tag,
+        platforms: options.platforms,
+        signal: options.signal
+      }
       archives[source.service] =
         'ociTar' in source
           ? await repackOciArchive(source.ociTar, out, archiveOptions)

@@ -33,8 +33,23 @@ export type ReuseDecision =
 export class Reuse {
   private readonly digests = new Map<string, Promise<string>>()
   private index?: { root: string; blobs: Promise<Map<string, string>> }
+  private builderPlatform = ''
 
   constructor(private readonly o: ReuseOptions) {}
+
+  /**
+   * The builder's own platform, which a build without `platforms` is for: it goes into the key
+   * then, so that builders of two architectures never hand each other their images.
+   */
+  useBuilderPlatform(platform: string | undefined): void {
+    this.builderPlatform = platform ?? ''
+  }
+
+  /** The platforms a key is made for. */
+  keyPlatforms(): string[] {
+    if (this.o.platforms.length > 0) return this.o.platforms
+    return this.builderPlatform ? [this.builderPlatform] : []
+  }
 
   /**
    * Starts reading git's index of `root` (the working directory) once for every build under
@@ -69,7 +84,7 @@ export class Reuse {
 
   key(spec: BuildSpec): Promise<BuildKey> {
     return buildKey(spec, {
-      platforms: this.o.platforms,
+      platforms: this.keyPlatforms(),
       secretIds: this.o.secretIds,
       secretArgs: this.o.secretArgs,
       resolveDigest: ref => this.resolveDigest(ref),
