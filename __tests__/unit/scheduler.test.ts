@@ -136,6 +136,16 @@ describe('scheduler: cache tags a registry refuses to overwrite', () => {
       driver: 'buildkit',
       command(req: BuildRequest) {
         runs.push(structuredClone(req))
+        if (req.cache.mode === 'inline') {
+          // The inline cache's tag is one of the image's: its push fails the build.
+          const names = req.tags.map(t => t.slice(t.lastIndexOf(':') + 1))
+          const tag = names.find(t => taken.has(t))
+          if (!tag) for (const t of names) taken.add(t)
+          const failed = tag
+            ? `echo 'error: failed to solve: ${refusal.replace('TAG', tag).replace(/'/g, `'\\''`)}' >&2; exit 1`
+            : `echo '{"containerimage.digest":"sha256:d${req.index}"}' > ${req.metadataFile}`
+          return { command: 'sh', args: ['-c', failed], env: {}, exposed: [] }
+        }
         const exportRef = /ref=([^,]+)/.exec(req.cache.exports[0] ?? '')?.[1] ?? ''
         const tag = exportRef.slice(exportRef.lastIndexOf(':') + 1)
         const refused = taken.has(tag)
@@ -158,7 +168,8 @@ describe('scheduler: cache tags a registry refuses to overwrite', () => {
     cacheTags: 'auto' | 'mutable' | 'immutable',
     taken: Set<string>,
     previousBuildId?: string,
-    previousCacheExists = true
+    previousCacheExists = true,
+    cache: 'registry' | 'inline' = 'registry'
   ) {
     const tempDir = await mkdtemp(path.join(tmpdir(), 'sched-cache-'))
     const plan = makePlan({
@@ -178,13 +189,13 @@ describe('scheduler: cache tags a registry refuses to overwrite', () => {
       engine: refusingEngine(taken, runs),
       run: runEnvironment(tempDir, c.logger),
       childEnv: {},
-      cache: 'registry',
+      cache,
       cacheTags,
       previousBuildId,
       // The previous build left its per-build cache (looked up before any build).
       hasManifest: async ref => {
         lookups.push(ref)
-        return previousCacheExists && ref.endsWith(`.buildcache.${previousBuildId}`)
+        return previousCacheExists && ref.endsWith(`.${previousBuildId}`)
       },
       noCache: false,
       push: true,
@@ -246,6 +257,28 @@ describe('scheduler: cache tags a registry refuses to overwrite', () => {
     expect(r.warnings).toHaveLength(2)
     expect(r.warnings[0]).toMatch(
       /^web: the registry refuses to overwrite the cache tag r\.example\/app:web\.buildcache .*set cache-tags to auto or immutable/
+    )
+    expect(r.services.map(s => s.digest)).toEqual(['sha256:d0', 'sha256:d1'])
+  })
+
+  it('inline: a refused inline-cache tag fails no build; pushed again without it, one warning', async () => {
+    const { r, runs } = await cacheRun(
+      'auto',
+      new Set(['web.inlinecache', 'api.inlinecache']),
+      'BOLDOLDOLDO',
+      true,
+      'inline'
+    )
+    expect(runs.map(q => q.tags)).toEqual([
+      ['r.example/app:web.BNEWNEWNEWN', 'r.example/app:web.inlinecache'],
+      ['r.example/app:web.BNEWNEWNEWN'],
+      ['r.example/app:api.BNEWNEWNEWN']
+    ])
+    // After the switch the previous build's image (its inline cache) is read.
+    expect(runs[2]!.cache.imports).toEqual(['type=registry,ref=r.example/app:api.BOLDOLDOLDO'])
+    expect(r.warnings).toHaveLength(1)
+    expect(r.warnings[0]).toContain(
+      'refuses to overwrite the cache tag r.example/app:web.inlinecache'
     )
     expect(r.services.map(s => s.digest)).toEqual(['sha256:d0', 'sha256:d1'])
   })
