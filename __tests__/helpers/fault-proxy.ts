@@ -29,7 +29,10 @@ export interface ProxiedRequest {
   headers: http.IncomingHttpHeaders
 }
 
-export type FaultRule = (req: ProxiedRequest) => FaultAction | undefined
+/** Decides a request (a promise when it must look something up first, e.g. at the upstream). */
+export type FaultRule = (
+  req: ProxiedRequest
+) => FaultAction | undefined | Promise<FaultAction | undefined>
 
 export interface FaultProxy {
   /** host:port of the proxy. */
@@ -51,13 +54,18 @@ export async function startFaultProxy(
   let current = rule
   const requests: FaultProxy['requests'] = []
   const sockets = new Set<Socket>()
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(async (req, res) => {
     const seen: ProxiedRequest = {
       method: req.method ?? 'GET',
       url: req.url ?? '/',
       headers: req.headers
     }
-    const action = current(seen) ?? { kind: 'pass' }
+    let action: FaultAction
+    try {
+      action = (await current(seen)) ?? { kind: 'pass' }
+    } catch {
+      action = { kind: 'answer', status: 502, body: 'fault proxy: the rule failed' }
+    }
     requests.push({ ...seen, action: action.kind })
     if (action.kind === 'hang') {
       req.resume()

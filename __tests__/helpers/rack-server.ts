@@ -96,6 +96,8 @@ export interface RackServerOptions {
   registry?: UpstreamRegistry
   /** Console mode: answer only requests carrying this `Rack` header. */
   requireRack?: string
+  /** Import every platform of an index (`skopeo copy --all`), as racks do since 3.25.3. */
+  importAll?: boolean
 }
 
 export interface RackServer {
@@ -657,7 +659,7 @@ function releaseCreate(
 /**
  * provider/k8s/build.go BuildImport: unpack `*.tar` archives (service = name up to the first dot)
  * and build.json, push each with `skopeo copy oci-archive:<file> docker://<repo>:<svc>.<newId>`
- * ignoring failures, copy description, logs and manifest, create a release, mark complete.
+ * (`copy --all` with importAll, as 3.25.3 does) ignoring failures, copy description, logs and manifest, create a release, mark complete.
  */
 async function buildImport(
   state: RackServer,
@@ -736,6 +738,7 @@ async function buildImport(
       const reg = options.registry!
       const r = await runSkopeo([
         'copy',
+        ...(options.importAll ? ['--all'] : []),
         '--dest-tls-verify=false',
         '--dest-creds',
         `${reg.username}:${reg.password}`,

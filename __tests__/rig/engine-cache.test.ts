@@ -2,14 +2,14 @@
 // `buildctl prune --all`, so only the chosen cache (never the builder's own) can serve it.
 // Pruning empties the shared buildkitd: this file must not run alongside other rig files.
 import { beforeAll, describe, expect, it } from '@jest/globals'
-import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { buildPlan, type EngineSettings } from '../../src/core/engine/index.js'
 import type { Plan } from '../../src/core/plan.js'
-import { buildId, makePlan, rigEngineSettings, rigRunEnvironment } from '../helpers/engine-plan.js'
+import { CACHE_APP_SERVICE, cacheAppPlan, writeCacheApp } from '../helpers/cache-app.js'
+import { buildId, rigEngineSettings, rigRunEnvironment } from '../helpers/engine-plan.js'
 import { captureLogger } from '../helpers/logger.js'
 import {
   buildctl,
@@ -27,40 +27,9 @@ beforeAll(() => {
   rig = loadRig()
 })
 
-const SERVICE = 'web'
-
-/**
- * An app of one service whose Dockerfile uses BUILD_ID only in its last step: FROM, two RUNs and
- * a COPY can come from a cache, the last RUN never does (a new build id each time).
- */
-async function writeApp(): Promise<string> {
-  const root = await mkdtemp(path.join(tmpdir(), 'engine-cache-app-'))
-  const salt = randomBytes(6).toString('hex')
-  await writeFile(
-    path.join(root, 'Dockerfile'),
-    [
-      'FROM busybox',
-      `RUN echo ${salt} > /one`,
-      'RUN echo two > /two',
-      'COPY hello.txt /hello.txt',
-      'ARG BUILD_ID',
-      'RUN echo "$BUILD_ID" > /build-id',
-      ''
-    ].join('\n')
-  )
-  await writeFile(path.join(root, 'hello.txt'), 'hello\n')
-  return root
-}
-
-function plan(root: string, registry: string): Plan {
-  const id = buildId()
-  return makePlan({
-    root,
-    registry,
-    buildId: id,
-    builds: [{ services: [SERVICE], context: '.', argValues: { BUILD_ID: id } }]
-  })
-}
+const SERVICE = CACHE_APP_SERVICE
+const writeApp = (): Promise<string> => writeCacheApp('engine-cache-app-')
+const plan = cacheAppPlan
 
 /** buildPlan on the rig; the local cache lives in `localCacheDir` across builds. */
 async function build(p: Plan, s: EngineSettings, localCacheDir: string) {

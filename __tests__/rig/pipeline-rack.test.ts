@@ -437,3 +437,58 @@ describe('the rack password', () => {
     }
   })
 })
+
+describe("the app's parameters and releases, read before registering", () => {
+  it('builds for the BuildArch of the app (arm64) and says why', async () => {
+    const app = appName('pipe-arch')
+    server.addApp(app).parameters = { BuildArch: 'arm64' }
+    // COPY only: no arm64 emulation needed; the base image is an index of amd64 and arm64.
+    const arm = await exampleApp(async d => {
+      await writeFile(path.join(d, 'convox.yml'), 'services:\n  web:\n    build: .\n')
+      await writeFile(
+        path.join(d, 'Dockerfile'),
+        'FROM busybox:multi\nCOPY index.html /index.html\n'
+      )
+    })
+    try {
+      const run = await runPipelineWith({ app, 'rack-url': server.rackUrl }, arm)
+      const result = ok(run)
+      expect(result.platforms).toBe("platforms linux/arm64 (the app's BuildArch)")
+      expect(run.log.text()).toContain("platforms linux/arm64 (the app's BuildArch)")
+      const config = JSON.parse(
+        await inspectConfig(
+          `${server.upstreamRepository(app)}:web.${result.buildId}`,
+          registryCreds(rig)
+        )
+      ) as { architecture: string }
+      expect(config.architecture).toBe('arm64')
+    } finally {
+      await rm(arm.dir, { recursive: true, force: true })
+    }
+  })
+
+  it('warns when the new release would drop env of the running one; strict refuses before registering', async () => {
+    const app = appName('pipe-envdrop')
+    const state = server.addApp(app)
+    const release = (id: string, env: string, created: Date) =>
+      server.releases.set(id, { id, app, build: '', env, manifest: '', description: '', created })
+    release('RRUNNINGAAA', 'GREETING=hi\nSECRET_KEY=x', new Date(Date.now() - 60_000))
+    release('RNEWESTBBBB', 'GREETING=hi', new Date())
+    state.release = 'RRUNNINGAAA'
+    const warned = await runPipelineWith({ app, 'rack-url': server.rackUrl }, example)
+    ok(warned)
+    expect(warned.log.warnings.map(w => w.message)).toContainEqual(
+      expect.stringMatching(
+        /would drop env that the running release RRUNNINGAAA has: SECRET_KEY \(.*RNEWESTBBBB/
+      )
+    )
+    const builds = server.buildsOf(app).length
+    const strict = await runPipelineWith(
+      { app, 'rack-url': server.rackUrl, 'env-drop-guard': 'strict' },
+      example
+    )
+    expect(strict.error).toBeInstanceOf(UserError)
+    expect(strict.error!.message).toMatch(/^input "env-drop-guard": .*SECRET_KEY/)
+    expect(server.buildsOf(app)).toHaveLength(builds)
+  })
+})

@@ -222,9 +222,13 @@ describe('reuse: each ingredient of the key rebuilds on its own (buildctl)', () 
     // The target.
     expect(await reused({ target: 'dev' })).toBe(false)
     expect(await reused({ target: 'dev' })).toBe(true)
-    // The platforms.
-    expect(await reused({}, { platforms: ['linux/amd64'] })).toBe(false)
+    // The platforms: none given means the builder's own (linux/amd64 here), which is in the key,
+    // so naming it changes nothing; another platform rebuilds.
     expect(await reused({}, { platforms: ['linux/amd64'] })).toBe(true)
+    expect(await reused({}, { platforms: ['linux/arm64'] })).toBe(false)
+    expect(await reused({}, { platforms: ['linux/arm64'] })).toBe(true)
+    expect(await reused({}, { platforms: ['linux/amd64', 'linux/arm64'] })).toBe(false)
+    expect(await reused({}, { platforms: ['linux/amd64', 'linux/arm64'] })).toBe(true)
     // The base image moved to a new digest under the same tag.
     await pushBase('two')
     expect(await reused()).toBe(false)

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals'
 import {
   cacheOptions,
   canExport,
+  isTagOverwriteRefusal,
   resolveCacheMode,
   type CacheContext
 } from '../../src/core/engine/cache.js'
@@ -35,6 +36,62 @@ describe('cache options', () => {
         'type=registry,ref=ghcr.io/acme/shop:web.buildcache,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true'
       ]
     })
+  })
+
+  it('registry with immutable tags: per-build export; the previous build cache, else the shared tag', () => {
+    const im = { ...ctx, cacheTags: 'immutable' as const, buildId: 'BNEWNEWNEWN' }
+    // The previous build's cache alone: BuildKit mixes several imports racily.
+    expect(cacheOptions('registry', 'web', { ...im, previousBuildId: 'BOLDOLDOLDO' })).toEqual({
+      mode: 'registry',
+      imports: ['type=registry,ref=ghcr.io/acme/shop:web.buildcache.BOLDOLDOLDO'],
+      exports: [
+        'type=registry,ref=ghcr.io/acme/shop:web.buildcache.BNEWNEWNEWN,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true'
+      ]
+    })
+    // Without a previous build (or its cache): the shared tag.
+    expect(cacheOptions('registry', 'web', im).imports).toEqual([
+      'type=registry,ref=ghcr.io/acme/shop:web.buildcache'
+    ])
+    // auto reads the previous build's cache too, and writes the shared tag; mutable only that.
+    const prev = { ...ctx, previousBuildId: 'BOLDOLDOLDO' }
+    expect(cacheOptions('registry', 'web', { ...prev, cacheTags: 'auto' })).toEqual({
+      mode: 'registry',
+      imports: ['type=registry,ref=ghcr.io/acme/shop:web.buildcache.BOLDOLDOLDO'],
+      exports: [
+        'type=registry,ref=ghcr.io/acme/shop:web.buildcache,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true'
+      ]
+    })
+    expect(cacheOptions('registry', 'web', { ...prev, cacheTags: 'mutable' })).toEqual(
+      cacheOptions('registry', 'web', ctx)
+    )
+  })
+
+  it('inline with immutable tags: no shared tag on the image, the previous image read instead', () => {
+    const o = cacheOptions('inline', 'web', {
+      ...ctx,
+      cacheTags: 'immutable',
+      buildId: 'BNEWNEWNEWN',
+      previousBuildId: 'BOLDOLDOLDO'
+    })
+    expect(o.tags).toBeUndefined()
+    expect(o.imports).toEqual(['type=registry,ref=ghcr.io/acme/shop:web.BOLDOLDOLDO'])
+  })
+
+  it('knows a registry refusing to overwrite a tag (ECR immutable repositories)', () => {
+    // As BuildKit prints ECR's answer (moby/buildkit#3776).
+    expect(
+      isTagOverwriteRefusal(
+        "tag invalid: The image tag 'web.buildcache' already exists in the 'acme/shop' repository and cannot be overwritten because the repository is immutable."
+      )
+    ).toBe(true)
+    expect(isTagOverwriteRefusal('ImageTagAlreadyExistsException')).toBe(true)
+    for (const other of [
+      'failed to do request: Head "https://r/v2/": dial tcp: connection refused',
+      'unexpected status from PUT request: 500 Internal Server Error',
+      'blob unknown: blob unknown to registry'
+    ]) {
+      expect(isTagOverwriteRefusal(other)).toBe(false)
+    }
   })
 
   it('registry without a registry is a user error', () => {

@@ -192,6 +192,7 @@ function result(warnings: string[] = []): PipelineResult {
     buildArgNames: [],
     stage: 'all',
     matrix: { include: [] },
+    platforms: '',
     durationMs: 20
   }
 }

@@ -121,6 +121,7 @@ describe('convox-build build output', () => {
     buildArgNames: [],
     stage: 'all',
     matrix: { include: [] },
+    platforms: '',
     durationMs: 20
   }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals'
 import { buildctlCommand } from '../../src/core/engine/buildctl.js'
 import { buildxCommand } from '../../src/core/engine/buildx.js'
 import { cacheOptions } from '../../src/core/engine/cache.js'
-import { parseBuildxDriver } from '../../src/core/engine/select.js'
+import { parseBuilderPlatform, parseBuildxDriver } from '../../src/core/engine/select.js'
 import { secretEnvName, type BuildRequest } from '../../src/core/engine/types.js'
 import { examplePlan } from '../helpers/engine-plan.js'
 
@@ -121,6 +121,25 @@ describe('buildx inspect', () => {
       'Name:          rig\nDriver:        remote\nLast Activity: x\n\nNodes:\nName: rig0\n'
     expect(parseBuildxDriver(out)).toBe('remote')
     expect(parseBuildxDriver('nothing')).toBe('')
+  })
+
+  it("reads the builder's own platform from buildx inspect and buildctl debug workers", () => {
+    // As the rig's buildx v0.38 and buildctl v0.34 print them.
+    const inspect = [
+      'Name:          rig',
+      'Driver:        remote',
+      '',
+      'Nodes:',
+      'Name:             rig0',
+      'Status:           running',
+      'Platforms:        linux/amd64, linux/amd64/v2, linux/386, linux/arm64',
+      'Labels:'
+    ].join('\n')
+    expect(parseBuilderPlatform(inspect)).toBe('linux/amd64')
+    expect(parseBuilderPlatform('Platforms: linux/arm64*, linux/amd64')).toBe('linux/arm64')
+    const workers = 'ID\t\t\t\tPLATFORMS\naifcag457j8d\tlinux/arm64,linux/amd64\n'
+    expect(parseBuilderPlatform(workers)).toBe('linux/arm64')
+    expect(parseBuilderPlatform('nothing')).toBe('')
   })
 })
 

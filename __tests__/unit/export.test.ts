@@ -19,23 +19,41 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-/** A BuildKit-like OCI tar: index.json → index (amd64 + arm64) → docker v2 manifests. */
-async function tinyLayout(file: string): Promise<{ config: string; layer: string }> {
+/**
+ * A BuildKit-like OCI tar: index.json → index (arm64 + amd64) → manifests, in docker v2 media
+ * types (`docker`) or OCI ones as BuildKit writes by default.
+ */
+async function tinyLayout(
+  file: string,
+  types: 'docker' | 'oci' = 'docker'
+): Promise<{ config: string; armConfig: string; layer: string; index: string }> {
   const blobs = new Map<string, Buffer>()
   const add = (data: Buffer | string): { digest: string; size: number } => {
     const b = Buffer.from(data)
     blobs.set(sha256(b), b)
     return { digest: sha256(b), size: b.length }
   }
+  const mt =
+    types === 'docker'
+      ? {
+          manifest: MediaType.dockerManifest,
+          config: MediaType.dockerConfig,
+          layer: MediaType.dockerLayerGzip
+        }
+      : {
+          manifest: MediaType.ociManifest,
+          config: MediaType.ociConfig,
+          layer: MediaType.ociLayerGzip
+        }
   const layer = add(Buffer.from('pretend this is a gzip layer'))
   const image = (arch: string) => {
     const config = add(JSON.stringify({ architecture: arch, os: 'linux', config: { Cmd: ['sh'] } }))
     const manifest = add(
       JSON.stringify({
         schemaVersion: 2,
-        mediaType: MediaType.dockerManifest,
-        config: { mediaType: MediaType.dockerConfig, ...config },
-        layers: [{ mediaType: MediaType.dockerLayerGzip, ...layer }]
+        mediaType: mt.manifest,
+        config: { mediaType: mt.config, ...config },
+        layers: [{ mediaType: mt.layer, ...layer }]
       })
     )
     return { config, manifest }
@@ -48,12 +66,12 @@ async function tinyLayout(file: string): Promise<{ config: string; layer: string
       mediaType: MediaType.ociIndex,
       manifests: [
         {
-          mediaType: MediaType.dockerManifest,
+          mediaType: mt.manifest,
           ...arm.manifest,
           platform: { os: 'linux', architecture: 'arm64' }
         },
         {
-          mediaType: MediaType.dockerManifest,
+          mediaType: mt.manifest,
           ...amd.manifest,
           platform: { os: 'linux', architecture: 'amd64' }
         }
@@ -70,7 +88,12 @@ async function tinyLayout(file: string): Promise<{ config: string; layer: string
   )
   pack.finalize()
   await done
-  return { config: amd.config.digest, layer: layer.digest }
+  return {
+    config: amd.config.digest,
+    armConfig: arm.config.digest,
+    layer: layer.digest,
+    index: index.digest
+  }
 }
 
 async function contents(file: string): Promise<Map<string, Buffer>> {
@@ -83,43 +106,63 @@ async function contents(file: string): Promise<Map<string, Buffer>> {
   return files
 }
 
+interface Entry {
+  mediaType: string
+  digest: string
+  size: number
+  annotations?: Record<string, string>
+  platform?: { os: string; architecture: string }
+}
+const json = <T>(files: Map<string, Buffer>, digest: string): T =>
+  JSON.parse(files.get(`blobs/sha256/${digest.slice(7)}`)!.toString()) as T
+
 describe('repackOciArchive', () => {
-  it('keeps one platform image, in OCI media types, named with ref.name', async () => {
+  it('keeps the whole index, in OCI media types, named with ref.name', async () => {
     const source = join(dir, 'buildkit.tar')
-    const { config, layer } = await tinyLayout(source)
+    const { config, armConfig, layer } = await tinyLayout(source)
     const out = join(dir, 'web.BABCDEFGHIJ.tar')
     const result = await repackOciArchive(source, out, { refName: 'web.BABCDEFGHIJ' })
-    expect(result.configDigest).toBe(config)
+    expect(result).toMatchObject({
+      mediaType: MediaType.ociIndex,
+      platforms: ['linux/arm64', 'linux/amd64']
+    })
 
     const files = await contents(out)
-    const index = JSON.parse(files.get('index.json')!.toString()) as {
-      manifests: {
-        mediaType: string
-        digest: string
-        size: number
-        annotations: Record<string, string>
-      }[]
-    }
-    expect(index.manifests).toHaveLength(1)
-    const [entry] = index.manifests
+    const layout = JSON.parse(files.get('index.json')!.toString()) as { manifests: Entry[] }
+    expect(layout.manifests).toHaveLength(1)
+    const [entry] = layout.manifests
     expect(entry).toMatchObject({
-      mediaType: MediaType.ociManifest,
+      mediaType: MediaType.ociIndex,
       digest: result.manifestDigest,
       annotations: { 'org.opencontainers.image.ref.name': 'web.BABCDEFGHIJ' }
     })
-    const manifestBytes = files.get(`blobs/sha256/${entry!.digest.slice(7)}`)!
-    expect(sha256(manifestBytes)).toBe(entry!.digest)
-    expect(manifestBytes.length).toBe(entry!.size)
-    const manifest = JSON.parse(manifestBytes.toString())
-    expect(manifest.mediaType).toBe(MediaType.ociManifest)
-    expect(manifest.config).toMatchObject({ mediaType: MediaType.ociConfig, digest: config })
-    expect(manifest.layers[0]).toMatchObject({ mediaType: MediaType.ociLayerGzip, digest: layer })
-    // Only what the image needs: oci-layout, index.json, manifest, config, layer.
+    const index = json<{ mediaType: string; manifests: Entry[] }>(files, entry!.digest)
+    expect(index.mediaType).toBe(MediaType.ociIndex)
+    expect(index.manifests.map(m => [m.mediaType, m.platform?.architecture])).toEqual([
+      [MediaType.ociManifest, 'arm64'],
+      [MediaType.ociManifest, 'amd64']
+    ])
+    const manifests = index.manifests.map(m => {
+      const bytes = files.get(`blobs/sha256/${m.digest.slice(7)}`)!
+      expect(sha256(bytes)).toBe(m.digest)
+      expect(bytes.length).toBe(m.size)
+      return JSON.parse(bytes.toString()) as { mediaType: string; config: Entry; layers: Entry[] }
+    })
+    expect(manifests.map(m => m.config.digest)).toEqual([armConfig, config])
+    for (const m of manifests) {
+      expect(m.mediaType).toBe(MediaType.ociManifest)
+      expect(m.config.mediaType).toBe(MediaType.ociConfig)
+      expect(m.layers[0]).toMatchObject({ mediaType: MediaType.ociLayerGzip, digest: layer })
+    }
+    expect(result.configDigest).toBe(armConfig)
+    // Only what the index needs: the layer shared by both platforms once.
     expect([...files.keys()].sort()).toEqual(
       [
         'oci-layout',
         'index.json',
-        ...[entry!.digest, config, layer].map(d => `blobs/sha256/${d.slice(7)}`)
+        ...[entry!.digest, ...index.manifests.map(m => m.digest), config, armConfig, layer].map(
+          d => `blobs/sha256/${d.slice(7)}`
+        )
       ].sort()
     )
     const blobs = [...files].filter(([name]) => name.startsWith('blobs/'))
@@ -128,20 +171,34 @@ describe('repackOciArchive', () => {
     )
   })
 
-  it('picks another platform on request and fails clearly for a missing one', async () => {
+  it('keeps an OCI index byte for byte: the digest BuildKit reported', async () => {
+    const source = join(dir, 'buildkit-oci.tar')
+    const { index } = await tinyLayout(source, 'oci')
+    const result = await repackOciArchive(source, join(dir, 'oci.tar'), { refName: 'x' })
+    expect(result.manifestDigest).toBe(index)
+    const files = await contents(join(dir, 'oci.tar'))
+    expect(JSON.parse(files.get('index.json')!.toString()).manifests[0].digest).toBe(index)
+  })
+
+  it('keeps only the platforms asked for: one is a plain manifest; none is an error', async () => {
     const source = join(dir, 'buildkit2.tar')
-    await tinyLayout(source)
+    const { armConfig } = await tinyLayout(source, 'oci')
     const arm = await repackOciArchive(source, join(dir, 'arm.tar'), {
       refName: 'x',
-      platform: 'linux/arm64'
+      platforms: ['linux/arm64']
     })
+    expect(arm).toMatchObject({ mediaType: MediaType.ociManifest, configDigest: armConfig })
     const files = await contents(join(dir, 'arm.tar'))
-    expect(
-      JSON.parse(files.get(`blobs/sha256/${arm.configDigest.slice(7)}`)!.toString()).architecture
-    ).toBe('arm64')
+    expect(json<{ architecture: string }>(files, arm.configDigest).architecture).toBe('arm64')
+    expect(files.size).toBe(5)
+    const both = await repackOciArchive(source, join(dir, 'both.tar'), {
+      refName: 'x',
+      platforms: ['linux/amd64', 'linux/arm64']
+    })
+    expect(both.mediaType).toBe(MediaType.ociIndex)
     await expect(
-      repackOciArchive(source, join(dir, 'none.tar'), { refName: 'x', platform: 'linux/s390x' })
-    ).rejects.toThrow('no linux/s390x image')
+      repackOciArchive(source, join(dir, 'none.tar'), { refName: 'x', platforms: ['linux/s390x'] })
+    ).rejects.toThrow('has no linux/s390x image (it has linux/arm64, linux/amd64)')
   })
 })
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals'
 import { isUserError } from '../../src/core/errors.js'
 import { parseChallenges, pickChallenge, tokenUrl } from '../../src/core/registry/auth.js'
-import { selectPlatform, shellJoin } from '../../src/core/registry/image-config.js'
+import { shellJoin } from '../../src/core/registry/image-config.js'
+import { pickPlatforms, samePlatform, selectPlatform } from '../../src/core/registry/platforms.js'
 import {
   formatReference,
   isLoopbackHost,
@@ -117,13 +118,15 @@ describe('WWW-Authenticate', () => {
   })
 })
 
+/** A manifest descriptor whose digest starts with `name`. */
+const d = (name: string, extra = {}) => ({
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  digest: `sha256:${name.padEnd(64, '0').slice(0, 64)}`,
+  size: 1,
+  ...extra
+})
+
 describe('selectPlatform', () => {
-  const d = (arch: string, extra = {}) => ({
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    digest: `sha256:${arch.padEnd(64, '0').slice(0, 64)}`,
-    size: 1,
-    ...extra
-  })
   const index = {
     schemaVersion: 2,
     manifests: [
@@ -141,6 +144,46 @@ describe('selectPlatform', () => {
     expect(selectPlatform(index, 'linux/s390x')).toBeUndefined()
     const single = { schemaVersion: 2, manifests: [index.manifests[0]!, index.manifests[2]!] }
     expect(selectPlatform(single)?.platform?.architecture).toBe('arm64')
+  })
+})
+
+describe('pickPlatforms', () => {
+  const amd = d('a', { platform: { os: 'linux', architecture: 'amd64' } })
+  const arm = d('b', { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } })
+  const armv7 = d('c', { platform: { os: 'linux', architecture: 'arm', variant: 'v7' } })
+  // buildx attestations name the image they describe.
+  const attest = (of: { digest: string }, name: string) =>
+    d(name, {
+      platform: { os: 'unknown', architecture: 'unknown' },
+      annotations: {
+        'vnd.docker.reference.type': 'attestation-manifest',
+        'vnd.docker.reference.digest': of.digest
+      }
+    })
+  const index = {
+    schemaVersion: 2,
+    manifests: [amd, arm, armv7, attest(amd, 'e'), attest(arm, 'f')]
+  }
+
+  it('keeps the platforms asked for with their attestations, in the index order', () => {
+    const p = pickPlatforms(index, ['linux/arm64', 'linux/amd64'])
+    expect(p.images).toEqual([amd, arm])
+    expect(p.kept.map(m => m.digest.slice(7, 8))).toEqual(['a', 'b', 'e', 'f'])
+    expect(p).toMatchObject({ missing: [], whole: false })
+    expect(p.available).toEqual(['linux/amd64', 'linux/arm64/v8', 'linux/arm/v7'])
+  })
+
+  it('is whole when nothing is left out, and says what is missing', () => {
+    expect(pickPlatforms(index, ['linux/amd64', 'linux/arm64', 'linux/arm/v7']).whole).toBe(true)
+    const p = pickPlatforms(index, ['linux/arm64/v8', 'linux/s390x', 'linux/arm/v6'])
+    expect(p.images).toEqual([arm])
+    expect(p.missing).toEqual(['linux/s390x', 'linux/arm/v6'])
+  })
+
+  it('treats linux/arm64 and linux/arm64/v8 as one platform', () => {
+    expect(samePlatform('linux/arm64', 'linux/arm64/v8')).toBe(true)
+    expect(samePlatform('linux/arm/v7', 'linux/arm/v6')).toBe(false)
+    expect(samePlatform('linux/amd64', 'linux/arm64')).toBe(false)
   })
 })
 

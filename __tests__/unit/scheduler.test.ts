@@ -38,6 +38,19 @@ const shEngine: Engine = {
   }
 }
 
+/** A run of the stand-in engines: this process's env, files under `tempDir`. */
+function runEnvironment(tempDir: string, logger: Logger) {
+  return {
+    env: process.env,
+    logger,
+    secrets: new Redactor(),
+    exec: spawnExec,
+    github: false,
+    tempDir,
+    localCacheDir: tempDir
+  }
+}
+
 async function run(
   builds: Array<Record<string, string>>,
   concurrency: number,
@@ -57,15 +70,7 @@ async function run(
   return runBuilds({
     plan,
     engine: shEngine,
-    run: {
-      env: process.env,
-      logger,
-      secrets: new Redactor(),
-      exec: spawnExec,
-      github: false,
-      tempDir,
-      localCacheDir: tempDir
-    },
+    run: runEnvironment(tempDir, logger),
     childEnv: {},
     cache: 'none',
     noCache: false,
@@ -124,5 +129,187 @@ describe('scheduler', () => {
     await run([{ BUILD_AUTH: '{"r":{"Password":"pw-xyz"}}' }], 1, c.logger)
     expect(c.text()).toContain('secret=***')
     expect(c.text()).not.toContain('pw-xyz')
+  })
+})
+
+describe('scheduler: cache tags a registry refuses to overwrite', () => {
+  const refusal =
+    "error writing manifest blob: failed commit on ref \"index-sha256:1\": tag invalid: The image tag 'TAG' already exists in the 'app' repository and cannot be overwritten because the repository is immutable."
+
+  /**
+   * A stand-in engine whose registry cache export fails (ignore-error: the build still succeeds)
+   * when it writes a tag that exists: `taken` holds the tags written so far.
+   */
+  function refusingEngine(taken: Set<string>, runs: BuildRequest[]): Engine {
+    return {
+      name: 'buildctl',
+      description: 'sh stand-in',
+      driver: 'buildkit',
+      command(req: BuildRequest) {
+        runs.push(structuredClone(req))
+        if (req.cache.mode === 'inline') {
+          // The inline cache's tag is one of the image's: its push fails the build.
+          const names = req.tags.map(t => t.slice(t.lastIndexOf(':') + 1))
+          const tag = names.find(t => taken.has(t))
+          if (!tag) for (const t of names) taken.add(t)
+          const failed = tag
+            ? `echo 'error: failed to solve: ${refusal.replace('TAG', tag).replace(/'/g, `'\\''`)}' >&2; exit 1`
+            : `echo '{"containerimage.digest":"sha256:d${req.index}"}' > ${req.metadataFile}`
+          return { command: 'sh', args: ['-c', failed], env: {}, exposed: [] }
+        }
+        const exportRef = /ref=([^,]+)/.exec(req.cache.exports[0] ?? '')?.[1] ?? ''
+        const tag = exportRef.slice(exportRef.lastIndexOf(':') + 1)
+        const refused = taken.has(tag)
+        taken.add(tag)
+        const vertex = (name: string, extra: object) =>
+          JSON.stringify({
+            vertexes: [{ digest: `sha256:${name}`, name, started: T, ...extra }]
+          }).replace(/'/g, `'\\''`)
+        const script = [
+          `echo '${vertex('[1/1] RUN work', { completed: T, cached: runs.length > 1 })}' >&2`,
+          `echo '${vertex('exporting cache to registry', { completed: T, ...(refused ? { error: refusal.replace('TAG', tag) } : {}) })}' >&2`,
+          `echo '{"containerimage.digest":"sha256:d${req.index}"}' > ${req.metadataFile}`
+        ].join('\n')
+        return { command: 'sh', args: ['-c', script], env: {}, exposed: [] }
+      }
+    }
+  }
+
+  async function cacheRun(
+    cacheTags: 'auto' | 'mutable' | 'immutable',
+    taken: Set<string>,
+    previousBuildId?: string,
+    previousCacheExists = true,
+    cache: 'registry' | 'inline' = 'registry'
+  ) {
+    const tempDir = await mkdtemp(path.join(tmpdir(), 'sched-cache-'))
+    const plan = makePlan({
+      root: tempDir,
+      registry: 'r.example/app',
+      buildId: 'BNEWNEWNEWN',
+      builds: [
+        { services: ['web'], context: '.' },
+        { services: ['api'], context: '.' }
+      ]
+    })
+    const runs: BuildRequest[] = []
+    const lookups: string[] = []
+    const c = captureLogger()
+    const r = await runBuilds({
+      plan,
+      engine: refusingEngine(taken, runs),
+      run: runEnvironment(tempDir, c.logger),
+      childEnv: {},
+      cache,
+      cacheTags,
+      previousBuildId,
+      // The previous build left its per-build cache (looked up before any build).
+      hasManifest: async ref => {
+        lookups.push(ref)
+        return previousCacheExists && ref.endsWith(`.${previousBuildId}`)
+      },
+      noCache: false,
+      push: true,
+      platforms: [],
+      concurrency: 1
+    })
+    const exports = runs.map(q => /ref=[^:]+:([^,]+)/.exec(q.cache.exports[0] ?? '')?.[1])
+    return { r, runs, exports, lookups, log: c }
+  }
+
+  it('auto: one warning, the refused build exports again under its own tag, the next starts so', async () => {
+    const { r, runs, exports, log } = await cacheRun(
+      'auto',
+      new Set(['web.buildcache', 'api.buildcache']),
+      'BOLDOLDOLDO'
+    )
+    expect(exports).toEqual([
+      'web.buildcache',
+      'web.buildcache.BNEWNEWNEWN',
+      'api.buildcache.BNEWNEWNEWN'
+    ])
+    expect(r.warnings).toHaveLength(1)
+    expect(r.warnings[0]).toContain(
+      'the registry refuses to overwrite the cache tag r.example/app:web.buildcache'
+    )
+    expect(r.warnings[0]).toContain("already exists in the 'app' repository")
+    // The previous build's cache is read (instead of the shared tag), before and after the switch.
+    expect(runs[0]!.cache.imports).toEqual([
+      'type=registry,ref=r.example/app:web.buildcache.BOLDOLDOLDO'
+    ])
+    expect(runs[2]!.cache.imports).toEqual([
+      'type=registry,ref=r.example/app:api.buildcache.BOLDOLDOLDO'
+    ])
+    expect(log.text()).toContain(
+      "[web] exporting the cache again under r.example/app:web.buildcache.BNEWNEWNEWN (the build is in BuildKit's cache"
+    )
+    // The first run's counts stand: the re-run only exported the cache.
+    expect(r.builds[0]).toMatchObject({ cachedSteps: 0, totalSteps: 1, digest: 'sha256:d0' })
+    expect(r.builds[0]!.log).toContain(
+      'exported again under r.example/app:web.buildcache.BNEWNEWNEWN'
+    )
+  })
+
+  it('auto on a registry that takes the tag: nothing changes', async () => {
+    const { r, exports } = await cacheRun('auto', new Set())
+    expect(exports).toEqual(['web.buildcache', 'api.buildcache'])
+    expect(r.warnings).toEqual([])
+  })
+
+  it('mutable: a warning per build with the fix, never a re-run or a failure', async () => {
+    const { r, runs, exports, lookups } = await cacheRun(
+      'mutable',
+      new Set(['web.buildcache', 'api.buildcache']),
+      'BOLDOLDOLDO'
+    )
+    expect(exports).toEqual(['web.buildcache', 'api.buildcache'])
+    expect(runs[0]!.cache.imports).toEqual(['type=registry,ref=r.example/app:web.buildcache'])
+    expect(lookups).toEqual([])
+    expect(r.warnings).toHaveLength(2)
+    expect(r.warnings[0]).toMatch(
+      /^web: the registry refuses to overwrite the cache tag r\.example\/app:web\.buildcache .*set cache-tags to auto or immutable/
+    )
+    expect(r.services.map(s => s.digest)).toEqual(['sha256:d0', 'sha256:d1'])
+  })
+
+  it('inline: a refused inline-cache tag fails no build; pushed again without it, one warning', async () => {
+    const { r, runs } = await cacheRun(
+      'auto',
+      new Set(['web.inlinecache', 'api.inlinecache']),
+      'BOLDOLDOLDO',
+      true,
+      'inline'
+    )
+    expect(runs.map(q => q.tags)).toEqual([
+      ['r.example/app:web.BNEWNEWNEWN', 'r.example/app:web.inlinecache'],
+      ['r.example/app:web.BNEWNEWNEWN'],
+      ['r.example/app:api.BNEWNEWNEWN']
+    ])
+    // After the switch the previous build's image (its inline cache) is read.
+    expect(runs[2]!.cache.imports).toEqual(['type=registry,ref=r.example/app:api.BOLDOLDOLDO'])
+    expect(r.warnings).toHaveLength(1)
+    expect(r.warnings[0]).toContain(
+      'refuses to overwrite the cache tag r.example/app:web.inlinecache'
+    )
+    expect(r.services.map(s => s.digest)).toEqual(['sha256:d0', 'sha256:d1'])
+  })
+
+  it('a previous build without a per-build cache: the shared tag is read', async () => {
+    const { runs, lookups } = await cacheRun('immutable', new Set(), 'BNOCACHEAAA', false)
+    expect(lookups).toEqual([
+      'r.example/app:web.buildcache.BNOCACHEAAA',
+      'r.example/app:api.buildcache.BNOCACHEAAA'
+    ])
+    expect(runs.map(q => q.cache.imports)).toEqual([
+      ['type=registry,ref=r.example/app:web.buildcache'],
+      ['type=registry,ref=r.example/app:api.buildcache']
+    ])
+  })
+
+  it('immutable: per-build tags from the start; without a previous build, the shared tag is read', async () => {
+    const { r, runs, exports } = await cacheRun('immutable', new Set(['web.buildcache']))
+    expect(exports).toEqual(['web.buildcache.BNEWNEWNEWN', 'api.buildcache.BNEWNEWNEWN'])
+    expect(runs[0]!.cache.imports).toEqual(['type=registry,ref=r.example/app:web.buildcache'])
+    expect(r.warnings).toEqual([])
   })
 })

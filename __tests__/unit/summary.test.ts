@@ -60,6 +60,7 @@ function resultWith(n: number, warnings: string[] = []): PipelineResult {
     buildArgNames: ['BUILD_AUTH', 'BUILD_GIT_SHA', 'VERSION'],
     stage: 'all',
     matrix: { include: [] },
+    platforms: '',
     durationMs: 61_000
   }
 }
@@ -153,5 +154,18 @@ describe('job summary', () => {
       /service-with-a-long-name-0 .*\| reused from `registry\.example\.com\/acme\/app:web\.0123abcd` \|/
     )
     expect(md).toMatch(/service-with-a-long-name-1 .*\| built \|/)
+  })
+})
+
+describe('job summary of a fan-out and of platforms', () => {
+  it('names the stage, the legs of start and the platforms with their reason', () => {
+    const result = resultWith(2)
+    result.stage = 'start'
+    result.matrix = { include: [{ services: 'web,worker' }, { services: 'api' }] }
+    result.platforms = "platforms linux/arm64 (the app's BuildArch)"
+    const text = renderSummary({ result, dryRun: false, secrets: new Redactor() })
+    expect(text).toContain('## convox-build: myapp (start stage)')
+    expect(text).toContain('**Build legs** (2): `web,worker`, `api`')
+    expect(text).toContain("**Platforms:** platforms linux/arm64 (the app's BuildArch)")
   })
 })

@@ -21,6 +21,11 @@ SAVED_REGISTRY_PORT= SAVED_HUB_PORT=
 REGISTRY_PORT=${RIG_REGISTRY_PORT:-${SAVED_REGISTRY_PORT:-5050}}
 HUB_PORT=${RIG_HUB_PORT:-${SAVED_HUB_PORT:-5051}}
 
+# busybox-static for linux/arm64 (the stand-in's second platform), unpacked from Debian's .deb.
+ARM64_BUSYBOX=$RIG_CACHE/busybox-arm64/bin/busybox
+# QEMU's aarch64 handler in the kernel's binfmt_misc (arm64 RUN steps on an amd64 machine).
+BINFMT_DIR=/proc/sys/fs/binfmt_misc
+
 BUILDKIT_SOCK=$RIG_RUN/buildkitd.sock
 BUILDER_NAME=convox-build-rig
 

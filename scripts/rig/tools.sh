@@ -19,6 +19,8 @@ want docker docker.io
 # The Buildkite plugin's hook tests, and gitlab-ci-local's shell executor (it rsyncs the job).
 want bats bats
 want rsync rsync
+# QEMU user-mode emulators with the binfmt_misc entries (registered by up.sh): arm64 RUN steps.
+want qemu-aarch64-static qemu-user-static
 # Go: the usual install places count even when not on PATH.
 for d in /usr/local/go/bin "$HOME/go/bin" "$HOME/sdk/go/bin"; do
   [[ -x $d/go && :$PATH: != *:$d:* ]] && PATH=$PATH:$d
@@ -31,6 +33,24 @@ if ((${#need_pkgs[@]})); then
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_pkgs[@]}"
   } >"$RIG_LOGS/apt.log" 2>&1 || die "apt-get failed: see $RIG_LOGS/apt.log"
+fi
+
+# --- busybox-static for arm64 ---------------------------------------------------
+# The same Debian version as the host's (its applet list is read from the host's busybox): apt
+# downloads the arm64 .deb once (arm64 added as a foreign architecture), unpacked into the cache.
+if [[ ! -x $ARM64_BUSYBOX ]]; then
+  say "downloading busybox-static for arm64 (log: .rig/logs/apt-arm64.log)"
+  {
+    dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+    apt-get update
+    deb_dir=$(mktemp -d)
+    version=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || true)
+    (cd "$deb_dir" && { apt-get download "busybox-static:arm64=$version" || apt-get download busybox-static:arm64; })
+    rm -rf "$RIG_CACHE/busybox-arm64"
+    dpkg-deb -x "$deb_dir"/busybox-static_*_arm64.deb "$RIG_CACHE/busybox-arm64"
+    rm -rf "$deb_dir"
+    [[ -x $ARM64_BUSYBOX ]]
+  } >"$RIG_LOGS/apt-arm64.log" 2>&1 || die "downloading busybox-static:arm64 failed: see $RIG_LOGS/apt-arm64.log"
 fi
 
 # --- Go toolchain -------------------------------------------------------------

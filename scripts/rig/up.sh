@@ -83,6 +83,31 @@ if ((!seeded)); then
   done
 fi
 
+# busybox:multi, an index of linux/amd64 (the same image as :latest) and linux/arm64.
+if ! skopeo inspect --raw --tls-verify=false --creds "hub:$HUB_PASSWORD" \
+  "docker://$HUB/library/busybox:multi" 2>/dev/null | grep -q '"arm64"'; then
+  say "seeding $HUB/library/busybox:multi (linux/amd64 and linux/arm64)"
+  bash "$RIG_ROOT/scripts/rig/make-base-image.sh" --arch amd64=/bin/busybox --arch "arm64=$ARM64_BUSYBOX" \
+    "$RIG_DIR/base-image-multi" multi >"$RIG_LOGS/base-image-multi.log" 2>&1 ||
+    die "making the multi-platform base image failed: see $RIG_LOGS/base-image-multi.log"
+  skopeo copy --all --quiet --dest-tls-verify=false --dest-creds "hub:$HUB_PASSWORD" \
+    "oci:$RIG_DIR/base-image-multi:multi" "docker://$HUB/library/busybox:multi" >>"$RIG_LOGS/base-image-multi.log" 2>&1 ||
+    die "pushing the multi-platform base image failed: see $RIG_LOGS/base-image-multi.log"
+fi
+
+# --- QEMU for linux/arm64 RUN steps ---------------------------------------------
+# BuildKit runs a foreign binary natively when the kernel can (archutil): binfmt_misc with
+# Debian's qemu-aarch64 entry, whose F flag opens the interpreter now, so that it also works
+# inside build containers. Kernel-wide, kept until reboot; root only.
+binfmt_arm64() {
+  [[ -e $BINFMT_DIR/qemu-aarch64 ]] && return 0
+  [[ -e $BINFMT_DIR/register ]] || mount -t binfmt_misc binfmt_misc "$BINFMT_DIR"
+  cat /usr/lib/binfmt.d/qemu-aarch64.conf >"$BINFMT_DIR/register"
+}
+if ! binfmt_arm64 >>"$RIG_LOGS/binfmt.log" 2>&1; then
+  say "warning: could not register QEMU for arm64 in binfmt_misc (see $RIG_LOGS/binfmt.log): arm64 RUN steps will fail"
+fi
+
 # --- buildkitd ---------------------------------------------------------------
 mkdir -p "$RIG_DIR/buildkit"
 bk_changed=0

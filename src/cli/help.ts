@@ -22,7 +22,8 @@ const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
   engine: 'auto, buildx or buildctl (default: auto)',
   builder: 'buildx builder name',
   'buildkit-host': 'BuildKit daemon address for buildctl (default: $BUILDKIT_HOST)',
-  platforms: 'target platforms, comma-separated',
+  platforms:
+    "target platforms, e.g. linux/amd64,linux/arm64 (default: the app's BuildArch on a rack, else the builder's)",
   concurrency: 'most builds running at once (default: no cap, BuildKit schedules)',
   export: 'write a `convox builds import` tarball to this path',
   'upload-artifact': 'artifact name (GitHub Actions only)',

@@ -31,8 +31,10 @@ import {
   type PlanContext,
   type PlanOutput
 } from './plan.js'
+import { decidePlatforms, type PlatformChoice } from './platforms.js'
 import { forEachLimit } from './pool.js'
 import {
+  appBuildArch,
   appEnvironment,
   completeExternalBuild,
   createExternalBuild,
@@ -72,6 +74,8 @@ export interface PipelineResult {
   buildArgNames: string[]
   /** The fan-out's build legs (the `matrix` output). */
   matrix: Matrix
+  /** Which platforms were built, and why (`platforms linux/arm64 (the app's BuildArch)`). */
+  platforms: string
   durationMs: number
 }
 
@@ -92,6 +96,8 @@ interface Run {
    */
   prepare?: (target: Settings) => void
   prepared?: Promise<PreparedEngine>
+  /** The run's platforms and why (the input, the app's BuildArch, the builder's own). */
+  platforms?: PlatformChoice
 }
 
 /** What start makes, and what build and finish find again from the build id. */
@@ -254,7 +260,10 @@ async function start(r: Run): Promise<Started> {
     })
   }
   const started = preciseNow()
-  if (settings.dryRun || !rack) return { plan: first, target: settings, started }
+  const { platforms } = await decide(r)
+  if (settings.dryRun || !rack) {
+    return { plan: first, target: { ...settings, platforms }, started }
+  }
 
   await guardEnvDrop(r, rack)
   const created = await createExternalBuild(rack, {
@@ -267,7 +276,10 @@ async function start(r: Run): Promise<Started> {
     noCache: settings.noCache
   })
   try {
-    const target = settings.registry ? settings : rackTarget(settings, created)
+    const target = {
+      ...(settings.registry ? settings : rackTarget(settings, created)),
+      platforms
+    }
     r.prepare?.(target)
     const ids = { buildId: created.buildId, rackName: created.rackName, appEnv: env }
     return { plan: await plan(r, target, ids, true), target, rackBuildId: created.buildId, started }
@@ -293,8 +305,9 @@ async function resume(r: Run): Promise<Started> {
         message: `stage ${settings.stage} finds the images of build ${buildId} in the registry: set registry, or register on a rack`
       })
     }
-    r.prepare?.(settings)
-    return { plan: await plan(r, settings, { buildId }), target: settings, started: preciseNow() }
+    const target = { ...settings, platforms: (await decide(r)).platforms }
+    r.prepare?.(target)
+    return { plan: await plan(r, target, { buildId }), target, started: preciseNow() }
   }
   const existing = await rack.buildGet(settings.app, buildId)
   const ended = existing.status === 'failed' || existing.status === 'complete'
@@ -304,13 +317,15 @@ async function resume(r: Run): Promise<Started> {
       message: `build ${buildId} on the rack is ${existing.status}: nothing more is built into it`
     })
   }
-  const [system, target, env] = await Promise.all([
+  const [system, pushTo, env, choice] = await Promise.all([
     rack.systemGet(),
     settings.registry
       ? Promise.resolve(settings)
       : externalBuildTarget(rack, settings.app).then(t => rackTarget(settings, t)),
-    appEnv(r)
+    appEnv(r),
+    decide(r)
   ])
+  const target = { ...pushTo, platforms: choice.platforms }
   r.prepare?.(target)
   return {
     plan: await plan(r, target, { buildId, rackName: system.name, appEnv: env }),
@@ -319,6 +334,28 @@ async function resume(r: Run): Promise<Started> {
     rackFailed: existing.status === 'failed',
     started: { date: parseAnyTime(existing.started) ?? new Date() }
   }
+}
+
+/**
+ * The platforms built for: the input, else the app's BuildArch when registering (a rack's nodes
+ * may be arm64: an external build gets no platform pin from the rack), else the builder's own.
+ */
+async function decide(r: Run): Promise<PlatformChoice> {
+  const { settings, rack } = r
+  const arch =
+    rack && !settings.dryRun && settings.platforms.length === 0
+      ? ((await appBuildArch(rack, settings.app))[0] ?? '')
+      : undefined
+  r.platforms = decidePlatforms({ input: settings.platforms, buildArch: arch })
+  r.logger.info(r.platforms.reason)
+  return r.platforms
+}
+
+/** The app's newest complete build but this one: its per-build cache is the freshest. */
+async function previousBuild(r: Run, s: Started): Promise<string | undefined> {
+  if (!r.rack || !s.rackBuildId || r.settings.cacheTags === 'mutable') return undefined
+  const builds = await r.rack.buildList(r.settings.app, 20)
+  return builds.find(b => b.status === 'complete' && b.id !== s.rackBuildId)?.id
 }
 
 /** The rack's repository as the push target, when the user pushes nowhere else. */
@@ -337,7 +374,7 @@ async function guardEnvDrop(r: Run, rack: RackClient): Promise<void> {
   if (r.settings.envDropGuard === 'off') return
   const check = await envDropCheck(rack, r.settings.app)
   if (check.missing.length === 0) return
-  const message = `the app's running release ${check.running} has env that the newest release ${check.newest}, which this build's release inherits, lacks: ${check.missing.join(', ')} (convox env set them, or env-drop-guard: off)`
+  const message = `this build's release would drop env that the running release ${check.running} has: ${check.missing.join(', ')} (a new release inherits the newest release, ${check.newest}, which lacks it; convox env set it, or env-drop-guard: off)`
   if (r.settings.envDropGuard === 'strict')
     throw new UserError({ input: 'env-drop-guard', message })
   r.logger.warning(message)
@@ -373,7 +410,8 @@ async function build(r: Run, s: Started, only?: string[]): Promise<Built> {
     tools,
     only,
     ociArchives: !s.target.push && settings.export !== '',
-    prepared: r.prepared
+    prepared: r.prepared,
+    previousBuildId: await previousBuild(r, s)
   })
   const logs = redactArgValues(
     s.plan,
@@ -476,7 +514,7 @@ async function finish(
       })
       const written = await writeExport(settings.export, record, exportSources(s, tools, built), {
         tempDir: r.run.tempDir,
-        platform: target.platforms[0],
+        platforms: target.platforms,
         signal: r.run.signal
       })
       logger.info(`Exported build ${p.buildId} to ${written.path}`)
@@ -502,11 +540,13 @@ async function gatherImages(r: Run, s: Started, tools: RegistryTools): Promise<S
       let digest = found?.digest ?? ''
       if (!found && svc.build === null && svc.from) {
         r.logger.info(`[${svc.name}] copying ${svc.from} to ${svc.image}`)
-        digest = await tools.copyImage(
+        const copied = await tools.copyImage(
           svc.from,
           svc.image,
-          r.run.signal ?? new AbortController().signal
+          r.run.signal ?? new AbortController().signal,
+          s.target.platforms
         )
+        digest = copied.digest
       } else if (!found) {
         missing.push(svc.name)
         return
@@ -586,6 +626,7 @@ function resultOf(
     warnings: r.warnings,
     buildArgNames: [...new Set(p.builds.flatMap(b => b.args))].sort(),
     matrix: planMatrix(planOutput(p), r.settings.maxLegs),
+    platforms: r.platforms?.reason ?? '',
     durationMs: Date.now() - startedAt
   }
 }
@@ -636,6 +677,7 @@ async function importStage(r: Run, startedAt: number): Promise<PipelineResult> {
     warnings: r.warnings,
     buildArgNames: [],
     matrix: { include: [] },
+    platforms: '',
     durationMs: Date.now() - startedAt
   }
 }

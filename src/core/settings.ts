@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { UserError, type Problem } from './errors.js'
+import { normalisePlatforms } from './platforms.js'
 import { DOCKER_HUB, DOMAIN, PATH_COMPONENT } from './registry/reference.js'
 import { urlPassword, type Redactor } from './secrets.js'
 
@@ -182,10 +183,13 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     }
   }
 
-  const platforms = str('platforms')
-    .split(',')
-    .map(p => p.trim())
-    .filter(Boolean)
+  let platforms: string[] = []
+  try {
+    platforms = normalisePlatforms(str('platforms').split(','))
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e
+    problems.push(...e.problems)
+  }
   const absolute = (name: string): string => {
     const v = str(name)
     return v === '' ? '' : path.resolve(workingDirectory, v)

@@ -25,8 +25,9 @@ export interface SummaryInput {
 /** The job summary as Markdown: ids, one table row per service, build-arg names, warnings. */
 export function renderSummary(input: SummaryInput): string {
   const { result, dryRun, artifact } = input
+  const stage = result.stage === 'all' ? '' : ` (${result.stage} stage)`
   const head: string[] = [
-    `## convox-build: ${cell(result.plan.app)}${dryRun ? ' (dry run)' : ''}`,
+    `## convox-build: ${cell(result.plan.app)}${dryRun ? ' (dry run)' : ''}${stage}`,
     '',
     `| Build | Release | Services | Builds | Duration |`,
     `|---|---|---|---|---|`,
@@ -34,6 +35,11 @@ export function renderSummary(input: SummaryInput): string {
     ''
   ]
   if (result.plan.description) head.push(`> ${cell(result.plan.description)}`, '')
+  if (result.platforms) head.push(`**Platforms:** ${cell(result.platforms)}`, '')
+  if (result.stage === 'start') {
+    const legs = result.matrix.include.map(l => `\`${cell(l.services)}\``).join(', ')
+    head.push(`**Build legs** (${result.matrix.include.length}): ${legs || '-'}`, '')
+  }
 
   const tableHead = [
     '| Service | Image | Digest | Build | Cached steps | Built or reused | Duration |',

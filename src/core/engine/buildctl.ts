@@ -2,11 +2,12 @@ import path from 'node:path'
 import type { Engine, BuildRequest, EngineCommand } from './types.js'
 import { outputFlag, secretFlag } from './types.js'
 
-export function buildctlEngine(addr: string): Engine {
+export function buildctlEngine(addr: string, platform?: string): Engine {
   return {
     name: 'buildctl',
     description: `buildctl (${addr})`,
     driver: 'buildkit',
+    ...(platform ? { platform } : {}),
     command: req => buildctlCommand(req, addr)
   }
 }

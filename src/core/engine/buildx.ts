@@ -1,11 +1,12 @@
 import type { Engine, BuildRequest, EngineCommand } from './types.js'
 import { outputFlag, secretFlag } from './types.js'
 
-export function buildxEngine(builder: string, driver: string): Engine {
+export function buildxEngine(builder: string, driver: string, platform?: string): Engine {
   return {
     name: 'buildx',
     description: `buildx (builder ${builder || 'current'}, driver ${driver})`,
     driver,
+    ...(platform ? { platform } : {}),
     command: req => buildxCommand(req, builder)
   }
 }

@@ -3,7 +3,7 @@
 import path from 'node:path'
 import { UserError } from '../errors.js'
 import type { CiContext } from '../ci/context.js'
-import type { CacheMode } from '../settings.js'
+import type { CacheMode, CacheTagMode } from '../settings.js'
 
 export type ResolvedCacheMode = Exclude<CacheMode, 'auto'>
 
@@ -28,6 +28,20 @@ export interface CacheContext {
   ci?: Pick<CiContext, 'isPullRequest' | 'branch'>
   localCacheDir: string
   noCache: boolean
+  /**
+   * Registry cache tags: `immutable` writes a tag per build, `mutable` and `auto` (default) the
+   * shared one; `auto` and `immutable` also read the previous build's (see cacheOptions).
+   */
+  cacheTags?: CacheTagMode
+  /** This run's build id (the per-build cache tag). */
+  buildId?: string
+  /**
+   * The latest completed build of the app when its per-build cache exists (`auto` and
+   * `immutable`): that cache is read instead of the shared tag. Not both: BuildKit asks every
+   * imported cache at once and keeps whichever answers first for each step
+   * (solver/combinedcache.go Query), so a stale shared tag can hide the newer cache's steps.
+   */
+  previousBuildId?: string
 }
 
 /** `auto`: registry when pushing, else gha on GitHub, else local. */
@@ -37,9 +51,41 @@ export function resolveCacheMode(mode: CacheMode, ctx: Pick<CacheContext, 'push'
   return ctx.github ? 'gha' : 'local'
 }
 
-/** The rack's registry cache ref for a service. */
-export function registryCacheRef(registry: string, service: string): string {
-  return `${registry}:${service}.buildcache`
+/**
+ * The rack's registry cache ref for a service: `<service>.buildcache`, or with a build id the
+ * per-build tag a rack with immutable ECR tags writes (`<service>.buildcache.<BUILD_ID>`, 3.25.10
+ * `ecr_immutable_tags_enabled`).
+ */
+export function registryCacheRef(registry: string, service: string, buildId?: string): string {
+  return `${registry}:${service}.buildcache${buildId ? `.${buildId}` : ''}`
+}
+
+/**
+ * What a build reads the previous build's cache from (see CacheContext.previousBuildId): its
+ * per-build registry cache, or for the inline cache its image; undefined for other modes.
+ */
+export function previousCacheRef(
+  mode: ResolvedCacheMode,
+  registry: string,
+  service: string,
+  previousBuildId: string
+): string | undefined {
+  if (!registry) return undefined
+  if (mode === 'registry') return registryCacheRef(registry, service, previousBuildId)
+  if (mode === 'inline') return `${registry}:${service}.${previousBuildId}`
+  return undefined
+}
+
+/**
+ * A registry's refusal to overwrite a tag, as BuildKit reports it: ECR's immutable repositories
+ * answer TAG_INVALID ("tag invalid: The image tag '...' already exists in the '...' repository
+ * and cannot be overwritten because the repository is immutable.", moby/buildkit#3776), the ECR
+ * API says ImageTagAlreadyExistsException.
+ */
+export function isTagOverwriteRefusal(error: string): boolean {
+  return /TAG_INVALID|tag invalid|ImageTagAlreadyExists|cannot be overwritten|\bimmutable\b/i.test(
+    error
+  )
 }
 
 /** Where the inline cache of a service's last pushed image stays findable. */
@@ -71,9 +117,20 @@ export function cacheOptions(
         throw new UserError({ input: 'cache', message: 'cache "registry" needs a registry' })
       }
       const ref = registryCacheRef(ctx.registry, service)
-      imports.push(`type=registry,ref=${ref}`)
+      let target = ref
+      // As the rack does with immutable tags: the latest completed build's cache, else the
+      // shared tag. `auto` reads it too: the repository may be one that refuses overwrites.
+      const previous =
+        ctx.previousBuildId && ctx.cacheTags !== 'mutable'
+          ? registryCacheRef(ctx.registry, service, ctx.previousBuildId)
+          : ref
+      if (ctx.cacheTags === 'immutable') {
+        if (!ctx.buildId) throw new Error('immutable cache tags need the build id')
+        target = registryCacheRef(ctx.registry, service, ctx.buildId)
+      }
+      imports.push(`type=registry,ref=${previous}`)
       exports.push(
-        `type=registry,ref=${ref},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true`
+        `type=registry,ref=${target},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true`
       )
       break
     }
@@ -100,13 +157,18 @@ export function cacheOptions(
       exports.push('type=inline')
       if (ctx.registry) {
         // Images are tagged per build id: a stable tag lets the next build find this cache.
-        if (ctx.push) {
-          const ref = inlineCacheRef(ctx.registry, service)
-          imports.push(`type=registry,ref=${ref}`)
-          tags.push(ref)
+        // A registry that never overwrites a tag has it in the latest completed build's image.
+        if (ctx.push && ctx.cacheTags === 'immutable' && ctx.previousBuildId) {
+          imports.push(`type=registry,ref=${ctx.registry}:${service}.${ctx.previousBuildId}`)
+        } else {
+          if (ctx.push && ctx.cacheTags !== 'immutable') {
+            const ref = inlineCacheRef(ctx.registry, service)
+            imports.push(`type=registry,ref=${ref}`)
+            tags.push(ref)
+          }
+          // Still reads the rack's registry cache when there is one.
+          imports.push(`type=registry,ref=${registryCacheRef(ctx.registry, service)}`)
         }
-        // Still reads the rack's registry cache when there is one.
-        imports.push(`type=registry,ref=${registryCacheRef(ctx.registry, service)}`)
       }
       break
     }

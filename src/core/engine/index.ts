@@ -9,13 +9,14 @@ import type { Plan } from '../plan.js'
 import type { RunEnvironment } from '../run.js'
 import type { Settings } from '../settings.js'
 import { gitKnownBlobs } from '../reuse/context.js'
+import { parseReference } from '../registry/reference.js'
 import { Reuse } from '../reuse/index.js'
 import { runBuilds, type BuildsResult, type CopyImage } from './scheduler.js'
 import { registryTools, type RegistryTools } from './registry-copy.js'
 import { selectEngine } from './select.js'
 import type { Engine } from './types.js'
 
-export type { BuildsResult, CopyImage } from './scheduler.js'
+export type { BuildsResult, CopiedImage, CopyImage } from './scheduler.js'
 export type { Engine, BuildResult } from './types.js'
 export { registryTools, type RegistryTools } from './registry-copy.js'
 
@@ -34,7 +35,9 @@ export type EngineSettings = LoginSettings &
     | 'platforms'
     | 'concurrency'
     | 'reuse'
-  >
+  > &
+  /** Default auto. */
+  Partial<Pick<Settings, 'cacheTags'>>
 
 export interface BuildPlanOptions {
   /** Registry-to-registry copy for image services (default: the registry client). */
@@ -47,6 +50,12 @@ export interface BuildPlanOptions {
   ociArchives?: boolean
   /** The services to build or copy (a fan-out leg's); undefined: all. */
   only?: string[]
+  /**
+   * The app's latest completed build on the rack, when there is one: unless cache-tags is
+   * `mutable`, its `<service>.buildcache.<id>` is read when it exists, else
+   * `<service>.buildcache` (immutable tags, as a rack with ecr_immutable_tags_enabled does).
+   */
+  previousBuildId?: string
   signal?: AbortSignal
 }
 
@@ -137,12 +146,17 @@ export async function buildPlan(
           })
         : undefined
     run.logger.info(`engine: ${engine.description}`)
+    reuse?.useBuilderPlatform(engine.platform)
     const result = await runBuilds({
       plan,
       engine,
       run,
       childEnv: prepared.childEnv,
       cache: settings.cache,
+      cacheTags: settings.cacheTags,
+      previousBuildId: options.previousBuildId,
+      hasManifest: async ref =>
+        (await tools.client.findManifest(parseReference(ref))) !== undefined,
       noCache: settings.noCache,
       push: settings.push,
       platforms: settings.platforms,

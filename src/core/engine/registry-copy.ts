@@ -27,8 +27,13 @@ export function registryTools(
   const client = new RegistryClient({ credentials: find, dockerHubRegistry, logger, signal })
   return {
     client,
-    copyImage: async (from, to) =>
-      (await copyImage(client, parseReference(from), parseReference(to), { logger })).digest,
+    copyImage: async (from, to, _signal, platforms) => {
+      const r = await copyImage(client, parseReference(from), parseReference(to), {
+        logger,
+        platforms
+      })
+      return { digest: r.digest, platforms: r.platforms, missing: r.missing }
+    },
     checkLogin: login =>
       client.checkLogin(
         login.host === DOCKER_HUB_AUTH_KEY ? client.endpoint(DOCKER_HUB) : login.host,

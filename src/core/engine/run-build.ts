@@ -4,6 +4,7 @@ import { readFile, rename, rm } from 'node:fs/promises'
 import { UserError } from '../errors.js'
 import type { Exec } from '../exec.js'
 import type { Redactor } from '../secrets.js'
+import { isTagOverwriteRefusal } from './cache.js'
 import { ProgressReader, type Step } from './progress.js'
 import type { BuildRequest, BuildResult, Engine } from './types.js'
 
@@ -77,11 +78,13 @@ export async function runBuild(
     throw new BuildFailure(services, reason, log)
   }
   const warnings = [...progress.warnings]
-  // With ignore-error=true a failed cache export only shows as a failed vertex.
+  // With ignore-error=true a failed cache export only shows as a failed vertex; a registry that
+  // refuses to overwrite the cache tag is the caller's to handle (immutable tags).
+  let cacheTagRefused: string | undefined
   for (const s of progress.failedSteps()) {
-    if (isCacheExport(s.name)) {
-      warnings.push(`${services.join(', ')}: ${s.name} failed: ${s.error} (the build succeeded)`)
-    }
+    if (!isCacheExport(s.name)) continue
+    if (isTagOverwriteRefusal(s.error ?? '')) cacheTagRefused ??= `${s.name}: ${s.error}`
+    else warnings.push(`${services.join(', ')}: ${s.name} failed: ${s.error} (the build succeeded)`)
   }
   if (req.cache.local) {
     // BuildKit cannot export to the directory it imports from: swap the new cache in.
@@ -100,6 +103,7 @@ export async function runBuild(
     ...progress.counts(),
     durationMs,
     log,
-    warnings
+    warnings,
+    ...(cacheTagRefused ? { cacheTagRefused } : {})
   }
 }

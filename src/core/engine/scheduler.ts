@@ -11,15 +11,39 @@ import type { Logger } from '../log.js'
 import type { Plan, PlannedService } from '../plan.js'
 import type { Reuse, ReuseDecision } from '../reuse/index.js'
 import type { RunEnvironment, ServiceReport } from '../run.js'
-import type { CacheMode } from '../settings.js'
-import { cacheOptions, canExport, resolveCacheMode } from './cache.js'
+import type { CacheMode, CacheTagMode } from '../settings.js'
+import {
+  cacheOptions,
+  canExport,
+  inlineCacheRef,
+  isTagOverwriteRefusal,
+  previousCacheRef,
+  registryCacheRef,
+  resolveCacheMode,
+  type ResolvedCacheMode
+} from './cache.js'
 import { throwIfCancelled } from '../interrupt.js'
 import { forEachLimit } from '../pool.js'
 import { BuildFailure, runBuild } from './run-build.js'
 import type { BuildOutput, BuildRequest, BuildResult, Engine } from './types.js'
 
-/** Copies an image registry to registry; returns the pushed digest (the registry client). */
-export type CopyImage = (from: string, to: string, signal: AbortSignal) => Promise<string>
+/** An image service's copy: the pushed digest, the platforms copied and those it lacks. */
+export interface CopiedImage {
+  digest: string
+  platforms: string[]
+  missing: string[]
+}
+
+/**
+ * Copies an image registry to registry (the registry client): every platform of an index, or
+ * only `platforms` when some are given.
+ */
+export type CopyImage = (
+  from: string,
+  to: string,
+  signal: AbortSignal,
+  platforms: string[]
+) => Promise<CopiedImage>
 
 export interface BuildsOptions {
   plan: Plan
@@ -28,6 +52,18 @@ export interface BuildsOptions {
   /** Private docker config env (DOCKER_CONFIG, BUILDX_CONFIG) for the engine processes. */
   childEnv: Record<string, string>
   cache: CacheMode
+  /**
+   * Registry cache tags: `auto` writes `<service>.buildcache` and switches to a tag per build
+   * when the registry refuses to overwrite it; `mutable` / `immutable` force either. Default auto.
+   */
+  cacheTags?: CacheTagMode
+  /**
+   * The app's latest completed build: with `auto` or `immutable` cache tags its per-build cache
+   * is read instead of the shared tag when `hasManifest` finds it.
+   */
+  previousBuildId?: string
+  /** Whether a reference exists in the registry (the registry client). */
+  hasManifest?: (ref: string, signal: AbortSignal) => Promise<boolean>
   noCache: boolean
   push: boolean
   platforms: string[]
@@ -81,6 +117,35 @@ export function isRegistryWriteRace(reason: string): boolean {
   )
 }
 
+/**
+ * The builds whose previous build left a cache to read (its per-build tag): looked up once per
+ * build before any runs; a lookup that fails counts as none (the shared tag is read then).
+ */
+async function previousCaches(
+  o: BuildsOptions,
+  mode: ResolvedCacheMode,
+  plan: Plan,
+  firstService: (index: number) => string,
+  logger: Logger
+): Promise<Set<number>> {
+  const found = new Set<number>()
+  const id = o.previousBuildId
+  if (!id || !o.push || !o.hasManifest || o.noCache || o.cacheTags === 'mutable') return found
+  const signal = o.signal ?? new AbortController().signal
+  await Promise.all(
+    plan.builds.map(async (_, index) => {
+      const ref = previousCacheRef(mode, plan.registry, firstService(index), id)
+      if (!ref) return
+      try {
+        if (await o.hasManifest!(ref, signal)) found.add(index)
+      } catch (e) {
+        logger.debug(`${ref}: not checked (${(e as Error).message}): reading the shared cache tag`)
+      }
+    })
+  )
+  return found
+}
+
 export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   const { plan, engine, run } = o
   const logger: Logger = run.logger
@@ -102,21 +167,16 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   const wanted = (service: string): boolean => !o.only || o.only.includes(service)
   const byName = new Map(plan.services.map(s => [s.name, s]))
   const ociArchives: Record<number, string> = {}
-
-  // A build shared with services of another leg is tagged here only for this leg's services.
-  const selected = plan.builds
-    .map((b, index) => ({ spec: { ...b, services: b.services.filter(wanted) }, index }))
-    .filter(b => b.spec.services.length > 0)
-  const requests: BuildRequest[] = selected.map(({ spec, index }) => {
-    // Named after the build's first service in the plan, whichever leg builds it.
-    const first = plan.builds[index]?.services[0] ?? `build-${index}`
-    let output: BuildOutput = { type: 'none' }
-    if (o.push) output = { type: 'push' }
-    else if (o.ociArchives) {
-      output = { type: 'oci', dest: path.join(run.tempDir, `build-${index}.tar`) }
-      ociArchives[index] = output.dest
-    }
-    const cache = cacheOptions(mode, first, {
+  // The run's cache tags: `auto` starts mutable and turns immutable (once, for every build) at
+  // the first refusal to overwrite a cache tag.
+  const tagMode = o.cacheTags ?? 'auto'
+  let cacheTags: CacheTagMode = tagMode
+  const requestTags = new Map<number, CacheTagMode>()
+  const firstService = (index: number): string =>
+    plan.builds[index]?.services[0] ?? `build-${index}`
+  const previous = await previousCaches(o, mode, plan, firstService, logger)
+  const cacheFor = (index: number) =>
+    cacheOptions(mode, firstService(index), {
       app: plan.app,
       registry: plan.registry,
       push: o.push,
@@ -124,8 +184,26 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       env: run.env,
       ci: run.ci,
       localCacheDir: run.localCacheDir,
-      noCache: o.noCache
+      noCache: o.noCache,
+      cacheTags,
+      buildId: plan.buildId,
+      ...(previous.has(index) ? { previousBuildId: o.previousBuildId } : {})
     })
+
+  // A build shared with services of another leg is tagged here only for this leg's services;
+  // its cache is named after its first service in the plan, whichever leg builds it.
+  const selected = plan.builds
+    .map((b, index) => ({ spec: { ...b, services: b.services.filter(wanted) }, index }))
+    .filter(b => b.spec.services.length > 0)
+  const requests: BuildRequest[] = selected.map(({ spec, index }) => {
+    let output: BuildOutput = { type: 'none' }
+    if (o.push) output = { type: 'push' }
+    else if (o.ociArchives) {
+      output = { type: 'oci', dest: path.join(run.tempDir, `build-${index}.tar`) }
+      ociArchives[index] = output.dest
+    }
+    const cache = cacheFor(index)
+    requestTags.set(index, cacheTags)
     return {
       index,
       spec,
@@ -191,6 +269,34 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     return true
   }
 
+  /** Gives a request the run's cache tags when they changed since it was made. */
+  const refreshCache = (req: BuildRequest): boolean => {
+    if (requestTags.get(req.index) === cacheTags) return false
+    const old = new Set(req.cache.tags ?? [])
+    req.cache = cacheFor(req.index)
+    req.tags = [...req.tags.filter(t => !old.has(t)), ...(req.cache.tags ?? [])]
+    requestTags.set(req.index, cacheTags)
+    return true
+  }
+  /**
+   * The registry refused to overwrite a cache tag: with `auto`, every build of the run writes its
+   * cache under a tag of its own from now on (one warning); false when the mode is forced.
+   */
+  const switchToPerBuildTags = (tag: string, why: string): boolean => {
+    if (tagMode !== 'auto') return false
+    if (cacheTags !== 'immutable') {
+      cacheTags = 'immutable'
+      warn(
+        `the registry refuses to overwrite the cache tag ${tag} (${why}): writing the cache under <service>.buildcache.${plan.buildId} instead, as a rack with immutable tags (ecr_immutable_tags_enabled) does; set cache-tags: immutable to start that way`
+      )
+    }
+    return true
+  }
+  const forcedMutable = (who: string, tag: string, why: string): void =>
+    warn(
+      `${who}: the registry refuses to overwrite the cache tag ${tag} (${why}), so this build's cache was not saved (the build succeeded); set cache-tags to auto or immutable for a cache tag per build`
+    )
+
   type Job = () => Promise<void>
   const jobs: Job[] = [
     ...requests.map(req => async () => {
@@ -199,8 +305,10 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
         const r = await reuseCheck(req, who)
         if (r) return
       }
+      refreshCache(req)
       logger.info(`[${who}] building ${req.spec.context}/${req.spec.dockerfile}`)
       const t0 = Date.now()
+      const first = req.spec.services[0] ?? `build-${req.index}`
       const attempt = (): Promise<BuildResult> =>
         runBuild(engine, req, {
           exec: run.exec,
@@ -217,16 +325,50 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
         try {
           r = await attempt()
         } catch (e) {
-          // The registry lost a blob it had taken (two writers of one blob): the build itself is
-          // done and cached in BuildKit, so running it again only repeats the push.
+          if (!(e instanceof BuildFailure) || abort.signal.aborted) throw e
+          const inline = plan.registry ? inlineCacheRef(plan.registry, first) : ''
           if (
-            !(e instanceof BuildFailure) ||
-            !isRegistryWriteRace(e.reason) ||
-            abort.signal.aborted
-          )
-            throw e
-          warn(`${who}: the registry garbled the push (${e.reason}); pushing again once`)
-          r = await attempt()
+            inline &&
+            req.cache.tags?.includes(inline) &&
+            isTagOverwriteRefusal(e.reason) &&
+            e.reason.includes(inline.slice(inline.lastIndexOf(':') + 1)) &&
+            switchToPerBuildTags(inline, e.reason)
+          ) {
+            // The image's push failed on its shared inline-cache tag: push it without it.
+            refreshCache(req)
+            logger.info(`[${who}] pushing again without ${inline}`)
+            r = await attempt()
+          } else if (isRegistryWriteRace(e.reason)) {
+            // The registry lost a blob it had taken (two writers of one blob): the build itself
+            // is done and cached in BuildKit, so running it again only repeats the push.
+            warn(`${who}: the registry garbled the push (${e.reason}); pushing again once`)
+            r = await attempt()
+          } else throw e
+        }
+        if (r.cacheTagRefused) {
+          const tag = registryCacheRef(plan.registry, first)
+          if (switchToPerBuildTags(tag, r.cacheTagRefused) && refreshCache(req)) {
+            // BuildKit has every step of this build: running it again only exports the cache.
+            logger.info(
+              `[${who}] exporting the cache again under ${registryCacheRef(plan.registry, first, plan.buildId)} (the build is in BuildKit's cache: only the cache export runs)`
+            )
+            const perBuild = registryCacheRef(plan.registry, first, plan.buildId)
+            let note = `exported again under ${perBuild}`
+            try {
+              const again = await attempt()
+              r.durationMs += again.durationMs
+              r.warnings.push(...again.warnings)
+              if (again.cacheTagRefused) r.warnings.push(`${who}: ${again.cacheTagRefused}`)
+            } catch (e) {
+              // The image is pushed already: only this cache is lost.
+              if (!(e instanceof BuildFailure) || abort.signal.aborted) throw e
+              r.warnings.push(`${who}: the cache was not saved under ${perBuild}: ${e.reason}`)
+              note = `not saved under ${perBuild}: ${e.reason}`
+            }
+            r.log = `${r.log.trimEnd()}\ncache: ${tag} refused (immutable tags); ${note}\n`
+            delete r.cacheTagRefused
+          } else if (tagMode === 'mutable') forcedMutable(who, tag, r.cacheTagRefused)
+          else warn(`${who}: ${r.cacheTagRefused} (the build succeeded)`)
         }
         results.push(r)
         for (const w of r.warnings) warn(w)
@@ -252,8 +394,13 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
           : ''
       logger.info(`[${s.name}] copying ${from} to ${s.image}${hub}`)
       try {
-        const digest = await o.copyImage!(from, s.image, abort.signal)
-        copied.set(s.name, { digest, durationMs: Date.now() - t0 })
+        const c = await o.copyImage!(from, s.image, abort.signal, o.platforms)
+        if (c.missing.length > 0) {
+          warn(
+            `${s.name}: ${from} has no ${c.missing.join(', ')} image: copied ${c.platforms.join(', ') || 'the image it has'}`
+          )
+        }
+        copied.set(s.name, { digest: c.digest, durationMs: Date.now() - t0 })
       } catch (e) {
         throw new BuildFailure([s.name], `copying ${from}: ${(e as Error).message}`, '')
       }

@@ -21,6 +21,17 @@ export function parseBuildxDriver(inspectOutput: string): string {
   return /^Driver:\s*(\S+)/m.exec(inspectOutput)?.[1] ?? ''
 }
 
+/**
+ * The builder's own platform: the first of `docker buildx inspect`'s `Platforms:` (buildx marks
+ * configured ones with `*`) or of `buildctl debug workers`' PLATFORMS column; '' when absent.
+ */
+export function parseBuilderPlatform(output: string): string {
+  const buildx = /^\s*Platforms:\s*(\S[^\n]*)$/m.exec(output)?.[1]
+  const buildctl = /^ID\s+PLATFORMS\s*\n\S+\s+(\S+)/m.exec(output)?.[1]
+  const first = (buildx ?? buildctl ?? '').split(',')[0]?.trim().replace(/\*$/, '') ?? ''
+  return /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(first) ? first : ''
+}
+
 async function probeBuildx(
   o: SelectOptions
 ): Promise<{ ok: true; engine: Engine } | { ok: false; why: string }> {
@@ -41,7 +52,8 @@ async function probeBuildx(
     return { ok: false, why: `${which} is not usable: ${lastLines(inspect.stderr, 1)}` }
   }
   const driver = parseBuildxDriver(inspect.stdout) || 'unknown'
-  return { ok: true, engine: buildxEngine(o.builder, driver) }
+  const platform = parseBuilderPlatform(inspect.stdout)
+  return { ok: true, engine: buildxEngine(o.builder, driver, platform) }
 }
 
 async function probeBuildctl(o: SelectOptions): Promise<Engine> {
@@ -61,7 +73,7 @@ async function probeBuildctl(o: SelectOptions): Promise<Engine> {
       message: `BuildKit at ${addr} is not reachable: ${lastLines(result.stderr || result.stdout, 1)}`
     })
   }
-  return buildctlEngine(addr)
+  return buildctlEngine(addr, parseBuilderPlatform(result.stdout))
 }
 
 export async function selectEngine(o: SelectOptions): Promise<Engine> {

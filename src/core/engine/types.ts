@@ -42,6 +42,8 @@ export interface Engine {
   description: string
   /** buildx driver (`docker`, `docker-container`, ...); `buildkit` for buildctl. */
   driver: string
+  /** The builder's own platform (its first, e.g. `linux/amd64`); absent when it did not say. */
+  platform?: string
   command(req: BuildRequest): EngineCommand
 }
 
@@ -57,6 +59,8 @@ export interface BuildResult {
   warnings: string[]
   /** Not built: the image of the same content key it was tagged from. */
   reusedFrom?: string
+  /** The cache export failed because the registry refused to overwrite its tag (the step and error). */
+  cacheTagRefused?: string
 }
 
 /**

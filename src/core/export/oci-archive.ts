@@ -1,10 +1,12 @@
 // One OCI archive per service, the file `skopeo copy docker://... oci-archive:<file>` writes and
 // the rack's import reads back with `skopeo copy oci-archive:<file> docker://...`.
 //
-// Multi-platform images: like the rack's own export (skopeo without --all), an archive holds ONE
-// image: the manifest for `platform` (default linux/amd64, or the only platform there is). An
-// index nested in index.json is only readable by recent skopeo versions, and the rack ignores a
-// failed import, so we never write one.
+// A multi-platform image is archived whole: index.json names the image index, whose manifests
+// (every platform, or those asked for) are all in the archive, as the rack's export writes it
+// since 3.25.3 (skopeo copy --all). Both ways of importing read it (checked with Debian 12's
+// skopeo 1.9.3): `skopeo copy --all oci-archive:...` (the rack since 3.25.3) pushes the index
+// with its digest unchanged, and `skopeo copy oci-archive:...` (older racks) pushes the one
+// platform of the importing host. A single-platform image stays one plain manifest.
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { once } from 'node:events'
@@ -19,7 +21,7 @@ import {
   type ManifestJson,
   type RegistryClient
 } from '../registry/client.js'
-import { selectPlatform } from '../registry/image-config.js'
+import { formatPlatform, imageManifests, pickPlatforms } from '../registry/platforms.js'
 import { formatReference, withDigest, type ImageReference } from '../registry/reference.js'
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name'
@@ -28,15 +30,25 @@ const OCI_LAYOUT = JSON.stringify({ imageLayoutVersion: '1.0.0' })
 export interface ArchiveOptions {
   /** `org.opencontainers.image.ref.name` of the image, e.g. `web.BABCDEFGHIJ` (its tag). */
   refName: string
-  /** Platform picked from a multi-platform image. Default linux/amd64. */
-  platform?: string
+  /**
+   * Only these platforms of a multi-platform image (empty or absent: all of them). When one is
+   * left, the archive holds that platform's plain manifest.
+   */
+  platforms?: string[]
   signal?: AbortSignal
 }
 
 export interface ArchiveResult {
-  /** Digest of the manifest in the archive (OCI media types; differs from a docker v2 source). */
+  /**
+   * Digest of what index.json names: the index of a multi-platform image, else the manifest (OCI
+   * media types: differs from a docker v2 source, the same as the source's otherwise).
+   */
   manifestDigest: string
+  mediaType: string
+  /** Config of the image (of the first platform in an index). */
   configDigest: string
+  /** Platforms of the images in the archive; empty for a plain manifest. */
+  platforms: string[]
   /** Bytes of blob content written. */
   blobBytes: number
 }
@@ -70,18 +82,129 @@ export function toOciManifest(manifest: ManifestJson): { json: ManifestJson; con
   return { json, converted: true }
 }
 
-function indexJson(manifest: Descriptor, refName: string): string {
+function indexJson(top: Descriptor, refName: string): string {
   return JSON.stringify({
     schemaVersion: 2,
     manifests: [
       {
-        mediaType: MediaType.ociManifest,
-        digest: manifest.digest,
-        size: manifest.size,
+        mediaType: top.mediaType,
+        digest: top.digest,
+        size: top.size,
         annotations: { [REF_NAME_ANNOTATION]: refName }
       }
     ]
   })
+}
+
+/** A manifest or index as read from its source, with the bytes its digest covers. */
+interface SourceManifest {
+  bytes: Buffer
+  mediaType: string
+  json: ManifestJson
+}
+
+/** Everything an archive holds: index.json's entry, the manifests (small), the blobs to copy. */
+interface ArchiveContent {
+  top: Descriptor
+  /** Index and manifests by digest, exactly as written. */
+  manifests: Map<string, Buffer>
+  /** Configs and layers (foreign layers left out), each once. */
+  blobs: Descriptor[]
+  configDigest: string
+  platforms: string[]
+}
+
+/** A manifest in OCI media types (converted from docker v2 when needed). */
+function ociManifest(source: SourceManifest): { bytes: Buffer; json: ManifestJson } {
+  const { json, converted } = toOciManifest({ ...source.json, mediaType: source.mediaType })
+  return { bytes: converted ? Buffer.from(JSON.stringify(json)) : source.bytes, json }
+}
+
+/**
+ * What to archive of an image: a plain manifest as it is (in OCI media types), an index with its
+ * platforms (all, or `platforms`): byte for byte when nothing had to change, else a new OCI index
+ * of the kept manifests. `fetch` reads a manifest of the index by digest.
+ */
+async function archiveContent(
+  source: SourceManifest,
+  fetch: (digest: string) => Promise<SourceManifest>,
+  platforms: string[],
+  what: string
+): Promise<ArchiveContent> {
+  const manifests = new Map<string, Buffer>()
+  const blobs = new Map<string, Descriptor>()
+  const addImage = (json: ManifestJson): string => {
+    const config = json.config
+    if (!config) throw new Error(`${what}: manifest without a config`)
+    for (const b of [config, ...(json.layers ?? []).filter(l => !l.urls?.length)]) {
+      if (!blobs.has(b.digest)) blobs.set(b.digest, b)
+    }
+    return config.digest
+  }
+  const plain = (m: SourceManifest): ArchiveContent => {
+    const { bytes, json } = ociManifest(m)
+    const digest = sha256(bytes)
+    manifests.set(digest, bytes)
+    const configDigest = addImage(json)
+    const top = { mediaType: MediaType.ociManifest, digest, size: bytes.length }
+    return { top, manifests, blobs: [...blobs.values()], configDigest, platforms: [] }
+  }
+  if (!isIndexMediaType(source.mediaType)) return plain(source)
+
+  const picked = platforms.length > 0 ? pickPlatforms(source.json, platforms) : undefined
+  if (picked && picked.images.length === 0) {
+    throw new Error(
+      `${what} has no ${platforms.join(' or ')} image (it has ${picked.available.join(', ') || 'none'})`
+    )
+  }
+  const images = picked?.images ?? imageManifests(source.json)
+  const kept = picked?.kept ?? source.json.manifests ?? []
+  if (picked && !picked.whole && images.length === 1) {
+    return plain(await fetch(images[0]!.digest))
+  }
+  let changed = source.mediaType !== MediaType.ociIndex || (picked !== undefined && !picked.whole)
+  const descriptors: Descriptor[] = []
+  let configDigest = ''
+  for (const d of kept) {
+    const child = await fetch(d.digest)
+    if (isIndexMediaType(child.mediaType)) throw new Error(`${what}: an index inside an index`)
+    const { bytes, json } = ociManifest(child)
+    const digest = sha256(bytes)
+    if (digest !== d.digest || d.mediaType !== MediaType.ociManifest) changed = true
+    manifests.set(digest, bytes)
+    const config = addImage(json)
+    if (!configDigest && images.includes(d)) configDigest = config
+    descriptors.push({ ...d, mediaType: MediaType.ociManifest, digest, size: bytes.length })
+  }
+  const index: ManifestJson = { schemaVersion: 2, mediaType: MediaType.ociIndex }
+  index.manifests = descriptors
+  if (source.json.annotations) index.annotations = source.json.annotations
+  const bytes = changed ? Buffer.from(JSON.stringify(index)) : source.bytes
+  const digest = sha256(bytes)
+  manifests.set(digest, bytes)
+  return {
+    top: { mediaType: MediaType.ociIndex, digest, size: bytes.length },
+    manifests,
+    blobs: [...blobs.values()],
+    configDigest,
+    platforms: images.map(d => formatPlatform(d.platform ?? {}))
+  }
+}
+
+/** Writes index.json and the manifests of `content`; the blobs are the caller's. */
+async function startArchive(w: LayoutWriter, content: ArchiveContent, refName: string) {
+  await w.start(indexJson(content.top, refName))
+  for (const [digest, bytes] of content.manifests) await w.addBlobBytes(digest, bytes)
+}
+
+function archiveResult(content: ArchiveContent, writer: LayoutWriter): ArchiveResult {
+  return {
+    manifestDigest: content.top.digest,
+    mediaType: content.top.mediaType,
+    configDigest: content.configDigest,
+    platforms: content.platforms,
+    blobBytes: writer.blobBytes
+  }
 }
 
 /** Writes the layout's fixed entries; blobs go in with addBlob. */
@@ -220,122 +343,92 @@ export async function writeArchiveFromRegistry(
   file: string,
   options: ArchiveOptions
 ): Promise<ArchiveResult> {
-  const top = await client.getManifest(ref)
-  let source = top
-  if (isIndexMediaType(top.mediaType)) {
-    const platform = options.platform ?? 'linux/amd64'
-    const chosen = selectPlatform(top.json, platform)
-    if (!chosen) throw new Error(`image ${formatReference(ref)} has no ${platform} image`)
-    source = await client.getManifest(withDigest(ref, chosen.digest))
-  }
-  const { json, converted } = toOciManifest({ ...source.json, mediaType: source.mediaType })
-  const bytes = converted ? Buffer.from(JSON.stringify(json)) : source.bytes
-  const manifest: Descriptor = {
-    mediaType: MediaType.ociManifest,
-    digest: converted ? sha256(bytes) : source.digest,
-    size: bytes.length
-  }
-  const config = json.config as Descriptor
+  const what = `image ${formatReference(ref)}`
+  const content = await archiveContent(
+    await client.getManifest(ref),
+    digest => client.getManifest(withDigest(ref, digest)),
+    options.platforms ?? [],
+    what
+  )
   const writer = await writeTo(file, options.signal, async w => {
-    await w.start(indexJson(manifest, options.refName))
-    await w.addBlobBytes(manifest.digest, bytes)
-    for (const blob of [config, ...(json.layers ?? []).filter(l => !l.urls?.length)]) {
+    await startArchive(w, content, options.refName)
+    for (const blob of content.blobs) {
       if (w.has(blob.digest)) continue
       const { stream } = await client.getBlob(ref, blob.digest)
       try {
         await w.addBlobStream(blob.digest, blob.size, stream, options.signal)
       } catch (e) {
-        throw new Error(`image ${formatReference(ref)}: ${(e as Error).message}`, { cause: e })
+        throw new Error(`${what}: ${(e as Error).message}`, { cause: e })
       }
     }
   })
-  return {
-    manifestDigest: manifest.digest,
-    configDigest: config.digest,
-    blobBytes: writer.blobBytes
-  }
+  return archiveResult(content, writer)
 }
 
 const SMALL_BLOB = 4 * 1024 * 1024
 
 /**
  * Re-packs the OCI tar BuildKit wrote (`--output type=oci,dest=...`) into an archive skopeo reads:
- * one image (the platform's), named with the ref.name annotation. Two streaming passes over the
- * file: the first reads index.json and the small JSON blobs, the second copies the blobs needed.
+ * the image (an index for a multi-platform build) named with the ref.name annotation. Two
+ * streaming passes over the file: the first reads index.json and the small JSON blobs, the second
+ * copies the blobs needed.
  */
 export async function repackOciArchive(
   sourceTar: string,
   file: string,
   options: ArchiveOptions
 ): Promise<ArchiveResult> {
-  let index: ManifestJson | undefined
+  let layout: ManifestJson | undefined
   const small = new Map<string, Buffer>()
   const sizes = new Map<string, number>()
   await readTar(sourceTar, async (name, size, stream) => {
-    if (name === 'index.json') index = JSON.parse((await readAll(stream)).toString('utf8'))
+    if (name === 'index.json') layout = JSON.parse((await readAll(stream)).toString('utf8'))
     else if (name.startsWith('blobs/sha256/')) {
       const digest = `sha256:${name.slice('blobs/sha256/'.length)}`
       sizes.set(digest, size)
       if (size <= SMALL_BLOB) small.set(digest, await readAll(stream))
     }
   })
-  if (!index) throw new Error(`${sourceTar}: not an OCI layout (no index.json)`)
-  const json = (digest: string): ManifestJson => {
-    const data = small.get(digest)
-    if (!data) throw new Error(`${sourceTar}: blob ${digest} is missing`)
-    return JSON.parse(data.toString('utf8')) as ManifestJson
+  if (!layout) throw new Error(`${sourceTar}: not an OCI layout (no index.json)`)
+  const read = (digest: string, mediaType?: string): SourceManifest => {
+    const bytes = small.get(digest)
+    if (!bytes) throw new Error(`${sourceTar}: blob ${digest} is missing`)
+    const json = JSON.parse(bytes.toString('utf8')) as ManifestJson
+    const type =
+      json.mediaType ?? mediaType ?? (json.manifests ? MediaType.ociIndex : MediaType.ociManifest)
+    return { bytes, mediaType: type, json }
   }
-  // Walk down nested indexes to the platform's image manifest.
-  let current: ManifestJson = index
-  let chosen: Descriptor | undefined
-  for (let depth = 0; depth < 4; depth++) {
-    const candidates = current.manifests ?? []
-    const pick =
-      candidates.length === 1
-        ? candidates[0]
-        : selectPlatform(current, options.platform ?? 'linux/amd64')
-    if (!pick) throw new Error(`${sourceTar}: no ${options.platform ?? 'linux/amd64'} image in it`)
-    if (isIndexMediaType(pick.mediaType)) {
-      current = json(pick.digest)
-      continue
-    }
-    chosen = pick
-    break
-  }
-  if (!chosen) throw new Error(`${sourceTar}: indexes nested too deep`)
-  const original = json(chosen.digest)
-  const { json: manifestJson, converted } = toOciManifest({
-    ...original,
-    mediaType: original.mediaType ?? chosen.mediaType
-  })
-  const bytes = converted
-    ? Buffer.from(JSON.stringify(manifestJson))
-    : (small.get(chosen.digest) as Buffer)
-  const manifest: Descriptor = {
-    mediaType: MediaType.ociManifest,
-    digest: sha256(bytes),
-    size: bytes.length
-  }
-  const config = manifestJson.config as Descriptor
-  const needed = new Set([config.digest, ...(manifestJson.layers ?? []).map(l => l.digest)])
+  // index.json names the image (BuildKit writes one entry); several entries are read as an index.
+  const entries = layout.manifests ?? []
+  const top: SourceManifest =
+    entries.length === 1
+      ? read(entries[0]!.digest, entries[0]!.mediaType)
+      : {
+          bytes: Buffer.from(JSON.stringify({ ...layout, mediaType: MediaType.ociIndex })),
+          mediaType: MediaType.ociIndex,
+          json: layout
+        }
+  const mediaTypes = new Map((top.json.manifests ?? []).map(d => [d.digest, d.mediaType]))
+  const content = await archiveContent(
+    top,
+    async digest => read(digest, mediaTypes.get(digest)),
+    options.platforms ?? [],
+    sourceTar
+  )
+  const needed = new Set(content.blobs.map(b => b.digest))
   for (const digest of needed) {
     if (!sizes.has(digest)) throw new Error(`${sourceTar}: blob ${digest} is missing`)
   }
   const writer = await writeTo(file, options.signal, async w => {
-    await w.start(indexJson(manifest, options.refName))
-    await w.addBlobBytes(manifest.digest, bytes)
+    await startArchive(w, content, options.refName)
     await readTar(sourceTar, async (name, size, stream) => {
       const digest = `sha256:${name.slice('blobs/sha256/'.length)}`
-      if (name.startsWith('blobs/sha256/') && needed.has(digest)) {
+      if (name.startsWith('blobs/sha256/') && needed.has(digest) && !w.has(digest)) {
         await w.addBlobStream(digest, size, stream, options.signal)
       }
     })
   })
-  return {
-    manifestDigest: manifest.digest,
-    configDigest: config.digest,
-    blobBytes: writer.blobBytes
-  }
+  return archiveResult(content, writer)
 }
 
 /** Calls onEntry for each regular file of a tar (streamed; unread content is skipped). */

@@ -23,8 +23,11 @@ export type ExportSource =
 export interface ExportOptions {
   /** Stops the export (SIGINT/SIGTERM): the partial file is removed. */
   signal?: AbortSignal
-  /** Platform archived from multi-platform images. Default linux/amd64. */
-  platform?: string
+  /**
+   * The run's platforms: only these are archived from a multi-platform image (image services
+   * not pushed); empty or absent: every platform it has.
+   */
+  platforms?: string[]
   /** Directory for the per-service archives while the tarball is written. Default: os.tmpdir(). */
   tempDir?: string
   /** gzip level; default 1: layers are compressed already, so more effort buys next to nothing. */
@@ -72,7 +75,11 @@ export async function writeExport(
       const name = archiveName(source.service, record.id)
       const out = path.join(temp, name)
       const tag = name.slice(0, -'.tar'.length)
-      const archiveOptions = { refName: tag, platform: options.platform, signal: options.signal }
+      const archiveOptions = {
+        refName: tag,
+        platforms: options.platforms,
+        signal: options.signal
+      }
       archives[source.service] =
         'ociTar' in source
           ? await repackOciArchive(source.ociTar, out, archiveOptions)

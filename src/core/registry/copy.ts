@@ -6,6 +6,7 @@ import {
   type FetchedManifest,
   type RegistryClient
 } from './client.js'
+import { formatPlatform, imageManifests, pickPlatforms, samePlatform } from './platforms.js'
 import {
   formatReference,
   withDigest,
@@ -14,9 +15,16 @@ import {
 } from './reference.js'
 
 export interface CopyResult {
-  /** Digest of the manifest (or index) pushed under the target tag: the source's own digest. */
+  /**
+   * Digest of the manifest (or index) pushed under the target tag: the source's own digest,
+   * unless platforms were left out (then a new index, or the one platform's manifest).
+   */
   digest: string
   mediaType: string
+  /** Platforms copied (`linux/amd64`, ...); empty when the source does not say. */
+  platforms: string[]
+  /** Platforms asked for that the source does not have. */
+  missing: string[]
   /** Blobs by how they got there. */
   uploaded: number
   mounted: number
@@ -27,12 +35,18 @@ export interface CopyOptions {
   logger?: Logger
   /** Blobs copied at once per manifest. Default 3. */
   concurrency?: number
+  /**
+   * Only these platforms of an index (empty or absent: every platform, the index unchanged).
+   * One platform left is copied as its plain manifest, as a single-platform build is pushed.
+   */
+  platforms?: string[]
 }
 
 /**
- * Copies an image registry to registry: an index with every platform, or a single manifest.
- * Blobs are mounted when both sides are on the same registry, else streamed through (constant
- * memory). The manifests are pushed byte for byte, so the digest stays the source's.
+ * Copies an image registry to registry: an index with every platform (or those asked for), or a
+ * single manifest. Blobs are mounted when both sides are on the same registry, else streamed
+ * through (constant memory). Manifests are pushed byte for byte, so an image copied whole keeps
+ * the source's digest.
  */
 export async function copyImage(
   client: RegistryClient,
@@ -40,9 +54,43 @@ export async function copyImage(
   to: ImageReference,
   options: CopyOptions = {}
 ): Promise<CopyResult> {
-  const result: CopyResult = { digest: '', mediaType: '', uploaded: 0, mounted: 0, existing: 0 }
-  const top = await client.getManifest(from)
+  const result: CopyResult = {
+    digest: '',
+    mediaType: '',
+    platforms: [],
+    missing: [],
+    uploaded: 0,
+    mounted: 0,
+    existing: 0
+  }
+  const wanted = options.platforms ?? []
+  let top = await client.getManifest(from)
+  if (isIndexMediaType(top.mediaType)) {
+    const images = wanted.length > 0 ? pickPlatforms(top.json, wanted) : undefined
+    if (images && images.images.length === 0) {
+      throw new Error(
+        `${formatReference(from)} has no ${wanted.join(' or ')} image (it has ${images.available.join(', ') || 'none'})`
+      )
+    }
+    const kept = images?.images ?? imageManifests(top.json)
+    result.missing = images?.missing ?? []
+    result.platforms = kept.map(d => formatPlatform(d.platform ?? {}))
+    if (images && !images.whole) {
+      top =
+        kept.length === 1
+          ? await client.getManifest(withDigest(from, kept[0]!.digest))
+          : subIndex(top, images.kept)
+    }
+  }
   await copyTree(client, from, to, top, options, result)
+  if (!isIndexMediaType(top.mediaType) && result.platforms.length === 0 && wanted.length > 0) {
+    // A single-platform image: its config says which platform it is.
+    const platform = await configPlatform(client, from, top)
+    if (platform) {
+      result.platforms = [platform]
+      result.missing = wanted.filter(p => !samePlatform(p, platform))
+    }
+  }
   result.digest = await client.putManifest(to, top.bytes, top.mediaType)
   result.mediaType = top.mediaType
   options.logger?.debug(
@@ -50,6 +98,32 @@ export async function copyImage(
       `${result.uploaded} uploaded, ${result.mounted} mounted, ${result.existing} present`
   )
   return result
+}
+
+/** The index with only `kept` of its manifests (its other fields as they were). */
+function subIndex(index: FetchedManifest, kept: Descriptor[]): FetchedManifest {
+  const json = { ...index.json, manifests: kept }
+  const bytes = Buffer.from(JSON.stringify(json))
+  return { bytes, mediaType: index.mediaType, digest: '', json }
+}
+
+/** `os/architecture[/variant]` from an image's config blob ('' when it has none). */
+async function configPlatform(
+  client: RegistryClient,
+  repo: RepositoryName,
+  manifest: FetchedManifest
+): Promise<string> {
+  const config = manifest.json.config
+  if (!config) return ''
+  const { stream } = await client.getBlob(repo, config.digest)
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  const c = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+    os?: string
+    architecture?: string
+    variant?: string
+  }
+  return c.os && c.architecture ? formatPlatform(c) : ''
 }
 
 /** Copies everything a manifest references (children of an index, then their blobs). */

@@ -1,9 +1,5 @@
-import {
-  isIndexMediaType,
-  type Descriptor,
-  type ManifestJson,
-  type RegistryClient
-} from './client.js'
+import { isIndexMediaType, type RegistryClient } from './client.js'
+import { selectPlatform } from './platforms.js'
 import { formatReference, withDigest, type ImageReference } from './reference.js'
 
 export interface ImageConfig {
@@ -17,37 +13,6 @@ export interface ImageConfig {
   env: string[]
   /** The parsed config blob. */
   raw: Record<string, unknown>
-}
-
-/** `linux/amd64`, `linux/arm64/v8` → parts. */
-export function parsePlatform(text: string): {
-  os: string
-  architecture: string
-  variant?: string
-} {
-  const [os = '', architecture = '', variant] = text.split('/')
-  return variant ? { os, architecture, variant } : { os, architecture }
-}
-
-/** Picks the manifest of a platform from an index, ignoring attestation manifests. */
-export function selectPlatform(
-  index: ManifestJson,
-  platform = 'linux/amd64'
-): Descriptor | undefined {
-  const want = parsePlatform(platform)
-  const images = (index.manifests ?? []).filter(
-    m =>
-      m.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest' &&
-      m.platform?.os !== 'unknown'
-  )
-  const matches = images.filter(
-    m => m.platform?.os === want.os && m.platform?.architecture === want.architecture
-  )
-  return (
-    matches.find(m => (m.platform?.variant ?? '') === (want.variant ?? '')) ??
-    matches[0] ??
-    (images.length === 1 ? images[0] : undefined)
-  )
 }
 
 /** Reads an image's config (for `platform` when the reference is an index). */

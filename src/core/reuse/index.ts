@@ -35,9 +35,34 @@ export type ReuseDecision =
 export class Reuse {
   private readonly digests = new Map<string, Promise<string>>()
   private index?: { root: string; blobs: Promise<Map<string, string>> }
+  private builderPlatform = ''
 
   constructor(private readonly o: ReuseOptions) {
     this.index = o.index
+  }
+
+  /**
+   * The builder's own platform, which a build without `platforms` is for: it goes into the key
+   * then, so that builders of two architectures never hand each other their images.
+   */
+  useBuilderPlatform(platform: string | undefined): void {
+    this.builderPlatform = platform ?? ''
+  }
+
+  /** The platforms a key is made for. */
+  keyPlatforms(): string[] {
+    if (this.o.platforms.length > 0) return this.o.platforms
+    return this.builderPlatform ? [this.builderPlatform] : []
+  }
+
+  /**
+   * Starts reading git's index of `root` (the working directory) once for every build under
+   * it: a few git processes per run instead of per build, while the run does other things.
+   */
+  prefetch(root: string): void {
+    const blobs = gitKnownBlobs(root, this.o.exec, this.o.env)
+    blobs.catch(() => undefined)
+    this.index = { root, blobs }
   }
 
   private knownBlobs(contextPath: string): Promise<Map<string, string>> {
@@ -63,7 +88,7 @@ export class Reuse {
 
   key(spec: BuildSpec): Promise<BuildKey> {
     return buildKey(spec, {
-      platforms: this.o.platforms,
+      platforms: this.keyPlatforms(),
       secretIds: this.o.secretIds,
       secretArgs: this.o.secretArgs,
       resolveDigest: ref => this.resolveDigest(ref),
