@@ -200,3 +200,30 @@ describe('shellJoin (the entrypoint as the rack stores it)', () => {
     expect(shellJoin(words)).toBe(expected)
   })
 })
+
+describe('credentials go to the host contacted', () => {
+  it("a Docker Hub mirror never gets Docker Hub's login (the push registry's, when it is Docker Hub)", async () => {
+    const { createServer } = await import('node:http')
+    const seen: string[] = []
+    const mirror = createServer((req, res) => {
+      seen.push(req.headers.authorization ?? '')
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="mirror"' })
+      res.end()
+    })
+    await new Promise<void>(resolve => mirror.listen(0, '127.0.0.1', resolve))
+    const host = `127.0.0.1:${(mirror.address() as { port: number }).port}`
+    const { registryTools } = await import('../../src/core/engine/registry-copy.js')
+    const { silentLogger } = await import('../../src/core/log.js')
+    // Pushing to docker.io/acme/app: its login is Docker Hub's; no login for the mirror.
+    const tools = registryTools(
+      [{ host: 'https://index.docker.io/v1/', username: 'acme', password: 'push-Pw-123456' }],
+      host,
+      silentLogger
+    )
+    const e = await tools.client.getManifest(parseReference('busybox:1.36')).catch(x => x as Error)
+    await new Promise(resolve => mirror.close(resolve))
+    expect(e).toBeInstanceOf(Error)
+    expect(seen.length).toBeGreaterThan(0)
+    expect(seen.filter(a => a !== '')).toEqual([])
+  })
+})

@@ -155,14 +155,12 @@ export class RegistryClient {
     return `${isLoopbackHost(host) ? 'http' : 'https'}://${host}`
   }
 
+  /**
+   * The login of the host actually contacted: a Docker Hub mirror gets its own login, never
+   * Docker Hub's (which may be the push registry's password).
+   */
   private credentialsFor(registry: string): Credentials | undefined {
-    const lookup = this.options.credentials
-    if (!lookup) return undefined
-    const host = this.endpoint(registry)
-    return (
-      lookup(host) ??
-      (registry === DOCKER_HUB && host !== DOCKER_HUB ? lookup(DOCKER_HUB) : undefined)
-    )
+    return this.options.credentials?.(this.endpoint(registry))
   }
 
   // ---- manifests ----
