@@ -216,3 +216,16 @@ describe('secrets input', () => {
     ])
   })
 })
+
+describe('env-drop-guard', () => {
+  it('warns by default, is strict with CONVOX_ENV_DROP_GUARD=strict (the convox CLI switch), input wins', () => {
+    expect(settings({ app: 'shop' }).envDropGuard).toBe('warn')
+    expect(settings({ app: 'shop' }, { CONVOX_ENV_DROP_GUARD: 'strict' }).envDropGuard).toBe(
+      'strict'
+    )
+    expect(
+      settings({ app: 'shop', 'env-drop-guard': 'off' }, { CONVOX_ENV_DROP_GUARD: 'strict' })
+        .envDropGuard
+    ).toBe('off')
+  })
+})
