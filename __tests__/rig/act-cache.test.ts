@@ -161,11 +161,14 @@ async function expectServedFromGha(r: CacheRun): Promise<void> {
   const first = cached(r, 0)
   const second = cached(r, 1)
   expect(Object.keys(first).sort()).toEqual(['api', 'web, worker'])
-  expect(first.api!.cached).toBe(0)
-  expect(first['web, worker']!.cached).toBe(0)
+  // Nothing but the FROM step can be cached in the first build: after the prune a BuildKit job
+  // that an earlier test's killed client left running may still hold the base image.
+  expect(first.api!.cached).toBeLessThanOrEqual(1)
+  expect(first['web, worker']!.cached).toBeLessThanOrEqual(1)
   // The builder was emptied: every step but FROM (never pulled from a cache) is a hit.
-  expect(second.api).toEqual({ cached: first.api!.total - 1, total: first.api!.total })
-  expect(second['web, worker']!.cached).toBe(first['web, worker']!.total - 1)
+  expect(second.api!.total).toBe(first.api!.total)
+  expect(second.api!.cached).toBeGreaterThanOrEqual(first.api!.total - 1)
+  expect(second['web, worker']!.cached).toBeGreaterThanOrEqual(first['web, worker']!.total - 1)
 
   // Both builds pushed their images (different build ids, same app).
   const outputs = [0, 1].map(
