@@ -12,7 +12,7 @@ import {
   prepareEngine,
   registryTools,
   type BuildPlanResult,
-  type PreparedEngine,
+  type EnginePreparation,
   type RegistryTools
 } from './engine/index.js'
 import { BuildFailure } from './engine/run-build.js'
@@ -95,7 +95,7 @@ interface Run {
    * they do not wait for the plan. Undefined where nothing is built.
    */
   prepare?: (target: Settings) => void
-  prepared?: Promise<PreparedEngine>
+  prepared?: EnginePreparation
   /** The run's platforms and why (the input, the app's BuildArch, the builder's own). */
   platforms?: PlatformChoice
 }
@@ -135,7 +135,7 @@ export async function runPipeline(
     return await stages(r, startedAt)
   } finally {
     // The private docker config goes whatever happened.
-    const prepared = await r.prepared?.catch(() => undefined)
+    const prepared = await r.prepared?.ready.catch(() => undefined)
     await prepared?.dispose()
   }
 }
@@ -198,8 +198,6 @@ async function prepare(settings: Settings, run: RunEnvironment): Promise<Run> {
   if ((settings.stage === 'all' || settings.stage === 'build') && !settings.dryRun) {
     r.prepare = target => {
       r.prepared = prepareEngine(target, r.run, { workingDirectory: target.workingDirectory })
-      // Awaited by build; a failure is reported there, after the manifest's problems.
-      r.prepared.catch(() => undefined)
     }
     // Without a rack the push target is the settings' own: start now, beside the commit lookup.
     if (!rack && settings.stage === 'all') r.prepare(settings)
@@ -404,13 +402,13 @@ function legServices(r: Run, p: Plan): string[] {
 async function build(r: Run, s: Started, only?: string[]): Promise<Built> {
   const { settings } = r
   const tools =
-    (await r.prepared)?.tools ??
+    r.prepared?.tools ??
     registryTools(loginsFromSettings(s.target), s.target.dockerHubRegistry, r.logger, r.run.signal)
   const result = await buildPlan(s.plan, s.target, r.run, {
     tools,
     only,
     ociArchives: !s.target.push && settings.export !== '',
-    prepared: r.prepared,
+    preparation: r.prepared,
     previousBuildId: await previousBuild(r, s)
   })
   const logs = redactArgValues(

@@ -314,6 +314,7 @@ export async function readCiContext(options: CiContextOptions): Promise<CiContex
 
   let commit = ''
   let commitSource: CiContext['commitSource'] = ''
+  let subject = ''
   const ciCommit = service ? text(facts.commit || base.commit).trim() : ''
   if (options.gitSha) {
     commit = options.gitSha
@@ -322,17 +323,22 @@ export async function readCiContext(options: CiContextOptions): Promise<CiContex
     commit = ciCommit.toLowerCase()
     commitSource = 'ci'
   } else {
-    // No CI, or one that names no commit (Buildkite's "HEAD"): what is checked out.
-    const head = await git('rev-parse', '--verify', '--quiet', 'HEAD^{commit}')
+    // No CI, or one that names no commit (Buildkite's "HEAD"): what is checked out, and its
+    // subject, from one git process.
+    const [head = '', headSubject = ''] = (
+      await git('log', '-1', '--format=%H%n%s', 'HEAD', '--')
+    ).split('\n')
     if (SHA.test(head)) {
       commit = head
       commitSource = 'git'
+      subject = headSubject.trim()
     }
   }
 
-  let subject = ''
   // Only a hex commit reaches git's argv: a setting starting with `-` would be an option.
-  if (SHA.test(commit)) subject = firstLine(await git('log', '-1', '--format=%s', commit, '--'))
+  if (!subject && SHA.test(commit)) {
+    subject = firstLine(await git('log', '-1', '--format=%s', commit, '--'))
+  }
   if (!subject && commit && facts.subject && text(facts.ciCommit).toLowerCase() === commit) {
     subject = facts.subject
   }

@@ -63,16 +63,22 @@ export interface BuildPlanResult extends BuildsResult {
   engine: Engine
 }
 
-/** What builds need that no plan decides: the logins checked, the engine chosen, git's index. */
+/** What builds need that no plan decides: the logins checked, the engine chosen. */
 export interface PreparedEngine {
   engine: Engine
-  tools: RegistryTools
   /** DOCKER_CONFIG / BUILDX_CONFIG of the private docker config, for the engine's processes. */
   childEnv: Record<string, string>
-  /** Git's index of the working directory, read once for the reuse keys of every build. */
-  gitIndex?: { root: string; blobs: Promise<Map<string, string>> }
   /** Removes the private docker config. */
   dispose(): Promise<void>
+}
+
+/** An engine being prepared: what is at hand at once, and what comes when it is ready. */
+export interface EnginePreparation {
+  /** The registry client of the run (its logins, the challenges the checks learn). */
+  tools: RegistryTools
+  /** Git's index of the working directory, read once for the reuse keys of every build. */
+  gitIndex?: { root: string; blobs: Promise<Map<string, string>> }
+  ready: Promise<PreparedEngine>
 }
 
 export type PrepareOptions = Pick<BuildPlanOptions, 'checkLogin' | 'tools'> & {
@@ -81,17 +87,17 @@ export type PrepareOptions = Pick<BuildPlanOptions, 'checkLogin' | 'tools'> & {
 }
 
 /**
- * The private docker config with the logins, each login checked (a wrong password is one line
- * naming the registry, before any build) and the engine chosen, all at once. Independent of the
- * plan, so the pipeline starts it while it reads the commit and the manifest.
+ * Starts what no plan decides: the private docker config with the logins, each login checked
+ * (a wrong password is one line naming the registry, before any build), the engine chosen and
+ * git's index read, all at once. The pipeline starts it while it reads the commit and the
+ * manifest. Whoever starts it disposes of `ready`.
  */
-export async function prepareEngine(
+export function prepareEngine(
   settings: EngineSettings,
   run: RunEnvironment,
   options: PrepareOptions = {}
-): Promise<PreparedEngine> {
+): EnginePreparation {
   const logins = loginsFromSettings(settings)
-  const config = await createDockerConfig(logins, run)
   const tools =
     options.tools ?? registryTools(logins, settings.dockerHubRegistry, run.logger, run.signal)
   const checkLogin = options.checkLogin ?? tools.checkLogin
@@ -104,54 +110,67 @@ export async function prepareEngine(
         }
       : undefined
   gitIndex?.blobs.catch(() => undefined)
-  try {
-    const [engine] = await Promise.all([
-      selectEngine({
-        engine: settings.engine,
-        builder: settings.builder,
-        buildkitHost: settings.buildkitHost,
-        exec: run.exec,
-        env: { ...run.env, ...config.env }
-      }),
-      ...logins.map(l => checkLogin(l))
-    ])
-    return { engine, tools, childEnv: config.env, gitIndex, dispose: config.cleanup }
-  } catch (e) {
-    await config.cleanup()
-    throw e
-  }
+  const ready = (async (): Promise<PreparedEngine> => {
+    const config = await createDockerConfig(logins, run)
+    try {
+      const [engine] = await Promise.all([
+        selectEngine({
+          engine: settings.engine,
+          builder: settings.builder,
+          buildkitHost: settings.buildkitHost,
+          exec: run.exec,
+          env: { ...run.env, ...config.env }
+        }),
+        ...logins.map(l => checkLogin(l))
+      ])
+      return { engine, childEnv: config.env, dispose: config.cleanup }
+    } catch (e) {
+      await config.cleanup()
+      throw e
+    }
+  })()
+  // Awaited by buildPlan; a failure is reported there, after the manifest's problems.
+  ready.catch(() => undefined)
+  return { tools, gitIndex, ready }
 }
 
 export async function buildPlan(
   plan: Plan,
   settings: EngineSettings,
   run: RunEnvironment,
-  options: BuildPlanOptions & { prepared?: Promise<PreparedEngine> } = {}
+  options: BuildPlanOptions & { preparation?: EnginePreparation } = {}
 ): Promise<BuildPlanResult> {
-  const own = !options.prepared
-  const prepared = await (options.prepared ??
-    prepareEngine(settings, run, { ...options, workingDirectory: plan.workingDirectory }))
+  const own = !options.preparation
+  const preparation =
+    options.preparation ??
+    prepareEngine(settings, run, { ...options, workingDirectory: plan.workingDirectory })
+  const { tools } = preparation
+  // Content keys are made while the logins and the engine are checked: only the builder's
+  // platform, last in the key, waits for the engine.
+  const reuse =
+    settings.reuse && !settings.noCache && settings.push
+      ? new Reuse({
+          client: tools.client,
+          platforms: settings.platforms,
+          secretIds: plan.secrets.map(s => s.id),
+          secretArgs: SECRET_ARGS,
+          exec: run.exec,
+          env: run.env,
+          index: preparation.gitIndex
+        })
+      : undefined
+  if (reuse) {
+    reuse.useBuilderPlatform(preparation.ready.then(p => p.engine.platform))
+    for (const b of plan.builds) void reuse.key(b)
+  }
   try {
-    const { engine, tools } = prepared
-    const reuse =
-      settings.reuse && !settings.noCache && settings.push
-        ? new Reuse({
-            client: tools.client,
-            platforms: settings.platforms,
-            secretIds: plan.secrets.map(s => s.id),
-            secretArgs: SECRET_ARGS,
-            exec: run.exec,
-            env: run.env,
-            index: prepared.gitIndex
-          })
-        : undefined
+    const { engine, childEnv } = await preparation.ready
     run.logger.info(`engine: ${engine.description}`)
-    reuse?.useBuilderPlatform(engine.platform)
     const result = await runBuilds({
       plan,
       engine,
       run,
-      childEnv: prepared.childEnv,
+      childEnv,
       cache: settings.cache,
       cacheTags: settings.cacheTags,
       previousBuildId: options.previousBuildId,
@@ -171,6 +190,6 @@ export async function buildPlan(
     })
     return { ...result, engine }
   } finally {
-    if (own) await prepared.dispose()
+    if (own) await (await preparation.ready.catch(() => undefined))?.dispose()
   }
 }

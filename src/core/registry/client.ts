@@ -425,6 +425,8 @@ export class RegistryClient {
       if (first.status !== 401) throw this.statusError(first, host, 'log in', '')
       const challenge = pickChallenge(first.headers.get('www-authenticate'))
       if (!challenge) throw new Error(`registry ${host}: unsupported authentication challenge`)
+      // Later requests to the host authenticate at once instead of learning this again.
+      this.challenges.set(host, challenge)
       let authorization: string
       if (challenge.scheme === 'basic') {
         authorization = basicAuthorization(credentials)

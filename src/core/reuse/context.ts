@@ -3,7 +3,15 @@
 // index gives the blob ids of files git knows unchanged, so only changed and untracked files are
 // read; the ids are the same either way, so the digest does not depend on which path was taken.
 import { createHash } from 'node:crypto'
-import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  openSync,
+  readSync,
+  readdirSync,
+  readlinkSync
+} from 'node:fs'
 import path from 'node:path'
 import type { Exec } from '../exec.js'
 import { IgnoreMatcher, type ParentResults } from './dockerignore.js'
@@ -116,10 +124,16 @@ export async function gitKnownBlobs(
       input
     }).catch(() => ({ exitCode: -1, stdout: '', stderr: '' }))
   const [format, listed, changed, config] = await Promise.all([
-    git(['rev-parse', '--is-inside-work-tree', '--show-object-format']),
+    git([
+      'rev-parse',
+      '--is-inside-work-tree',
+      '--show-object-format',
+      '--git-path',
+      'info/attributes'
+    ]),
     git(['ls-files', '-s', '-v', '-z']),
     git(['diff-files', '--name-only', '--relative', '-z']),
-    git(['config', '-z', '--get-regexp', '^core\\.(autocrlf|eol)$'])
+    git(['config', '-z', '--get-regexp', '^core\\.(autocrlf|eol|attributesfile)$'])
   ])
   const known = new Map<string, string>()
   if (format.exitCode !== 0 || listed.exitCode !== 0 || changed.exitCode !== 0) return known
@@ -136,6 +150,17 @@ export async function gitKnownBlobs(
   // Checkout conversions make worktree bytes differ from the blob: those files are read.
   const settings = config.stdout.split('\0')
   const crlf = settings.some(s => /^core\.(autocrlf\ntrue|eol\ncrlf)$/i.test(s.trim()))
+  // Without an attributes file anywhere (tracked, the repository's own, core.attributesFile)
+  // only the core settings can convert: asking git file by file is not needed.
+  const infoAttributes = format.stdout.split('\n')[2]?.trim() ?? ''
+  const attributed =
+    [...known.keys()].some(f => f === '.gitattributes' || f.endsWith('/.gitattributes')) ||
+    settings.some(s => /^core\.attributesfile\n/i.test(s)) ||
+    (infoAttributes !== '' && existsSync(path.resolve(dir, infoAttributes)))
+  if (!attributed) {
+    if (crlf) known.clear()
+    return known
+  }
   const attrs = await git(
     ['check-attr', '-z', '--stdin', 'filter', 'ident', 'working-tree-encoding', 'eol', 'text'],
     [...known.keys()].join('\0') + '\0'

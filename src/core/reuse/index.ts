@@ -34,8 +34,9 @@ export type ReuseDecision =
 /** One run's reuse checks: base image digests are resolved once and shared between builds. */
 export class Reuse {
   private readonly digests = new Map<string, Promise<string>>()
+  private readonly keys = new Map<string, Promise<BuildKey>>()
   private index?: { root: string; blobs: Promise<Map<string, string>> }
-  private builderPlatform = ''
+  private builderPlatform: Promise<string | undefined> = Promise.resolve(undefined)
 
   constructor(private readonly o: ReuseOptions) {
     this.index = o.index
@@ -43,26 +44,19 @@ export class Reuse {
 
   /**
    * The builder's own platform, which a build without `platforms` is for: it goes into the key
-   * then, so that builders of two architectures never hand each other their images.
+   * then, so that builders of two architectures never hand each other their images. Given as a
+   * promise: the keys are made while the engine is still being probed.
    */
-  useBuilderPlatform(platform: string | undefined): void {
-    this.builderPlatform = platform ?? ''
+  useBuilderPlatform(platform: Promise<string | undefined> | string | undefined): void {
+    this.builderPlatform = Promise.resolve(platform)
+    this.builderPlatform.catch(() => undefined)
   }
 
   /** The platforms a key is made for. */
-  keyPlatforms(): string[] {
+  async keyPlatforms(): Promise<string[]> {
     if (this.o.platforms.length > 0) return this.o.platforms
-    return this.builderPlatform ? [this.builderPlatform] : []
-  }
-
-  /**
-   * Starts reading git's index of `root` (the working directory) once for every build under
-   * it: a few git processes per run instead of per build, while the run does other things.
-   */
-  prefetch(root: string): void {
-    const blobs = gitKnownBlobs(root, this.o.exec, this.o.env)
-    blobs.catch(() => undefined)
-    this.index = { root, blobs }
+    const own = await this.builderPlatform
+    return own ? [own] : []
   }
 
   private knownBlobs(contextPath: string): Promise<Map<string, string>> {
@@ -86,7 +80,20 @@ export class Reuse {
     return p
   }
 
+  /** The key of a build, made once (start it early with this; decide takes the same promise). */
   key(spec: BuildSpec): Promise<BuildKey> {
+    // What the key is made of (its services are not: a leg's copy of a build has fewer).
+    const id = JSON.stringify([spec.contextPath, spec.dockerfilePath, spec.target, spec.argValues])
+    let k = this.keys.get(id)
+    if (!k) {
+      k = this.makeKey(spec)
+      k.catch(() => undefined)
+      this.keys.set(id, k)
+    }
+    return k
+  }
+
+  private makeKey(spec: BuildSpec): Promise<BuildKey> {
     return buildKey(spec, {
       platforms: this.keyPlatforms(),
       secretIds: this.o.secretIds,

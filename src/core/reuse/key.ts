@@ -14,7 +14,8 @@ const KEY_VERSION = 1
 export const KEY_LENGTH = 32
 
 export interface KeyOptions {
-  platforms: string[]
+  /** What the build is for; awaited last, so the rest of the key is made while it is found. */
+  platforms: string[] | Promise<string[]>
   /** Ids of the BuildKit secrets passed (never their values). */
   secretIds: string[]
   /** Build args whose values are secret (BUILD_AUTH): only their names go into the key. */
@@ -54,14 +55,15 @@ export async function buildKey(spec: BuildSpec, o: KeyOptions): Promise<BuildKey
   }
   const ignore = readIgnoreFile(spec.contextPath, spec.dockerfilePath)
   const images = imageRefs(model, spec.argValues)
-  const [context, digests] = await Promise.all([
+  const [context, digests, platforms] = await Promise.all([
     contextDigest(spec.contextPath, ignore.patterns, {
       exec: o.exec,
       env: o.env,
       git: o.git,
       known: o.knownBlobs?.(spec.contextPath)
     }),
-    Promise.all(images.map(async ref => [ref, await o.resolveDigest(ref)] as const))
+    Promise.all(images.map(async ref => [ref, await o.resolveDigest(ref)] as const)),
+    o.platforms
   ])
   const args = Object.keys(spec.argValues)
     .sort()
@@ -72,7 +74,7 @@ export async function buildKey(spec: BuildSpec, o: KeyOptions): Promise<BuildKey
     dockerfile: sha256(dockerfile),
     // The Dockerfile's name matters to BuildKit only through its ignore file, read above.
     target: spec.target,
-    platforms: o.platforms,
+    platforms,
     args,
     secrets: [...new Set(o.secretIds)].sort(),
     images: digests
