@@ -74,8 +74,7 @@ describe('rack flows on the rig', () => {
         manifestText,
         description: 'build 1',
         gitSha: 'abc',
-        development: false,
-        logger: silentLogger
+        development: false
       },
       async ctx => {
         const { username, password } = ctx.credentials

@@ -78,6 +78,10 @@ describe('convox-build plan', () => {
     )
     expect(r.stderr).not.toMatch(/\n\s+at /)
     expect(r.stderr + r.stdout).not.toContain(SECRET)
+    // and says where a password belongs instead of argv
+    expect(r.stderr).toContain(
+      'warning: --registry-password on the command line is seen by other users of the machine while the CLI starts: give it as CONVOX_BUILD_REGISTRY_PASSWORD'
+    )
   })
 
   it('names the flag of a bad input', async () => {

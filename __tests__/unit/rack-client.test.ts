@@ -227,8 +227,7 @@ describe('runExternalBuild', () => {
         manifestText,
         description: 'build abc Fix',
         gitSha: 'abcdef',
-        development: false,
-        logger: cap.logger
+        development: false
       },
       async ctx => {
         seen = {
@@ -288,8 +287,7 @@ describe('runExternalBuild', () => {
         manifestText,
         description: 'd',
         gitSha: 's',
-        development: true,
-        logger: cap.logger
+        development: true
       },
       async ctx => {
         ctx.log('#5 RUN exit 3')
@@ -329,8 +327,7 @@ describe('runExternalBuild', () => {
           manifestText,
           description: 'd',
           gitSha: 's',
-          development: false,
-          logger: cap.logger
+          development: false
         },
         async () => ({ images: {} })
       )
@@ -348,8 +345,7 @@ describe('promoteRelease', () => {
         manifestText: 'services: {}\n',
         description: '',
         gitSha: '',
-        development: false,
-        logger: cap.logger
+        development: false
       },
       async () => ({})
     )

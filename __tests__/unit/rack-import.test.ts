@@ -49,16 +49,13 @@ afterAll(async () => {
 
 async function cli(file: string): Promise<{ code: number; stderr: string }> {
   let stderr = ''
-  const code = await runCli(
-    ['build', '--app', 'web', '--import', file, '--rack-url', server.rackUrl],
-    {
-      stdout: () => undefined,
-      stderr: t => (stderr += t),
-      env: { PATH: process.env.PATH ?? '' },
-      cwd: dir,
-      signals: false
-    }
-  )
+  const code = await runCli(['build', '--app', 'web', '--import', file], {
+    stdout: () => undefined,
+    stderr: t => (stderr += t),
+    env: { PATH: process.env.PATH ?? '', RACK_URL: server.rackUrl },
+    cwd: dir,
+    signals: false
+  })
   return { code, stderr }
 }
 

@@ -83,6 +83,14 @@ describe('context digest', () => {
     expect(known.has('src/a.txt')).toBe(false)
     expect(known.has('b.sh')).toBe(true)
   })
+
+  it('finds an attributes file above the context, which ls-files of the context does not list', async () => {
+    const dir = await repo()
+    await writeFile(path.join(dir, '.gitattributes'), '*.txt filter=lfs\n')
+    execFileSync('git', ['add', '.gitattributes'], { cwd: dir })
+    const known = await gitKnownBlobs(path.join(dir, 'src'), spawnExec)
+    expect(known.has('a.txt')).toBe(false)
+  })
 })
 
 describe('ignore file lines', () => {

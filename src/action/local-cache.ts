@@ -5,7 +5,13 @@ import type { Settings } from '../core/settings.js'
 
 /** Whether the run uses BuildKit's `local` cache, which the action carries between runs. */
 export function usesLocalCache(s: Settings): boolean {
-  return s.cache === 'local' && !s.noCache && !s.dryRun && !s.import
+  return (
+    s.cache === 'local' &&
+    !s.noCache &&
+    !s.dryRun &&
+    !s.import &&
+    (s.stage === 'all' || s.stage === 'build')
+  )
 }
 
 /**

@@ -54,13 +54,13 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
     })
     if (localCache) await saveLocalCache(localCacheDir, settings, env, logger)
 
-    setOutputs(result)
+    setOutputs(result, secrets)
     let artifact: UploadedArtifact | undefined
     let uploadError: Error | undefined
     if (settings.uploadArtifact && result.exportPath) {
       try {
         artifact = await uploadExport(settings, result.exportPath, env)
-        setOutputs(result, artifact)
+        setOutputs(result, secrets, artifact)
         logger.info(`Uploaded ${result.exportPath} as artifact ${artifact.id}: ${artifact.url}`)
       } catch (e) {
         uploadError = e as Error
@@ -94,9 +94,10 @@ export function annotationBase(workspace: string, workingDirectory: string): str
   return rel.split(path.sep).join('/')
 }
 
-function setOutputs(result: PipelineResult, artifact?: UploadedArtifact): void {
+function setOutputs(result: PipelineResult, secrets: Redactor, artifact?: UploadedArtifact): void {
+  // The outputs land in the runner's files and other jobs: no secret, whatever leaked into them.
   for (const [name, value] of Object.entries(actionOutputs(result, artifact))) {
-    core.setOutput(name, value)
+    core.setOutput(name, secrets.redact(value))
   }
 }
 

@@ -26,7 +26,7 @@ const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
     "target platforms, e.g. linux/amd64,linux/arm64 (default: the app's BuildArch on a rack, else the builder's)",
   concurrency: 'most builds running at once (default: no cap, BuildKit schedules)',
   export: 'write a `convox builds import` tarball to this path',
-  'upload-artifact': 'artifact name (GitHub Actions only)',
+  'upload-artifact': 'artifact name (the GitHub Action only; the CLI ignores it)',
   'rack-url':
     'https://convox:<password>@api.<domain> (default: $RACK_URL); each call answers within 30 s, an import within 60 min',
   'convox-host': 'Console host (default: $CONVOX_HOST, else console.convox.com)',
@@ -34,7 +34,7 @@ const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
   import: 'import this export tarball into the app on the rack instead of building',
   promote: 'promote the release on the rack and wait',
   'dry-run': 'validate and plan only (what `plan` does)',
-  summary: 'write the job summary (GitHub step summary, Buildkite annotation; default: true)',
+  summary: 'write the job summary (--summary-file, Buildkite annotation; default: true)',
   reuse: 'reuse the image of an unchanged build instead of building it (default: true)',
   stage: 'all, or a fan-out stage: start, build or finish (default: all)',
   services: 'with --stage build: the services to build, comma-separated',

@@ -8,10 +8,16 @@ import { spawnExec, type Exec } from '../core/exec.js'
 import { Cancelled, watchInterrupts } from '../core/interrupt.js'
 import { runPipeline, type PipelineResult } from '../core/pipeline.js'
 import type { RunEnvironment } from '../core/run.js'
-import { addEnvironmentSecrets, addInputSecrets, Redactor } from '../core/secrets.js'
+import {
+  addEnvironmentSecrets,
+  addInputSecrets,
+  Redactor,
+  SECRET_INPUTS,
+  SECRET_LINE_INPUTS
+} from '../core/secrets.js'
 import { addSettingsSecrets, readSettings } from '../core/settings.js'
 import { checkTargetFile } from '../core/target-file.js'
-import { CLI_FILE_FLAGS, parseArgs, settingsReader, type ParsedArgs } from './args.js'
+import { CLI_FILE_FLAGS, envName, parseArgs, settingsReader, type ParsedArgs } from './args.js'
 import { helpText } from './help.js'
 import { writeCodeQuality, writeReports } from './report.js'
 import { createCliLogger, formatCliProblem, type CliLogger } from './logger.js'
@@ -48,6 +54,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     args = parseArgs(argv)
   } catch (e) {
     return failed(e, logger, debug)
+  }
+  for (const name of [...SECRET_INPUTS, ...SECRET_LINE_INPUTS]) {
+    if (args.settings.has(name)) {
+      logger.warning(
+        `--${name} on the command line is seen by other users of the machine while the CLI starts: give it as ${envName(name)}`
+      )
+    }
   }
   if (args.version) {
     io.stdout(`${packageVersion()}\n`)

@@ -25,6 +25,26 @@ export function lastLines(text: string, n: number): string {
   return text.trimEnd().split('\n').slice(-n).join('\n').trim()
 }
 
+/** Process groups of the children still running: killed if this process exits before them. */
+const running = new Set<number>()
+let exitHook = false
+function track(pid: number | undefined): void {
+  if (!pid) return
+  running.add(pid)
+  if (exitHook) return
+  exitHook = true
+  // A second Ctrl-C exits at once: the detached groups would outlive it.
+  process.on('exit', () => {
+    for (const p of running) {
+      try {
+        process.kill(-p, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+  })
+}
+
 export const spawnExec: Exec = (command, args, options = {}) =>
   new Promise((resolve, reject) => {
     const child = spawn(command, args, {
@@ -34,6 +54,7 @@ export const spawnExec: Exec = (command, args, options = {}) =>
       // Its own process group, so an abort also ends its children (docker's buildx plugin).
       detached: true
     })
+    track(child.pid)
     const out: Buffer[] = []
     const err: Buffer[] = []
     const stdoutLines = lineSplitter(options.onStdoutLine)
@@ -70,6 +91,7 @@ export const spawnExec: Exec = (command, args, options = {}) =>
       )
     })
     child.on('close', (code, sig) => {
+      if (child.pid) running.delete(child.pid)
       options.signal?.removeEventListener('abort', onAbort)
       if (killTimer) clearTimeout(killTimer)
       stdoutLines.end()

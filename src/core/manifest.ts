@@ -20,8 +20,6 @@ import { MANIFEST, type Named } from './manifest/schema.js'
 import { parseYaml, type GScalar, type GVal } from './manifest/yaml.js'
 
 export const DEFAULT_DOCKERFILE = 'Dockerfile'
-/** The rack's service name rule (pkg/manifest validate.go); names end up in image tags. */
-export const SERVICE_NAME = /^[a-z][a-z0-9-]*$/
 
 export interface Position {
   line: number

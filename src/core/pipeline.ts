@@ -42,6 +42,7 @@ import {
   externalBuildTarget,
   failExternalBuild,
   failureReason,
+  CLEANUP_CALL,
   parseAnyTime,
   promoteRelease,
   RackClient,
@@ -147,27 +148,65 @@ async function stages(r: Run, startedAt: number): Promise<PipelineResult> {
   const s =
     settings.stage === 'build' || settings.stage === 'finish' ? await resume(r) : await start(r)
   if (settings.stage === 'start' || settings.dryRun) return resultOf(r, s, startedAt)
-  let completed = false
+  let handedOver = false
+  let only: string[] | undefined
   try {
-    const only = settings.stage === 'build' ? legServices(r, s.plan) : undefined
+    only = settings.stage === 'build' ? legServices(r, s.plan) : undefined
     const built = settings.stage === 'finish' ? undefined : await build(r, s, only)
     if (settings.stage === 'build') return resultOf(r, s, startedAt, built)
     const finished = await finish(r, s, built, () => {
-      completed = true
+      handedOver = true
     })
     return resultOf(r, s, startedAt, built, finished)
   } catch (e) {
-    // A build this run registered ends failed, never created or running.
-    if (r.rack && s.rackBuildId && !completed && !s.rackFailed) {
-      await failExternalBuild(r.rack, {
-        app: settings.app,
-        buildId: s.rackBuildId,
-        reason: failureReason(r.rack, e),
-        log: e instanceof BuildFailure ? redactArgValues(s.plan, e.log) : ''
-      })
+    // A build this run registered ends failed, never created or running (from the release on,
+    // completeExternalBuild marks it failed itself).
+    if (r.rack && s.rackBuildId && !handedOver && !s.rackFailed) {
+      await failRackBuild(r, r.rack, s, e, only)
     }
     throw e
   }
+}
+
+/**
+ * Marks the rack's build failed with the reason and the log; a build leg stores its log beside
+ * the others first and leaves the build alone when another leg failed it already (so the first
+ * failure's log stays the build's).
+ */
+async function failRackBuild(
+  r: Run,
+  rack: RackClient,
+  s: Started,
+  e: unknown,
+  only: string[] | undefined
+): Promise<void> {
+  const log = e instanceof BuildFailure ? redactArgValues(s.plan, e.log) : ''
+  const buildId = s.rackBuildId!
+  if (r.settings.stage === 'build') {
+    const first = e instanceof BuildFailure ? e.services[0] : only?.[0]
+    const key = first ? legLogKey(buildId, buildFirstService(s.plan, first)) : undefined
+    if (key) {
+      await rack
+        .objectStore(r.settings.app, key, rack.scrub(log), {}, CLEANUP_CALL)
+        .catch(() => undefined)
+    }
+    const now = await rack.buildGet(r.settings.app, buildId, CLEANUP_CALL).catch(() => undefined)
+    if (now?.status === 'failed') return
+  }
+  await failExternalBuild(rack, {
+    app: r.settings.app,
+    buildId,
+    reason: failureReason(rack, e),
+    log
+  })
+}
+
+/** The first service of the build a service is in: what names the build's log and cache. */
+function buildFirstService(p: Plan, service: string): string {
+  const svc = p.services.find(x => x.name === service)
+  return (
+    (svc?.build !== null && svc?.build !== undefined && p.builds[svc.build]?.services[0]) || service
+  )
 }
 
 /** Secrets, warnings, the rack client and the commit: what every stage needs. */
@@ -206,7 +245,8 @@ async function prepare(settings: Settings, run: RunEnvironment): Promise<Run> {
     env: run.env,
     cwd: settings.workingDirectory,
     exec: run.exec,
-    gitSha: settings.gitSha
+    gitSha: settings.gitSha,
+    signal: run.signal
   })
   if (!ci.commit) {
     const unknown = unknownCommit(ci, settings.buildArgs, settings.workingDirectory)
@@ -231,7 +271,8 @@ async function plan(
   if (quiet) return createPlan(target, { ...context, ...ids }, { ...r.logger, warning: () => {} })
   const planned = await r.logger.group('Plan', async () => {
     const p = await createPlan(target, { ...context, ...ids }, r.logger)
-    for (const line of planLines(p)) r.logger.info(line)
+    const provisional = !ids.buildId && r.rack && !r.settings.dryRun ? 'the rack' : ''
+    for (const line of planLines(p, provisional)) r.logger.info(line)
     return p
   })
   if (r.gitProblem) throw r.gitProblem
@@ -249,7 +290,7 @@ async function start(r: Run): Promise<Started> {
   const { settings, rack } = r
   const env = await appEnv(r)
   const first = await plan(r, settings, { appEnv: env })
-  if (settings.export) await checkTargetFile(settings.export, 'export')
+  if (settings.export && settings.stage === 'all') await checkTargetFile(settings.export, 'export')
   if (settings.stage !== 'all' && !settings.registry && !rack) {
     throw new UserError({
       input: 'stage',
@@ -296,6 +337,10 @@ async function start(r: Run): Promise<Started> {
 async function resume(r: Run): Promise<Started> {
   const { settings, rack } = r
   const buildId = settings.buildId
+  // Before the release is made: a bad export path must not fail a build after it.
+  if (settings.export && settings.stage === 'finish') {
+    await checkTargetFile(settings.export, 'export')
+  }
   if (!rack) {
     if (!settings.registry) {
       throw new UserError({
@@ -416,7 +461,7 @@ async function build(r: Run, s: Started, only?: string[]): Promise<Built> {
     result.builds.map(b => `==> ${b.services.join(', ')}\n${b.log.trimEnd()}\n`).join('')
   )
   if (r.rack && s.rackBuildId && settings.stage === 'build') {
-    await storeLegLogs(r.rack, settings.app, s.rackBuildId, result)
+    await storeLegLogs(r.rack, settings.app, s, result)
   }
   return { result, tools, logs }
 }
@@ -429,14 +474,16 @@ function legLogKey(buildId: string, firstService: string): string {
 async function storeLegLogs(
   rack: RackClient,
   app: string,
-  buildId: string,
+  s: Started,
   result: BuildPlanResult
 ): Promise<void> {
   for (const b of result.builds) {
-    const first = b.services[0]
+    // Named after the build's first service in the plan, whichever leg built it.
+    const first = s.plan.builds[b.index]?.services[0]
     if (!first) continue
+    const log = rack.scrub(redactArgValues(s.plan, b.log))
     try {
-      await rack.objectStore(app, legLogKey(buildId, first), rack.scrub(b.log))
+      await rack.objectStore(app, legLogKey(s.plan.buildId, first), log)
     } catch (e) {
       rack.logger.warning(
         `could not store the log of ${b.services.join(', ')}: ${(e as Error).message}`
@@ -447,7 +494,7 @@ async function storeLegLogs(
 
 /**
  * Finish: every image there (image services copied now when a leg did not), then the record,
- * the rack's release (exactly one; `completed` is called once the rack has it), the export and
+ * the rack's release (exactly one; `completed` is called when the rack takes over its bookkeeping), the export and
  * the promote.
  */
 async function finish(
@@ -461,7 +508,7 @@ async function finish(
   const tools =
     built?.tools ??
     registryTools(loginsFromSettings(target), target.dockerHubRegistry, logger, r.run.signal)
-  const services = built?.result.services ?? (await gatherImages(r, s, tools))
+  const services = built?.result.services ?? (await gatherImages(r, s, tools, !s.rackFailed))
   if (s.rackFailed) {
     throw new UserError(
       `build ${p.buildId} was failed on the rack (by a build leg, its log says why): it gets no release`
@@ -479,13 +526,13 @@ async function finish(
   let releaseId: string
   let recordLogs = logs
   if (rack && s.rackBuildId) {
+    completed()
     const done = await completeExternalBuild(rack, {
       app: settings.app,
       buildId: s.rackBuildId,
       logs,
       entrypoint
     })
-    completed()
     releaseId = done.releaseId
     recordLogs = done.build.logs || logs
   } else {
@@ -528,7 +575,12 @@ async function finish(
  * repository; an image service a leg did not copy is copied now; a missing build is an error
  * naming its services (its leg failed or was cancelled).
  */
-async function gatherImages(r: Run, s: Started, tools: RegistryTools): Promise<ServiceReport[]> {
+async function gatherImages(
+  r: Run,
+  s: Started,
+  tools: RegistryTools,
+  copy: boolean
+): Promise<ServiceReport[]> {
   const { plan: p } = s
   const reports = new Map<string, ServiceReport>()
   const missing: string[] = []
@@ -536,7 +588,7 @@ async function gatherImages(r: Run, s: Started, tools: RegistryTools): Promise<S
     forEachLimit(p.services, 8, async svc => {
       const found = await tools.client.findManifest(parseReference(svc.image))
       let digest = found?.digest ?? ''
-      if (!found && svc.build === null && svc.from) {
+      if (!found && copy && svc.build === null && svc.from) {
         r.logger.info(`[${svc.name}] copying ${svc.from} to ${svc.image}`)
         const copied = await tools.copyImage(
           svc.from,

@@ -89,7 +89,7 @@ export interface PlanContext {
    * overlaid with the requested build args as the rack does. Without it, env stands in.
    */
   appEnv?: Record<string, string>
-  /** The commit built (BUILD_GIT_SHA): see git.ts resolveGitSha. */
+  /** The commit built (BUILD_GIT_SHA): see ci/context.ts readCiContext. */
   gitSha: string
   description: string
   /** The rack's build id when registering; else one is generated. */
@@ -320,9 +320,11 @@ export function planOutput(plan: Plan | PlanOutput): PlanOutput {
 }
 
 /** The plan in a few lines for the log: one per build (services, context/Dockerfile, target, arg names), one per image service. */
-export function planLines(plan: Plan | PlanOutput): string[] {
+export function planLines(plan: Plan | PlanOutput, buildIdFrom = ''): string[] {
+  // A build the rack is to make has its id only once the rack made it.
+  const id = buildIdFrom ? `(build id from ${buildIdFrom})` : plan.buildId
   const lines = [
-    `${plan.app} ${plan.buildId}: ${plan.services.length} services, ${plan.builds.length} builds`
+    `${plan.app} ${id}: ${plan.services.length} services, ${plan.builds.length} builds`
   ]
   plan.builds.forEach((b, i) => {
     const file = path.posix.join(b.context, b.dockerfile)

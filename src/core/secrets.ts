@@ -86,7 +86,10 @@ function encodedForms(value: string): string[] {
   // base64 without padding is what appears inside a longer base64 run ending elsewhere
   forms.add(Buffer.from(value).toString('base64').replace(/=+$/, ''))
   forms.add(encodeURIComponent(value))
-  forms.add(JSON.stringify(value).slice(1, -1))
+  const json = JSON.stringify(value).slice(1, -1)
+  forms.add(json)
+  // Go's encoding/json (BuildKit's progress, the rack's answers) also escapes <, > and &.
+  forms.add(json.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026'))
   try {
     forms.add(decodeURIComponent(value))
   } catch {
@@ -95,7 +98,6 @@ function encodedForms(value: string): string[] {
   return [...forms]
 }
 
-/** The password of a URL's userinfo (`https://convox:<password>@host`), decoded; '' when none. */
 /**
  * The secret inputs as given, before they are parsed (a message about a bad input may quote it).
  * `read` takes an input name and gives its raw value.
@@ -137,6 +139,7 @@ export function addEnvironmentSecrets(redactor: Redactor, env: NodeJS.ProcessEnv
   }
 }
 
+/** The password of a URL's userinfo (`https://convox:<password>@host`), decoded; '' when none. */
 export function urlPassword(url: string): string {
   try {
     const u = new URL(url)
@@ -146,7 +149,8 @@ export function urlPassword(url: string): string {
   }
 }
 
-function safeDecode(s: string): string {
+/** A URL component decoded; as it is when it is not valid URL encoding. */
+export function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s)
   } catch {

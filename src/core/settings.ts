@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { UserError, type Problem } from './errors.js'
+import { BUILD_ID_PATTERN } from './ids.js'
 import { normalisePlatforms } from './platforms.js'
 import { DOCKER_HUB, DOMAIN, PATH_COMPONENT } from './registry/reference.js'
 import { urlPassword, type Redactor } from './secrets.js'
@@ -252,6 +253,16 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
       message: `"${settings.app}" is not a Convox app name (lowercase letters, digits and dashes)`
     })
   }
+  if (
+    settings.registry.startsWith(`${DOCKER_HUB}/`) &&
+    settings.dockerHubRegistry !== DOCKER_HUB &&
+    settings.dockerHubRegistry !== ''
+  ) {
+    problems.push({
+      input: 'docker-hub-registry',
+      message: `a mirror of Docker Hub while registry is on Docker Hub (${settings.registry}) would get its pushes and its password: drop docker-hub-registry, or push elsewhere`
+    })
+  }
   if (settings.push && !settings.registry) {
     problems.push({ input: 'push', message: 'pushing needs a registry: set the "registry" input' })
   }
@@ -285,7 +296,7 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
 function stageProblems(s: Settings, legGiven: boolean): Problem[] {
   const problems: Problem[] = []
   const { stage } = s
-  if (s.buildId && !/^B[A-Z]{10}$/.test(s.buildId)) {
+  if (s.buildId && !BUILD_ID_PATTERN.test(s.buildId)) {
     problems.push({
       input: 'build-id',
       message: `"${s.buildId}" is not a Convox build id (B and 10 capital letters)`
@@ -324,6 +335,13 @@ function stageProblems(s: Settings, legGiven: boolean): Problem[] {
   }
   if (stage !== 'all' && s.dryRun) {
     problems.push({ input: 'dry-run', message: 'a dry run plans in one stage: drop stage' })
+  }
+  const rack = Boolean(s.rackUrl || s.convoxPassword)
+  if (!s.push && s.registry && (stage !== 'all' || rack) && !s.dryRun) {
+    problems.push({
+      input: 'push',
+      message: `${stage !== 'all' ? 'a fan-out hands its images over through the registry' : "a build registered on a rack runs from the registry's images"}: drop push: false`
+    })
   }
   if (stage === 'build' && s.export) {
     problems.push({ input: 'export', message: 'the export is written by the finish stage' })

@@ -41,6 +41,7 @@ export interface CiContextOptions {
   exec: Exec
   /** The git-sha setting: wins over anything detected. */
   gitSha?: string
+  signal?: AbortSignal
 }
 
 /** What a CI's variables say, beyond env-ci. */
@@ -305,7 +306,7 @@ export async function readCiContext(options: CiContextOptions): Promise<CiContex
   const facts: CiFacts = service ? (SERVICES[service]?.(env) ?? {}) : {}
   const git = async (...args: string[]): Promise<string> => {
     try {
-      const r = await exec('git', args, { cwd, env })
+      const r = await exec('git', args, { cwd, env, signal: options.signal })
       return r.exitCode === 0 ? r.stdout.trim() : ''
     } catch {
       return ''

@@ -5,6 +5,7 @@ import {
   type LoginSettings,
   type RegistryLogin
 } from '../docker-config.js'
+import { BUILD_AUTH } from '../build-auth.js'
 import type { Plan } from '../plan.js'
 import type { RunEnvironment } from '../run.js'
 import type { Settings } from '../settings.js'
@@ -21,7 +22,7 @@ export type { Engine, BuildResult } from './types.js'
 export { registryTools, type RegistryTools } from './registry-copy.js'
 
 /** Build args whose values are secret: off command lines, out of reuse keys. */
-const SECRET_ARGS = ['BUILD_AUTH']
+const SECRET_ARGS = [BUILD_AUTH]
 
 export type EngineSettings = LoginSettings &
   Pick<
@@ -106,7 +107,7 @@ export function prepareEngine(
     reuses && options.workingDirectory
       ? {
           root: options.workingDirectory,
-          blobs: gitKnownBlobs(options.workingDirectory, run.exec, run.env)
+          blobs: gitKnownBlobs(options.workingDirectory, run.exec, run.env, run.signal)
         }
       : undefined
   gitIndex?.blobs.catch(() => undefined)
@@ -119,7 +120,8 @@ export function prepareEngine(
           builder: settings.builder,
           buildkitHost: settings.buildkitHost,
           exec: run.exec,
-          env: { ...run.env, ...config.env }
+          env: { ...run.env, ...config.env },
+          signal: run.signal
         }),
         ...logins.map(l => checkLogin(l))
       ])
@@ -161,7 +163,9 @@ export async function buildPlan(
       : undefined
   if (reuse) {
     reuse.useBuilderPlatform(preparation.ready.then(p => p.engine.platform))
-    for (const b of plan.builds) void reuse.key(b)
+    for (const b of plan.builds) {
+      if (!options.only || b.services.some(x => options.only!.includes(x))) void reuse.key(b)
+    }
   }
   try {
     const { engine, childEnv } = await preparation.ready

@@ -36,7 +36,8 @@ export function registryTools(
     },
     checkLogin: login =>
       client.checkLogin(
-        login.host === DOCKER_HUB_AUTH_KEY ? client.endpoint(DOCKER_HUB) : login.host,
+        // Docker Hub's own login goes to Docker Hub itself, never to a mirror.
+        login.host === DOCKER_HUB_AUTH_KEY ? 'registry-1.docker.io' : login.host,
         login
       )
   }

@@ -7,6 +7,7 @@
 // build's services (parallel builds interleave line by line, each line says whose it is); when a
 // build ends, its whole log is printed in one group, so groups never interleave.
 import path from 'node:path'
+import { BUILD_AUTH } from '../build-auth.js'
 import type { Logger } from '../log.js'
 import type { Plan, PlannedService } from '../plan.js'
 import type { Reuse, ReuseDecision } from '../reuse/index.js'
@@ -133,7 +134,9 @@ async function previousCaches(
   if (!id || !o.push || !o.hasManifest || o.noCache || o.cacheTags === 'mutable') return found
   const signal = o.signal ?? new AbortController().signal
   await Promise.all(
-    plan.builds.map(async (_, index) => {
+    plan.builds.map(async (b, index) => {
+      // a fan-out leg checks only its own builds
+      if (o.only && !b.services.some(x => o.only!.includes(x))) return
       const ref = previousCacheRef(mode, plan.registry, firstService(index), id)
       if (!ref) return
       try {
@@ -163,7 +166,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     )
     mode = 'inline'
   }
-  const secretArgs = o.secretArgs ?? ['BUILD_AUTH']
+  const secretArgs = o.secretArgs ?? [BUILD_AUTH]
   const wanted = (service: string): boolean => !o.only || o.only.includes(service)
   const byName = new Map(plan.services.map(s => [s.name, s]))
   const ociArchives: Record<number, string> = {}

@@ -14,6 +14,7 @@ export interface SelectOptions {
   exec: Exec
   /** Full environment for the probes (with the private DOCKER_CONFIG / BUILDX_CONFIG). */
   env: NodeJS.ProcessEnv
+  signal?: AbortSignal
 }
 
 /** The `Driver:` of `docker buildx inspect` (it has no machine-readable format). */
@@ -37,7 +38,7 @@ async function probeBuildx(
 ): Promise<{ ok: true; engine: Engine } | { ok: false; why: string }> {
   const run = async (args: string[]) => {
     try {
-      return await o.exec('docker', args, { env: o.env })
+      return await o.exec('docker', args, { env: o.env, signal: o.signal })
     } catch (e) {
       return { exitCode: 127, stdout: '', stderr: (e as Error).message }
     }
@@ -60,7 +61,10 @@ async function probeBuildctl(o: SelectOptions): Promise<Engine> {
   const addr = o.buildkitHost
   let result
   try {
-    result = await o.exec('buildctl', ['--addr', addr, 'debug', 'workers'], { env: o.env })
+    result = await o.exec('buildctl', ['--addr', addr, 'debug', 'workers'], {
+      env: o.env,
+      signal: o.signal
+    })
   } catch (e) {
     throw new UserError({
       input: 'engine',

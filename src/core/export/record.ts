@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js'
+import { BUILD_ID_PATTERN, RELEASE_ID_PATTERN } from '../ids.js'
 import type { Redactor } from '../secrets.js'
 
 export const BUILD_STATUSES = ['created', 'running', 'complete', 'failed'] as const
@@ -59,9 +60,9 @@ export const GO_ZERO_TIME = '0001-01-01T00:00:00Z'
 
 /** Builds the record, checking ids and that no secret made its way into it. */
 export function buildRecord(input: BuildRecordInput): BuildRecord {
-  if (!/^B[A-Z]{10}$/.test(input.id)) throw new Error(`invalid build id "${input.id}"`)
+  if (!BUILD_ID_PATTERN.test(input.id)) throw new Error(`invalid build id "${input.id}"`)
   const release = input.release ?? ''
-  if (release !== '' && !/^R[A-Z]{10}$/.test(release)) {
+  if (release !== '' && !RELEASE_ID_PATTERN.test(release)) {
     throw new Error(`invalid release id "${release}"`)
   }
   const status = input.status ?? 'complete'

@@ -12,7 +12,7 @@ import { stat } from 'node:fs/promises'
 import pRetry, { AbortError } from 'p-retry'
 import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
-import { Redactor } from '../secrets.js'
+import { Redactor, safeDecode } from '../secrets.js'
 import { formatRackTime, parseAnyTime } from './time.js'
 import {
   ExchangeFailure,
@@ -176,8 +176,8 @@ export class RackClient {
       if (u.protocol !== 'https:' && u.protocol !== 'http:') {
         throw new UserError({ input: 'rack-url', message: 'must start with https://' })
       }
-      this.username = decodeURIComponent(u.username)
-      this.password = decodeURIComponent(u.password)
+      this.username = safeDecode(u.username)
+      this.password = safeDecode(u.password)
       this.rack = ''
       this.addSecret(u.password)
       u.username = ''
@@ -757,14 +757,6 @@ export function encodeParams(params: Record<string, ParamValue>): URLSearchParam
 
 function seg(s: string): string {
   return encodeURIComponent(s)
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s)
-  } catch {
-    return s
-  }
 }
 
 function oneLine(text: string): string {

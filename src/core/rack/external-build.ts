@@ -4,7 +4,6 @@
 // Whatever the rack answers, a run makes at most one build and one release, and a build it made
 // ends `complete` or `failed`.
 import { UserError } from '../errors.js'
-import type { Logger } from '../log.js'
 import { shellJoin } from '../registry/image-config.js'
 import { CLEANUP_CALL, type RackClient, rackRepository, repositoryTarget } from './client.js'
 import type { RackBuild, RackSystem } from './types.js'
@@ -19,8 +18,6 @@ export interface ExternalBuildOptions {
   gitSha: string
   development: boolean
   noCache?: boolean
-  /** Unused: messages go to the client's logger. */
-  logger?: Logger
 }
 
 /** Where a build leg pushes: `<repository>:<service>.<buildId>`. */

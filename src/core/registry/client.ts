@@ -540,6 +540,8 @@ export class RegistryClient {
     headers: Record<string, string>,
     body?: BodyFactory
   ): Promise<Response> {
+    // The body first: a source that fails to open leaves no timer or listener behind.
+    const data = body ? await body() : undefined
     const controller = new AbortController()
     const outer = this.options.signal
     const onAbort = (): void => controller.abort(outer?.reason)
@@ -560,14 +562,11 @@ export class RegistryClient {
       signal: controller.signal,
       redirect: 'follow'
     }
-    if (body) {
-      const data = await body()
-      if (data instanceof Readable) {
-        init.body = progress(data, arm) as unknown as RequestInit['body']
-        init.duplex = 'half'
-      } else {
-        init.body = data as RequestInit['body']
-      }
+    if (data instanceof Readable) {
+      init.body = progress(data, arm) as unknown as RequestInit['body']
+      init.duplex = 'half'
+    } else if (data !== undefined) {
+      init.body = data as RequestInit['body']
     }
     try {
       return await fetch(url, init)

@@ -116,18 +116,21 @@ export function fileBlobId(file: string): string {
 export async function gitKnownBlobs(
   dir: string,
   exec: Exec,
-  env?: NodeJS.ProcessEnv
+  env?: NodeJS.ProcessEnv,
+  signal?: AbortSignal
 ): Promise<Map<string, string>> {
   const git = (args: string[], input?: string) =>
     exec('git', ['-C', dir, ...args], {
       env: { ...(env ?? process.env), GIT_OPTIONAL_LOCKS: '0' },
-      input
+      input,
+      signal
     }).catch(() => ({ exitCode: -1, stdout: '', stderr: '' }))
   const [format, listed, changed, config] = await Promise.all([
     git([
       'rev-parse',
       '--is-inside-work-tree',
       '--show-object-format',
+      '--show-toplevel',
       '--git-path',
       'info/attributes'
     ]),
@@ -152,9 +155,10 @@ export async function gitKnownBlobs(
   const crlf = settings.some(s => /^core\.(autocrlf\ntrue|eol\ncrlf)$/i.test(s.trim()))
   // Without an attributes file anywhere (tracked, the repository's own, core.attributesFile)
   // only the core settings can convert: asking git file by file is not needed.
-  const infoAttributes = format.stdout.split('\n')[2]?.trim() ?? ''
+  const [, , toplevel = '', infoAttributes = ''] = format.stdout.split('\n').map(l => l.trim())
   const attributed =
     [...known.keys()].some(f => f === '.gitattributes' || f.endsWith('/.gitattributes')) ||
+    aboveAttributes(dir, toplevel) ||
     settings.some(s => /^core\.attributesfile\n/i.test(s)) ||
     (infoAttributes !== '' && existsSync(path.resolve(dir, infoAttributes)))
   if (!attributed) {
@@ -179,6 +183,15 @@ export async function gitKnownBlobs(
     if (converts) known.delete(file)
   }
   return known
+}
+
+/** A `.gitattributes` in a directory from `dir` up to the work tree's top (ls-files lists none). */
+function aboveAttributes(dir: string, toplevel: string): boolean {
+  if (!toplevel) return false
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, '.gitattributes'))) return true
+    if (d === toplevel || path.dirname(d) === d || !d.startsWith(toplevel)) return false
+  }
 }
 
 /** The context's digest (sha256 hex) over its entries, after the ignore patterns. */
