@@ -2,7 +2,7 @@
 // the context's unit tests and the CLI's.
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { CiContext } from '../../src/core/ci/context.js'
+import type { CiContext } from '../../src/core/commit.js'
 
 const events = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/events')
 export const HEAD = '0123456789abcdef0123456789abcdef01234567'

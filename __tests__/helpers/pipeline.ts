@@ -3,6 +3,7 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { ciOf } from '../../src/ci/index.js'
 import { spawnExec } from '../../src/core/exec.js'
 import { runPipeline, type PipelineResult } from '../../src/core/pipeline.js'
 import { readSettings, type Settings } from '../../src/core/settings.js'
@@ -59,6 +60,7 @@ export async function runWithInputs(
       env: options.env,
       logger: log.logger,
       secrets: log.secrets,
+      ci: ciOf(settings, options.env, spawnExec),
       exec: spawnExec,
       github: false,
       tempDir,

@@ -4,12 +4,8 @@ import { describe, expect, it } from '@jest/globals'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import {
-  defaultDescription,
-  readCiContext,
-  unknownCommit,
-  type CiContext
-} from '../../src/core/ci/context.js'
+import { readCiContext } from '../../src/ci/context.js'
+import { defaultDescription, unknownCommit, type CiContext } from '../../src/core/commit.js'
 import { spawnExec } from '../../src/core/exec.js'
 import { CI_CASES, MERGE } from '../helpers/ci-cases.js'
 

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { parse as parseDotenv } from 'dotenv'
 import type { PipelineResult } from '../../src/core/pipeline.js'
-import { DOTENV_LIMIT } from '../../src/core/outputs.js'
+import { DOTENV_LIMIT } from '../../src/cli/dotenv.js'
 import { runCli } from '../../src/cli/run.js'
 import { CI_CASES, HEAD } from '../helpers/ci-cases.js'
 

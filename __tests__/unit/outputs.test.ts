@@ -8,6 +8,7 @@ import { runPipeline, type PipelineResult } from '../../src/core/pipeline.js'
 import { readSettings } from '../../src/core/settings.js'
 import { actionOutputs, artifactUrl } from '../../src/action/outputs.js'
 import { Redactor } from '../../src/core/secrets.js'
+import { ciOf } from '../../src/ci/index.js'
 
 const examples = path.resolve('examples')
 let tempDir: string
@@ -31,7 +32,8 @@ beforeAll(async () => {
     exec: spawnExec,
     github: true,
     tempDir,
-    localCacheDir: path.join(tempDir, 'cache')
+    localCacheDir: path.join(tempDir, 'cache'),
+    ci: ciOf(settings, env, spawnExec)
   })
 })
 afterAll(() => rm(tempDir, { recursive: true, force: true }))

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { DefaultArtifactClient } from '@actions/artifact'
 import * as core from '@actions/core'
+import { ciOf } from '../ci/index.js'
 import { isUserError } from '../core/errors.js'
 import { spawnExec } from '../core/exec.js'
 import { watchInterrupts } from '../core/interrupt.js'
@@ -50,7 +51,8 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
       tempDir,
       localCacheDir,
       secrets,
-      signal: interrupts.signal
+      signal: interrupts.signal,
+      ci: ciOf(settings, env, spawnExec, interrupts.signal)
     })
     if (localCache) await saveLocalCache(localCacheDir, settings, env, logger)
 

@@ -2,7 +2,8 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
-import type { Finding } from '../core/code-quality.js'
+import type { Finding } from './code-quality.js'
+import { ciOf } from '../ci/index.js'
 import { isUserError, UserError, type Problem } from '../core/errors.js'
 import { spawnExec, type Exec } from '../core/exec.js'
 import { Cancelled, watchInterrupts } from '../core/interrupt.js'
@@ -95,15 +96,17 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     addSettingsSecrets(secrets, settings)
     workingDirectory = settings.workingDirectory
     tempDir = await mkdtemp(path.join(tmpdir(), 'convox-build-'))
+    const exec = io.exec ?? spawnExec
     const run: RunEnvironment = {
       env: io.env,
       logger,
-      exec: io.exec ?? spawnExec,
+      exec,
       github: io.env.GITHUB_ACTIONS === 'true',
       tempDir,
       localCacheDir: localCacheDir(io.env, settings.app),
       secrets,
-      signal: interrupts?.signal
+      signal: interrupts?.signal,
+      ci: ciOf(settings, io.env, exec, interrupts?.signal)
     }
     const files = await reportFiles(args, io.cwd)
     const result = await (io.pipeline ?? runPipeline)(settings, run)

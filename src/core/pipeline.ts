@@ -5,7 +5,7 @@
 // `all` runs the three in one process. Between machines only the build id and the registry's
 // contents travel: each stage plans again from the same checkout and settings.
 import { isManagedArg } from './build-args.js'
-import { defaultDescription, readCiContext, unknownCommit } from './ci/context.js'
+import { defaultDescription, noCi, unknownCommit } from './commit.js'
 import { loginsFromSettings } from './docker-config.js'
 import {
   buildPlan,
@@ -241,19 +241,12 @@ async function prepare(settings: Settings, run: RunEnvironment): Promise<Run> {
     // Without a rack the push target is the settings' own: start now, beside the commit lookup.
     if (!rack && settings.stage === 'all') r.prepare(settings)
   }
-  const ci = await readCiContext({
-    env: run.env,
-    cwd: settings.workingDirectory,
-    exec: run.exec,
-    gitSha: settings.gitSha,
-    signal: run.signal
-  })
+  const ci = (await run.ci) ?? noCi(settings.gitSha)
   if (!ci.commit) {
     const unknown = unknownCommit(ci, settings.buildArgs, settings.workingDirectory)
     if ('problem' in unknown) r.gitProblem = new UserError(unknown.problem)
     else logger.warning(unknown.warning)
   }
-  r.run = { ...r.run, ci }
   r.gitSha = ci.commit
   r.description = settings.description || defaultDescription(ci)
   return r

@@ -1,6 +1,6 @@
 // What the engine and the pipeline share about one run: where it runs, and what it reports per
 // service. A module of its own so that the engine does not import the pipeline.
-import type { CiContext } from './ci/context.js'
+import type { CiContext } from './commit.js'
 import type { Exec } from './exec.js'
 import type { Logger } from './log.js'
 import type { Redactor } from './secrets.js'
@@ -20,8 +20,11 @@ export interface RunEnvironment {
   secrets: Redactor
   /** Aborted when the run is cancelled (SIGINT/SIGTERM): every process and request stops. */
   signal?: AbortSignal
-  /** Where the build runs (the pipeline reads it once): branches for cache scopes. */
-  ci?: CiContext
+  /**
+   * Where the build runs, as the shell reads it (src/ci): the commit built, its branch for
+   * cache scopes. A promise: the pipeline starts other work while the shell reads it.
+   */
+  ci?: Promise<CiContext>
 }
 
 /** Per-service result, for outputs and the job summary. */

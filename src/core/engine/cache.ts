@@ -2,7 +2,7 @@
 // buildx (`--cache-from/--cache-to`) and buildctl (`--import-cache/--export-cache`) take.
 import path from 'node:path'
 import { UserError } from '../errors.js'
-import type { CiContext } from '../ci/context.js'
+import type { CiContext } from '../commit.js'
 import type { CacheMode, CacheTagMode } from '../settings.js'
 
 export type ResolvedCacheMode = Exclude<CacheMode, 'auto'>

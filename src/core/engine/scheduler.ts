@@ -167,6 +167,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     mode = 'inline'
   }
   const secretArgs = o.secretArgs ?? [BUILD_AUTH]
+  const ci = await run.ci
   const wanted = (service: string): boolean => !o.only || o.only.includes(service)
   const byName = new Map(plan.services.map(s => [s.name, s]))
   const ociArchives: Record<number, string> = {}
@@ -185,7 +186,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       push: o.push,
       github: run.github,
       env: run.env,
-      ci: run.ci,
+      ci,
       localCacheDir: run.localCacheDir,
       noCache: o.noCache,
       cacheTags,

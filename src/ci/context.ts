@@ -1,38 +1,12 @@
-// Where the build runs: which CI, the commit built, its branch and repository, the run's URL.
+// Where the build runs, for both shells: which CI, the commit built, its branch and repository,
+// the run's URL. The core takes the answer (CiContext) and knows no CI itself.
 // env-ci detects the CI and reads its common variables; what it leaves out or gets wrong for a
 // build (the PR/MR head where the CI builds a merge commit, default branches, run URLs, commit
 // subjects) is read here from each CI's documented variables.
 import fs from 'node:fs'
 import envCi, { type EnvCiResult } from 'env-ci'
-import type { Problem } from '../errors.js'
-import type { Exec } from '../exec.js'
-
-export interface CiContext {
-  /** env-ci's id of the CI (github, gitlab, buildkite, circleci, bitbucket, jenkins, azurePipelines, ...); '' outside any CI. */
-  service: string
-  /** The CI's name for messages ("GitLab CI/CD"); '' outside any CI. */
-  name: string
-  /** The commit built: the PR/MR head where the CI builds a merge commit; '' when nothing says. */
-  commit: string
-  /** What said so: the git-sha setting, the CI's variables, or git in the working directory. */
-  commitSource: 'setting' | 'ci' | 'git' | ''
-  /** First line of the commit's message; '' when unknown. */
-  subject: string
-  /** The branch built; on a PR/MR its source branch. */
-  branch: string
-  isPullRequest: boolean
-  /** The PR/MR number as the CI shows it; '' when not one. */
-  pullRequest: string
-  /** On a PR/MR, the branch it merges into. */
-  targetBranch: string
-  /** The repository's default branch, where the CI says. */
-  defaultBranch: string
-  /** `owner/name` (or the CI's project path). */
-  repository: string
-  /** The page of this run (job or pipeline). */
-  runUrl: string
-  tag: string
-}
+import type { CiContext } from '../core/commit.js'
+import type { Exec } from '../core/exec.js'
 
 export interface CiContextOptions {
   env: NodeJS.ProcessEnv
@@ -360,26 +334,4 @@ export async function readCiContext(options: CiContextOptions): Promise<CiContex
     runUrl: text(facts.runUrl ?? (base.buildUrl?.includes('undefined') ? '' : base.buildUrl)),
     tag: text(facts.tag ?? base.tag)
   }
-}
-
-/** `build <sha10> <commit subject>`, the rack's default description; '' without a commit. */
-export function defaultDescription(ci: Pick<CiContext, 'commit' | 'subject'>): string {
-  if (!ci.commit) return ''
-  const short = ci.commit.slice(0, 10)
-  return ci.subject ? `build ${short} ${ci.subject}` : `build ${short}`
-}
-
-/**
- * Without a commit BUILD_GIT_SHA is empty: a warning, or the problem when a build arg asks for
- * it (a bare `BUILD_GIT_SHA` line of build-args).
- */
-export function unknownCommit(
-  ci: Pick<CiContext, 'name'>,
-  buildArgs: string[],
-  workingDirectory: string
-): { warning: string } | { problem: Problem } {
-  const why = `cannot tell which commit is built: ${ci.name ? `${ci.name} names none` : 'not in a CI'} and ${workingDirectory} is not in a git checkout; give it with git-sha (--git-sha)`
-  const line = buildArgs.findIndex(l => l.trim() === 'BUILD_GIT_SHA')
-  if (line < 0) return { warning: `${why}: BUILD_GIT_SHA is empty` }
-  return { problem: { input: 'build-args', line: line + 1, message: `BUILD_GIT_SHA: ${why}` } }
 }

@@ -2,8 +2,8 @@
 // problem and warning that has a file position, so merge requests show them on their lines.
 import { createHash } from 'node:crypto'
 import path from 'node:path'
-import type { Problem } from './errors.js'
-import type { Redactor } from './secrets.js'
+import type { Problem } from '../core/errors.js'
+import type { Redactor } from '../core/secrets.js'
 
 export interface Finding extends Problem {
   /** `major` for problems that stopped the run, `minor` for warnings. */
