@@ -7,6 +7,7 @@
 // skopeo 1.9.3): `skopeo copy --all oci-archive:...` (the rack since 3.25.3) pushes the index
 // with its digest unchanged, and `skopeo copy oci-archive:...` (older racks) pushes the one
 // platform of the importing host. A single-platform image stays one plain manifest.
+import { buffer } from 'node:stream/consumers'
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { once } from 'node:events'
@@ -382,11 +383,11 @@ export async function repackOciArchive(
   const small = new Map<string, Buffer>()
   const sizes = new Map<string, number>()
   await readTar(sourceTar, async (name, size, stream) => {
-    if (name === 'index.json') layout = JSON.parse((await readAll(stream)).toString('utf8'))
+    if (name === 'index.json') layout = JSON.parse((await buffer(stream)).toString('utf8'))
     else if (name.startsWith('blobs/sha256/')) {
       const digest = `sha256:${name.slice('blobs/sha256/'.length)}`
       sizes.set(digest, size)
-      if (size <= SMALL_BLOB) small.set(digest, await readAll(stream))
+      if (size <= SMALL_BLOB) small.set(digest, await buffer(stream))
     }
   })
   if (!layout) throw new Error(`${sourceTar}: not an OCI layout (no index.json)`)
@@ -449,10 +450,4 @@ export async function readTar(
     entry.resume()
   }
   await feeding
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const part of stream) parts.push(part as Buffer)
-  return Buffer.concat(parts)
 }

@@ -1,5 +1,6 @@
 // The `convox builds import` tarball: gzip'd tar of build.json and one OCI archive per service
 // (`<service>.<BUILD_ID>.tar`), flat at the top level as the rack writes and reads it.
+import { buffer } from 'node:stream/consumers'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -182,9 +183,7 @@ export async function readExport(
     if (type === 'file') {
       entries.push({ name, size })
       if (name === 'build.json') {
-        const parts: Buffer[] = []
-        for await (const part of entry) parts.push(part as Buffer)
-        record = JSON.parse(Buffer.concat(parts).toString('utf8')) as BuildRecord
+        record = JSON.parse((await buffer(entry)).toString('utf8')) as BuildRecord
       } else if (name.endsWith('.tar') && options.extractTo && !name.includes('/')) {
         const out = path.join(options.extractTo, name)
         await pipeline(entry as unknown as Readable, createWriteStream(out))

@@ -9,7 +9,8 @@
 // holds nothing of it. A call that got no answer within its bound is never sent again.
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import pRetry, { AbortError } from 'p-retry'
+import { AbortError } from 'p-retry'
+import { MAX_RETRY_DELAY_MS, RETRIES, RETRY_DELAY_MS, withRetries } from '../retry.js'
 import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { Redactor, safeDecode } from '../secrets.js'
@@ -47,9 +48,6 @@ export const API_TIMEOUT_MS = 30_000
 export const IMPORT_TIMEOUT_MS = 60 * 60_000
 /** Each of the last writes after a failure or a cancel (marking a build failed). */
 export const CLEANUP_TIMEOUT_MS = 10_000
-const RETRIES = 4
-const RETRY_DELAY_MS = 500
-const MAX_RETRY_DELAY_MS = 4000
 /** How far apart the rack's clock and ours may be read (Date has whole seconds). */
 const CLOCK_SLACK_MS = 2000
 /** Builds / releases looked at when looking for one this run made. */
@@ -561,12 +559,10 @@ export class RackClient {
 
     const retries = o.retries ?? this.options.retries ?? RETRIES
     try {
-      return await pRetry(attempt, {
+      return await withRetries(attempt, {
         retries,
-        factor: 2,
         minTimeout: this.options.retryDelayMs ?? RETRY_DELAY_MS,
         maxTimeout: this.options.maxRetryDelayMs ?? MAX_RETRY_DELAY_MS,
-        randomize: true,
         signal: stop.signal,
         shouldRetry: ({ error }) =>
           !stop.signal.aborted && this.mayResend(error, idempotent || !!lost),

@@ -1,8 +1,10 @@
+import { buffer } from 'node:stream/consumers'
 import { createHash } from 'node:crypto'
 import { get as httpGet, type IncomingMessage } from 'node:http'
 import { get as httpsGet } from 'node:https'
 import { Readable } from 'node:stream'
 import { UserError } from '../errors.js'
+import { RETRIES, RETRY_DELAY_MS, withRetries } from '../retry.js'
 import type { Logger } from '../log.js'
 import {
   basicAuthorization,
@@ -133,8 +135,8 @@ export class RegistryClient {
 
   constructor(options: RegistryClientOptions = {}) {
     this.options = options
-    this.retries = options.retries ?? 4
-    this.retryDelayMs = options.retryDelayMs ?? 500
+    this.retries = options.retries ?? RETRIES
+    this.retryDelayMs = options.retryDelayMs ?? RETRY_DELAY_MS
     this.timeoutMs = options.timeoutMs ?? 60_000
     const hub = (options.dockerHubRegistry ?? '').trim().replace(/^https?:\/\//, '')
     this.hub =
@@ -257,7 +259,7 @@ export class RegistryClient {
       if (status === 200) {
         return { stream: res, size: Number(res.headers['content-length'] ?? '-1') }
       }
-      const body = await readText(res)
+      const body = (await buffer(res)).toString('utf8')
       if (status === 404) throw new Error(`blob ${digest} not found in ${host}/${repo.repository}`)
       throw this.statusError(new Response(null, { status }), host, `get blob ${digest}`, body)
     })
@@ -608,22 +610,23 @@ export class RegistryClient {
   /** Runs fn, retrying connection errors, timeouts and 5xx with exponential backoff. */
   private async retry<T>(registry: string, fn: () => Promise<T>): Promise<T> {
     const host = this.endpoint(registry)
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn()
-      } catch (e) {
-        if (!(e instanceof RetryableError)) throw e
-        if (attempt >= this.retries) {
-          throw new UserError(
-            `registry ${host}: ${e.message} (gave up after ${attempt + 1} attempts)`
-          )
+    try {
+      return await withRetries(fn, {
+        retries: this.retries,
+        minTimeout: this.retryDelayMs,
+        signal: this.options.signal,
+        shouldRetry: ({ error }) => error instanceof RetryableError,
+        onFailedAttempt: ({ error, retriesLeft }) => {
+          if (error instanceof RetryableError && retriesLeft > 0) {
+            this.options.logger?.debug(`registry ${host}: ${error.message}; trying again`)
+          }
         }
-        const delay = this.retryDelayMs * 2 ** attempt * (0.75 + Math.random() / 2)
-        this.options.logger?.debug(
-          `registry ${host}: ${e.message}; retrying in ${Math.round(delay)} ms`
-        )
-        await new Promise(resolve => setTimeout(resolve, delay))
-      }
+      })
+    } catch (e) {
+      if (!(e instanceof RetryableError)) throw e
+      throw new UserError(
+        `registry ${host}: ${e.message} (gave up after ${this.retries + 1} attempts)`
+      )
     }
   }
 }
@@ -651,12 +654,6 @@ async function* progress(stream: Readable, onChunk: () => void): AsyncGenerator<
 function headerOf(res: IncomingMessage, name: string): string | null {
   const v = res.headers[name]
   return Array.isArray(v) ? (v[0] ?? null) : (v ?? null)
-}
-
-async function readText(res: IncomingMessage): Promise<string> {
-  const parts: Buffer[] = []
-  for await (const part of res) parts.push(part as Buffer)
-  return Buffer.concat(parts).toString('utf8')
 }
 
 async function drain(res: Response): Promise<void> {

@@ -1,3 +1,4 @@
+import { buffer } from 'node:stream/consumers'
 import type { Logger } from '../log.js'
 import { forEachLimit } from '../pool.js'
 import {
@@ -116,9 +117,7 @@ async function configPlatform(
   const config = manifest.json.config
   if (!config) return ''
   const { stream } = await client.getBlob(repo, config.digest)
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  const c = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+  const c = JSON.parse((await buffer(stream)).toString('utf8')) as {
     os?: string
     architecture?: string
     variant?: string

@@ -1,3 +1,4 @@
+import { buffer } from 'node:stream/consumers'
 import { isIndexMediaType, type RegistryClient } from './client.js'
 import { selectPlatform } from './platforms.js'
 import { formatReference, withDigest, type ImageReference } from './reference.js'
@@ -31,9 +32,7 @@ export async function getImageConfig(
   const config = manifest.json.config
   if (!config) throw new Error(`image ${formatReference(ref)}: manifest without a config`)
   const { stream } = await client.getBlob(ref, config.digest)
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  const raw = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>
+  const raw = JSON.parse((await buffer(stream)).toString('utf8')) as Record<string, unknown>
   const inner = (raw.config ?? {}) as {
     Entrypoint?: string[] | null
     Cmd?: string[] | null
