@@ -229,3 +229,49 @@ describe('env-drop-guard', () => {
     ).toBe('off')
   })
 })
+
+describe('registry inputs, normalised once', () => {
+  it.each([
+    ['ghcr.io/acme/shop', 'ghcr.io/acme/shop'],
+    ['https://GHCR.io/acme/shop/', 'ghcr.io/acme/shop'],
+    ['127.0.0.1:5000/shop', '127.0.0.1:5000/shop'],
+    ['localhost:5000/shop', 'localhost:5000/shop'],
+    ['index.docker.io/acme/shop', 'docker.io/acme/shop'],
+    ['registry-1.docker.io/acme/shop', 'docker.io/acme/shop']
+  ])('registry %s is %s', (input, expected) => {
+    expect(settings({ app: 'shop', registry: input }).registry).toBe(expected)
+  })
+
+  it.each([
+    ['ghcr.io', 'is a registry without a repository path'],
+    ['127.0.0.1:5050', 'is a registry without a repository path'],
+    ['acme/shop', 'has no registry host'],
+    ['ghcr.io/Acme/shop', 'repository paths are lowercase'],
+    ['ghcr.io/acme//shop', 'has an empty path component'],
+    ['ghcr.io/acme/shop:v1', 'must be a repository without tag or digest']
+  ])('refuses registry %s before any network use, naming the input', (input, why) => {
+    expect(problems({ app: 'shop', registry: input })).toEqual([
+      expect.objectContaining({ input: 'registry', message: expect.stringContaining(why) })
+    ])
+  })
+
+  it.each([
+    ['docker.io', 'docker.io'],
+    ['https://index.docker.io/v1/', 'docker.io'],
+    ['registry-1.docker.io', 'docker.io'],
+    ['Mirror.Example.com', 'mirror.example.com'],
+    ['http://127.0.0.1:5051/', '127.0.0.1:5051']
+  ])('docker-hub-registry %s is %s', (input, expected) => {
+    expect(settings({ app: 'shop', 'docker-hub-registry': input }).dockerHubRegistry).toBe(expected)
+  })
+
+  it('refuses a Docker Hub mirror while pushing to Docker Hub (it would get the pushes)', () => {
+    expect(
+      problems({
+        app: 'shop',
+        registry: 'docker.io/acme/shop',
+        'docker-hub-registry': 'mirror.gcr.io'
+      })
+    ).toEqual([expect.objectContaining({ input: 'docker-hub-registry' })])
+  })
+})
