@@ -581,7 +581,9 @@ async function gatherImages(
     forEachLimit(p.services, 8, async svc => {
       const found = await tools.client.findManifest(parseReference(svc.image))
       let digest = found?.digest ?? ''
-      if (!found && copy && svc.build === null && svc.from) {
+      if (!found && svc.build === null && svc.from) {
+        // Into a build failed already, nothing more is copied; it is no leg's image either.
+        if (!copy) return
         r.logger.info(`[${svc.name}] copying ${svc.from} to ${svc.image}`)
         const copied = await tools.copyImage(
           svc.from,
@@ -613,7 +615,7 @@ async function gatherImages(
       `build ${p.buildId} has no image for ${names.join(', ')} in ${p.registry}: their build leg failed or was cancelled`
     )
   }
-  return p.services.map(x => reports.get(x.name)!)
+  return p.services.flatMap(x => reports.get(x.name) ?? [])
 }
 
 /** The logs the build legs stored on the rack, in the plan's build order. */
