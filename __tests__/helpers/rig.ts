@@ -180,3 +180,25 @@ export function rigLogins(rig: Rig = loadRig(), { hub = true } = {}): Record<str
   if (hub) logins[rig.hubRegistry] = { username: rig.hubUsername, password: rig.hubPassword }
   return logins
 }
+
+/** The bundled CLI (dist/cli.js), what users run. */
+export const CLI = join(REPO_ROOT, 'dist', 'cli.js')
+
+/** CLI flags of a build on the rig: buildctl on its daemon, the Docker Hub stand-in's login. */
+export function rigCliFlags(rig: Rig = loadRig()): string[] {
+  return [
+    '--engine',
+    'buildctl',
+    '--buildkit-host',
+    rig.buildkitHost,
+    '--docker-hub-registry',
+    rig.hubRegistry,
+    '--docker-hub-username',
+    rig.hubUsername
+  ]
+}
+
+/** rigEnv() with the Docker Hub stand-in's password where the CLI reads it, and `extra`. */
+export function rigCliEnv(rig: Rig = loadRig(), extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return rigEnv(rig, { CONVOX_BUILD_DOCKER_HUB_PASSWORD: rig.hubPassword, ...extra })
+}

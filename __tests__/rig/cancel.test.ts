@@ -10,10 +10,9 @@ import path from 'node:path'
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js'
 import { EXAMPLES } from '../helpers/engine-plan.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
-import { loadRig, REPO_ROOT, rigEnv } from '../helpers/rig.js'
+import { CLI, loadRig, rigCliEnv, rigCliFlags } from '../helpers/rig.js'
 
 const rig = loadRig()
-const CLI = path.join(REPO_ROOT, 'dist', 'cli.js')
 let work: string
 let proxy: FaultProxy
 let rack: RackServer
@@ -62,14 +61,7 @@ async function start(
       'build',
       '--app',
       'cancel',
-      '--engine',
-      'buildctl',
-      '--buildkit-host',
-      rig.buildkitHost,
-      '--docker-hub-registry',
-      rig.hubRegistry,
-      '--docker-hub-username',
-      rig.hubUsername,
+      ...rigCliFlags(rig),
       '--git-sha',
       '0123456789abcdef0123456789abcdef01234567',
       '--build-args',
@@ -78,13 +70,11 @@ async function start(
     ],
     {
       cwd: app,
-      env: {
-        ...rigEnv(rig),
+      env: rigCliEnv(rig, {
         TMPDIR: tmp,
-        CONVOX_BUILD_DOCKER_HUB_PASSWORD: rig.hubPassword,
         CONVOX_BUILD_REGISTRY_PASSWORD: rig.registryPassword,
         ...env
-      },
+      }),
       stdio: ['ignore', 'pipe', 'pipe']
     }
   )

@@ -12,10 +12,11 @@ import { parseReference } from '../../src/core/registry/reference.js'
 import { appendLine, exampleApp, type ExampleApp } from '../helpers/pipeline.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
 import {
+  CLI,
   loadRig,
-  REPO_ROOT,
   registryCreds,
-  rigEnv,
+  rigCliEnv,
+  rigCliFlags,
   rigLogins,
   skopeo,
   uniqueRepo
@@ -59,16 +60,9 @@ async function machine(
   const child = spawn(
     process.execPath,
     [
-      path.join(REPO_ROOT, 'dist', 'cli.js'),
+      CLI,
       'build',
-      '--engine',
-      'buildctl',
-      '--buildkit-host',
-      rig.buildkitHost,
-      '--docker-hub-registry',
-      rig.hubRegistry,
-      '--docker-hub-username',
-      rig.hubUsername,
+      ...rigCliFlags(rig),
       '--build-args',
       'BUILD_GIT_SHA',
       '--build-args',
@@ -77,7 +71,7 @@ async function machine(
     ],
     {
       cwd: dir,
-      env: { ...rigEnv(rig), CONVOX_BUILD_DOCKER_HUB_PASSWORD: rig.hubPassword, ...env },
+      env: rigCliEnv(rig, env),
       stdio: ['ignore', 'pipe', 'pipe']
     }
   )

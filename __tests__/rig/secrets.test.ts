@@ -17,7 +17,16 @@ import { parseReference, withDigest } from '../../src/core/registry/reference.js
 import { runAction, shownLines } from '../helpers/action-runner.js'
 import { EXAMPLES } from '../helpers/engine-plan.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
-import { loadRig, REPO_ROOT, rigEnv, rigLogins, uniqueRepo } from '../helpers/rig.js'
+import {
+  CLI,
+  loadRig,
+  REPO_ROOT,
+  rigCliEnv,
+  rigCliFlags,
+  rigEnv,
+  rigLogins,
+  uniqueRepo
+} from '../helpers/rig.js'
 
 const rig = loadRig()
 const USER_SECRET = 'npm-T0ken-9f8e7d6c5b4a39281706'
@@ -206,7 +215,7 @@ describe.each(['buildctl', 'buildx'] as const)('every secret, %s engine', engine
     app = await secretApp(`${engine}-${Date.now()}`)
     outcome = await runWatched(
       [
-        path.join(REPO_ROOT, 'dist', 'cli.js'),
+        CLI,
         'build',
         '--json',
         '--app',
@@ -302,7 +311,7 @@ describe('registry credentials go to their registry only', () => {
       await cp(EXAMPLES, app, { recursive: true })
       const r = await runWatched(
         [
-          path.join(REPO_ROOT, 'dist', 'cli.js'),
+          CLI,
           'build',
           '--app',
           'refused',
@@ -384,25 +393,18 @@ describe('secrets kept apart, and what the search finds', () => {
   const cli = (app: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
     runWatched(
       [
-        path.join(REPO_ROOT, 'dist', 'cli.js'),
+        CLI,
         'build',
         '--app',
         'secrets',
-        '--engine',
-        'buildctl',
-        '--buildkit-host',
-        rig.buildkitHost,
-        '--docker-hub-registry',
-        rig.hubRegistry,
-        '--docker-hub-username',
-        rig.hubUsername,
+        ...rigCliFlags(rig),
         '--git-sha',
         '0123456789abcdef0123456789abcdef01234567',
         ...args
       ],
       {
         cwd: app,
-        env: { ...rigEnv(rig), CONVOX_BUILD_DOCKER_HUB_PASSWORD: rig.hubPassword, ...env }
+        env: rigCliEnv(rig, env)
       }
     )
 
