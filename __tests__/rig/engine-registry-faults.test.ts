@@ -7,13 +7,12 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { buildPlan } from '../../src/core/engine/index.js'
 import { isRegistryWriteRace } from '../../src/core/engine/scheduler.js'
-import { spawnExec } from '../../src/core/exec.js'
 import { RegistryClient } from '../../src/core/registry/client.js'
 import { parseReference } from '../../src/core/registry/reference.js'
-import { makePlan, rigEngineSettings } from '../helpers/engine-plan.js'
+import { makePlan, rigEngineSettings, rigRunEnvironment } from '../helpers/engine-plan.js'
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js'
 import { captureLogger } from '../helpers/logger.js'
-import { loadRig, rigEnv, rigLogins } from '../helpers/rig.js'
+import { loadRig, rigLogins } from '../helpers/rig.js'
 
 const rig = loadRig()
 let proxy: FaultProxy
@@ -50,15 +49,7 @@ async function buildThroughProxy(salt: string) {
   })
   const log = captureLogger()
   const tempDir = await mkdtemp(path.join(root, 'run-'))
-  const run = buildPlan(plan, settings, {
-    env: rigEnv(rig),
-    logger: log.logger,
-    secrets: log.secrets,
-    exec: spawnExec,
-    github: false,
-    tempDir,
-    localCacheDir: path.join(tempDir, 'cache')
-  })
+  const run = buildPlan(plan, settings, rigRunEnvironment(rig, log, tempDir))
   const outcome = await run.then(
     r => ({ result: r, error: undefined }),
     (e: Error) => ({ result: undefined, error: e })
