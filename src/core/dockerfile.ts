@@ -117,6 +117,13 @@ const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\
 const LEADING_SPACE = new RegExp(`^${GO_SPACE.source}+`)
 const TRAILING_SPACE = new RegExp(`${GO_SPACE.source}+$`)
 const WORD_SPLIT = /[\t\v\f\r ]+/
+/** A line continued by the escape token (setEscapeToken), for each token a directive allows. */
+const CONTINUATION: Record<string, RegExp> = Object.fromEntries(
+  ['\\', '`'].map(c => {
+    const e = '\\' + c
+    return [c, new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`)]
+  })
+)
 
 function trimSpace(s: string): string {
   return s.replace(LEADING_SPACE, '').replace(TRAILING_SPACE, '')
@@ -152,21 +159,21 @@ export function parseDockerfile(
   // Parser directives (directives.go DirectiveParser): `# name=value` lines at the very top.
   let directivesDone = false
   const seen = new Set<string>()
-  const directive = (line: string, n: number): boolean => {
-    if (directivesDone) return false
+  const directive = (line: string, n: number): void => {
+    if (directivesDone) return
     if (!line.startsWith('#')) {
       directivesDone = true
-      return false
+      return
     }
     const m = DIRECTIVE.exec(line.slice(1).replace(LEADING_SPACE, ''))
     const name = (m?.[1] ?? '').toLowerCase()
     if (!m || !['syntax', 'escape', 'check'].includes(name)) {
       directivesDone = true
-      return false
+      return
     }
     if (seen.has(name)) {
       problems.push({ line: n, message: `only one ${name} parser directive can be used` })
-      return true
+      return
     }
     seen.add(name)
     if (name === 'escape') {
@@ -175,14 +182,9 @@ export function parseDockerfile(
         problems.push({ line: n, message: `invalid escape token '${v}' does not match \` or \\` })
       } else model.escape = v
     }
-    return true
-  }
-  const continuation = (): RegExp => {
-    const e = '\\' + model.escape
-    return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`)
   }
   const trimContinuation = (s: string): [string, boolean] => {
-    const re = continuation()
+    const re = CONTINUATION[model.escape]!
     return re.test(s) ? [s.replace(re, '$1'), false] : [s, true]
   }
 
@@ -199,11 +201,9 @@ export function parseDockerfile(
     const startLine = first.number
     let [buf, isEnd] = trimContinuation(bytes)
     if (isEnd && buf.length === 0) continue
-    let endLine = startLine
     while (!isEnd && i < lines.length) {
       const next = lines[i]!
       i++
-      endLine = next.number
       const b = trimNewline(next.text)
       directive(b, next.number)
       if (isComment(next.text)) continue
@@ -217,12 +217,14 @@ export function parseDockerfile(
     // ONBUILD's trigger is parsed as an instruction of its own (parseSubCommand).
     const sub = cmd === 'onbuild' && node.args !== '' ? splitCommand(node.args, model.escape) : null
     const heredocNode = sub ?? node
-    const isJson = (n: typeof node): boolean =>
-      JSON_INSTRUCTIONS.has(n.cmd.toLowerCase()) && jsonArray(n.args) !== null
+    const jsonOf = (n: typeof node): ReturnType<typeof jsonArray> =>
+      JSON_INSTRUCTIONS.has(n.cmd.toLowerCase()) ? jsonArray(n.args) : null
+    const json = jsonOf(node)
+    const subJson = sub ? jsonOf(sub) : null
     const heredocs: string[] = []
     if (
       HEREDOC_INSTRUCTIONS.has(heredocNode.cmd.toLowerCase()) &&
-      !isJson(heredocNode) &&
+      (sub ? subJson : json) === null &&
       buf.includes('<<')
     ) {
       for (const h of heredocsFromLine(buf)) {
@@ -230,7 +232,6 @@ export function parseDockerfile(
         while (i < lines.length) {
           const l = lines[i]!
           i++
-          endLine = l.number
           let candidate = trimNewline(l.text)
           if (h.chomp) candidate = candidate.replace(/^\t+/, '')
           if (candidate === h.name) {
@@ -246,15 +247,11 @@ export function parseDockerfile(
       }
     }
     any = true
-    void endLine
     const problem = (message: string): void => void problems.push({ line: startLine, message })
-    for (const n of [node, ...(sub ? [sub] : [])]) {
-      for (const j of [n]) {
-        if (JSON_INSTRUCTIONS.has(j.cmd.toLowerCase()) && jsonArray(j.args) === 'not strings') {
-          problem(`${j.cmd.toUpperCase()}: the JSON form must be an array of strings`)
-        }
-      }
-    }
+    const notStrings = (n: typeof node): void =>
+      problem(`${n.cmd.toUpperCase()}: the JSON form must be an array of strings`)
+    if (json === 'not strings') notStrings(node)
+    if (sub && subJson === 'not strings') notStrings(sub)
     if (!INSTRUCTIONS.has(cmd)) {
       problem(`unknown instruction: ${node.cmd}`)
       continue
@@ -269,7 +266,7 @@ export function parseDockerfile(
     if (node.args === '' && NEEDS_ARGS[cmd]) problem(NEEDS_ARGS[cmd]!)
     if (
       (cmd === 'copy' || cmd === 'add') &&
-      !isJson(node) &&
+      json === null &&
       node.args.split(WORD_SPLIT).length < 2
     ) {
       problem(
