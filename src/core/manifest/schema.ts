@@ -21,7 +21,7 @@ import {
   type GoType,
   type Rec
 } from './decode.js'
-import { goFloatText, goTypeName, type GMap, type GScalar, type GVal } from './yaml.js'
+import { goFloatText, goTypeName, LIMITS, type GMap, type GScalar, type GVal } from './yaml.js'
 
 /** A name-keyed item of a MapSlice (services, resources, balancers, timers, balancer ports). */
 export interface Named<T> {
@@ -42,14 +42,14 @@ export function atOf(r: unknown, key?: string): number | undefined {
 export function goAtoi(s: string): number | string {
   if (!/^[+-]?[0-9]+$/.test(s)) return `strconv.Atoi: parsing ${JSON.stringify(s)}: invalid syntax`
   const n = BigInt(s)
-  if (n > (1n << 63n) - 1n || n < -(1n << 63n)) {
+  if (n > LIMITS.INT64_MAX || n < -LIMITS.INT64_MAX - 1n) {
     return `strconv.Atoi: parsing ${JSON.stringify(s)}: value out of range`
   }
   return Number(n)
 }
 
 function isGoInt(v: GVal | undefined): v is GScalar & { int: bigint } {
-  return v?.kind === 'int' && v.int !== undefined && v.int <= (1n << 63n) - 1n
+  return v?.kind === 'int' && v.int !== undefined && v.int <= LIMITS.INT64_MAX
 }
 
 /** unmarshalMapSlice (yaml.go): ordered items, each value remarshalled into T, named by its key. */

@@ -102,7 +102,7 @@ function parseGoInt(s: string): bigint | null {
 
 /** A Go-parsable decimal float (strconv.ParseFloat on yamlStyleFloat's shape). */
 function parseGoFloat(s: string): number | null {
-  if (!/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(s)) return null
+  if (!YAML_STYLE_FLOAT.test(s)) return null
   return Number(s)
 }
 
@@ -130,10 +130,8 @@ export function resolvePlain(text: string, at: number): GScalar {
   const plain = text.replace(/_/g, '')
   const i = parseGoInt(plain)
   if (i !== null) return { kind: 'int', text, tag: '!!int', int: i, at }
-  if (YAML_STYLE_FLOAT.test(plain)) {
-    const f = parseGoFloat(plain)
-    if (f !== null) return { kind: 'float', text, tag: '!!float', float: f, at }
-  }
+  const float = parseGoFloat(plain)
+  if (float !== null) return { kind: 'float', text, tag: '!!float', float, at }
   const bin = /^(-?)0b([01]+)$/.exec(plain)
   if (bin) {
     const v = BigInt('0b' + bin[2]) * (bin[1] ? -1n : 1n)
