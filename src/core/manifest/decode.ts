@@ -188,13 +188,35 @@ export class Decoder {
   /** Unmarshalling into interface{}: a map's last value per key, merges expanded. */
   generic(v: GMap, path: string): Map<string, GVal> {
     const out = new Map<string, GVal>()
-    this.entries(v, path, (key, value) => {
-      if (key.kind === 'map' || key.kind === 'seq') {
-        this.fail(key.at, `${path}: invalid map key`)
-        return
-      }
-      out.set(keyId(key), value)
-    })
+    for (const [id, e] of this.lastEntries(v, path, { strict: true })) out.set(id, e.value)
+    return out
+  }
+
+  /**
+   * A map's last entry per key (by keyId), merges expanded, in the order of those last entries.
+   * Map and seq keys fail when `strict`, else are left out; `value` maps every value met.
+   */
+  lastEntries(
+    v: GMap,
+    path: string,
+    o: { strict?: boolean; marshalled?: boolean; value?: (v: GVal) => GVal } = {}
+  ): Map<string, { key: GScalar; value: GVal }> {
+    const out = new Map<string, { key: GScalar; value: GVal }>()
+    this.entries(
+      v,
+      path,
+      (key, value) => {
+        if (key.kind === 'map' || key.kind === 'seq') {
+          if (o.strict) this.fail(key.at, `${path}: invalid map key`)
+          return
+        }
+        const id = keyId(key)
+        out.delete(id)
+        out.set(id, { key, value: o.value ? o.value(value) : value })
+      },
+      0,
+      o.marshalled
+    )
     return out
   }
 }
@@ -279,14 +301,13 @@ export function expand(v: GVal, d: Decoder, path: string, depth = 0): GVal {
   if (!d.step(v.at) || depth > 200) return { kind: 'null', text: 'null', tag: '!!null', at: v.at }
   if (v.kind === 'seq') return { ...v, items: v.items.map(i => expand(i, d, path, depth + 1)) }
   if (v.kind !== 'map') return remarshalScalar(v)
-  const byKey = new Map<string, GEntry>()
-  d.entries(v, path, (key, value) => {
-    if (key.kind === 'map' || key.kind === 'seq') return
-    const k = remarshalScalar(key)
-    byKey.delete(keyId(key))
-    byKey.set(keyId(key), { key: k, value: expand(value, d, path, depth + 1), merge: false })
-  })
-  return { ...v, entries: [...byKey.values()] }
+  const last = d.lastEntries(v, path, { value: x => expand(x, d, path, depth + 1) })
+  const entries = [...last.values()].map(e => ({
+    key: remarshalScalar(e.key),
+    value: e.value,
+    merge: false
+  }))
+  return { ...v, entries }
 }
 
 export { goTypeName }

@@ -31,7 +31,7 @@ export function attributes(root: GVal | null, d: Decoder): Set<string> {
   const walk = (v: GVal, prefix: string, depth: number): void => {
     if (v.kind !== 'map' || depth > 64) return
     // Each level below the top is marshalled and read again (yamlAttributes recurses on text).
-    for (const [, e] of genericEntries(v, d, depth > 0)) {
+    for (const e of d.lastEntries(v, '', { marshalled: depth > 0 }).values()) {
       const k = e.key
       let name: string
       if (k.kind === 'str') name = k.text
@@ -44,27 +44,6 @@ export function attributes(root: GVal | null, d: Decoder): Set<string> {
   }
   if (root) walk(root, '', 0)
   return out
-}
-
-function genericEntries(
-  v: GVal & { kind: 'map' },
-  d: Decoder,
-  marshalled: boolean
-): Map<string, { key: GVal; value: GVal }> {
-  const m = new Map<string, { key: GVal; value: GVal }>()
-  d.entries(
-    v,
-    '',
-    (key, value) => {
-      if (key.kind === 'map' || key.kind === 'seq') return
-      const id = `${key.kind}:${key.kind === 'int' ? String(key.int) : key.text}`
-      m.delete(id)
-      m.set(id, { key, value })
-    },
-    0,
-    marshalled
-  )
-  return m
 }
 
 function rec(v: unknown): Rec {
