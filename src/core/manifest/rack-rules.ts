@@ -64,6 +64,11 @@ export function rackRules(decoded: Decoded, attrs: Set<string>): RackProblem[] {
   const problems: RackProblem[] = []
   const m = decoded.manifest
   const at = (r: unknown, key?: string): number => atOf(r, key) ?? decoded.at
+  /** As at, but `fallback` where that would be the document's offset. */
+  const atOr = (fallback: number, r: unknown, key?: string): number => {
+    const where = at(r, key)
+    return where === decoded.at ? fallback : where
+  }
   const fail = (where: number, message: string): void => void problems.push({ at: where, message })
   const services = decoded.services
   const serviceNames = new Set(services.map(x => x.name))
@@ -153,7 +158,7 @@ export function rackRules(decoded: Decoded, attrs: Set<string>): RackProblem[] {
       : agent || singleton
         ? 0
         : 50
-    const dAt = at(dep) === decoded.at ? svc.at : at(dep)
+    const dAt = atOr(svc.at, dep)
     if (!NAME.test(name)) fail(svc.at, `service name ${name} invalid, ${NAME_RULE}`)
     if (dmin < 0) fail(dAt, `service ${name} deployment minimum can not be less than 0`)
     if (dmin > 100) fail(dAt, `service ${name} deployment minimum can not be greater than 100`)
@@ -197,7 +202,7 @@ export function rackRules(decoded: Decoded, attrs: Set<string>): RackProblem[] {
       if (!configIds.has(s(cm.id)))
         fail(at(cm), `service ${name}: config id: '${s(cm.id)}' not found`)
     }
-    scaleRules(svc, agent, attrs, at(v, 'scale') === decoded.at ? svc.at : at(v, 'scale'), fail)
+    scaleRules(svc, agent, attrs, atOr(svc.at, v, 'scale'), fail)
   }
 
   // Timers (schedules as ApplyCompatibility leaves them: `?` fields become `*`, 5 fields kept).
@@ -206,7 +211,7 @@ export function rackRules(decoded: Decoded, attrs: Set<string>): RackProblem[] {
     const svc = s(t.value.service)
     if (!serviceNames.has(svc)) {
       fail(
-        at(t.value, 'service') === decoded.at ? t.at : at(t.value, 'service'),
+        atOr(t.at, t.value, 'service'),
         `timer ${t.name} references a service that does not exist: ${svc}`
       )
     }
