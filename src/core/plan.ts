@@ -169,7 +169,7 @@ export async function createPlan(
   }
   if (problems.length > 0 || !manifest) throw new UserError(problems)
 
-  return assemble(settings, context, buildId, manifest, dockerfiles, requested, logger)
+  return assemble(settings, context, buildId, manifest, dockerfiles, requested, auth, logger)
 }
 
 interface Dockerfile {
@@ -186,6 +186,8 @@ function assemble(
   manifest: Manifest,
   dockerfiles: Map<string, Dockerfile>,
   requested: BuildArg[],
+  /** BUILD_AUTH among the requested build args. */
+  auth: BuildArg | undefined,
   logger: Logger
 ): Plan {
   const problems: Problem[] = []
@@ -265,7 +267,6 @@ function assemble(
   }
 
   if (problems.length > 0) throw new UserError(problems)
-  const auth = requested.find(a => a.name === BUILD_AUTH)
   return {
     app: settings.app,
     buildId,
