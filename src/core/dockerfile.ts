@@ -139,10 +139,10 @@ interface Line {
   number: number
 }
 
+type ParsedDockerfile = DockerfileModel & { problems: ScanProblem[] }
+
 /** Parses Dockerfile text the way BuildKit does; what BuildKit rejects is returned as problems. */
-export function parseDockerfile(
-  text: string
-): DockerfileModel & { problems: { line: number; message: string }[] } {
+export function parseDockerfile(text: string): ParsedDockerfile {
   const problems: ScanProblem[] = []
   const model: DockerfileModel = {
     escape: '\\',
@@ -150,7 +150,7 @@ export function parseDockerfile(
     globalArgs: [],
     stages: []
   }
-  const done = (): DockerfileModel & { problems: ScanProblem[] } => ({ ...model, problems })
+  const done = (): ParsedDockerfile => ({ ...model, problems })
   // scanLines keeps line endings; the last line may have none.
   const raw = text.replace(/^\uFEFF/, '').split(/(?<=\n)/)
   const lines: Line[] = raw.map((t, i) => ({ text: t, number: i + 1 }))
@@ -403,7 +403,7 @@ function builderFlags(line: string, escape: string): { args: string; flags: stri
 }
 
 /** parseJSON: the strings of a JSON array, 'not strings' for an array of other things, else null. */
-function jsonArray(args: string): string[] | 'not strings' | null {
+export function jsonArray(args: string): string[] | 'not strings' | null {
   const rest = args.replace(LEADING_SPACE, '')
   if (!rest.startsWith('[')) return null
   let parsed: unknown
@@ -733,6 +733,19 @@ export function scanDockerfile(text: string): DockerfileInfo & { problems: ScanP
   return { ...dockerfileInfo(model), problems: model.problems }
 }
 
+/** Each file's last parse and its text (the plan, then the reuse key, read the same Dockerfile). */
+const parses = new Map<string, { text: string; parsed: ParsedDockerfile }>()
+
+/** parseDockerfile of a file's text, parsed again only when the text is not what was last parsed. */
+export function parseDockerfileOf(file: string, text: string): ParsedDockerfile {
+  const last = parses.get(file)
+  if (last?.text === text) return last.parsed
+  const parsed = parseDockerfile(text)
+  if (parses.size >= 100) parses.clear()
+  parses.set(file, { text, parsed })
+  return parsed
+}
+
 /** Reads and parses a Dockerfile; `shown` names it in errors (relative to the working directory). */
 export function readDockerfileModel(file: string, shown: string): DockerfileModel {
   let text: string
@@ -746,7 +759,7 @@ export function readDockerfileModel(file: string, shown: string): DockerfileMode
         code === 'ENOENT' ? 'Dockerfile does not exist' : `Dockerfile cannot be read (${code})`
     })
   }
-  const { problems, ...model } = parseDockerfile(text)
+  const { problems, ...model } = parseDockerfileOf(file, text)
   if (problems.length > 0) {
     throw new UserError(
       problems.map(p => ({ file: shown, line: p.line, col: 1, message: p.message }))

@@ -6,7 +6,7 @@ import type { Exec } from '../exec.js'
 import type { BuildSpec } from '../plan.js'
 import { contextDigest } from './context.js'
 import { readIgnoreFile } from './dockerignore.js'
-import { parseDockerfile, resolveFrom, type DockerfileModel } from '../dockerfile.js'
+import { jsonArray, parseDockerfileOf, resolveFrom, type DockerfileModel } from '../dockerfile.js'
 
 /** Bumped when what goes into a key changes: old keys then never match. */
 const KEY_VERSION = 1
@@ -48,7 +48,8 @@ export async function buildKey(spec: BuildSpec, o: KeyOptions): Promise<BuildKey
     }
   }
   const dockerfile = readFileSync(spec.dockerfilePath)
-  const model = parseDockerfile(dockerfile.toString('utf8'))
+  // The plan parsed the same text: that parse is reused.
+  const model = parseDockerfileOf(spec.dockerfilePath, dockerfile.toString('utf8'))
   const remote = remoteSource(model)
   if (remote) {
     return { key: null, reason: `its Dockerfile adds ${remote}, unknown before building` }
@@ -143,16 +144,9 @@ function remoteSource(model: DockerfileModel): string | null {
 
 /** The sources of an ADD (every word but the destination), in shell or JSON form. */
 function addSources(text: string): string[] {
-  const t = text.trim()
-  if (t.startsWith('[')) {
-    try {
-      const list: unknown = JSON.parse(t)
-      if (Array.isArray(list)) return list.slice(0, -1).map(String)
-    } catch {
-      // not JSON: BuildKit reads it as shell form
-    }
-  }
-  return t.split(/\s+/).slice(0, -1)
+  const json = jsonArray(text)
+  // Not JSON: BuildKit reads it as shell form.
+  return (Array.isArray(json) ? json : text.trim().split(/\s+/)).slice(0, -1)
 }
 
 /** The tag recording a key on a service's image: `<service>.<key>`, at most 128 characters. */
