@@ -658,7 +658,7 @@ export function resolveFrom(
 }
 
 /** shell/lex.go ProcessWord: quotes removed, `$X`, `${X}`, `${X:-w}`, `${X-w}`, `${X:+w}`, `${X+w}`. */
-export function expandWord(word: string, env: Map<string, string>): string {
+function expandWord(word: string, env: Map<string, string>): string {
   let out = ''
   let quote = ''
   for (let p = 0; p < word.length; p++) {

@@ -2,7 +2,6 @@
 // mappingStruct, mappingSlice, merge), over the values of yaml.ts. Type mismatches are collected
 // (yaml.v2's terrors), failures of custom UnmarshalYAML methods too: the rack fails on either.
 import {
-  goTypeName,
   isNull,
   LIMITS,
   remarshalScalar,
@@ -222,7 +221,7 @@ export class Decoder {
 }
 
 /** Identity of a key in a map[interface{}]interface{}: its Go type and value. */
-export function keyId(k: GScalar): string {
+function keyId(k: GScalar): string {
   switch (k.kind) {
     case 'str':
       return 's:' + k.text
@@ -309,5 +308,3 @@ export function expand(v: GVal, d: Decoder, path: string, depth = 0): GVal {
   }))
   return { ...v, entries }
 }
-
-export { goTypeName }

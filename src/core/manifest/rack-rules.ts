@@ -3,10 +3,9 @@
 // values schema.ts decoded. Missing app environment (`required env: X`) is left out on purpose:
 // the rack's build has the app's env, a CI runner does not, and it is no build error.
 import { isIP } from 'node:net'
-import { AT, type Rec } from './decode.js'
+import type { Decoder, Rec } from './decode.js'
 import { atOf, type Named, type Scale } from './schema.js'
 import type { GVal } from './yaml.js'
-import type { Decoder } from './decode.js'
 
 export interface RackProblem {
   at: number
@@ -14,7 +13,7 @@ export interface RackProblem {
 }
 
 /** validate.go NameValidator. */
-export const NAME = /^[a-z][a-z0-9-]*$/
+const NAME = /^[a-z][a-z0-9-]*$/
 const NAME_RULE = 'must contain only lowercase alphanumeric and dashes'
 const RESERVED_LABELS = new Set(['system', 'rack', 'app', 'name', 'service', 'release', 'type'])
 
@@ -463,7 +462,7 @@ function budgetRules(
 }
 
 /** time.ParseDuration: nanoseconds, or null when Go rejects it. */
-export function goDuration(text: string): number | null {
+function goDuration(text: string): number | null {
   let s = text
   let sign = 1
   if (s.startsWith('-') || s.startsWith('+')) {
@@ -500,7 +499,7 @@ export function goDuration(text: string): number | null {
 }
 
 /** net.ParseCIDR. */
-export function isCidr(s: string): boolean {
+function isCidr(s: string): boolean {
   const i = s.indexOf('/')
   if (i < 0) return false
   const addr = s.slice(0, i)
@@ -531,7 +530,7 @@ function prometheusUrlProblem(raw: string): string | null {
 }
 
 /** resource.ParseQuantity's accepted shapes. */
-export function isQuantity(s: string): boolean {
+function isQuantity(s: string): boolean {
   return /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$/.test(s)
 }
 
@@ -645,5 +644,3 @@ function pullSecretProblem(p: Rec): string | null {
   if (!pw && !env) return 'password or passwordEnv is required'
   return null
 }
-
-export { AT }

@@ -21,7 +21,7 @@ import {
   type GoType,
   type Rec
 } from './decode.js'
-import { goFloatText, goTypeName, LIMITS, type GMap, type GScalar, type GVal } from './yaml.js'
+import { goFloatText, goTypeName, LIMITS, type GScalar, type GVal } from './yaml.js'
 
 /** A name-keyed item of a MapSlice (services, resources, balancers, timers, balancer ports). */
 export interface Named<T> {
@@ -39,7 +39,7 @@ export function atOf(r: unknown, key?: string): number | undefined {
 }
 
 /** strconv.Atoi: the number, or the rack's error text. */
-export function goAtoi(s: string): number | string {
+function goAtoi(s: string): number | string {
   if (!/^[+-]?[0-9]+$/.test(s)) return `strconv.Atoi: parsing ${JSON.stringify(s)}: invalid syntax`
   const n = BigInt(s)
   if (n > LIMITS.INT64_MAX || n < -LIMITS.INT64_MAX - 1n) {
@@ -778,6 +778,3 @@ export const MANIFEST = struct('manifest.Manifest', {
   services: mapSliceOf('manifest.Services', SERVICE),
   timers: mapSliceOf('manifest.Timers', TIMER)
 })
-
-export { AT }
-export type { GMap }

@@ -107,7 +107,7 @@ function parseGoFloat(s: string): number | null {
 }
 
 /** yaml.v2 resolve() for an untagged plain scalar. */
-export function resolvePlain(text: string, at: number): GScalar {
+function resolvePlain(text: string, at: number): GScalar {
   const known = MAP_VALUES[text]
   if (known) {
     return {
