@@ -22,7 +22,7 @@ import {
   type ManifestJson,
   type RegistryClient
 } from '../registry/client.js'
-import { formatPlatform, imageManifests, pickPlatforms } from '../registry/platforms.js'
+import { choosePlatforms, formatPlatform } from '../registry/platforms.js'
 import { formatReference, withDigest, type ImageReference } from '../registry/reference.js'
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name'
@@ -152,18 +152,10 @@ async function archiveContent(
   }
   if (!isIndexMediaType(source.mediaType)) return plain(source)
 
-  const picked = platforms.length > 0 ? pickPlatforms(source.json, platforms) : undefined
-  if (picked && picked.images.length === 0) {
-    throw new Error(
-      `${what} has no ${platforms.join(' or ')} image (it has ${picked.available.join(', ') || 'none'})`
-    )
-  }
-  const images = picked?.images ?? imageManifests(source.json)
-  const kept = picked?.kept ?? source.json.manifests ?? []
-  if (picked && !picked.whole && images.length === 1) {
-    return plain(await fetch(images[0]!.digest))
-  }
-  let changed = source.mediaType !== MediaType.ociIndex || (picked !== undefined && !picked.whole)
+  const chosen = choosePlatforms(source.json, platforms, what)
+  if (chosen.single) return plain(await fetch(chosen.single.digest))
+  const { kept, images } = chosen
+  let changed = source.mediaType !== MediaType.ociIndex || !chosen.whole
   const descriptors: Descriptor[] = []
   let configDigest = ''
   for (const d of kept) {

@@ -7,7 +7,7 @@ import {
   type FetchedManifest,
   type RegistryClient
 } from './client.js'
-import { formatPlatform, imageManifests, pickPlatforms, samePlatform } from './platforms.js'
+import { choosePlatforms, formatPlatform, samePlatform } from './platforms.js'
 import {
   formatReference,
   withDigest,
@@ -67,21 +67,11 @@ export async function copyImage(
   const wanted = options.platforms ?? []
   let top = await client.getManifest(from)
   if (isIndexMediaType(top.mediaType)) {
-    const images = wanted.length > 0 ? pickPlatforms(top.json, wanted) : undefined
-    if (images && images.images.length === 0) {
-      throw new Error(
-        `${formatReference(from)} has no ${wanted.join(' or ')} image (it has ${images.available.join(', ') || 'none'})`
-      )
-    }
-    const kept = images?.images ?? imageManifests(top.json)
-    result.missing = images?.missing ?? []
-    result.platforms = kept.map(d => formatPlatform(d.platform ?? {}))
-    if (images && !images.whole) {
-      top =
-        kept.length === 1
-          ? await client.getManifest(withDigest(from, kept[0]!.digest))
-          : subIndex(top, images.kept)
-    }
+    const chosen = choosePlatforms(top.json, wanted, formatReference(from))
+    result.missing = chosen.missing
+    result.platforms = chosen.images.map(d => formatPlatform(d.platform ?? {}))
+    if (chosen.single) top = await client.getManifest(withDigest(from, chosen.single.digest))
+    else if (!chosen.whole) top = subIndex(top, chosen.kept)
   }
   await copyTree(client, from, to, top, options, result)
   if (!isIndexMediaType(top.mediaType) && result.platforms.length === 0 && wanted.length > 0) {

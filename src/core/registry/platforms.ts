@@ -108,3 +108,38 @@ export function pickPlatforms(index: ManifestJson, platforms: string[]): PickedP
     whole: kept.length === all.length
   }
 }
+
+export interface ChosenPlatforms {
+  /** Kept descriptors in the index's order (attestations with their images). */
+  kept: Descriptor[]
+  /** The kept image manifests (no attestations). */
+  images: Descriptor[]
+  /** Platforms asked for that the index does not have. */
+  missing: string[]
+  /** True when the index can be used as it is (no platforms asked for, or none left out). */
+  whole: boolean
+  /** The one image left when the index was cut down to it: used as its plain manifest. */
+  single?: Descriptor
+}
+
+/**
+ * What of an index serves `platforms` (empty: all of it). Throws, naming `what`, when it has none
+ * of them.
+ */
+export function choosePlatforms(
+  index: ManifestJson,
+  platforms: string[],
+  what: string
+): ChosenPlatforms {
+  if (platforms.length === 0) {
+    return { kept: index.manifests ?? [], images: imageManifests(index), missing: [], whole: true }
+  }
+  const { kept, images, missing, available, whole } = pickPlatforms(index, platforms)
+  if (images.length === 0) {
+    throw new Error(
+      `${what} has no ${platforms.join(' or ')} image (it has ${available.join(', ') || 'none'})`
+    )
+  }
+  const single = !whole && images.length === 1 ? images[0] : undefined
+  return { kept, images, missing, whole, single }
+}
