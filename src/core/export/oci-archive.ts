@@ -302,28 +302,39 @@ async function writeTo(
   produce: (writer: LayoutWriter) => Promise<void>
 ): Promise<LayoutWriter> {
   const writer = new LayoutWriter()
-  // Handled at once: the file may fail (ENOSPC) while produce is still waiting on the network;
-  // when it failed first, its error is the cause of produce's.
+  await packInto(writer.pack, [createWriteStream(file, { mode: 0o644 })], signal, () =>
+    produce(writer)
+  )
+  return writer
+}
+
+/**
+ * Runs `produce` (which adds the entries) while `pack` streams through `sink`, then finishes the
+ * tar; fails if either side fails.
+ */
+export async function packInto(
+  pack: tar.Pack,
+  sink: NodeJS.WritableStream[],
+  signal: AbortSignal | undefined,
+  produce: () => Promise<void>
+): Promise<void> {
+  // Handled at once: the sink may fail (ENOSPC, a signal) while produce is still waiting on the
+  // network; when it failed first, its error is the cause of produce's.
   let sinkFailure: Error | undefined
-  const sunk = pipeline(
-    writer.pack as unknown as Readable,
-    createWriteStream(file, { mode: 0o644 }),
-    { signal }
-  ).catch((e: unknown) => {
+  const sunk = pipeline([pack as unknown as Readable, ...sink], { signal }).catch((e: unknown) => {
     sinkFailure ??= e as Error
   })
   try {
-    await produce(writer)
-    writer.pack.finalize()
+    await produce()
+    pack.finalize()
   } catch (e) {
     const cause = sinkFailure ?? e
-    writer.pack.destroy(e as Error)
+    pack.destroy(e as Error)
     await sunk
     throw cause
   }
   await sunk
   if (sinkFailure) throw sinkFailure
-  return writer
 }
 
 /**

@@ -13,7 +13,12 @@ import type { RegistryClient } from '../registry/client.js'
 import type { ImageReference } from '../registry/reference.js'
 import { throwIfCancelled } from '../interrupt.js'
 import { checkTargetFile, writeAtomically } from '../target-file.js'
-import { repackOciArchive, writeArchiveFromRegistry, type ArchiveResult } from './oci-archive.js'
+import {
+  packInto,
+  repackOciArchive,
+  writeArchiveFromRegistry,
+  type ArchiveResult
+} from './oci-archive.js'
 import { serializeRecord, type BuildRecord } from './record.js'
 
 /** Where a service's image comes from: the registry it was pushed to, or BuildKit's OCI tar. */
@@ -102,36 +107,17 @@ async function packTarball(
   options: ExportOptions
 ): Promise<void> {
   const pack = tar.pack()
-  const gzip = createGzip({ level: options.gzipLevel ?? zlib.Z_BEST_SPEED })
-  const sink = pipeline(
-    pack as unknown as Readable,
-    gzip,
-    createWriteStream(file, { mode: 0o644 }),
-    {
-      signal: options.signal
-    }
-  )
-  // A failing sink (ENOSPC, a signal) must not leave a rejection nobody awaits; when it failed
-  // first, its error is the cause.
-  let sinkFailure: Error | undefined
-  const sunk = sink.catch((e: unknown) => {
-    sinkFailure ??= e as Error
-  })
-  try {
+  const sink = [
+    createGzip({ level: options.gzipLevel ?? zlib.Z_BEST_SPEED }),
+    createWriteStream(file, { mode: 0o644 })
+  ]
+  await packInto(pack, sink, options.signal, async () => {
     await addEntry(pack, 'build.json', Buffer.from(serializeRecord(record)), 0o600)
     for (const f of files) {
       const { size } = await stat(f)
       await addEntry(pack, path.basename(f), createReadStream(f), 0o644, size)
     }
-    pack.finalize()
-  } catch (e) {
-    const cause = sinkFailure ?? e
-    pack.destroy(e as Error)
-    await sunk
-    throw cause
-  }
-  await sunk
-  if (sinkFailure) throw sinkFailure
+  })
 }
 
 /** One tar entry from bytes or a stream; rejects (never throws later) on any error of either side. */
