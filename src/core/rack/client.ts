@@ -450,7 +450,8 @@ export class RackClient {
     return found[0]
   }
 
-  private async findRelease(app: string, build: string): Promise<RackRelease | undefined> {
+  /** The release of `build` among the app's latest releases. */
+  async findRelease(app: string, build: string): Promise<RackRelease | undefined> {
     return (await this.releaseList(app, LOOKUP_LIMIT)).find(r => r.build === build)
   }
 

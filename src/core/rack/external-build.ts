@@ -126,7 +126,7 @@ export async function completeExternalBuild(
   }
   try {
     const logs = await client.objectStore(app, `build/${buildId}/logs`, client.scrub(options.logs))
-    const existing = (await client.releaseList(app, 20)).find(r => r.build === buildId)
+    const existing = await client.findRelease(app, buildId)
     // exactly one release (the CLI's buildExternal makes a second one by mistake)
     const release = existing ?? (await client.releaseCreate(app, { build: buildId }))
     const entrypoint = Array.isArray(options.entrypoint)
