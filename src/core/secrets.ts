@@ -90,11 +90,7 @@ function encodedForms(value: string): string[] {
   forms.add(json)
   // Go's encoding/json (BuildKit's progress, the rack's answers) also escapes <, > and &.
   forms.add(json.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026'))
-  try {
-    forms.add(decodeURIComponent(value))
-  } catch {
-    // not URL-encoded
-  }
+  forms.add(safeDecode(value))
   return [...forms]
 }
 
