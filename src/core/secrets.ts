@@ -14,7 +14,7 @@ export const SECRET_INPUTS = [
 export const SECRET_LINE_INPUTS = ['secrets'] as const
 
 /** Shorter values are not redacted: `***` for every `a` would make logs unreadable. */
-export const MIN_SECRET_LENGTH = 3
+const MIN_SECRET_LENGTH = 3
 
 const MASK = '***'
 
@@ -110,7 +110,7 @@ export function addInputSecrets(redactor: Redactor, read: (name: string) => stri
 }
 
 /** CI variables holding tokens (never on argv, never printed), as each CI documents them. */
-export const CI_TOKEN_VARIABLES = [
+const CI_TOKEN_VARIABLES = [
   'ACTIONS_RUNTIME_TOKEN',
   'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
   'GITHUB_TOKEN',

@@ -406,7 +406,7 @@ function looksLikeHost(host: string): boolean {
  * The `registry` input as `host[:port]/path`: the host is required (a bare `acme/app` or
  * `ghcr.io` would otherwise mean a Docker Hub repository, and its password would go there).
  */
-export function normaliseRepository(value: string): string {
+function normaliseRepository(value: string): string {
   const { host, path } = bareHost(value)
   const example = 'give host[:port]/path, e.g. ghcr.io/acme/myapp or 127.0.0.1:5000/myapp'
   if (!looksLikeHost(host)) {
@@ -435,7 +435,7 @@ export function normaliseRepository(value: string): string {
 }
 
 /** The `docker-hub-registry` input: `docker.io` for Docker Hub (any alias), else a mirror's host. */
-export function normaliseHubRegistry(value: string): string {
+function normaliseHubRegistry(value: string): string {
   const { host, path } = bareHost(value)
   // `https://index.docker.io/v1/` is how docker config files name Docker Hub.
   if (DOCKER_HUB_ALIASES.includes(host)) return DOCKER_HUB

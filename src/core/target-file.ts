@@ -77,7 +77,7 @@ export async function checkTargetFile(file: string, input: string): Promise<void
  * Creates the parents of `file` one level at a time: a recursive mkdir never returns on some
  * pseudo filesystems (Node's recursive mkdir loops on /proc).
  */
-export async function makeParents(file: string, input: string): Promise<void> {
+async function makeParents(file: string, input: string): Promise<void> {
   const missing: string[] = []
   let dir = path.dirname(path.resolve(file))
   while ((await statOrNull(dir)) === null) {

@@ -39,15 +39,15 @@ import type {
   ReleasePromoteParams
 } from './types.js'
 
-export { RackAuthError, RackError, RackTlsError, type RackOutcome } from './transport.js'
+export { RackAuthError, RackError, RackTlsError } from './transport.js'
 
 export const DEFAULT_CONVOX_HOST = 'console.convox.com'
 /** Every API call: from connecting to the last byte of the answer. */
-export const API_TIMEOUT_MS = 30_000
+const API_TIMEOUT_MS = 30_000
 /** An import: the upload, and the rack pushing every image before it answers. */
-export const IMPORT_TIMEOUT_MS = 60 * 60_000
+const IMPORT_TIMEOUT_MS = 60 * 60_000
 /** Each of the last writes after a failure or a cancel (marking a build failed). */
-export const CLEANUP_TIMEOUT_MS = 10_000
+const CLEANUP_TIMEOUT_MS = 10_000
 /** How far apart the rack's clock and ours may be read (Date has whole seconds). */
 const CLOCK_SLACK_MS = 2000
 /** Builds / releases looked at when looking for one this run made. */

@@ -43,7 +43,7 @@ export interface ImportResult {
   source: { buildId: string; releaseId: string }
 }
 
-export interface TarballIndex {
+interface TarballIndex {
   /** Services, from archive names `<service>.<BUILD_ID>.tar` (the rack's rule: name up to the first dot). */
   services: string[]
   build?: Partial<RackBuild>
@@ -53,7 +53,7 @@ export interface TarballIndex {
  * Lists a tarball's services and build.json without unpacking the archives, reading it to the
  * end: a truncated or corrupt tarball is one line naming the file, before anything is sent.
  */
-export async function readTarballIndex(file: string): Promise<TarballIndex> {
+async function readTarballIndex(file: string): Promise<TarballIndex> {
   let contents: Awaited<ReturnType<typeof readExport>>
   try {
     contents = await readExport(file)

@@ -252,7 +252,7 @@ export function describeFailure(f: ExchangeFailure, timeoutMs: number): string {
   return `${what} (${code}${cause?.message ?? String(cause)})`.replace(/\s+/g, ' ')
 }
 
-export function seconds(ms: number): string {
+function seconds(ms: number): string {
   if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`
   return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`
 }

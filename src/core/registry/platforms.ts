@@ -2,14 +2,14 @@
 // platforms keeps (attestation manifests follow the images they describe).
 import type { Descriptor, ManifestJson } from './client.js'
 
-export interface PlatformParts {
+interface PlatformParts {
   os: string
   architecture: string
   variant?: string
 }
 
 /** `linux/amd64`, `linux/arm64/v8` → parts. */
-export function parsePlatform(text: string): PlatformParts {
+function parsePlatform(text: string): PlatformParts {
   const [os = '', architecture = '', variant] = text.split('/')
   return variant ? { os, architecture, variant } : { os, architecture }
 }
@@ -27,7 +27,7 @@ const REFERENCE_TYPE = 'vnd.docker.reference.type'
 const REFERENCE_DIGEST = 'vnd.docker.reference.digest'
 
 /** An attestation manifest (buildx provenance/SBOM), not an image. */
-export function isAttestation(d: Descriptor): boolean {
+function isAttestation(d: Descriptor): boolean {
   return d.annotations?.[REFERENCE_TYPE] === 'attestation-manifest' || d.platform?.os === 'unknown'
 }
 
@@ -73,7 +73,7 @@ export function selectPlatform(
   return matchPlatform(images, platform) ?? (images.length === 1 ? images[0] : undefined)
 }
 
-export interface PickedPlatforms {
+interface PickedPlatforms {
   /** Kept descriptors in the index's order: the images asked for and their attestations. */
   kept: Descriptor[]
   /** The kept image manifests (no attestations). */
