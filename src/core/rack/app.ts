@@ -1,6 +1,7 @@
 // What the rack says about an app that a build needs: the environment a new release inherits
 // (manifest interpolation), the BuildArch parameter, and the CLI's environment drop guard.
 import { UserError } from '../errors.js'
+import { BUILD_ARCHES } from '../platforms.js'
 import type { RackClient } from './client.js'
 
 /**
@@ -35,7 +36,7 @@ export async function appEnvironment(
   return parseEnvironment((await client.releaseGet(app, latest.id)).env ?? '')
 }
 
-const ARCHES = new Set(['amd64', 'arm64'])
+const ARCHES: ReadonlySet<string> = new Set(BUILD_ARCHES)
 
 /**
  * The app's `BuildArch` parameter as platforms (`linux/amd64`, `linux/arm64`); [] when unset.
