@@ -93,7 +93,8 @@ export async function runImport(client: RackClient, options: ImportOptions): Pro
   logger.info(
     `rack ${client.host}: importing build ${source.buildId} (${index.services.join(', ')}) into ${app}`
   )
-  const system = await client.systemGet()
+  // the rack's repository, when none is given, comes from /system: asked before the upload
+  const system = options.repository === undefined ? await client.systemGet() : undefined
   // BuildImport copies these from build.json: how a lost answer is looked up
   const imported = await client.buildImport(app, options.tarball, {
     description: index.build.description ?? '',
@@ -115,7 +116,7 @@ export async function runImport(client: RackClient, options: ImportOptions): Pro
       throw new Error(`release ${release.id} points to build ${release.build}, not ${buildId}`)
     }
 
-    const repository = options.repository ?? rackRepository(client, system, app)
+    const repository = options.repository ?? rackRepository(client, system!, app)
     const registry = repository.split('/')[0] ?? ''
     const images: Record<string, string> = {}
     const missing: string[] = []
