@@ -1,4 +1,3 @@
-import { buffer } from 'node:stream/consumers'
 import type { Logger } from '../log.js'
 import { forEachLimit } from '../pool.js'
 import {
@@ -7,6 +6,7 @@ import {
   type FetchedManifest,
   type RegistryClient
 } from './client.js'
+import { readConfigBlob } from './image-config.js'
 import { choosePlatforms, formatPlatform, samePlatform } from './platforms.js'
 import {
   formatReference,
@@ -106,8 +106,7 @@ async function configPlatform(
 ): Promise<string> {
   const config = manifest.json.config
   if (!config) return ''
-  const { stream } = await client.getBlob(repo, config.digest)
-  const c = JSON.parse((await buffer(stream)).toString('utf8')) as {
+  const c = (await readConfigBlob(client, repo, config.digest)) as {
     os?: string
     architecture?: string
     variant?: string

@@ -1,7 +1,12 @@
 import { buffer } from 'node:stream/consumers'
 import { isIndexMediaType, type RegistryClient } from './client.js'
 import { selectPlatform } from './platforms.js'
-import { formatReference, withDigest, type ImageReference } from './reference.js'
+import {
+  formatReference,
+  withDigest,
+  type ImageReference,
+  type RepositoryName
+} from './reference.js'
 
 export interface ImageConfig {
   /** Digest of the manifest the reference names (an index's digest for a multi-platform image). */
@@ -31,8 +36,7 @@ export async function getImageConfig(
   }
   const config = manifest.json.config
   if (!config) throw new Error(`image ${formatReference(ref)}: manifest without a config`)
-  const { stream } = await client.getBlob(ref, config.digest)
-  const raw = JSON.parse((await buffer(stream)).toString('utf8')) as Record<string, unknown>
+  const raw = await readConfigBlob(client, ref, config.digest)
   const inner = (raw.config ?? {}) as {
     Entrypoint?: string[] | null
     Cmd?: string[] | null
@@ -47,6 +51,16 @@ export async function getImageConfig(
     env: inner.Env ?? [],
     raw
   }
+}
+
+/** An image's config blob, parsed. */
+export async function readConfigBlob(
+  client: RegistryClient,
+  repo: RepositoryName,
+  digest: string
+): Promise<Record<string, unknown>> {
+  const { stream } = await client.getBlob(repo, digest)
+  return JSON.parse((await buffer(stream)).toString('utf8')) as Record<string, unknown>
 }
 
 const SPECIAL = '\\\'"`${[|&;<>()*?!'
