@@ -5,6 +5,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import path from 'node:path'
 import type { Logger } from './log.js'
+import { DOCKER_HUB, isDockerHubHost, looksLikeRegistryHost } from './registry/reference.js'
 import type { Settings } from './settings.js'
 
 export interface RegistryLogin {
@@ -27,21 +28,13 @@ export const DOCKER_HUB_AUTH_KEY = 'https://index.docker.io/v1/'
 /** Host part of an image reference or repository (`docker.io` when it has none). */
 export function registryHost(ref: string): string {
   const first = ref.split('/')[0] ?? ''
-  if (ref.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-    return first
-  }
-  return 'docker.io'
+  return ref.includes('/') && looksLikeRegistryHost(first) ? first : DOCKER_HUB
 }
 
 /** The auths key for the Docker Hub login: Docker Hub's own key, or the mirror's host. */
 export function dockerHubAuthKey(dockerHubRegistry: string): string {
   const host = dockerHubRegistry.replace(/^https?:\/\//, '').replace(/\/.*$/, '')
-  return host === '' ||
-    host === 'docker.io' ||
-    host === 'index.docker.io' ||
-    host === 'registry-1.docker.io'
-    ? DOCKER_HUB_AUTH_KEY
-    : host
+  return host === '' || isDockerHubHost(host) ? DOCKER_HUB_AUTH_KEY : host
 }
 
 export type LoginSettings = Pick<

@@ -2,7 +2,13 @@ import path from 'node:path'
 import { UserError, type Problem } from './errors.js'
 import { BUILD_ID_PATTERN } from './ids.js'
 import { normalisePlatforms } from './platforms.js'
-import { DOCKER_HUB, DOMAIN, PATH_COMPONENT } from './registry/reference.js'
+import {
+  DOCKER_HUB,
+  DOMAIN,
+  PATH_COMPONENT,
+  isDockerHubHost,
+  looksLikeRegistryHost
+} from './registry/reference.js'
 import { urlPassword, type Redactor } from './secrets.js'
 
 export const CACHE_MODES = ['auto', 'registry', 'gha', 'local', 'inline', 'none'] as const
@@ -386,9 +392,6 @@ function normalise(
   }
 }
 
-/** The Docker Hub host names that all mean Docker Hub. */
-const DOCKER_HUB_ALIASES = ['docker.io', 'index.docker.io', 'registry-1.docker.io']
-
 /** `https://Host:5000/` → `host:5000` (scheme and trailing slashes dropped, host lowercased). */
 function bareHost(value: string): { host: string; path: string } {
   const text = value.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
@@ -398,8 +401,9 @@ function bareHost(value: string): { host: string; path: string } {
   return { host, path }
 }
 
+/** A registry host as Docker tells one, or a bracketed IPv6 address. */
 function looksLikeHost(host: string): boolean {
-  return host.includes('.') || host.includes(':') || host === 'localhost' || host.startsWith('[')
+  return looksLikeRegistryHost(host) || host.startsWith('[')
 }
 
 /**
@@ -430,7 +434,7 @@ function normaliseRepository(value: string): string {
       throw new Error(`"${value}" has an invalid repository path component "${part}"`)
     }
   }
-  const canonicalHost = DOCKER_HUB_ALIASES.includes(host) ? DOCKER_HUB : host
+  const canonicalHost = isDockerHubHost(host) ? DOCKER_HUB : host
   return `${canonicalHost}/${path}`
 }
 
@@ -438,7 +442,7 @@ function normaliseRepository(value: string): string {
 function normaliseHubRegistry(value: string): string {
   const { host, path } = bareHost(value)
   // `https://index.docker.io/v1/` is how docker config files name Docker Hub.
-  if (DOCKER_HUB_ALIASES.includes(host)) return DOCKER_HUB
+  if (isDockerHubHost(host)) return DOCKER_HUB
   if (!looksLikeHost(host) || !DOMAIN.test(host)) {
     throw new Error(`"${value}" is not a registry host (host[:port], e.g. mirror.gcr.io)`)
   }

@@ -18,6 +18,7 @@ import {
 import {
   DOCKER_HUB,
   formatReference,
+  isDockerHubHost,
   isLoopbackHost,
   manifestReference,
   type ImageReference,
@@ -139,8 +140,8 @@ export class RegistryClient {
     this.retryDelayMs = options.retryDelayMs ?? RETRY_DELAY_MS
     this.timeoutMs = options.timeoutMs ?? 60_000
     const hub = (options.dockerHubRegistry ?? '').trim().replace(/^https?:\/\//, '')
-    this.hub =
-      hub === '' || hub === DOCKER_HUB || hub === 'index.docker.io' ? 'registry-1.docker.io' : hub
+    // registry-1.docker.io is Docker Hub's API host: any of its names means it
+    this.hub = hub === '' || isDockerHubHost(hub) ? 'registry-1.docker.io' : hub
   }
 
   /** The host actually contacted for a registry name (`docker.io` → the hub or its mirror). */

@@ -20,6 +20,26 @@ export interface RepositoryName {
 
 export const DOCKER_HUB = 'docker.io'
 
+/** The host names that all mean Docker Hub (`docker.io` is how a reference names it). */
+const DOCKER_HUB_ALIASES: readonly string[] = [
+  DOCKER_HUB,
+  'index.docker.io',
+  'registry-1.docker.io'
+]
+
+/** True when `host` is one of Docker Hub's names, exactly as written (no case folding). */
+export function isDockerHubHost(host: string): boolean {
+  return DOCKER_HUB_ALIASES.includes(host)
+}
+
+/**
+ * True when the first part of a name is a registry host rather than a Docker Hub path, as Docker
+ * decides: it has a dot or a port, or is `localhost`.
+ */
+export function looksLikeRegistryHost(first: string): boolean {
+  return first.includes('.') || first.includes(':') || first === 'localhost'
+}
+
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
 export const DOMAIN = new RegExp(
   `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9a-fA-F:.%]+\\])(?::[0-9]+)?$`
@@ -84,19 +104,14 @@ function analyseReference(text: string): ImageReference | string {
   const slash = rest.indexOf('/')
   if (slash >= 0) {
     const first = rest.slice(0, slash)
-    // The first part is a registry host when it looks like one, as Docker decides.
-    if (
-      first.includes('.') ||
-      first.includes(':') ||
-      first === 'localhost' ||
-      /[A-Z]/.test(first)
-    ) {
+    // Docker also takes a first part with capitals for a host (a path is lowercase).
+    if (looksLikeRegistryHost(first) || /[A-Z]/.test(first)) {
       registry = first
       repository = rest.slice(slash + 1)
       if (!DOMAIN.test(registry)) return `has an invalid registry host "${registry}"`
     }
   }
-  if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB
+  if (isDockerHubHost(registry)) registry = DOCKER_HUB
   if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`
 
   for (const part of repository.split('/')) {
