@@ -10,7 +10,7 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { AbortError } from 'p-retry'
-import { MAX_RETRY_DELAY_MS, RETRIES, RETRY_DELAY_MS, withRetries } from '../retry.js'
+import { RETRIES, withRetries } from '../retry.js'
 import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { Redactor, safeDecode } from '../secrets.js'
@@ -562,8 +562,8 @@ export class RackClient {
     try {
       return await withRetries(attempt, {
         retries,
-        minTimeout: this.options.retryDelayMs ?? RETRY_DELAY_MS,
-        maxTimeout: this.options.maxRetryDelayMs ?? MAX_RETRY_DELAY_MS,
+        minTimeout: this.options.retryDelayMs,
+        maxTimeout: this.options.maxRetryDelayMs,
         signal: stop.signal,
         shouldRetry: ({ error }) =>
           !stop.signal.aborted && this.mayResend(error, idempotent || !!lost),

@@ -4,7 +4,7 @@ import { get as httpGet, type IncomingMessage } from 'node:http'
 import { get as httpsGet } from 'node:https'
 import { Readable } from 'node:stream'
 import { UserError } from '../errors.js'
-import { RETRIES, RETRY_DELAY_MS, withRetries } from '../retry.js'
+import { RETRIES, withRetries } from '../retry.js'
 import type { Logger } from '../log.js'
 import {
   basicAuthorization,
@@ -129,7 +129,6 @@ export class RegistryClient {
   private readonly challenges = new Map<string, Challenge | null>()
   private readonly tokens = new Map<string, { token: string; expires: number }>()
   private readonly retries: number
-  private readonly retryDelayMs: number
   private readonly timeoutMs: number
   private readonly hub: string
   private readonly options: RegistryClientOptions
@@ -137,7 +136,6 @@ export class RegistryClient {
   constructor(options: RegistryClientOptions = {}) {
     this.options = options
     this.retries = options.retries ?? RETRIES
-    this.retryDelayMs = options.retryDelayMs ?? RETRY_DELAY_MS
     this.timeoutMs = options.timeoutMs ?? 60_000
     const hub = (options.dockerHubRegistry ?? '').trim().replace(/^https?:\/\//, '')
     // registry-1.docker.io is Docker Hub's API host: any of its names means it
@@ -614,7 +612,7 @@ export class RegistryClient {
     try {
       return await withRetries(fn, {
         retries: this.retries,
-        minTimeout: this.retryDelayMs,
+        minTimeout: this.options.retryDelayMs,
         signal: this.options.signal,
         shouldRetry: ({ error }) => error instanceof RetryableError,
         onFailedAttempt: ({ error, retriesLeft }) => {
