@@ -180,7 +180,8 @@ describe('scheduler: cache tags a registry refuses to overwrite', () => {
     taken: Set<string>,
     previousBuildId?: string,
     previousCacheExists = true,
-    cache: 'registry' | 'inline' = 'registry'
+    cache: 'registry' | 'inline' = 'registry',
+    leg: { webBuild?: string[]; only?: string[] } = {}
   ) {
     const tempDir = await mkdtemp(path.join(tmpdir(), 'sched-cache-'))
     const plan = makePlan({
@@ -188,7 +189,7 @@ describe('scheduler: cache tags a registry refuses to overwrite', () => {
       registry: 'r.example/app',
       buildId: 'BNEWNEWNEWN',
       builds: [
-        { services: ['web'], context: '.' },
+        { services: leg.webBuild ?? ['web'], context: '.' },
         { services: ['api'], context: '.' }
       ]
     })
@@ -211,7 +212,8 @@ describe('scheduler: cache tags a registry refuses to overwrite', () => {
       noCache: false,
       push: true,
       platforms: [],
-      concurrency: 1
+      concurrency: 1,
+      only: leg.only
     })
     const exports = runs.map(q => /ref=[^:]+:([^,]+)/.exec(q.cache.exports[0] ?? '')?.[1])
     return { r, runs, exports, lookups, log: c }
@@ -292,6 +294,51 @@ describe('scheduler: cache tags a registry refuses to overwrite', () => {
       'refuses to overwrite the cache tag r.example/app:web.inlinecache'
     )
     expect(r.services.map(s => s.digest)).toEqual(['sha256:d0', 'sha256:d1'])
+  })
+
+  it("inline, a leg building a shared build for its second service: the refused tag is the first service's", async () => {
+    const { r, runs } = await cacheRun(
+      'auto',
+      new Set(['web.inlinecache']),
+      undefined,
+      true,
+      'inline',
+      {
+        webBuild: ['web', 'worker'],
+        only: ['worker']
+      }
+    )
+    expect(runs.map(q => q.tags)).toEqual([
+      ['r.example/app:worker.BNEWNEWNEWN', 'r.example/app:web.inlinecache'],
+      ['r.example/app:worker.BNEWNEWNEWN']
+    ])
+    expect(r.warnings).toHaveLength(1)
+    expect(r.warnings[0]).toContain(
+      'refuses to overwrite the cache tag r.example/app:web.inlinecache'
+    )
+    expect(r.services.map(s => [s.name, s.digest])).toEqual([['worker', 'sha256:d0']])
+  })
+
+  it('registry, a leg building a shared build for its second service: the warning names the cache written', async () => {
+    const { r, exports, log } = await cacheRun(
+      'auto',
+      new Set(['web.buildcache']),
+      undefined,
+      true,
+      'registry',
+      {
+        webBuild: ['web', 'worker'],
+        only: ['worker']
+      }
+    )
+    expect(exports).toEqual(['web.buildcache', 'web.buildcache.BNEWNEWNEWN'])
+    expect(r.warnings).toHaveLength(1)
+    expect(r.warnings[0]).toContain(
+      'the registry refuses to overwrite the cache tag r.example/app:web.buildcache'
+    )
+    expect(log.text()).toContain(
+      '[worker] exporting the cache again under r.example/app:web.buildcache.BNEWNEWNEWN'
+    )
   })
 
   it('a previous build without a per-build cache: the shared tag is read', async () => {

@@ -312,7 +312,8 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       refreshCache(req)
       logger.info(`[${who}] building ${req.spec.context}/${req.spec.dockerfile}`)
       const t0 = Date.now()
-      const first = req.spec.services[0] ?? `build-${req.index}`
+      // The plan build's first service names the cache, not the leg's (see cacheFor).
+      const first = firstService(req.index)
       const attempt = (): Promise<BuildResult> =>
         runBuild(engine, req, {
           exec: run.exec,
