@@ -12,7 +12,7 @@ import type { Settings } from '../settings.js'
 import { gitKnownBlobs } from '../reuse/context.js'
 import { parseReference } from '../registry/reference.js'
 import { Reuse } from '../reuse/index.js'
-import { runBuilds, type BuildsResult, type CopyImage } from './scheduler.js'
+import { legBuilds, runBuilds, type BuildsResult, type CopyImage } from './scheduler.js'
 import { registryTools, type RegistryTools } from './registry-copy.js'
 import { selectEngine } from './select.js'
 import type { Engine } from './types.js'
@@ -163,9 +163,7 @@ export async function buildPlan(
       : undefined
   if (reuse) {
     reuse.useBuilderPlatform(preparation.ready.then(p => p.engine.platform))
-    for (const b of plan.builds) {
-      if (!options.only || b.services.some(x => options.only!.includes(x))) void reuse.key(b)
-    }
+    for (const { spec } of legBuilds(plan, options.only)) void reuse.key(spec)
   }
   try {
     const { engine, childEnv } = await preparation.ready

@@ -9,7 +9,7 @@
 import path from 'node:path'
 import { BUILD_AUTH } from '../build-auth.js'
 import type { Logger } from '../log.js'
-import type { Plan, PlannedService } from '../plan.js'
+import type { BuildSpec, Plan, PlannedService } from '../plan.js'
 import type { Reuse, ReuseDecision } from '../reuse/index.js'
 import type { RunEnvironment, ServiceReport } from '../run.js'
 import type { CacheMode, CacheTagMode } from '../settings.js'
@@ -119,6 +119,22 @@ export function isRegistryWriteRace(reason: string): boolean {
 }
 
 /**
+ * The builds of a fan-out leg (every build when `only` is undefined), each with its plan index
+ * and only the leg's services: a build shared with another leg is tagged here for these alone.
+ */
+export function legBuilds(
+  plan: Plan,
+  only: string[] | undefined
+): Array<{ spec: BuildSpec; index: number }> {
+  return plan.builds
+    .map((b, index) => ({
+      spec: { ...b, services: b.services.filter(s => !only || only.includes(s)) },
+      index
+    }))
+    .filter(b => b.spec.services.length > 0)
+}
+
+/**
  * The builds whose previous build left a cache to read (its per-build tag): looked up once per
  * build before any runs; a lookup that fails counts as none (the shared tag is read then).
  */
@@ -134,9 +150,7 @@ async function previousCaches(
   if (!id || !o.push || !o.hasManifest || o.noCache || o.cacheTags === 'mutable') return found
   const signal = o.signal ?? new AbortController().signal
   await Promise.all(
-    plan.builds.map(async (b, index) => {
-      // a fan-out leg checks only its own builds
-      if (o.only && !b.services.some(x => o.only!.includes(x))) return
+    legBuilds(plan, o.only).map(async ({ index }) => {
       const ref = previousCacheRef(mode, plan.registry, firstService(index), id)
       if (!ref) return
       try {
@@ -194,12 +208,8 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       ...(previous.has(index) ? { previousBuildId: o.previousBuildId } : {})
     })
 
-  // A build shared with services of another leg is tagged here only for this leg's services;
-  // its cache is named after its first service in the plan, whichever leg builds it.
-  const selected = plan.builds
-    .map((b, index) => ({ spec: { ...b, services: b.services.filter(wanted) }, index }))
-    .filter(b => b.spec.services.length > 0)
-  const requests: BuildRequest[] = selected.map(({ spec, index }) => {
+  // A build's cache is named after its first service in the plan, whichever leg builds it.
+  const requests: BuildRequest[] = legBuilds(plan, o.only).map(({ spec, index }) => {
     let output: BuildOutput = { type: 'none' }
     if (o.push) output = { type: 'push' }
     else if (o.ociArchives) {
