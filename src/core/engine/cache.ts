@@ -122,13 +122,13 @@ export function cacheOptions(
       // shared tag. `auto` reads it too: the repository may be one that refuses overwrites.
       const previous =
         ctx.previousBuildId && ctx.cacheTags !== 'mutable'
-          ? registryCacheRef(ctx.registry, service, ctx.previousBuildId)
-          : ref
+          ? previousCacheRef(mode, ctx.registry, service, ctx.previousBuildId)
+          : undefined
       if (ctx.cacheTags === 'immutable') {
         if (!ctx.buildId) throw new Error('immutable cache tags need the build id')
         target = registryCacheRef(ctx.registry, service, ctx.buildId)
       }
-      imports.push(`type=registry,ref=${previous}`)
+      imports.push(`type=registry,ref=${previous ?? ref}`)
       exports.push(
         `type=registry,ref=${target},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true`
       )
@@ -158,8 +158,12 @@ export function cacheOptions(
       if (ctx.registry) {
         // Images are tagged per build id: a stable tag lets the next build find this cache.
         // A registry that never overwrites a tag has it in the latest completed build's image.
-        if (ctx.push && ctx.cacheTags === 'immutable' && ctx.previousBuildId) {
-          imports.push(`type=registry,ref=${ctx.registry}:${service}.${ctx.previousBuildId}`)
+        const previous =
+          ctx.push && ctx.cacheTags === 'immutable' && ctx.previousBuildId
+            ? previousCacheRef(mode, ctx.registry, service, ctx.previousBuildId)
+            : undefined
+        if (previous) {
+          imports.push(`type=registry,ref=${previous}`)
         } else {
           if (ctx.push && ctx.cacheTags !== 'immutable') {
             const ref = inlineCacheRef(ctx.registry, service)
