@@ -1,6 +1,6 @@
 import path from 'node:path'
 import type { Engine, BuildRequest, EngineCommand } from './types.js'
-import { outputFlag, secretFlag } from './types.js'
+import { buildArgValue, outputFlag, secretFlag } from './types.js'
 
 export function buildctlEngine(addr: string, platform?: string): Engine {
   return {
@@ -25,12 +25,7 @@ export function buildctlCommand(req: BuildRequest, addr: string): EngineCommand 
   args.push('--opt', `filename=${path.basename(spec.dockerfilePath)}`)
   const env: Record<string, string> = {}
   for (const [name, value] of Object.entries(spec.argValues)) {
-    if (req.secretArgs.includes(name)) {
-      args.push('--opt', `build-arg:${name}`)
-      env[name] = value
-    } else {
-      args.push('--opt', `build-arg:${name}=${value}`)
-    }
+    args.push('--opt', `build-arg:${buildArgValue(name, value, req.secretArgs, env)}`)
   }
   if (spec.target) args.push('--opt', `target=${spec.target}`)
   if (req.platforms.length > 0) args.push('--opt', `platform=${req.platforms.join(',')}`)

@@ -1,5 +1,5 @@
 import type { Engine, BuildRequest, EngineCommand } from './types.js'
-import { outputFlag, secretFlag } from './types.js'
+import { buildArgValue, outputFlag, secretFlag } from './types.js'
 
 export function buildxEngine(builder: string, driver: string, platform?: string): Engine {
   return {
@@ -18,14 +18,9 @@ export function buildxCommand(req: BuildRequest, builder: string): EngineCommand
   if (builder) args.push('--builder', builder)
   args.push('--file', spec.dockerfilePath)
   const env: Record<string, string> = {}
+  // `--build-arg NAME` without a value: buildx takes it from its environment.
   for (const [name, value] of Object.entries(spec.argValues)) {
-    if (req.secretArgs.includes(name)) {
-      // `--build-arg NAME` without a value: buildx takes it from its environment.
-      args.push('--build-arg', name)
-      env[name] = value
-    } else {
-      args.push('--build-arg', `${name}=${value}`)
-    }
+    args.push('--build-arg', buildArgValue(name, value, req.secretArgs, env))
   }
   if (spec.target) args.push('--target', spec.target)
   if (req.platforms.length > 0) args.push('--platform', req.platforms.join(','))

@@ -92,6 +92,21 @@ export function outputFlag(req: BuildRequest): string | undefined {
   }
 }
 
+/**
+ * A build arg for both engines: `NAME=value`, or for a secret arg a bare `NAME` with the value in
+ * the child's env (each engine then reads NAME from its environment).
+ */
+export function buildArgValue(
+  name: string,
+  value: string,
+  secretArgs: string[],
+  env: Record<string, string>
+): string {
+  if (!secretArgs.includes(name)) return `${name}=${value}`
+  env[name] = value
+  return name
+}
+
 /** `--secret id=...,env=...` for both engines; the value travels in the child's env, never argv. */
 export function secretFlag(id: string, env: Record<string, string>, value: string): string {
   const name = secretEnvName(id)
