@@ -5,6 +5,9 @@ import { imageStages, type ArgDeclaration, type DockerfileModel } from './docker
 
 export const BUILD_AUTH = 'BUILD_AUTH'
 
+/** Build args whose values are secret: off command lines, out of reuse keys. */
+export const SECRET_ARGS = [BUILD_AUTH]
+
 /**
  * Where BUILD_AUTH would reach the image: its ARG in a stage the image carries (the final stage
  * and those it is FROM), followed in that stage by a RUN or an instruction naming it.

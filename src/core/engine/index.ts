@@ -5,7 +5,7 @@ import {
   type LoginSettings,
   type RegistryLogin
 } from '../docker-config.js'
-import { BUILD_AUTH } from '../build-auth.js'
+import { SECRET_ARGS } from '../build-auth.js'
 import type { Plan } from '../plan.js'
 import type { RunEnvironment } from '../run.js'
 import type { Settings } from '../settings.js'
@@ -20,9 +20,6 @@ import type { Engine } from './types.js'
 export type { BuildsResult, CopiedImage, CopyImage } from './scheduler.js'
 export type { Engine, BuildResult } from './types.js'
 export { registryTools, type RegistryTools } from './registry-copy.js'
-
-/** Build args whose values are secret: off command lines, out of reuse keys. */
-const SECRET_ARGS = [BUILD_AUTH]
 
 export type EngineSettings = LoginSettings &
   Pick<

@@ -7,7 +7,7 @@
 // build's services (parallel builds interleave line by line, each line says whose it is); when a
 // build ends, its whole log is printed in one group, so groups never interleave.
 import path from 'node:path'
-import { BUILD_AUTH } from '../build-auth.js'
+import { SECRET_ARGS } from '../build-auth.js'
 import type { Logger } from '../log.js'
 import type { BuildSpec, Plan, PlannedService } from '../plan.js'
 import type { Reuse, ReuseDecision } from '../reuse/index.js'
@@ -180,7 +180,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     )
     mode = 'inline'
   }
-  const secretArgs = o.secretArgs ?? [BUILD_AUTH]
+  const secretArgs = o.secretArgs ?? SECRET_ARGS
   const ci = await run.ci
   const wanted = (service: string): boolean => !o.only || o.only.includes(service)
   const byName = new Map(plan.services.map(s => [s.name, s]))
