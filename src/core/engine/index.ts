@@ -155,11 +155,11 @@ export async function buildPlan(
           secretArgs: SECRET_ARGS,
           exec: run.exec,
           env: run.env,
-          index: preparation.gitIndex
+          index: preparation.gitIndex,
+          builderPlatform: preparation.ready.then(p => p.engine.platform)
         })
       : undefined
   if (reuse) {
-    reuse.useBuilderPlatform(preparation.ready.then(p => p.engine.platform))
     for (const { spec } of legBuilds(plan, options.only)) void reuse.key(spec)
   }
   try {

@@ -175,7 +175,7 @@ export class ProgressReader {
  * A failed step's line. A cache to import that does not exist yet is what every first build
  * meets (it writes that cache at its end): said as such, not as an ERROR.
  */
-export function errorLine(step: Step): string {
+function errorLine(step: Step): string {
   if (/^importing cache/i.test(step.name)) {
     if (/not found/i.test(step.error ?? '')) {
       return `no cache to import yet (expected on a first build, which writes it): ${step.error}`

@@ -10,8 +10,7 @@ import { formatReference, parseReference } from '../registry/reference.js'
 import { gitKnownBlobs, underDirectory } from './context.js'
 import { buildKey, keyTag, type BuildKey } from './key.js'
 
-export { buildKey, keyTag, KEY_LENGTH, imageRefs, type BuildKey, type KeyOptions } from './key.js'
-export { contextDigest, type ContextDigest } from './context.js'
+export { keyTag } from './key.js'
 
 export interface ReuseOptions {
   client: RegistryClient
@@ -22,6 +21,12 @@ export interface ReuseOptions {
   env?: NodeJS.ProcessEnv
   /** Git's index of the working directory, already being read: one read for every build. */
   index?: { root: string; blobs: Promise<Map<string, string>> }
+  /**
+   * The builder's own platform, which a build without `platforms` is for: it goes into the key
+   * then, so that builders of two architectures never hand each other their images. A promise:
+   * the keys are made while the engine is still being probed.
+   */
+  builderPlatform?: Promise<string | undefined>
 }
 
 /** What to do with one build. */
@@ -35,20 +40,10 @@ export type ReuseDecision =
 export class Reuse {
   private readonly digests = new Map<string, Promise<string>>()
   private readonly keys = new Map<string, Promise<BuildKey>>()
-  private index?: { root: string; blobs: Promise<Map<string, string>> }
-  private builderPlatform: Promise<string | undefined> = Promise.resolve(undefined)
+  private readonly builderPlatform: Promise<string | undefined>
 
   constructor(private readonly o: ReuseOptions) {
-    this.index = o.index
-  }
-
-  /**
-   * The builder's own platform, which a build without `platforms` is for: it goes into the key
-   * then, so that builders of two architectures never hand each other their images. Given as a
-   * promise: the keys are made while the engine is still being probed.
-   */
-  useBuilderPlatform(platform: Promise<string | undefined> | string | undefined): void {
-    this.builderPlatform = Promise.resolve(platform)
+    this.builderPlatform = Promise.resolve(o.builderPlatform)
     this.builderPlatform.catch(() => undefined)
   }
 
@@ -60,11 +55,12 @@ export class Reuse {
   }
 
   private knownBlobs(contextPath: string): Promise<Map<string, string>> {
-    const rel = this.index ? path.relative(this.index.root, contextPath) : '..'
-    if (!this.index || rel.startsWith('..') || path.isAbsolute(rel)) {
+    const { index } = this.o
+    const rel = index ? path.relative(index.root, contextPath) : '..'
+    if (!index || rel.startsWith('..') || path.isAbsolute(rel)) {
       return gitKnownBlobs(contextPath, this.o.exec, this.o.env)
     }
-    return this.index.blobs.then(m => underDirectory(m, rel.split(path.sep).join('/')))
+    return index.blobs.then(m => underDirectory(m, rel.split(path.sep).join('/')))
   }
 
   /** The digest `ref` resolves to now (pinned references as they are). */

@@ -11,7 +11,7 @@ import { jsonArray, parseDockerfileOf, resolveFrom, type DockerfileModel } from 
 /** Bumped when what goes into a key changes: old keys then never match. */
 const KEY_VERSION = 1
 /** Hex digits of the key (128 bits). */
-export const KEY_LENGTH = 32
+const KEY_LENGTH = 32
 
 export interface KeyOptions {
   /** What the build is for; awaited last, so the rest of the key is made while it is found. */
