@@ -439,14 +439,13 @@ function legServices(r: Run, p: Plan): string[] {
 /** Build: the images of `only` (default every service), pushed as <service>.<BUILD_ID>. */
 async function build(r: Run, s: Started, only?: string[]): Promise<Built> {
   const { settings } = r
-  const tools =
-    r.prepared?.tools ??
-    registryTools(loginsFromSettings(s.target), s.target.dockerHubRegistry, r.logger, r.run.signal)
+  // Started by prepare (`all` without a rack), start or resume, once the push target is known.
+  const preparation = r.prepared
+  if (!preparation) throw new Error('the engine was not prepared before the build')
   const result = await buildPlan(s.plan, s.target, r.run, {
-    tools,
     only,
     ociArchives: !s.target.push && settings.export !== '',
-    preparation: r.prepared,
+    preparation,
     previousBuildId: await previousBuild(r, s)
   })
   const logs = redactArgValues(
@@ -456,7 +455,7 @@ async function build(r: Run, s: Started, only?: string[]): Promise<Built> {
   if (r.rack && s.rackBuildId && settings.stage === 'build') {
     await storeLegLogs(r.rack, settings.app, s, result)
   }
-  return { result, tools, logs }
+  return { result, tools: preparation.tools, logs }
 }
 
 /** Where a build leg keeps a build's log on the rack, for the finish stage to gather. */

@@ -133,6 +133,10 @@ export function prepareEngine(
   return { tools, gitIndex, ready }
 }
 
+/**
+ * Builds a plan. With a `preparation` its engine and registry tools are used: `tools` and
+ * `checkLogin` only serve the preparation buildPlan makes itself.
+ */
 export async function buildPlan(
   plan: Plan,
   settings: EngineSettings,
