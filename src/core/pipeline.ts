@@ -116,8 +116,6 @@ interface Started {
 interface Built {
   result: BuildPlanResult
   tools: RegistryTools
-  /** Every build's log, as the rack stores it (the user's arg values left out). */
-  logs: string
 }
 
 interface Finished {
@@ -448,14 +446,10 @@ async function build(r: Run, s: Started, only?: string[]): Promise<Built> {
     preparation,
     previousBuildId: await previousBuild(r, s)
   })
-  const logs = redactArgValues(
-    s.plan,
-    result.builds.map(b => `==> ${b.services.join(', ')}\n${b.log.trimEnd()}\n`).join('')
-  )
   if (r.rack && s.rackBuildId && settings.stage === 'build') {
     await storeLegLogs(r.rack, settings.app, s, result)
   }
-  return { result, tools: preparation.tools, logs }
+  return { result, tools: preparation.tools }
 }
 
 /** Where a build leg keeps a build's log on the rack, for the finish stage to gather. */
@@ -513,7 +507,11 @@ async function finish(
       ? (await getImageConfig(tools.client, parseReference(first.image), target.platforms[0]))
           .entrypoint
       : []
-  const logs = built?.logs ?? (rack && s.rackBuildId ? await gatherLegLogs(rack, s) : '')
+  const logs = built
+    ? builtLogs(p, built.result)
+    : rack && s.rackBuildId
+      ? await gatherLegLogs(rack, s)
+      : ''
 
   let releaseId: string
   let recordLogs = logs
@@ -615,6 +613,14 @@ async function gatherImages(
     )
   }
   return p.services.flatMap(x => reports.get(x.name) ?? [])
+}
+
+/** Every build's log, as the rack stores it (the user's arg values left out). */
+function builtLogs(p: Plan, result: BuildPlanResult): string {
+  return redactArgValues(
+    p,
+    result.builds.map(b => `==> ${b.services.join(', ')}\n${b.log.trimEnd()}\n`).join('')
+  )
 }
 
 /** The logs the build legs stored on the rack, in the plan's build order. */
