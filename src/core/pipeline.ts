@@ -444,7 +444,7 @@ async function build(r: Run, s: Started, only?: string[]): Promise<Built> {
     only,
     ociArchives: !s.target.push && settings.export !== '',
     preparation,
-    previousBuildId: await previousBuild(r, s)
+    previousBuildId: previousBuild(r, s)
   })
   if (r.rack && s.rackBuildId && settings.stage === 'build') {
     await storeLegLogs(r.rack, settings.app, s, result)

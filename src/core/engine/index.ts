@@ -52,8 +52,9 @@ export interface BuildPlanOptions {
    * The app's latest completed build on the rack, when there is one: unless cache-tags is
    * `mutable`, its `<service>.buildcache.<id>` is read when it exists, else
    * `<service>.buildcache` (immutable tags, as a rack with ecr_immutable_tags_enabled does).
+   * May be a promise: the rack is asked while the keys are made and the engine is prepared.
    */
-  previousBuildId?: string
+  previousBuildId?: string | Promise<string | undefined>
   signal?: AbortSignal
 }
 
@@ -167,6 +168,8 @@ export async function buildPlan(
     for (const { spec } of legBuilds(plan, options.only)) void reuse.key(spec)
   }
   try {
+    // Its failure first, as when it was looked up before the build.
+    const previousBuildId = await options.previousBuildId
     const { engine, childEnv } = await preparation.ready
     run.logger.info(`engine: ${engine.description}`)
     const result = await runBuilds({
@@ -176,7 +179,7 @@ export async function buildPlan(
       childEnv,
       cache: settings.cache,
       cacheTags: settings.cacheTags,
-      previousBuildId: options.previousBuildId,
+      previousBuildId,
       hasManifest: async ref =>
         (await tools.client.findManifest(parseReference(ref))) !== undefined,
       noCache: settings.noCache,
