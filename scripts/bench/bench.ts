@@ -14,6 +14,7 @@
 // wrappers of buildctl and docker that record when each `build` ran.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -26,6 +27,7 @@ import {
   loadRig,
   makeDockerConfig,
   REPO_ROOT,
+  rigCliFlags,
   rigLogins,
   uniqueRepo,
   type Rig
@@ -88,7 +90,7 @@ async function writeApp(dir: string, salt: string): Promise<void> {
 function commit(dir: string, message: string): void {
   const git = (...args: string[]) =>
     execFileSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@b', ...args], { cwd: dir })
-  if (!execFileSync('ls', ['-a', dir]).toString().includes('.git\n')) git('init', '-q')
+  if (!existsSync(path.join(dir, '.git'))) git('init', '-q')
   git('add', '-A')
   git('commit', '-qm', message)
 }
@@ -149,14 +151,29 @@ function check(r: ExecResult, what: string): void {
 /** (a) our CLI on its defaults. */
 async function ours(b: Bench, app: string, repo: string): Promise<Sample> {
   await rm(b.engineLog, { force: true })
+  // pipelineEnv, not rigCliEnv: it also drops the caller's CONVOX_* and CI variables.
+  const base = pipelineEnv(b.rig)
   const env = {
-    ...pipelineEnv(b.rig),
-    PATH: `${b.wrapDir}:${pipelineEnv(b.rig).PATH ?? ''}`,
+    ...base,
+    PATH: `${b.wrapDir}:${base.PATH ?? ''}`,
     BENCH_ENGINE_LOG: b.engineLog,
     XDG_CACHE_HOME: path.join(b.work, 'xdg'),
     CONVOX_BUILD_REGISTRY_PASSWORD: b.rig.registryPassword,
     CONVOX_BUILD_DOCKER_HUB_PASSWORD: b.rig.hubPassword
   }
+  const engineFlags =
+    ENGINE === 'buildctl'
+      ? rigCliFlags(b.rig)
+      : [
+          '--engine',
+          'buildx',
+          '--builder',
+          b.rig.buildxBuilder,
+          '--docker-hub-registry',
+          b.rig.hubRegistry,
+          '--docker-hub-username',
+          b.rig.hubUsername
+        ]
   const args = [
     b.cli,
     'build',
@@ -166,15 +183,7 @@ async function ours(b: Bench, app: string, repo: string): Promise<Sample> {
     repo,
     '--registry-username',
     b.rig.registryUsername,
-    '--docker-hub-registry',
-    b.rig.hubRegistry,
-    '--docker-hub-username',
-    b.rig.hubUsername,
-    '--engine',
-    ENGINE,
-    ...(ENGINE === 'buildctl'
-      ? ['--buildkit-host', b.rig.buildkitHost]
-      : ['--builder', b.rig.buildxBuilder]),
+    ...engineFlags,
     '--json'
   ]
   const stamps: Array<[number, string]> = []
