@@ -131,16 +131,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     return 0
   } catch (e) {
+    // A cancelled run reports why it stopped, not what failed on the way, and no findings.
     const cancelled = interrupts?.reason()
-    if (cancelled) {
-      logger.line(`error: ${cancelled.message}`)
-      return cancelled.exitCode
-    }
-    if (isUserError(e)) {
+    if (!cancelled && isUserError(e)) {
       findings.push(...e.problems.map(p => ({ ...p, severity: 'major' as const })))
       await codeQuality()
     }
-    return failed(e, logger, debug)
+    return failed(cancelled ?? e, logger, debug)
   } finally {
     if (tempDir) await rm(tempDir, { recursive: true, force: true }).catch(() => undefined)
     interrupts?.dispose()
