@@ -8,7 +8,7 @@ import envCi, { type EnvCiResult } from 'env-ci'
 import type { CiContext } from '../core/commit.js'
 import type { Exec } from '../core/exec.js'
 
-export interface CiContextOptions {
+interface CiContextOptions {
   env: NodeJS.ProcessEnv
   /** The source root: git runs here. */
   cwd: string
@@ -36,6 +36,7 @@ interface CiFacts {
 }
 
 type Env = NodeJS.ProcessEnv
+type Payload = Record<string, unknown> | null
 
 const PR_EVENTS = ['pull_request', 'pull_request_target']
 
@@ -64,7 +65,7 @@ function pick(obj: unknown, ...keys: string[]): string {
 }
 
 /** The event payload GitHub wrote for this job, or null outside GitHub / when unreadable. */
-export function readEventPayload(env: Env): Record<string, unknown> | null {
+function readEventPayload(env: Env): Payload {
   const file = env.GITHUB_EVENT_PATH
   if (!file) return null
   try {
@@ -75,10 +76,9 @@ export function readEventPayload(env: Env): Record<string, unknown> | null {
   }
 }
 
-// Each CI's documented variables (links in the README's sections).
-const SERVICES: Record<string, (env: Env) => CiFacts> = {
-  github: env => {
-    const payload = readEventPayload(env)
+// Each CI's documented variables (links in the README's sections); GitHub's event payload too.
+const SERVICES: Record<string, (env: Env, payload: Payload) => CiFacts> = {
+  github: (env, payload) => {
     const pr = PR_EVENTS.includes(env.GITHUB_EVENT_NAME ?? '') || Boolean(env.GITHUB_HEAD_REF)
     const server = env.GITHUB_SERVER_URL || 'https://github.com'
     return {
@@ -256,9 +256,9 @@ const DETECT: { service: string; name: string; detect: (env: Env) => boolean }[]
 ]
 
 /** env-ci's answer; a GitHub event file that cannot be read makes it throw, so it is left out. */
-function detect(env: Env, cwd: string): EnvCiResult {
+function detect(env: Env, cwd: string, payload: Payload): EnvCiResult {
   const clean = { ...env }
-  if (clean.GITHUB_EVENT_PATH && readEventPayload(clean) === null) delete clean.GITHUB_EVENT_PATH
+  if (clean.GITHUB_EVENT_PATH && payload === null) delete clean.GITHUB_EVENT_PATH
   try {
     return envCi({ env: clean, cwd })
   } catch {
@@ -272,12 +272,13 @@ const text = (v: unknown): string => (v === undefined || v === null ? '' : Strin
 /** The CI context of this run; git in `cwd` fills in what the CI does not say. */
 export async function readCiContext(options: CiContextOptions): Promise<CiContext> {
   const { env, cwd, exec } = options
-  const detected = detect(env, cwd)
+  const payload = readEventPayload(env)
+  const detected = detect(env, cwd, payload)
   const own = detected.service ? undefined : DETECT.find(d => d.detect(env))
   // What env-ci read of git outside a CI is not the CI's word: the facts below are.
   const base: EnvCiResult = own ? { isCi: true, service: own.service, name: own.name } : detected
   const service = base.service ?? ''
-  const facts: CiFacts = service ? (SERVICES[service]?.(env) ?? {}) : {}
+  const facts: CiFacts = service ? (SERVICES[service]?.(env, payload) ?? {}) : {}
   const git = async (...args: string[]): Promise<string> => {
     try {
       const r = await exec('git', args, { cwd, env, signal: options.signal })
