@@ -1,11 +1,10 @@
+import { githubRunUrl } from '../ci/context.js'
 import { resultOutputs, type ResultOutputs } from '../core/outputs.js'
 import type { PipelineResult } from '../core/pipeline.js'
+import type { SummaryArtifact } from '../core/summary.js'
 
-/** The uploaded export, when `upload-artifact` is set. */
-export interface UploadedArtifact {
-  id: number
-  url: string
-}
+/** The uploaded export, when `upload-artifact` is set: GitHub's artifact ids are numbers. */
+export type UploadedArtifact = SummaryArtifact & { id: number }
 
 /** Output names of action.yml to their string values. */
 export type ActionOutputs = ResultOutputs & Record<'artifact-id' | 'artifact-url', string>
@@ -21,6 +20,5 @@ export function actionOutputs(result: PipelineResult, artifact?: UploadedArtifac
 
 /** The artifact's page in the workflow run, as actions/upload-artifact reports it. */
 export function artifactUrl(env: NodeJS.ProcessEnv, id: number): string {
-  const server = env.GITHUB_SERVER_URL || 'https://github.com'
-  return `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/artifacts/${id}`
+  return `${githubRunUrl(env)}/artifacts/${id}`
 }

@@ -76,11 +76,16 @@ function readEventPayload(env: Env): Payload {
   }
 }
 
+/** The workflow run's page on GitHub. */
+export function githubRunUrl(env: Env): string {
+  const server = env.GITHUB_SERVER_URL || 'https://github.com'
+  return `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+}
+
 // Each CI's documented variables (links in the README's sections); GitHub's event payload too.
 const SERVICES: Record<string, (env: Env, payload: Payload) => CiFacts> = {
   github: (env, payload) => {
     const pr = PR_EVENTS.includes(env.GITHUB_EVENT_NAME ?? '') || Boolean(env.GITHUB_HEAD_REF)
-    const server = env.GITHUB_SERVER_URL || 'https://github.com'
     return {
       // GITHUB_SHA is a merge commit on pull_request events, the base branch on _target.
       commit: (pr && pick(payload, 'pull_request', 'head', 'sha')) || env.GITHUB_SHA,
@@ -96,10 +101,7 @@ const SERVICES: Record<string, (env: Env, payload: Payload) => CiFacts> = {
       targetBranch: pr ? env.GITHUB_BASE_REF || pick(payload, 'pull_request', 'base', 'ref') : '',
       defaultBranch: pick(payload, 'repository', 'default_branch'),
       repository: env.GITHUB_REPOSITORY,
-      runUrl:
-        env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
-          ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-          : '',
+      runUrl: env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? githubRunUrl(env) : '',
       tag: env.GITHUB_REF_TYPE === 'tag' ? env.GITHUB_REF_NAME : ''
     }
   },
