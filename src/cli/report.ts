@@ -35,8 +35,10 @@ export const BUILDKITE_META_DATA = {
 
 export async function writeReports(o: ReportOptions): Promise<void> {
   const outputs = resultOutputs(o.result)
+  // Rendered once, when the first of --summary-file and the annotation wants it.
+  let rendered: string | undefined
   const summary = (): string =>
-    renderSummary({ result: o.result, dryRun: o.dryRun, secrets: o.secrets })
+    (rendered ??= renderSummary({ result: o.result, dryRun: o.dryRun, secrets: o.secrets }))
   if (o.outputFile) {
     const dotenv = formatDotenv(outputs, o.secrets)
     for (const w of dotenv.omitted) o.logger.warning(`--output-file: ${w}`)
