@@ -11,7 +11,7 @@ import { bundle } from './bundle.mjs'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
 /** Packs the package into outDir; returns the tarball's absolute path. */
-export async function pack(outDir = process.cwd()) {
+async function pack(outDir = process.cwd()) {
   const stage = await mkdtemp(path.join(tmpdir(), 'convox-build-pack-'))
   try {
     for (const f of ['package.json', 'README.md', 'bin']) {
@@ -30,6 +30,4 @@ export async function pack(outDir = process.cwd()) {
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  console.log(await pack(process.argv[2]))
-}
+console.log(await pack(process.argv[2]))

@@ -6,14 +6,14 @@ import type { Redactor } from '../core/secrets.js'
 export const DOTENV_LIMIT = 5 * 1024
 
 /** `build-id` → `BUILD_ID`: dotenv names are letters, digits and `_`. */
-export function dotenvName(output: string): string {
+function dotenvName(output: string): string {
   return output.toUpperCase().replace(/[^A-Z0-9]+/g, '_')
 }
 
 /** Dropped first when the file would pass GitLab's limit: the largest, least needed later. */
 const DROP_ORDER = ['plan', 'images', 'digests', 'reused', 'matrix']
 
-export interface Dotenv {
+interface Dotenv {
   text: string
   /** Outputs left out, each with why (logged as warnings). */
   omitted: string[]

@@ -13,7 +13,7 @@ import type { Redactor } from '../core/secrets.js'
 import { renderSummary } from '../core/summary.js'
 import { writeAtomically } from '../core/target-file.js'
 
-export interface ReportOptions {
+interface ReportOptions {
   result: PipelineResult
   dryRun: boolean
   /** Write the summary where the CI shows one (Buildkite annotation). */
@@ -28,7 +28,7 @@ export interface ReportOptions {
 }
 
 /** Buildkite meta-data keys of the ids (`buildkite-agent meta-data get convox-release-id`). */
-export const BUILDKITE_META_DATA = {
+const BUILDKITE_META_DATA = {
   'build-id': 'convox-build-id',
   'release-id': 'convox-release-id'
 }
@@ -76,7 +76,7 @@ export async function writeReports(o: ReportOptions): Promise<void> {
 }
 
 /** The executable `name` on PATH, '' when none. */
-export function onPath(name: string, PATH: string): string {
+function onPath(name: string, PATH: string): string {
   for (const dir of PATH.split(path.delimiter)) {
     if (!dir) continue
     const file = path.join(dir, name)

@@ -14,7 +14,7 @@ export interface SummaryArtifact {
 export const SUMMARY_LIMIT = 1024 * 1024
 const BUDGET = SUMMARY_LIMIT - 64 * 1024
 
-export interface SummaryInput {
+interface SummaryInput {
   result: PipelineResult
   dryRun: boolean
   artifact?: SummaryArtifact
