@@ -733,19 +733,6 @@ export function scanDockerfile(text: string): DockerfileInfo & { problems: ScanP
   return { ...dockerfileInfo(model), problems: model.problems }
 }
 
-/** Each file's last parse and its text (the plan, then the reuse key, read the same Dockerfile). */
-const parses = new Map<string, { text: string; parsed: ParsedDockerfile }>()
-
-/** parseDockerfile of a file's text, parsed again only when the text is not what was last parsed. */
-export function parseDockerfileOf(file: string, text: string): ParsedDockerfile {
-  const last = parses.get(file)
-  if (last?.text === text) return last.parsed
-  const parsed = parseDockerfile(text)
-  if (parses.size >= 100) parses.clear()
-  parses.set(file, { text, parsed })
-  return parsed
-}
-
 /** Reads and parses a Dockerfile; `shown` names it in errors (relative to the working directory). */
 export function readDockerfileModel(file: string, shown: string): DockerfileModel {
   let text: string
@@ -759,7 +746,7 @@ export function readDockerfileModel(file: string, shown: string): DockerfileMode
         code === 'ENOENT' ? 'Dockerfile does not exist' : `Dockerfile cannot be read (${code})`
     })
   }
-  const { problems, ...model } = parseDockerfileOf(file, text)
+  const { problems, ...model } = parseDockerfile(text)
   if (problems.length > 0) {
     throw new UserError(
       problems.map(p => ({ file: shown, line: p.line, col: 1, message: p.message }))

@@ -6,7 +6,7 @@ import type { Exec } from '../exec.js'
 import type { BuildSpec } from '../plan.js'
 import { contextDigest } from './context.js'
 import { readIgnoreFile } from './dockerignore.js'
-import { jsonArray, parseDockerfileOf, resolveFrom, type DockerfileModel } from '../dockerfile.js'
+import { jsonArray, parseDockerfile, resolveFrom, type DockerfileModel } from '../dockerfile.js'
 
 /** Bumped when what goes into a key changes: old keys then never match. */
 const KEY_VERSION = 1
@@ -48,8 +48,7 @@ export async function buildKey(spec: BuildSpec, o: KeyOptions): Promise<BuildKey
     }
   }
   const dockerfile = readFileSync(spec.dockerfilePath)
-  // The plan parsed the same text: that parse is reused.
-  const model = parseDockerfileOf(spec.dockerfilePath, dockerfile.toString('utf8'))
+  const model = parseDockerfile(dockerfile.toString('utf8'))
   const remote = remoteSource(model)
   if (remote) {
     return { key: null, reason: `its Dockerfile adds ${remote}, unknown before building` }
