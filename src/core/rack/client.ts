@@ -17,16 +17,12 @@ import { Redactor, safeDecode } from '../secrets.js'
 import { formatRackTime, parseAnyTime } from './time.js'
 import {
   ExchangeFailure,
-  RackAuthError,
-  RackError,
-  RackTlsError,
-  answerOutcome,
+  type HttpAnswer,
   describeFailure,
   exchange,
-  tlsConfig,
-  type RackResponse,
   type TlsConfig
-} from './transport.js'
+} from '../http.js'
+import { RackAuthError, RackError, RackTlsError, answerOutcome, tlsConfig } from './transport.js'
 import type {
   BuildCreateParams,
   BuildUpdateParams,
@@ -115,7 +111,7 @@ interface RequestOptions<T> extends CallOptions {
   recover?: () => Promise<T | undefined>
   /** After recover found nothing, send again (default true; an upload: false). */
   resend?: boolean
-  parse: (res: RackResponse) => T
+  parse: (res: HttpAnswer) => T
 }
 
 /** Where the rack client talks to, from the settings; undefined when no rack is configured. */
@@ -605,7 +601,7 @@ export class RackClient {
     path: string,
     o: RequestOptions<T>,
     signal: AbortSignal | undefined
-  ): Promise<RackResponse> {
+  ): Promise<HttpAnswer> {
     const url = new URL(this.endpoint.href)
     url.pathname = `${this.endpoint.pathname.replace(/\/+$/, '')}${path}`
     url.search = encodeParams(o.query ?? {}).toString()
@@ -638,7 +634,7 @@ export class RackClient {
     const name = `${method} ${path}`
     this.logger.debug(`rack ${this.host}: ${name}`)
     const sentAt = Date.now()
-    let res: RackResponse
+    let res: HttpAnswer
     try {
       res = await exchange({ method, url, headers, body, timeoutMs, signal, tls: this.tls })
     } catch (e) {
@@ -687,7 +683,7 @@ export class RackClient {
     )
   }
 
-  private noteClock(res: RackResponse, sentAt: number): void {
+  private noteClock(res: HttpAnswer, sentAt: number): void {
     const date = typeof res.headers.date === 'string' ? Date.parse(res.headers.date) : NaN
     if (!Number.isNaN(date)) this.clockOffsetMs = date - (sentAt + Date.now()) / 2
   }
@@ -761,7 +757,7 @@ function oneLine(text: string): string {
 }
 
 /** stdsdk responseError: `{"error": "..."}`, else the trimmed body. */
-function errorMessage(res: RackResponse): string {
+function errorMessage(res: HttpAnswer): string {
   const text = res.body.toString('utf8')
   try {
     const j = JSON.parse(text) as { error?: unknown }
@@ -773,7 +769,7 @@ function errorMessage(res: RackResponse): string {
 }
 
 /** Console asks interactive users for a session (pkg/console/auth.go); CI needs a deploy key. */
-function authHint(res: RackResponse): string {
+function authHint(res: HttpAnswer): string {
   const challenge = res.headers['www-authenticate']
   return /^Session /.test(typeof challenge === 'string' ? challenge : '')
     ? ' (Console wants an interactive session: use a deploy key as convox-password)'

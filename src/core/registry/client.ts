@@ -1,9 +1,9 @@
 import { buffer } from 'node:stream/consumers'
 import { createHash } from 'node:crypto'
-import { get as httpGet, type IncomingMessage } from 'node:http'
-import { get as httpsGet } from 'node:https'
+import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { UserError } from '../errors.js'
+import { ExchangeFailure, exchange, transportFor, type HttpAnswer } from '../http.js'
 import { RETRIES, withRetries } from '../retry.js'
 import type { Logger } from '../log.js'
 import {
@@ -181,17 +181,16 @@ export class RegistryClient {
         headers: { accept: MANIFEST_ACCEPT }
       })
       if (res.status === 404) {
-        await drain(res)
         return undefined
       }
       await this.expectOk(res, ref.registry, `get manifest of ${formatReference(ref)}`)
-      const bytes = Buffer.from(await res.arrayBuffer())
+      const bytes = res.body
       const digest = sha256(bytes)
       if (ref.digest && ref.digest !== digest) {
         throw new Error(`manifest of ${formatReference(ref)} has digest ${digest}`)
       }
       const json = JSON.parse(bytes.toString('utf8')) as ManifestJson
-      const header = (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? ''
+      const header = (res.header('content-type') ?? '').split(';')[0]?.trim() ?? ''
       const mediaType =
         json.mediaType ||
         (header && header !== 'application/json' && header !== 'text/plain'
@@ -216,7 +215,6 @@ export class RegistryClient {
         body: () => bytes
       })
       await this.expectOk(res, ref.registry, `push manifest ${formatReference(ref)}`)
-      await drain(res)
       return sha256(bytes)
     })
   }
@@ -229,10 +227,9 @@ export class RegistryClient {
       const res = await this.send(repo.registry, 'HEAD', `/v2/${repo.repository}/blobs/${digest}`, {
         scopes: [repositoryScope(repo.repository, 'pull')]
       })
-      await drain(res)
       if (res.status === 404) return undefined
       await this.expectOk(res, repo.registry, `check blob ${digest}`)
-      return Number(res.headers.get('content-length') ?? '0')
+      return Number(res.header('content-length') ?? '0')
     })
   }
 
@@ -260,7 +257,7 @@ export class RegistryClient {
       }
       const body = (await buffer(res)).toString('utf8')
       if (status === 404) throw new Error(`blob ${digest} not found in ${host}/${repo.repository}`)
-      throw this.statusError(new Response(null, { status }), host, `get blob ${digest}`, body)
+      throw this.statusError({ status }, host, `get blob ${digest}`, body)
     })
   }
 
@@ -269,9 +266,10 @@ export class RegistryClient {
     const target = new URL(url)
     const headers: Record<string, string> = {}
     if (authorization) headers.authorization = authorization
+    const transport = await transportFor(target)
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const get = target.protocol === 'https:' ? httpsGet : httpGet
-      const req = get(target, { headers, signal: this.options.signal }, resolve)
+      const agent = transport.keepAlive
+      const req = transport.get(target, { headers, agent, signal: this.options.signal }, resolve)
       req.setTimeout(this.timeoutMs, () =>
         req.destroy(new TimeoutError(`no answer within ${this.timeoutMs / 1000}s`))
       )
@@ -281,7 +279,7 @@ export class RegistryClient {
             ? this.options.signal.reason
             : e instanceof TimeoutError
               ? new RetryableError(e.message)
-              : networkError(Object.assign(new Error(e.message), { cause: e }))
+              : networkError(e)
         )
       )
     })
@@ -333,7 +331,6 @@ export class RegistryClient {
         }
       )
       await this.expectOk(start, repo.registry, `start upload of ${blob.digest}`)
-      await drain(start)
       if (start.status === 201 && query) return 'mounted'
       let location = this.location(repo.registry, start)
       if (options.chunkSize && options.chunkSize > 0) {
@@ -344,7 +341,6 @@ export class RegistryClient {
           body: () => Buffer.alloc(0)
         })
         await this.expectOk(done, repo.registry, `finish upload of ${blob.digest}`)
-        await drain(done)
       } else {
         const done = await this.send(repo.registry, 'PUT', withDigest(location, blob.digest), {
           scopes,
@@ -353,7 +349,6 @@ export class RegistryClient {
           contentLength: blob.size
         })
         await this.expectOk(done, repo.registry, `upload ${blob.digest}`)
-        await drain(done)
       }
       return 'uploaded'
     })
@@ -378,7 +373,6 @@ export class RegistryClient {
         contentLength: chunk.length
       })
       await this.expectOk(res, repo.registry, 'upload chunk')
-      await drain(res)
       location = this.location(repo.registry, res)
       offset += chunk.length
     }
@@ -402,8 +396,8 @@ export class RegistryClient {
     return location
   }
 
-  private location(registry: string, res: Response): string {
-    const loc = res.headers.get('location')
+  private location(registry: string, res: HttpAnswer): string {
+    const loc = res.header('location')
     if (!loc)
       throw new Error(`registry ${this.endpoint(registry)}: upload response without a Location`)
     return new URL(loc, this.baseUrl(this.endpoint(registry))).toString()
@@ -421,10 +415,9 @@ export class RegistryClient {
       new UserError(`login to ${host} failed: wrong username or password`)
     await this.retry(host, async () => {
       const first = await this.fetchOnce('GET', `${base}/v2/`, {})
-      await drain(first)
       if (first.ok) return
       if (first.status !== 401) throw this.statusError(first, host, 'log in', '')
-      const challenge = pickChallenge(first.headers.get('www-authenticate'))
+      const challenge = pickChallenge(first.header('www-authenticate'))
       if (!challenge) throw new Error(`registry ${host}: unsupported authentication challenge`)
       // Later requests to the host authenticate at once instead of learning this again.
       this.challenges.set(host, challenge)
@@ -440,14 +433,12 @@ export class RegistryClient {
           }
         )
         if (res.status === 401 || res.status === 403) {
-          await drain(res)
           throw wrong()
         }
         if (!res.ok) throw this.statusError(res, host, 'get a token', '')
-        authorization = `Bearer ${await readToken(res)}`
+        authorization = `Bearer ${readToken(res)}`
       }
       const second = await this.fetchOnce('GET', `${base}/v2/`, { authorization })
-      await drain(second)
       if (second.status === 401 || second.status === 403) throw wrong()
       if (!second.ok) throw this.statusError(second, host, 'log in', '')
     })
@@ -461,10 +452,10 @@ export class RegistryClient {
     method: string,
     pathOrUrl: string,
     options: SendOptions
-  ): Promise<Response> {
+  ): Promise<HttpAnswer> {
     const host = this.endpoint(registry)
     const url = pathOrUrl.startsWith('/') ? `${this.baseUrl(host)}${pathOrUrl}` : pathOrUrl
-    const attempt = async (): Promise<Response> => {
+    const attempt = async (): Promise<HttpAnswer> => {
       const headers: Record<string, string> = { ...options.headers }
       const authorization = await this.authorization(registry, options.scopes)
       if (authorization) headers.authorization = authorization
@@ -475,7 +466,7 @@ export class RegistryClient {
     const known = this.challenges.has(host)
     let res = await attempt()
     if (res.status === 401) {
-      const challenge = pickChallenge(res.headers.get('www-authenticate'))
+      const challenge = pickChallenge(res.header('www-authenticate'))
       const previous = this.challenges.get(host)
       const changed =
         !known ||
@@ -484,7 +475,6 @@ export class RegistryClient {
         previous.scheme !== challenge.scheme ||
         challenge.params.error === 'invalid_token'
       if (challenge && changed) {
-        await drain(res)
         this.challenges.set(host, challenge)
         this.forgetTokens(host)
         res = await attempt()
@@ -516,13 +506,12 @@ export class RegistryClient {
       credentials ? { authorization: basicAuthorization(credentials) } : {}
     )
     if (res.status === 401 || res.status === 403) {
-      await drain(res)
       throw credentials
         ? new UserError(`login to ${host} failed: wrong username or password`)
         : new UserError(`registry ${host}: access denied (no credentials given for ${host})`)
     }
     if (!res.ok) throw this.statusError(res, host, 'get a token', '')
-    const body = (await res.json()) as {
+    const body = JSON.parse(res.text()) as {
       token?: string
       access_token?: string
       expires_in?: number
@@ -539,56 +528,50 @@ export class RegistryClient {
     method: string,
     url: string,
     headers: Record<string, string>,
-    body?: BodyFactory
-  ): Promise<Response> {
+    body?: BodyFactory,
+    hops = 0
+  ): Promise<HttpAnswer> {
     // The body first: a source that fails to open leaves no timer or listener behind.
     const data = body ? await body() : undefined
-    const controller = new AbortController()
     const outer = this.options.signal
-    const onAbort = (): void => controller.abort(outer?.reason)
-    if (outer?.aborted) onAbort()
-    outer?.addEventListener('abort', onAbort, { once: true })
-    let timer: NodeJS.Timeout | undefined
-    const arm = (): void => {
-      if (timer) clearTimeout(timer)
-      timer = setTimeout(
-        () => controller.abort(new TimeoutError(`no answer within ${this.timeoutMs / 1000}s`)),
-        this.timeoutMs
-      )
-    }
-    arm()
-    const init: RequestInit & { duplex?: 'half' } = {
-      method,
-      headers,
-      signal: controller.signal,
-      redirect: 'follow'
-    }
-    if (data instanceof Readable) {
-      init.body = progress(data, arm) as unknown as RequestInit['body']
-      init.duplex = 'half'
-    } else if (data !== undefined) {
-      init.body = data as RequestInit['body']
-    }
+    if (outer?.aborted) throw outer.reason
+    let res: HttpAnswer
     try {
-      return await fetch(url, init)
+      res = await exchange({
+        method,
+        url: new URL(url),
+        headers,
+        body: data instanceof Readable ? () => data : data,
+        timeoutMs: this.timeoutMs,
+        idle: true,
+        signal: outer,
+        keepAlive: true
+      })
     } catch (e) {
-      const reason = controller.signal.reason
-      if (reason instanceof TimeoutError) throw new RetryableError(reason.message)
       if (outer?.aborted) throw outer.reason
-      throw networkError(e)
-    } finally {
-      if (timer) clearTimeout(timer)
-      outer?.removeEventListener('abort', onAbort)
+      if (!(e instanceof ExchangeFailure)) throw e
+      if (e.timedOut) throw new RetryableError(`no answer within ${this.timeoutMs / 1000}s`)
+      throw networkError(e.error)
     }
+    // Redirects of reads are followed (credentials only to the same origin), as fetch would.
+    const location = res.header('location')
+    if ((method === 'GET' || method === 'HEAD') && REDIRECTS.includes(res.status) && location) {
+      const next = new URL(location, url)
+      if (hops >= 5) throw new Error(`registry: too many redirects from ${new URL(url).host}`)
+      const onward = { ...headers }
+      if (next.origin !== new URL(url).origin) delete onward.authorization
+      return this.fetchOnce(method, next.toString(), onward, undefined, hops + 1)
+    }
+    return res
   }
 
-  private async expectOk(res: Response, registry: string, what: string): Promise<void> {
+  private async expectOk(res: HttpAnswer, registry: string, what: string): Promise<void> {
     if (res.ok) return
-    const text = await res.text().catch(() => '')
+    const text = res.text()
     throw this.statusError(res, this.endpoint(registry), what, text)
   }
 
-  private statusError(res: Response, host: string, what: string, body: string): Error {
+  private statusError(res: { status: number }, host: string, what: string, body: string): Error {
     let detail = ''
     try {
       const parsed = JSON.parse(body) as { errors?: { code?: string; message?: string }[] }
@@ -632,39 +615,22 @@ export class RegistryClient {
 
 class TimeoutError extends Error {}
 
-/** fetch's "fetch failed" → the underlying reason, retryable (the request never got an answer). */
+/** A transport failure, retryable (the request never got an answer). */
 function networkError(e: unknown): Error {
   if (e instanceof UserError || e instanceof RetryableError) return e
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause
-  const reason = cause?.code
-    ? `cannot connect (${cause.code})`
-    : cause?.message || (e as Error).message
-  return new RetryableError(reason)
+  const code = (e as NodeJS.ErrnoException).code
+  return new RetryableError(code ? `cannot connect (${code})` : (e as Error).message)
 }
 
-/** Passes a stream through, calling onChunk for each chunk (to keep an idle timer alive). */
-async function* progress(stream: Readable, onChunk: () => void): AsyncGenerator<Buffer> {
-  for await (const chunk of stream) {
-    onChunk()
-    yield chunk as Buffer
-  }
-}
+const REDIRECTS = [301, 302, 303, 307, 308]
 
 function headerOf(res: IncomingMessage, name: string): string | null {
   const v = res.headers[name]
   return Array.isArray(v) ? (v[0] ?? null) : (v ?? null)
 }
 
-async function drain(res: Response): Promise<void> {
-  try {
-    await res.body?.cancel()
-  } catch {
-    // already consumed
-  }
-}
-
-async function readToken(res: Response): Promise<string> {
-  const body = (await res.json()) as { token?: string; access_token?: string }
+function readToken(res: HttpAnswer): string {
+  const body = JSON.parse(res.text()) as { token?: string; access_token?: string }
   const token = body.token ?? body.access_token
   if (!token) throw new Error('token response without a token')
   return token

@@ -1,0 +1,221 @@
+// One HTTP exchange over node:http / node:https, for the rack and registry clients alike: the
+// whole answer read, a bound on the exchange, and what a failure says (whether the request can
+// have reached the server, whether it timed out, whether TLS refused it) for each client's retry
+// policy to read. node:http rather than fetch: fetch loads undici on first use, tens of
+// milliseconds of a run that should take less than a hundred.
+import http from 'node:http'
+import type { RequestOptions } from 'node:https'
+import type { Readable } from 'node:stream'
+import type { PeerCertificate } from 'node:tls'
+
+/** The TLS settings of node:https, from rack-ca / rack-insecure. */
+export interface TlsConfig {
+  ca?: string[]
+  rejectUnauthorized: boolean
+  /** Fingerprints of certificates trusted as the server's own (pinned for its host). */
+  pinned: Set<string>
+}
+
+export interface Exchange {
+  method: string
+  url: URL
+  headers: Record<string, string>
+  /** A body; a function makes a fresh stream (an upload). */
+  body?: Buffer | string | (() => Readable)
+  /** Everything, from connecting to the last byte of the answer; see `idle`. */
+  timeoutMs: number
+  /** timeoutMs bounds each wait (for the answer, between chunks sent or read), not the whole. */
+  idle?: boolean
+  /** Aborts the exchange at once (the run was cancelled). */
+  signal?: AbortSignal
+  /** Default: the system's CAs, verified. */
+  tls?: TlsConfig
+  /** Connections kept alive between exchanges (registries); default a connection of its own. */
+  keepAlive?: boolean
+}
+
+/** An answer, read whole. */
+export class HttpAnswer {
+  constructor(
+    readonly status: number,
+    readonly headers: http.IncomingHttpHeaders,
+    readonly body: Buffer
+  ) {}
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300
+  }
+
+  /** A header's (first) value, or null. */
+  header(name: string): string | null {
+    const v = this.headers[name.toLowerCase()]
+    return Array.isArray(v) ? (v[0] ?? null) : (v ?? null)
+  }
+
+  text(): string {
+    return this.body.toString('utf8')
+  }
+}
+
+/** Transport failures, before any reading of them (see describeFailure). */
+export class ExchangeFailure extends Error {
+  constructor(
+    readonly error: unknown,
+    /** The connection was up (for https: the handshake done), so the request may have been read. */
+    readonly sent: boolean,
+    readonly timedOut: boolean,
+    readonly tls: boolean
+  ) {
+    super(error instanceof Error ? error.message : String(error))
+    this.name = 'ExchangeFailure'
+  }
+}
+
+/** Node's certificate verification codes (OpenSSL's X509_V_ERR_* names, and the host check). */
+const TLS_CODES =
+  /^(?:ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_.*|CERT_.*|ERR_SSL_.*|HOSTNAME_MISMATCH)$/
+
+/** What an exchange needs of node:http or node:https. */
+export interface Transport {
+  request: typeof http.request
+  get: typeof http.get
+  /** Kept-alive connections (idle ones do not hold the process open: Node unrefs them). */
+  keepAlive: http.Agent
+  checkServerIdentity?: typeof import('node:tls').checkServerIdentity
+}
+
+let plain: Transport | undefined
+let secure: Promise<Transport> | undefined
+
+/** node:http, or node:https loaded for the first https URL: TLS costs milliseconds of a start. */
+export function transportFor(url: URL): Promise<Transport> {
+  if (url.protocol !== 'https:') {
+    plain ??= {
+      request: http.request,
+      get: http.get,
+      keepAlive: new http.Agent({ keepAlive: true })
+    }
+    return Promise.resolve(plain)
+  }
+  secure ??= Promise.all([import('node:https'), import('node:tls')]).then(([https, tls]) => ({
+    request: https.request as unknown as typeof http.request,
+    get: https.get as unknown as typeof http.get,
+    keepAlive: new https.Agent({ keepAlive: true }),
+    checkServerIdentity: tls.checkServerIdentity
+  }))
+  return secure
+}
+
+/** Sends one request and reads the whole answer; rejects with ExchangeFailure or the abort reason. */
+export async function exchange(x: Exchange): Promise<HttpAnswer> {
+  const transport = await transportFor(x.url)
+  return new Promise((resolve, reject) => {
+    const secure = x.url.protocol === 'https:'
+    let sent = false
+    let settled = false
+    let upload: Readable | undefined
+    const options: RequestOptions = {
+      method: x.method,
+      headers: x.headers,
+      // a connection of its own unless kept alive: whether the request reached the server is then known
+      agent: x.keepAlive ? transport.keepAlive : false
+    }
+    const verify = transport.checkServerIdentity
+    if (verify && x.tls) {
+      options.rejectUnauthorized = x.tls.rejectUnauthorized
+      if (x.tls.ca) options.ca = x.tls.ca
+      const pinned = x.tls.pinned
+      options.checkServerIdentity = (host: string, cert: PeerCertificate) =>
+        // a rack's own self-signed certificate names `api` (stdapi ssl.go): given in rack-ca, it is pinned
+        pinned.has(cert.fingerprint256) ? undefined : verify(host, cert)
+    }
+    const req = transport.request(x.url, options)
+    const finish = (): void => {
+      settled = true
+      clearTimeout(timer)
+      x.signal?.removeEventListener('abort', onAbort)
+    }
+    const fail = (e: unknown, timedOut = false): void => {
+      if (settled) return
+      finish()
+      const code = (e as NodeJS.ErrnoException)?.code ?? ''
+      const tls = secure && TLS_CODES.test(code)
+      req.destroy()
+      upload?.destroy()
+      reject(e instanceof ExchangeFailure ? e : new ExchangeFailure(e, sent, timedOut, tls))
+    }
+    const onAbort = (): void => {
+      if (settled) return
+      finish()
+      req.destroy()
+      upload?.destroy()
+      reject(x.signal?.reason instanceof Error ? x.signal.reason : new Error('cancelled'))
+    }
+    let timer = setTimeout(() => fail(new Error('no answer'), true), x.timeoutMs)
+    const progress = x.idle
+      ? (): void => {
+          clearTimeout(timer)
+          if (!settled) timer = setTimeout(() => fail(new Error('no answer'), true), x.timeoutMs)
+        }
+      : undefined
+    if (x.signal?.aborted) {
+      onAbort()
+      return
+    }
+    x.signal?.addEventListener('abort', onAbort, { once: true })
+    req.on('socket', socket => {
+      // a kept-alive connection is up already
+      if (!socket.connecting) sent = true
+      else socket.once(secure ? 'secureConnect' : 'connect', () => (sent = true))
+    })
+    let answered = false
+    // once the server answers, a write error of the rest of an upload is not the outcome
+    req.on('error', e => (answered ? undefined : fail(e)))
+    req.on('response', res => {
+      answered = true
+      progress?.()
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => {
+        progress?.()
+        chunks.push(c)
+      })
+      res.on('error', e => fail(e))
+      res.on('aborted', () => fail(new Error('the answer was cut off')))
+      res.on('end', () => {
+        if (settled) return
+        if (!res.complete) {
+          fail(new Error('the answer was cut off'))
+          return
+        }
+        finish()
+        resolve(new HttpAnswer(res.statusCode ?? 0, res.headers, Buffer.concat(chunks)))
+      })
+    })
+    const body = x.body
+    if (typeof body === 'function') {
+      upload = body()
+      upload.on('error', e => fail(new ExchangeFailure(e, sent, false, false)))
+      if (progress) upload.on('data', progress)
+      // an answer before the whole upload (a 401): stop sending
+      req.on('response', () => upload?.unpipe(req))
+      upload.pipe(req)
+    } else {
+      req.end(body)
+    }
+  })
+}
+
+/** A transport failure as one line, never a stack. */
+export function describeFailure(f: ExchangeFailure, timeoutMs: number): string {
+  if (f.timedOut) return `no answer within ${seconds(timeoutMs)}`
+  const cause = f.error as NodeJS.ErrnoException
+  const code = cause?.code ? `${cause.code}: ` : ''
+  if (f.tls) return `TLS: ${cause?.message ?? String(cause)}`
+  const what = f.sent ? 'connection lost' : 'cannot connect'
+  return `${what} (${code}${cause?.message ?? String(cause)})`.replace(/\s+/g, ' ')
+}
+
+function seconds(ms: number): string {
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`
+}
