@@ -274,6 +274,8 @@ const text = (v: unknown): string => (v === undefined || v === null ? '' : Strin
 /** The CI context of this run; git in `cwd` fills in what the CI does not say. */
 export async function readCiContext(options: CiContextOptions): Promise<CiContext> {
   const { env, cwd, exec } = options
+  // env-ci runs git synchronously outside a CI: after the caller has started the engine's probe.
+  await new Promise(resolve => setImmediate(resolve))
   const payload = readEventPayload(env)
   const detected = detect(env, cwd, payload)
   const own = detected.service ? undefined : DETECT.find(d => d.detect(env))

@@ -96,6 +96,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     addSettingsSecrets(secrets, settings)
     workingDirectory = settings.workingDirectory
     tempDir = await mkdtemp(path.join(tmpdir(), 'convox-build-'))
+    const files = await reportFiles(args, io.cwd)
     const exec = io.exec ?? spawnExec
     const run: RunEnvironment = {
       env: io.env,
@@ -108,7 +109,6 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       signal: interrupts?.signal,
       ci: ciOf(settings, io.env, exec, interrupts?.signal)
     }
-    const files = await reportFiles(args, io.cwd)
     const result = await (io.pipeline ?? runPipeline)(settings, run)
     await writeReports({
       result,

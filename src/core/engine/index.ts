@@ -100,6 +100,17 @@ export function prepareEngine(
   const tools =
     options.tools ?? registryTools(logins, settings.dockerHubRegistry, run.logger, run.signal)
   const checkLogin = options.checkLogin ?? tools.checkLogin
+  // The probe and the login checks first, not after the private docker config is written: the
+  // probe needs no login, and the user's config answers it as the private one would (same
+  // plugins, context and builders).
+  const engine = selectEngine({
+    engine: settings.engine,
+    builder: settings.builder,
+    buildkitHost: settings.buildkitHost,
+    exec: run.exec,
+    env: run.env,
+    signal: run.signal
+  })
   const reuses = settings.reuse && !settings.noCache && settings.push
   const gitIndex =
     reuses && options.workingDirectory
@@ -108,24 +119,17 @@ export function prepareEngine(
           blobs: gitKnownBlobs(options.workingDirectory, run.exec, run.env, run.signal)
         }
       : undefined
-  gitIndex?.blobs.catch(() => undefined)
+  // It masks the passwords before any login is checked.
+  const config = createDockerConfig(logins, run)
+  const loggedIn = Promise.all(logins.map(l => checkLogin(l)))
+  for (const p of [engine, gitIndex?.blobs, loggedIn]) p?.catch(() => undefined)
   const ready = (async (): Promise<PreparedEngine> => {
-    const config = await createDockerConfig(logins, run)
+    const written = await config
     try {
-      const [engine] = await Promise.all([
-        selectEngine({
-          engine: settings.engine,
-          builder: settings.builder,
-          buildkitHost: settings.buildkitHost,
-          exec: run.exec,
-          env: { ...run.env, ...config.env },
-          signal: run.signal
-        }),
-        ...logins.map(l => checkLogin(l))
-      ])
-      return { engine, childEnv: config.env, dispose: config.cleanup }
+      const [probed] = await Promise.all([engine, loggedIn])
+      return { engine: probed, childEnv: written.env, dispose: written.cleanup }
     } catch (e) {
-      await config.cleanup()
+      await written.cleanup()
       throw e
     }
   })()
@@ -149,8 +153,8 @@ export async function buildPlan(
     options.preparation ??
     prepareEngine(settings, run, { ...options, workingDirectory: plan.workingDirectory })
   const { tools } = preparation
-  // Content keys are made while the logins and the engine are checked: only the builder's
-  // platform, last in the key, waits for the engine.
+  // Content keys are made and looked up while the logins and the engine are checked: only the
+  // builder's platform, last in the key, waits for the engine's probe.
   const reuse =
     settings.reuse && !settings.noCache && settings.push
       ? new Reuse({
@@ -164,8 +168,8 @@ export async function buildPlan(
           builderPlatform: preparation.ready.then(p => p.engine.platform)
         })
       : undefined
-  if (reuse) {
-    for (const { spec } of legBuilds(plan, options.only)) void reuse.key(spec)
+  if (reuse && plan.registry) {
+    for (const { spec } of legBuilds(plan, options.only)) void reuse.lookup(spec, plan.registry)
   }
   try {
     // Its failure first, as when it was looked up before the build.

@@ -43,11 +43,14 @@ async function probeBuildx(
       return { exitCode: 127, stdout: '', stderr: (e as Error).message }
     }
   }
-  const version = await run(['buildx', 'version'])
+  // Both at once: each is a docker process start, and version only explains a failed inspect.
+  const [version, inspect] = await Promise.all([
+    run(['buildx', 'version']),
+    run(['buildx', 'inspect', ...(o.builder ? [o.builder] : [])])
+  ])
   if (version.exitCode !== 0) {
     return { ok: false, why: `docker buildx is not usable: ${lastLines(version.stderr, 1)}` }
   }
-  const inspect = await run(['buildx', 'inspect', ...(o.builder ? [o.builder] : [])])
   if (inspect.exitCode !== 0) {
     const which = o.builder ? `builder "${o.builder}"` : 'the current builder'
     return { ok: false, why: `${which} is not usable: ${lastLines(inspect.stderr, 1)}` }
