@@ -110,7 +110,7 @@ export function fileBlobId(file: string): string {
 
 /**
  * Blob ids git vouches for: tracked files whose worktree content git knows equal to the index
- * (not in `git diff-files`, not assume-unchanged or skip-worktree, no conversion on checkout).
+ * (not modified in the worktree, not assume-unchanged or skip-worktree, no conversion on checkout).
  * Empty outside a sha1 git work tree.
  */
 export async function gitKnownBlobs(
@@ -125,7 +125,7 @@ export async function gitKnownBlobs(
       input,
       signal
     }).catch(() => ({ exitCode: -1, stdout: '', stderr: '' }))
-  const [format, listed, changed, config] = await Promise.all([
+  const [format, listed, config] = await Promise.all([
     git([
       'rev-parse',
       '--is-inside-work-tree',
@@ -134,18 +134,21 @@ export async function gitKnownBlobs(
       '--git-path',
       'info/attributes'
     ]),
-    git(['ls-files', '-s', '-v', '-z']),
-    git(['diff-files', '--name-only', '--relative', '-z']),
+    // -c with -m: each entry as cached (H), and again (C) when the worktree's file differs
+    git(['ls-files', '-s', '-v', '-c', '-m', '-z']),
     git(['config', '-z', '--get-regexp', '^core\\.(autocrlf|eol|attributesfile)$'])
   ])
   const known = new Map<string, string>()
-  if (format.exitCode !== 0 || listed.exitCode !== 0 || changed.exitCode !== 0) return known
+  if (format.exitCode !== 0 || listed.exitCode !== 0) return known
   if (format.stdout.split('\n')[1]?.trim() !== 'sha1') return known
-  const dirty = new Set(changed.stdout.split('\0').filter(Boolean))
-  for (const record of listed.stdout.split('\0')) {
+  const records = listed.stdout
+    .split('\0')
+    .map(r => /^(\S) (\d+) ([0-9a-f]+) (\d)\t([\s\S]+)$/.exec(r))
+    .filter(m => m !== null)
+  const dirty = new Set(records.filter(m => m[1] === 'C').map(m => m[5]!))
+  for (const m of records) {
     // `H 100644 <id> 0\t<path>`: H = cached; lowercase = assume-unchanged, S = skip-worktree.
-    const m = /^(\S) (\d+) ([0-9a-f]+) (\d)\t([\s\S]+)$/.exec(record)
-    if (!m || m[1] !== 'H' || m[4] !== '0') continue
+    if (m[1] !== 'H' || m[4] !== '0') continue
     if (m[2] !== '100644' && m[2] !== '100755') continue
     if (!dirty.has(m[5]!)) known.set(m[5]!, m[3]!)
   }

@@ -36,10 +36,23 @@ export type ReuseDecision =
   /** Build it; `tags` (the key tags, empty without a key) go on its push. */
   | { reused: false; key: string | null; tags: string[]; reason?: string; note?: string }
 
+interface Lookup {
+  k: BuildKey
+  /** `<repo>:<service>.<key>` of each service; empty without a key. */
+  keyRefs: string[]
+  found: (FetchedManifest | undefined)[]
+}
+
+/** What a key is made of (its services are not: a leg's copy of a build has fewer). */
+function buildIdentity(spec: BuildSpec): string {
+  return JSON.stringify([spec.contextPath, spec.dockerfilePath, spec.target, spec.argValues])
+}
+
 /** One run's reuse checks: base image digests are resolved once and shared between builds. */
 export class Reuse {
   private readonly digests = new Map<string, Promise<string>>()
   private readonly keys = new Map<string, Promise<BuildKey>>()
+  private readonly lookups = new Map<string, Promise<Lookup>>()
   private readonly builderPlatform: Promise<string | undefined>
 
   constructor(private readonly o: ReuseOptions) {
@@ -78,8 +91,7 @@ export class Reuse {
 
   /** The key of a build, made once (start it early with this; decide takes the same promise). */
   key(spec: BuildSpec): Promise<BuildKey> {
-    // What the key is made of (its services are not: a leg's copy of a build has fewer).
-    const id = JSON.stringify([spec.contextPath, spec.dockerfilePath, spec.target, spec.argValues])
+    const id = buildIdentity(spec)
     let k = this.keys.get(id)
     if (!k) {
       k = this.makeKey(spec)
@@ -102,6 +114,28 @@ export class Reuse {
   }
 
   /**
+   * The key's images in `repository`, looked up once: start it early with this (it waits for the
+   * key, not for the logins or the engine's config); decide takes the same promise.
+   */
+  lookup(spec: BuildSpec, repository: string): Promise<Lookup> {
+    const id = JSON.stringify([buildIdentity(spec), spec.services, repository])
+    let l = this.lookups.get(id)
+    if (!l) {
+      l = this.key(spec).then(async k => {
+        if (k.key === null) return { k, keyRefs: [], found: [] }
+        const keyRefs = spec.services.map(s => `${repository}:${keyTag(s, k.key!)}`)
+        const found = await Promise.all(
+          keyRefs.map(r => this.o.client.findManifest(parseReference(r)))
+        )
+        return { k, keyRefs, found }
+      })
+      l.catch(() => undefined)
+      this.lookups.set(id, l)
+    }
+    return l
+  }
+
+  /**
    * Decides a build: reused when an image of its key is in `repository`, else built with the key
    * tags. `images` are the services' `<repo>:<service>.<BUILD_ID>` references, in order.
    */
@@ -111,12 +145,10 @@ export class Reuse {
     images: string[],
     signal?: AbortSignal
   ): Promise<ReuseDecision> {
-    const k = await this.key(spec)
+    const { k, keyRefs, found } = await this.lookup(spec, repository)
+    signal?.throwIfAborted()
     if (k.key === null) return { reused: false, key: null, tags: [], reason: k.reason }
     const key = k.key
-    const keyRefs = spec.services.map(s => `${repository}:${keyTag(s, key)}`)
-    const found = await Promise.all(keyRefs.map(r => this.o.client.findManifest(parseReference(r))))
-    signal?.throwIfAborted()
     const i = found.findIndex(m => m !== undefined)
     if (i < 0) return { reused: false, key, tags: keyRefs, note: k.note }
     const manifest = found[i]!
