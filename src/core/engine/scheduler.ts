@@ -250,6 +250,15 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   const copied = new Map<string, { digest: string; durationMs: number }>()
   let failure: Error | undefined
 
+  // Without a cap every job starts at once: the copies then wait until each build is reused or
+  // started, so that their registry traffic does not delay the reuse checks and the builds.
+  // (With a cap a copy may hold a slot a queued build needs: it starts when its slot comes.)
+  const gated = o.concurrency >= requests.length + copies.length
+  const begun: Array<() => void> = []
+  const buildsBegun = Promise.all(
+    requests.map(() => new Promise<void>(resolve => begun.push(resolve)))
+  )
+
   /** True when the build was reused; else its key tags are added to the push. */
   const reuseCheck = async (req: BuildRequest, who: string): Promise<boolean> => {
     const t0 = Date.now()
@@ -311,96 +320,107 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       `${who}: the registry refuses to overwrite the cache tag ${tag} (${why}), so this build's cache was not saved (the build succeeded); set cache-tags to auto or immutable for a cache tag per build`
     )
 
+  /** One build: reused, or run (`onStart` just before BuildKit is), with its retries. */
+  const buildJob = async (req: BuildRequest, onStart: () => void): Promise<void> => {
+    const who = req.spec.services.join(', ')
+    if (o.reuse && o.push && plan.registry) {
+      const r = await reuseCheck(req, who)
+      if (r) return
+    }
+    refreshCache(req)
+    logger.info(`[${who}] building ${req.spec.context}/${req.spec.dockerfile}`)
+    const t0 = Date.now()
+    // The plan build's first service names the cache, not the leg's (see cacheFor).
+    const first = firstService(req.index)
+    const attempt = (): Promise<BuildResult> =>
+      runBuild(engine, req, {
+        exec: run.exec,
+        env: { ...run.env, ...o.childEnv },
+        signal: abort.signal,
+        secrets: run.secrets,
+        onStep: step =>
+          logger.info(
+            `[${who}] ${run.secrets.cut(step.name, 90)} ${step.error ? 'ERROR' : step.cached ? 'CACHED' : 'done'}`
+          )
+      })
+    try {
+      let r: BuildResult
+      try {
+        onStart()
+        r = await attempt()
+      } catch (e) {
+        if (!(e instanceof BuildFailure) || abort.signal.aborted) throw e
+        const inline = plan.registry ? inlineCacheRef(plan.registry, first) : ''
+        if (
+          inline &&
+          req.cache.tags?.includes(inline) &&
+          isTagOverwriteRefusal(e.reason) &&
+          e.reason.includes(inline.slice(inline.lastIndexOf(':') + 1)) &&
+          switchToPerBuildTags(inline, e.reason)
+        ) {
+          // The image's push failed on its shared inline-cache tag: push it without it.
+          refreshCache(req)
+          logger.info(`[${who}] pushing again without ${inline}`)
+          r = await attempt()
+        } else if (isRegistryWriteRace(e.reason)) {
+          // The registry lost a blob it had taken (two writers of one blob): the build itself
+          // is done and cached in BuildKit, so running it again only repeats the push.
+          warn(`${who}: the registry garbled the push (${e.reason}); pushing again once`)
+          r = await attempt()
+        } else throw e
+      }
+      if (r.cacheTagRefused) {
+        const tag = registryCacheRef(plan.registry, first)
+        if (switchToPerBuildTags(tag, r.cacheTagRefused) && refreshCache(req)) {
+          // BuildKit has every step of this build: running it again only exports the cache.
+          logger.info(
+            `[${who}] exporting the cache again under ${registryCacheRef(plan.registry, first, plan.buildId)} (the build is in BuildKit's cache: only the cache export runs)`
+          )
+          const perBuild = registryCacheRef(plan.registry, first, plan.buildId)
+          let note = `exported again under ${perBuild}`
+          try {
+            const again = await attempt()
+            r.durationMs += again.durationMs
+            r.warnings.push(...again.warnings)
+            if (again.cacheTagRefused) r.warnings.push(`${who}: ${again.cacheTagRefused}`)
+          } catch (e) {
+            // The image is pushed already: only this cache is lost.
+            if (!(e instanceof BuildFailure) || abort.signal.aborted) throw e
+            r.warnings.push(`${who}: the cache was not saved under ${perBuild}: ${e.reason}`)
+            note = `not saved under ${perBuild}: ${e.reason}`
+          }
+          r.log = `${r.log.trimEnd()}\ncache: ${tag} refused (immutable tags); ${note}\n`
+          delete r.cacheTagRefused
+        } else if (tagMode === 'mutable') forcedMutable(who, tag, r.cacheTagRefused)
+        else warn(`${who}: ${r.cacheTagRefused} (the build succeeded)`)
+      }
+      results.push(r)
+      for (const w of r.warnings) warn(w)
+      await logger.group(
+        `Build ${who}: ${r.cachedSteps}/${r.totalSteps} steps cached, ${(r.durationMs / 1000).toFixed(1)}s`,
+        async () => logger.info(r.log)
+      )
+    } catch (e) {
+      if (e instanceof BuildFailure && !abort.signal.aborted) {
+        await logger.group(`Build ${who}: failed`, async () => logger.info(e.log))
+      }
+      throw e
+    } finally {
+      intervals.push([t0, Date.now()])
+    }
+  }
+
   type Job = () => Promise<void>
   const jobs: Job[] = [
-    ...requests.map(req => async () => {
-      const who = req.spec.services.join(', ')
-      if (o.reuse && o.push && plan.registry) {
-        const r = await reuseCheck(req, who)
-        if (r) return
-      }
-      refreshCache(req)
-      logger.info(`[${who}] building ${req.spec.context}/${req.spec.dockerfile}`)
-      const t0 = Date.now()
-      // The plan build's first service names the cache, not the leg's (see cacheFor).
-      const first = firstService(req.index)
-      const attempt = (): Promise<BuildResult> =>
-        runBuild(engine, req, {
-          exec: run.exec,
-          env: { ...run.env, ...o.childEnv },
-          signal: abort.signal,
-          secrets: run.secrets,
-          onStep: step =>
-            logger.info(
-              `[${who}] ${run.secrets.cut(step.name, 90)} ${step.error ? 'ERROR' : step.cached ? 'CACHED' : 'done'}`
-            )
-        })
+    ...requests.map((req, n) => async () => {
       try {
-        let r: BuildResult
-        try {
-          r = await attempt()
-        } catch (e) {
-          if (!(e instanceof BuildFailure) || abort.signal.aborted) throw e
-          const inline = plan.registry ? inlineCacheRef(plan.registry, first) : ''
-          if (
-            inline &&
-            req.cache.tags?.includes(inline) &&
-            isTagOverwriteRefusal(e.reason) &&
-            e.reason.includes(inline.slice(inline.lastIndexOf(':') + 1)) &&
-            switchToPerBuildTags(inline, e.reason)
-          ) {
-            // The image's push failed on its shared inline-cache tag: push it without it.
-            refreshCache(req)
-            logger.info(`[${who}] pushing again without ${inline}`)
-            r = await attempt()
-          } else if (isRegistryWriteRace(e.reason)) {
-            // The registry lost a blob it had taken (two writers of one blob): the build itself
-            // is done and cached in BuildKit, so running it again only repeats the push.
-            warn(`${who}: the registry garbled the push (${e.reason}); pushing again once`)
-            r = await attempt()
-          } else throw e
-        }
-        if (r.cacheTagRefused) {
-          const tag = registryCacheRef(plan.registry, first)
-          if (switchToPerBuildTags(tag, r.cacheTagRefused) && refreshCache(req)) {
-            // BuildKit has every step of this build: running it again only exports the cache.
-            logger.info(
-              `[${who}] exporting the cache again under ${registryCacheRef(plan.registry, first, plan.buildId)} (the build is in BuildKit's cache: only the cache export runs)`
-            )
-            const perBuild = registryCacheRef(plan.registry, first, plan.buildId)
-            let note = `exported again under ${perBuild}`
-            try {
-              const again = await attempt()
-              r.durationMs += again.durationMs
-              r.warnings.push(...again.warnings)
-              if (again.cacheTagRefused) r.warnings.push(`${who}: ${again.cacheTagRefused}`)
-            } catch (e) {
-              // The image is pushed already: only this cache is lost.
-              if (!(e instanceof BuildFailure) || abort.signal.aborted) throw e
-              r.warnings.push(`${who}: the cache was not saved under ${perBuild}: ${e.reason}`)
-              note = `not saved under ${perBuild}: ${e.reason}`
-            }
-            r.log = `${r.log.trimEnd()}\ncache: ${tag} refused (immutable tags); ${note}\n`
-            delete r.cacheTagRefused
-          } else if (tagMode === 'mutable') forcedMutable(who, tag, r.cacheTagRefused)
-          else warn(`${who}: ${r.cacheTagRefused} (the build succeeded)`)
-        }
-        results.push(r)
-        for (const w of r.warnings) warn(w)
-        await logger.group(
-          `Build ${who}: ${r.cachedSteps}/${r.totalSteps} steps cached, ${(r.durationMs / 1000).toFixed(1)}s`,
-          async () => logger.info(r.log)
-        )
-      } catch (e) {
-        if (e instanceof BuildFailure && !abort.signal.aborted) {
-          await logger.group(`Build ${who}: failed`, async () => logger.info(e.log))
-        }
-        throw e
+        await buildJob(req, begun[n]!)
       } finally {
-        intervals.push([t0, Date.now()])
+        begun[n]!()
       }
     }),
     ...copies.map(s => async () => {
+      if (gated) await buildsBegun
       const from = s.from ?? ''
       const t0 = Date.now()
       const hub =
