@@ -3,6 +3,7 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from '@jest/globals'
+import * as acorn from 'acorn'
 import { parse } from 'yaml'
 import { CLI_FILE_FLAGS, SETTING_FLAGS, envName } from '../../src/cli/args.js'
 import { SECRET_INPUTS } from '../../src/core/secrets.js'
@@ -34,6 +35,35 @@ describe('package.json', () => {
     ])
     expect(pkg.engines).toEqual({ node: '>=20' })
   })
+})
+
+describe('dist/', () => {
+  // scripts/bundle.mjs eagerModules: V8 compiles a parenthesized function with its file, once.
+  it.each(['cli.js', 'index.js', 'post.js'])(
+    '%s has each module function of its table in parentheses',
+    file => {
+      const code = read(`dist/${file}`)
+      const ast = acorn.parse(code, { ecmaVersion: 'latest', sourceType: 'module' })
+      const tables = ast.body.flatMap(n =>
+        n.type === 'VariableDeclaration'
+          ? n.declarations.flatMap(d => (d.init?.type === 'ObjectExpression' ? [d.init] : []))
+          : []
+      )
+      // webpack's table: module ids (numbers) to functions
+      const isFactory = (p: (typeof tables)[number]['properties'][number]): boolean =>
+        p.type === 'Property' &&
+        p.key.type === 'Literal' &&
+        typeof p.key.value === 'number' &&
+        (p.value.type === 'ArrowFunctionExpression' || p.value.type === 'FunctionExpression')
+      const factories = tables
+        .filter(t => t.properties.length > 0 && t.properties.every(isFactory))
+        .flatMap(t => t.properties)
+        .flatMap(p => (p.type === 'Property' ? [p.value] : []))
+      expect(factories.length).toBeGreaterThan(10)
+      const bare = factories.filter(f => code[f.start - 1] !== '(' || code[f.end] !== ')')
+      expect(bare.map(f => code.slice(f.start, f.start + 40))).toEqual([])
+    }
+  )
 })
 
 describe('GitLab CI/CD component', () => {
