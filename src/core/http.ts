@@ -79,7 +79,10 @@ const TLS_CODES =
 export interface Transport {
   request: typeof http.request
   get: typeof http.get
-  /** Kept-alive connections (idle ones do not hold the process open: Node unrefs them). */
+  /**
+   * Node's global agent: it keeps connections alive (idle ones do not hold the process open) and
+   * follows HTTPS_PROXY / NO_PROXY when NODE_USE_ENV_PROXY is set, as fetch did.
+   */
   keepAlive: http.Agent
   checkServerIdentity?: typeof import('node:tls').checkServerIdentity
 }
@@ -93,14 +96,14 @@ export function transportFor(url: URL): Promise<Transport> {
     plain ??= {
       request: http.request,
       get: http.get,
-      keepAlive: new http.Agent({ keepAlive: true })
+      keepAlive: http.globalAgent
     }
     return Promise.resolve(plain)
   }
   secure ??= Promise.all([import('node:https'), import('node:tls')]).then(([https, tls]) => ({
     request: https.request as unknown as typeof http.request,
     get: https.get as unknown as typeof http.get,
-    keepAlive: new https.Agent({ keepAlive: true }),
+    keepAlive: https.globalAgent,
     checkServerIdentity: tls.checkServerIdentity
   }))
   return secure
@@ -109,6 +112,9 @@ export function transportFor(url: URL): Promise<Transport> {
 /** Sends one request and reads the whole answer; rejects with ExchangeFailure or the abort reason. */
 export async function exchange(x: Exchange): Promise<HttpAnswer> {
   const transport = await transportFor(x.url)
+  if (x.signal?.aborted) {
+    throw x.signal.reason instanceof Error ? x.signal.reason : new Error('cancelled')
+  }
   return new Promise((resolve, reject) => {
     const secure = x.url.protocol === 'https:'
     let sent = false
@@ -158,10 +164,6 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
           if (!settled) timer = setTimeout(() => fail(new Error('no answer'), true), x.timeoutMs)
         }
       : undefined
-    if (x.signal?.aborted) {
-      onAbort()
-      return
-    }
     x.signal?.addEventListener('abort', onAbort, { once: true })
     req.on('socket', socket => {
       // a kept-alive connection is up already
@@ -169,10 +171,18 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
       else socket.once(secure ? 'secureConnect' : 'connect', () => (sent = true))
     })
     let answered = false
+    // An answer before the whole upload (a 401): the rest is not sent, and the connection, its
+    // request unfinished, is not used again.
+    let cut = false
     // once the server answers, a write error of the rest of an upload is not the outcome
     req.on('error', e => (answered ? undefined : fail(e)))
     req.on('response', res => {
       answered = true
+      if (upload && !upload.readableEnded) {
+        cut = true
+        upload.unpipe(req)
+        upload.destroy()
+      }
       progress?.()
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => {
@@ -188,6 +198,7 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
           return
         }
         finish()
+        if (cut) req.destroy()
         resolve(new HttpAnswer(res.statusCode ?? 0, res.headers, Buffer.concat(chunks)))
       })
     })
@@ -196,8 +207,6 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
       upload = body()
       upload.on('error', e => fail(new ExchangeFailure(e, sent, false, false)))
       if (progress) upload.on('data', progress)
-      // an answer before the whole upload (a 401): stop sending
-      req.on('response', () => upload?.unpipe(req))
       upload.pipe(req)
     } else {
       req.end(body)

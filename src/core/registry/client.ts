@@ -534,13 +534,16 @@ export class RegistryClient {
     // The body first: a source that fails to open leaves no timer or listener behind.
     const data = body ? await body() : undefined
     const outer = this.options.signal
-    if (outer?.aborted) throw outer.reason
+    if (outer?.aborted) {
+      if (data instanceof Readable) data.destroy()
+      throw outer.reason
+    }
     let res: HttpAnswer
     try {
       res = await exchange({
         method,
         url: new URL(url),
-        headers,
+        headers: { 'user-agent': 'convox-build', ...headers },
         body: data instanceof Readable ? () => data : data,
         timeoutMs: this.timeoutMs,
         idle: true,
@@ -553,14 +556,18 @@ export class RegistryClient {
       if (e.timedOut) throw new RetryableError(`no answer within ${this.timeoutMs / 1000}s`)
       throw networkError(e.error)
     }
-    // Redirects of reads are followed (credentials only to the same origin), as fetch would.
+    // Redirects are followed as fetch would (credentials only to the same origin): of reads, and
+    // 307/308 of a body that can be sent again.
     const location = res.header('location')
-    if ((method === 'GET' || method === 'HEAD') && REDIRECTS.includes(res.status) && location) {
+    const read = method === 'GET' || method === 'HEAD'
+    const resend = (res.status === 307 || res.status === 308) && !(data instanceof Readable)
+    if (location && REDIRECTS.includes(res.status) && (read || resend)) {
       const next = new URL(location, url)
       if (hops >= 5) throw new Error(`registry: too many redirects from ${new URL(url).host}`)
       const onward = { ...headers }
       if (next.origin !== new URL(url).origin) delete onward.authorization
-      return this.fetchOnce(method, next.toString(), onward, undefined, hops + 1)
+      const again = read ? undefined : () => data!
+      return this.fetchOnce(method, next.toString(), onward, again, hops + 1)
     }
     return res
   }
