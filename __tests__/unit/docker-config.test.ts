@@ -1,10 +1,11 @@
 import { describe, expect, it } from '@jest/globals'
-import { mkdtemp, readFile, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
   createDockerConfig,
+  dockerConfigJson,
   DOCKER_HUB_AUTH_KEY,
   dockerHubAuthKey,
   loginsFromSettings,
@@ -73,5 +74,24 @@ describe('private docker config', () => {
     expect(json.cliPluginsExtraDirs).toEqual(['/u/dc/cli-plugins'])
     expect(config.env.BUILDX_CONFIG).toBe('/u/bx')
     await config.cleanup()
+  })
+
+  it("keeps the plugin directories and context of the user's config, never its credentials", async () => {
+    const user = await mkdtemp(path.join(tmpdir(), 'dc-user-'))
+    await writeFile(
+      path.join(user, 'config.json'),
+      JSON.stringify({
+        auths: { 'ghcr.io': { auth: 'dXNlcjpzZWNyZXQ=' } },
+        credsStore: 'desktop',
+        currentContext: 'remote',
+        cliPluginsExtraDirs: ['/opt/homebrew/lib/docker/cli-plugins', 7]
+      })
+    )
+    const json = dockerConfigJson([], { DOCKER_CONFIG: user })
+    expect(json).toEqual({
+      auths: {},
+      cliPluginsExtraDirs: [path.join(user, 'cli-plugins'), '/opt/homebrew/lib/docker/cli-plugins'],
+      currentContext: 'remote'
+    })
   })
 })

@@ -89,24 +89,31 @@ export function dockerConfigJson(
   for (const l of logins) {
     auths[l.host] = { auth: Buffer.from(`${l.username}:${l.password}`).toString('base64') }
   }
+  const user = readUserConfig(userDir)
   const config: DockerConfigJson = {
     auths,
-    // Keeps the user's own plugins (buildx installed per user) visible to `docker`.
-    cliPluginsExtraDirs: [path.join(userDir, 'cli-plugins')]
+    // Keeps the user's own plugins (buildx installed per user, or where their config says, as
+    // Homebrew's) visible to `docker`.
+    cliPluginsExtraDirs: [...new Set([path.join(userDir, 'cli-plugins'), ...user.pluginDirs])]
   }
-  const current = readCurrentContext(userDir)
-  if (current) config.currentContext = current
+  if (user.currentContext) config.currentContext = user.currentContext
   return config
 }
 
-function readCurrentContext(userDir: string): string | undefined {
+/** What of the user's config.json the private one keeps (never their credentials). */
+function readUserConfig(userDir: string): { currentContext?: string; pluginDirs: string[] } {
   try {
     const raw = JSON.parse(readFileSync(path.join(userDir, 'config.json'), 'utf8')) as {
       currentContext?: unknown
+      cliPluginsExtraDirs?: unknown
     }
-    return typeof raw.currentContext === 'string' ? raw.currentContext : undefined
+    const dirs = Array.isArray(raw.cliPluginsExtraDirs) ? raw.cliPluginsExtraDirs : []
+    return {
+      currentContext: typeof raw.currentContext === 'string' ? raw.currentContext : undefined,
+      pluginDirs: dirs.filter((d): d is string => typeof d === 'string' && d !== '')
+    }
   } catch {
-    return undefined
+    return { pluginDirs: [] }
   }
 }
 
