@@ -84,6 +84,32 @@ describe('context digest', () => {
     expect(known.has('b.sh')).toBe(true)
   })
 
+  it.each([
+    ['core.autocrlf input', ['config', 'core.autocrlf', 'input'], ''],
+    ['core.autocrlf true', ['config', 'core.autocrlf', 'true'], ''],
+    ['a text attribute', [], 'src/* text\n'],
+    ['an eol attribute', [], 'src/* eol=lf\n']
+  ])(
+    'reads a CRLF file that git keeps as an LF blob and calls unchanged, under %s',
+    async (_, config, attributes) => {
+      const dir = await repo()
+      const git = (...args: string[]): string =>
+        execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {
+          cwd: dir
+        }).toString()
+      if (config.length > 0) git(...config)
+      if (attributes) await writeFile(path.join(dir, '.gitattributes'), attributes)
+      // Committed with CRLF: git stores LF, and the worktree keeps its CRLF bytes.
+      await writeFile(path.join(dir, 'src', 'a.txt'), 'crlf\r\n')
+      git('add', '-A')
+      git('commit', '-qm', 'crlf')
+      expect(git('cat-file', '-p', 'HEAD:src/a.txt')).toBe('crlf\n')
+      expect(git('status', '--porcelain')).toBe('')
+      expect((await gitKnownBlobs(dir, spawnExec)).has('src/a.txt')).toBe(false)
+      expect((await digest(dir)).digest).toBe((await digest(dir, false)).digest)
+    }
+  )
+
   it('finds an attributes file above the context, which ls-files of the context does not list', async () => {
     const dir = await repo()
     await writeFile(path.join(dir, '.gitattributes'), '*.txt filter=lfs\n')

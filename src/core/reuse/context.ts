@@ -153,9 +153,11 @@ export async function gitKnownBlobs(
     if (!dirty.has(m[5]!)) known.set(m[5]!, m[3]!)
   }
   if (known.size === 0) return known
-  // Checkout conversions make worktree bytes differ from the blob: those files are read.
+  // Conversions make worktree bytes differ from the blob git calls them equal to: on checkout
+  // (smudge), and when git compares (clean: a CRLF worktree file is "unchanged" against an LF
+  // blob). Those files are read. core.autocrlf true or input converts every text file.
   const settings = config.stdout.split('\0')
-  const crlf = settings.some(s => /^core\.(autocrlf\ntrue|eol\ncrlf)$/i.test(s.trim()))
+  if (settings.some(s => /^core\.autocrlf\n(true|input)$/i.test(s.trim()))) return new Map()
   // Without an attributes file anywhere (tracked, the repository's own, core.attributesFile)
   // only the core settings can convert: asking git file by file is not needed.
   const [, , toplevel = '', infoAttributes = ''] = format.stdout.split('\n').map(l => l.trim())
@@ -164,12 +166,10 @@ export async function gitKnownBlobs(
     aboveAttributes(dir, toplevel) ||
     settings.some(s => /^core\.attributesfile\n/i.test(s)) ||
     (infoAttributes !== '' && existsSync(path.resolve(dir, infoAttributes)))
-  if (!attributed) {
-    if (crlf) known.clear()
-    return known
-  }
+  // core.eol alone converts only files with a text attribute.
+  if (!attributed) return known
   const attrs = await git(
-    ['check-attr', '-z', '--stdin', 'filter', 'ident', 'working-tree-encoding', 'eol', 'text'],
+    ['check-attr', '-z', '--stdin', ...ATTRIBUTES],
     [...known.keys()].join('\0') + '\0'
   )
   if (attrs.exitCode !== 0) return new Map()
@@ -177,16 +177,14 @@ export async function gitKnownBlobs(
   for (let i = 0; i + 2 < fields.length; i += 3) {
     const [file, attr, value] = [fields[i]!, fields[i + 1]!, fields[i + 2]!]
     if (value === 'unspecified' || value === 'unset') continue
-    const converts =
-      attr === 'filter' ||
-      attr === 'ident' ||
-      attr === 'working-tree-encoding' ||
-      (attr === 'eol' && value === 'crlf') ||
-      (attr === 'text' && crlf)
-    if (converts) known.delete(file)
+    // Every one of them, set to anything, may convert (text and eol: CRLF both ways).
+    if (ATTRIBUTES.includes(attr)) known.delete(file)
   }
   return known
 }
+
+/** The attributes under which git converts a file between its blob and the worktree. */
+const ATTRIBUTES = ['filter', 'ident', 'working-tree-encoding', 'eol', 'text']
 
 /** A `.gitattributes` in a directory from `dir` up to the work tree's top (ls-files lists none). */
 function aboveAttributes(dir: string, toplevel: string): boolean {
