@@ -51,6 +51,8 @@ export function eagerModules(code) {
   const ast = acorn.parse(code, { ecmaVersion: 'latest', sourceType: 'module' })
   const isFactory = p =>
     p.type === 'Property' &&
+    p.kind === 'init' &&
+    !p.method &&
     p.key.type === 'Literal' &&
     typeof p.key.value === 'number' &&
     (p.value.type === 'ArrowFunctionExpression' || p.value.type === 'FunctionExpression')

@@ -421,6 +421,8 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     }),
     ...copies.map(s => async () => {
       if (gated) await buildsBegun
+      // a build failed meanwhile: nothing more starts
+      if (abort.signal.aborted) return
       const from = s.from ?? ''
       const t0 = Date.now()
       const hub =
