@@ -87,34 +87,34 @@ export interface Transport {
   checkServerIdentity?: typeof import('node:tls').checkServerIdentity
 }
 
-let plain: Transport | undefined
-let secure: Promise<Transport> | undefined
+let plainTransport: Transport | undefined
+let tlsTransport: Promise<Transport> | undefined
 
 /** node:http, or node:https loaded for the first https URL: TLS costs milliseconds of a start. */
 export function transportFor(url: URL): Promise<Transport> {
   if (url.protocol !== 'https:') {
-    plain ??= {
+    plainTransport ??= {
       request: http.request,
       get: http.get,
       keepAlive: http.globalAgent
     }
-    return Promise.resolve(plain)
+    return Promise.resolve(plainTransport)
   }
-  secure ??= Promise.all([import('node:https'), import('node:tls')]).then(([https, tls]) => ({
+  tlsTransport ??= Promise.all([import('node:https'), import('node:tls')]).then(([https, tls]) => ({
     request: https.request as unknown as typeof http.request,
     get: https.get as unknown as typeof http.get,
     keepAlive: https.globalAgent,
     checkServerIdentity: tls.checkServerIdentity
   }))
-  return secure
+  return tlsTransport
 }
 
 /** Sends one request and reads the whole answer; rejects with ExchangeFailure or the abort reason. */
 export async function exchange(x: Exchange): Promise<HttpAnswer> {
   const transport = await transportFor(x.url)
-  if (x.signal?.aborted) {
-    throw x.signal.reason instanceof Error ? x.signal.reason : new Error('cancelled')
-  }
+  const cancelled = (): Error =>
+    x.signal?.reason instanceof Error ? x.signal.reason : new Error('cancelled')
+  if (x.signal?.aborted) throw cancelled()
   return new Promise((resolve, reject) => {
     const secure = x.url.protocol === 'https:'
     let sent = false
@@ -155,13 +155,15 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
       finish()
       req.destroy()
       upload?.destroy()
-      reject(x.signal?.reason instanceof Error ? x.signal.reason : new Error('cancelled'))
+      reject(cancelled())
     }
-    let timer = setTimeout(() => fail(new Error('no answer'), true), x.timeoutMs)
+    const arm = (): NodeJS.Timeout =>
+      setTimeout(() => fail(new Error('no answer'), true), x.timeoutMs)
+    let timer = arm()
     const progress = x.idle
       ? (): void => {
           clearTimeout(timer)
-          if (!settled) timer = setTimeout(() => fail(new Error('no answer'), true), x.timeoutMs)
+          if (!settled) timer = arm()
         }
       : undefined
     x.signal?.addEventListener('abort', onAbort, { once: true })

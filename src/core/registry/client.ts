@@ -283,15 +283,10 @@ export class RegistryClient {
         )
       )
     })
-    const status = res.statusCode ?? 0
-    if ([301, 302, 303, 307, 308].includes(status) && res.headers.location && hops < 5) {
+    const next = redirect(res.statusCode ?? 0, res.headers.location, target, headers, hops)
+    if (next) {
       res.resume()
-      const next = new URL(res.headers.location, target)
-      return this.streamGet(
-        next.toString(),
-        next.origin === target.origin ? authorization : undefined,
-        hops + 1
-      )
+      return this.streamGet(next.url.toString(), next.headers.authorization, hops + 1)
     }
     return res
   }
@@ -538,11 +533,12 @@ export class RegistryClient {
       if (data instanceof Readable) data.destroy()
       throw outer.reason
     }
+    const target = new URL(url)
     let res: HttpAnswer
     try {
       res = await exchange({
         method,
-        url: new URL(url),
+        url: target,
         headers: { 'user-agent': 'convox-build', ...headers },
         body: data instanceof Readable ? () => data : data,
         timeoutMs: this.timeoutMs,
@@ -556,18 +552,16 @@ export class RegistryClient {
       if (e.timedOut) throw new RetryableError(`no answer within ${this.timeoutMs / 1000}s`)
       throw networkError(e.error)
     }
-    // Redirects are followed as fetch would (credentials only to the same origin): of reads, and
-    // 307/308 of a body that can be sent again.
-    const location = res.header('location')
+    // Redirects are followed as fetch would: of reads, and 307/308 of a body that can be sent again.
     const read = method === 'GET' || method === 'HEAD'
     const resend = (res.status === 307 || res.status === 308) && !(data instanceof Readable)
-    if (location && REDIRECTS.includes(res.status) && (read || resend)) {
-      const next = new URL(location, url)
-      if (hops >= 5) throw new Error(`registry: too many redirects from ${new URL(url).host}`)
-      const onward = { ...headers }
-      if (next.origin !== new URL(url).origin) delete onward.authorization
+    const next =
+      read || resend
+        ? redirect(res.status, res.header('location'), target, headers, hops)
+        : undefined
+    if (next) {
       const again = read ? undefined : () => data!
-      return this.fetchOnce(method, next.toString(), onward, again, hops + 1)
+      return this.fetchOnce(method, next.url.toString(), next.headers, again, hops + 1)
     }
     return res
   }
@@ -629,7 +623,23 @@ function networkError(e: unknown): Error {
   return new RetryableError(code ? `cannot connect (${code})` : (e as Error).message)
 }
 
-const REDIRECTS = [301, 302, 303, 307, 308]
+/**
+ * Where a redirect answer sends its request (five hops at most), with the login kept only to the
+ * same origin; undefined for any other answer.
+ */
+function redirect(
+  status: number,
+  location: string | null | undefined,
+  from: URL,
+  headers: Record<string, string>,
+  hops: number
+): { url: URL; headers: Record<string, string> } | undefined {
+  if (!location || ![301, 302, 303, 307, 308].includes(status) || hops >= 5) return undefined
+  const url = new URL(location, from)
+  const onward = { ...headers }
+  if (url.origin !== from.origin) delete onward.authorization
+  return { url, headers: onward }
+}
 
 function headerOf(res: IncomingMessage, name: string): string | null {
   const v = res.headers[name]
