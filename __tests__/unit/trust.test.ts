@@ -283,13 +283,14 @@ describe('the fork guard', () => {
   const why = 'pull_request_target from the fork evil/app: the checked-out commit is the fork head'
 
   it('refuses fork code with any credential, naming allow-fork-code', () => {
-    for (const given of [
+    const credentials: Record<string, string>[] = [
       { 'registry-username': 'u', 'registry-password': 'p', registry: 'r.example/app' },
       { 'docker-hub-username': 'u', 'docker-hub-password': 'p' },
       { 'rack-url': 'https://convox:secret@rack.example' },
       { 'convox-password': 'deploy-key' },
       { secrets: 'npm=token' }
-    ]) {
+    ]
+    for (const given of credentials) {
       const s = settingsOf(given)
       let refusal: unknown
       try {
