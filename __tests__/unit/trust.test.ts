@@ -13,6 +13,7 @@ import { UserError } from '../../src/core/errors.js'
 import { spawnExec } from '../../src/core/exec.js'
 import { readSettings } from '../../src/core/settings.js'
 import {
+  describeScope,
   guardForkCode,
   inlineCacheTag,
   registryCacheTag,
@@ -138,6 +139,21 @@ describe('trust scope from each case', () => {
     expect(ci.commit).toBe(merged)
   })
 
+  it('pull_request_target without a readable payload: fork code unless GITHUB_SHA is checked out', async () => {
+    const env = {
+      ...trustCase('pull_request_target-fork', commits).env,
+      GITHUB_EVENT_PATH: path.join(dir, 'missing.json')
+    }
+    const read = async (checkout: 'base' | 'head') => {
+      await git('checkout', '-q', '--detach', commits[checkout])
+      return readCiContext({ env: { ...gitEnv, ...env }, cwd: dir, exec: spawnExec })
+    }
+    const head = await read('head')
+    expect(head.scope.kind).toBe('untrusted')
+    expect(head.forkCode).toMatch(/without a readable event payload: .* is not GITHUB_SHA$/)
+    expect((await read('base')).forkCode).toBe('')
+  })
+
   it("workflow_run of a fork's pull request: that PR's scope, and the guard as for _target", async () => {
     const head = await contextOf('workflow_run-fork-pr', 'head')
     // GitHub gives a fork's workflow_run no pull_requests: the fork and its branch name it.
@@ -231,6 +247,11 @@ describe('scope names and the tags they give', () => {
     expect(inlineCacheTag('web', pr)).toBe('web.inlinecache.pr-7')
     expect(reuseKeyTag('web', 'abc123', main)).toBe('web.abc123')
     expect(reuseKeyTag('web', 'abc123', pr)).toBe('web.pr-7.abc123')
+  })
+
+  it('the log line stays one line whatever a name holds', () => {
+    const odd: TrustScope = { kind: 'untrusted', name: 'pr-1', reason: 'from a\n::error::b\r' }
+    expect(describeScope(odd)).toBe('scope pr-1 (untrusted): from a ::error::b ')
   })
 
   it('scope names are short, lowercase and valid in tags; long ones stay distinct', () => {

@@ -116,6 +116,9 @@ function numbered(prefix: string, n: string, branch: string): string {
 function github(f: TrustFacts): Trust {
   const event = f.env.GITHUB_EVENT_NAME ?? ''
   const p = f.payload
+  if (!p && (event === 'pull_request_target' || event === 'workflow_run')) {
+    return unknownPayload(f, event)
+  }
   const baseRepo = str(pick(p, 'repository', 'full_name')) || (f.env.GITHUB_REPOSITORY ?? '')
   const baseId = pick(p, 'repository', 'id')
   if (
@@ -179,6 +182,20 @@ function github(f: TrustFacts): Trust {
     return { scope, forkCode: fork ? forkCodeReason(f, event, headRepo, heads, bases) : '' }
   }
   return { scope: refScope(f, event || 'run'), forkCode: '' }
+}
+
+/**
+ * Without its payload a pull_request_target or workflow_run run cannot tell a fork: only the
+ * commit the workflow was started on (GITHUB_SHA) is known to be the base's.
+ */
+function unknownPayload(f: TrustFacts, event: string): Trust {
+  const scope = untrusted(scopeName('event', event), `${event} without a readable event payload`)
+  const base = sha(f.env.GITHUB_SHA)
+  const forkCode =
+    f.head && f.head.toLowerCase() === base
+      ? ''
+      : `${event} without a readable event payload: the commit checked out (${f.head.slice(0, 10) || 'unknown'}) is not GITHUB_SHA`
+  return { scope, forkCode }
 }
 
 /** A head repository other than the base's: by id where both are given, else by name. */

@@ -44,8 +44,11 @@ export function scopeName(prefix: string, text: string): string {
 
 /** `scope pr-7 (untrusted): pull_request from acme/app`, for the log and the summary. */
 export function describeScope(scope: TrustScope): string {
-  return `scope ${scope.name} (${scope.kind}): ${scope.reason}`
+  return oneLine(`scope ${scope.name} (${scope.kind}): ${scope.reason}`)
 }
+
+/** Reasons quote branch and repository names: one line, whatever they hold. */
+const oneLine = (text: string): string => text.replace(/\p{Cc}+/gu, ' ')
 
 const own = (scope: TrustScope | undefined): string =>
   scope?.kind === 'untrusted' ? `.${scope.name}` : ''
@@ -103,6 +106,6 @@ export function guardForkCode(forkCode: string, s: Settings): void {
   if (given.length === 0) return
   throw new UserError({
     input: 'allow-fork-code',
-    message: `${forkCode}, and ${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} given: refusing to build a fork's code with credentials; check out the base instead, or review the code and set allow-fork-code: true`
+    message: `${oneLine(forkCode)}, and ${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} given: refusing to build a fork's code with credentials; check out the base instead, or review the code and set allow-fork-code: true`
   })
 }
