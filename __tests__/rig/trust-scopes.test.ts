@@ -3,21 +3,20 @@
 // from __tests__/fixtures/trust, the repository's tags listed before and after each run. A
 // protected run must never take what an untrusted run pushed; the guard refuses before any
 // network call.
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { runAction, shownLines, type RunnerRun } from '../helpers/action-runner.js'
+import { bundleToTemp, runAction, shownLines, type RunnerRun } from '../helpers/action-runner.js'
 import { rigInputs } from '../helpers/pipeline.js'
 import { loadRig, rigEnv, uniqueRepo } from '../helpers/rig.js'
 import { trustCase, trustEnv, type TrustCaseName } from '../helpers/trust-cases.js'
 import { spawnExec } from '../../src/core/exec.js'
 
 const rig = loadRig()
-const root = path.resolve('.')
 let work: string
 let dist: string
 let app: string
@@ -36,14 +35,7 @@ const git = async (...args: string[]): Promise<string> =>
   (await spawnExec('git', args, { cwd: app, env: gitEnv })).stdout.trim()
 
 beforeAll(async () => {
-  work = execFileSync('mktemp', ['-d', path.join(tmpdir(), 'trust-scopes-XXXXXX')], {
-    encoding: 'utf8'
-  }).trim()
-  dist = path.join(work, 'dist')
-  execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle.mjs'), dist], {
-    cwd: root,
-    stdio: 'pipe'
-  })
+  ;({ work, dist } = bundleToTemp('trust-scopes-'))
   // One service; the pull request's head has the base's tree: the same content, the same key.
   app = await mkdtemp(path.join(work, 'app-'))
   const salt = Math.random().toString(36).slice(2)
@@ -100,22 +92,29 @@ async function runCase(
   return { r, added: after.filter(t => !before.includes(t)) }
 }
 
-const ok = (r: RunnerRun): void =>
+/** Exit 0, else the output's end in the failure. */
+const ok = (r: { status: number | null; stdout: string }): void =>
   expect({ status: r.status, tail: r.status === 0 ? '' : r.stdout.slice(-3000) }).toEqual({
     status: 0,
     tail: ''
   })
+/** A new repository of the rig's registry and the inputs that push to it. */
+function newRepository(prefix: string) {
+  const registry = uniqueRepo(prefix, rig)
+  const login = {
+    registry,
+    'registry-username': rig.registryUsername,
+    'registry-password': rig.registryPassword
+  }
+  return { registry, login }
+}
+
 const reusedOf = (r: RunnerRun): Record<string, string> =>
   JSON.parse(r.outputs.reused ?? '{}') as Record<string, string>
 
 describe('trust scopes through the action', () => {
   it('a pull request writes only its own tags; main after it builds; later runs read main only', async () => {
-    const registry = uniqueRepo('trust', rig)
-    const login = {
-      registry,
-      'registry-username': rig.registryUsername,
-      'registry-password': rig.registryPassword
-    }
+    const { registry, login } = newRepository('trust')
 
     // A pull request of the same repository: its own cache tag and key tag, nothing shared.
     const pr = await runCase('pull_request-same-repo', 'head', login, registry)
@@ -276,33 +275,27 @@ describe('GitLab through the CLI', () => {
       env[`CONVOX_BUILD_${k.toUpperCase().replace(/-/g, '_')}`] = v
     }
     const child = spawn(process.execPath, [path.join(dist, 'cli.js'), 'build'], { cwd: app, env })
-    let out = ''
-    child.stdout.on('data', (b: Buffer) => void (out += b.toString()))
-    child.stderr.on('data', (b: Buffer) => void (out += b.toString()))
+    let stdout = ''
+    child.stdout.on('data', (b: Buffer) => void (stdout += b.toString()))
+    child.stderr.on('data', (b: Buffer) => void (stdout += b.toString()))
     const status = await new Promise<number | null>(resolve => child.on('exit', resolve))
-    return { status, out }
+    return { status, stdout }
   }
 
   it("a fork's merge request in the parent project: refused with credentials; allowed, its own scope", async () => {
-    const registry = uniqueRepo('trust-gitlab', rig)
-    const login = {
-      registry,
-      'registry-username': rig.registryUsername,
-      'registry-password': rig.registryPassword
-    }
+    const { registry, login } = newRepository('trust-gitlab')
     const refused = await cli('gitlab-fork-mr', login)
     expect(refused.status).not.toBe(0)
-    expect(refused.out).toMatch(
+    expect(refused.stdout).toMatch(
       /allow-fork-code: merge request !5 from the fork evil\/app runs in acme\/app with its variables, .*allow-fork-code: true/
     )
     expect(await tagsOf(registry)).toEqual([])
 
     const allowed = await cli('gitlab-fork-mr', { ...login, 'allow-fork-code': 'true' })
-    expect({
-      status: allowed.status,
-      tail: allowed.status === 0 ? '' : allowed.out.slice(-3000)
-    }).toEqual({ status: 0, tail: '' })
-    expect(allowed.out).toContain('scope mr-5 (untrusted): merge request !5 from the fork evil/app')
+    ok(allowed)
+    expect(allowed.stdout).toContain(
+      'scope mr-5 (untrusted): merge request !5 from the fork evil/app'
+    )
     const tags = await tagsOf(registry)
     expect(tags).toEqual([
       expect.stringMatching(/^web\.B[A-Z]{10}$/),

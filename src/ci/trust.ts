@@ -262,10 +262,12 @@ function gitlab(f: TrustFacts): Trust {
   return { scope: refScope(f, 'pipeline'), forkCode: '' }
 }
 
-/** Buildkite builds a fork's pull request on the pipeline's own agents, with their secrets. */
-function buildkite(f: TrustFacts): Trust {
+/**
+ * A pull request build of a CI that builds forks' with the pipeline's own secrets when told to
+ * (Buildkite's agents; CircleCI's "pass secrets to builds from forked pull requests").
+ */
+function pullRequestBuild(f: TrustFacts, from: string, secrets: string): Trust {
   if (!f.isPullRequest) return { scope: refScope(f, 'build'), forkCode: '' }
-  const from = slug(f.env.BUILDKITE_PULL_REQUEST_REPO)
   const fork =
     from !== '' && f.repository !== '' && from.toLowerCase() !== f.repository.toLowerCase()
   const n = f.pullRequest.replace(/\D/g, '')
@@ -274,30 +276,7 @@ function buildkite(f: TrustFacts): Trust {
       numbered('pr', n, f.branch),
       `pull request #${n} from ${fork ? 'the fork ' : ''}${from || f.repository}`
     ),
-    forkCode: fork
-      ? `Buildkite builds pull request #${n} from the fork ${from} with the pipeline's agents`
-      : ''
-  }
-}
-
-/** CircleCI names the fork (CIRCLE_PR_USERNAME/REPONAME) only for a fork's pull request. */
-function circleci(f: TrustFacts): Trust {
-  if (!f.isPullRequest) return { scope: refScope(f, 'build'), forkCode: '' }
-  const e = f.env
-  const from =
-    e.CIRCLE_PR_USERNAME && e.CIRCLE_PR_REPONAME
-      ? `${e.CIRCLE_PR_USERNAME}/${e.CIRCLE_PR_REPONAME}`
-      : ''
-  const fork = from !== '' && from.toLowerCase() !== f.repository.toLowerCase()
-  const n = f.pullRequest.replace(/\D/g, '')
-  return {
-    scope: untrusted(
-      numbered('pr', n, f.branch),
-      `pull request #${n} from ${fork ? 'the fork ' : ''}${from || f.repository}`
-    ),
-    forkCode: fork
-      ? `CircleCI builds pull request #${n} from the fork ${from} with the project's secrets`
-      : ''
+    forkCode: fork ? `pull request #${n} from the fork ${from} is built with ${secrets}` : ''
   }
 }
 
@@ -318,9 +297,12 @@ export function trustOf(f: TrustFacts): Trust {
     case 'gitlab':
       return gitlab(f)
     case 'buildkite':
-      return buildkite(f)
-    case 'circleci':
-      return circleci(f)
+      return pullRequestBuild(f, slug(f.env.BUILDKITE_PULL_REQUEST_REPO), "the pipeline's agents")
+    case 'circleci': {
+      // CircleCI names the fork only for a fork's pull request.
+      const { CIRCLE_PR_USERNAME: owner, CIRCLE_PR_REPONAME: name } = f.env
+      return pullRequestBuild(f, owner && name ? `${owner}/${name}` : '', "the project's secrets")
+    }
     case '':
       if (f.trustedRefs.length > 0 && f.branch && !matchTrustedRef(f.trustedRefs, f)) {
         const reason = `not in a CI, on ${f.branch}, which trusted-refs does not name`
