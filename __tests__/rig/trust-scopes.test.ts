@@ -45,6 +45,8 @@ beforeAll(async () => {
     `FROM busybox\nRUN echo ${salt} > /salt\nCOPY hello.txt /hello.txt\n`
   )
   await writeFile(path.join(app, 'hello.txt'), 'hello\n')
+  // As apps do: the context is the tree, not the checkout's .git (whose HEAD differs).
+  await writeFile(path.join(app, '.dockerignore'), '.git\n')
   await git('init', '-q', '-b', 'main')
   await git('add', '-A')
   await git('commit', '-q', '-m', 'Base')
@@ -120,25 +122,25 @@ describe('trust scopes through the action', () => {
     const pr = await runCase('pull_request-same-repo', 'head', login, registry)
     ok(pr.r)
     const prId = pr.r.outputs['build-id']
-    expect(pr.r.stdout).toContain('scope pr-7 (untrusted): pull_request from acme/app')
-    expect(pr.r.summary).toContain('**Trust:** scope pr-7 (untrusted): pull_request from acme/app')
     expect(pr.added).toEqual([
       `web.${prId}`,
       'web.buildcache.pr-7',
       expect.stringMatching(/^web\.pr-7\.[0-9a-f]+$/)
     ])
+    expect(pr.r.stdout).toContain('scope pr-7 (untrusted): pull_request from acme/app')
+    expect(pr.r.summary).toContain('**Trust:** scope pr-7 (untrusted): pull_request from acme/app')
     const key = pr.added[2]!.slice('web.pr-7.'.length)
 
     // main, the same content: the PR's image is there under its key, and main builds anyway.
     const main = await runCase('push-main', 'base', login, registry)
     ok(main.r)
-    expect(main.r.stdout).toContain('scope main (protected): push on main, the default branch')
     expect(reusedOf(main.r)).toEqual({})
     expect(main.r.stdout).toMatch(/\[web\] building /)
     expect(main.r.stdout).not.toContain('pr-7')
     const mainId = main.r.outputs['build-id']
     expect(main.added).toEqual([`web.${key}`, `web.${mainId}`, 'web.buildcache'].sort())
     expect(JSON.parse(main.r.outputs.plan ?? '{}').gitSha).toBe(commits.base)
+    expect(main.r.stdout).toContain('scope main (protected): push on main, the default branch')
 
     // A fork's pull request: reuses main's image, tags only its own scope.
     const fork = await runCase('pull_request-fork', 'head', login, registry)
@@ -237,12 +239,12 @@ describe('the fork guard through the action', () => {
         expect(errors).toEqual([
           expect.stringMatching(
             new RegExp(
-              `^::error title=convox-build::allow-fork-code: ${why}, and registry-password, docker-hub-password, rack-url are given: refusing .*set allow-fork-code: true$`
+              `^::error title=convox-build::input "allow-fork-code": ${why}, and registry-password, docker-hub-password, rack-url are given: refusing .*set allow-fork-code: true$`
             )
           ),
           '::error::convox-build stopped: 1 problem, see the errors above'
         ])
-        expect(r.stdout).not.toContain('Passw0rd')
+        expect(shownLines(r.stdout).join('\n')).not.toContain('Passw0rd')
         expect(capture.seen()).toBe(0)
 
         // Reviewed: allow-fork-code lets it go on (to the capture server, which fails it).
