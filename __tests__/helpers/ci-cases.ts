@@ -60,7 +60,8 @@ export const CI_CASES: CiCase[] = [
     }
   ],
   [
-    'GitHub pull_request_target: the head',
+    // What actions/checkout checks out there, not the payload's head (git tells, in a checkout).
+    'GitHub pull_request_target: GITHUB_SHA, the base',
     {
       GITHUB_ACTIONS: 'true',
       GITHUB_EVENT_NAME: 'pull_request_target',
@@ -70,8 +71,8 @@ export const CI_CASES: CiCase[] = [
       GITHUB_BASE_REF: 'main'
     },
     {
-      commit: 'aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd',
-      description: 'build aaaaaaaaaa',
+      commit: MERGE,
+      description: 'build 5555555555',
       branch: 'patch-1',
       pullRequest: '7'
     }

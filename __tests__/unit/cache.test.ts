@@ -7,6 +7,10 @@ import {
   type CacheContext
 } from '../../src/core/engine/cache.js'
 import { UserError } from '../../src/core/errors.js'
+import type { TrustScope } from '../../src/core/trust.js'
+
+const pr7: TrustScope = { kind: 'untrusted', name: 'pr-7', reason: 'pull_request from acme/shop' }
+const main: TrustScope = { kind: 'protected', name: 'main', reason: 'push on main' }
 
 const ctx: CacheContext = {
   app: 'shop',
@@ -66,7 +70,8 @@ describe('cache options', () => {
     )
   })
 
-  it('inline with immutable tags: no shared tag on the image, the previous image read instead', () => {
+  it("inline with immutable tags: no shared tag on the image, never the previous build's image", () => {
+    // The rack's previous build may be an untrusted run's: its image is no protected cache.
     const o = cacheOptions('inline', 'web', {
       ...ctx,
       cacheTags: 'immutable',
@@ -74,7 +79,50 @@ describe('cache options', () => {
       previousBuildId: 'BOLDOLDOLDO'
     })
     expect(o.tags).toBeUndefined()
-    expect(o.imports).toEqual(['type=registry,ref=ghcr.io/acme/shop:web.BOLDOLDOLDO'])
+    expect(o.imports).toEqual(['type=registry,ref=ghcr.io/acme/shop:web.buildcache'])
+  })
+
+  it('registry, untrusted: reads its own tag then the protected one, writes only its own', () => {
+    expect(cacheOptions('registry', 'web', { ...ctx, scope: pr7 })).toEqual({
+      mode: 'registry',
+      imports: [
+        'type=registry,ref=ghcr.io/acme/shop:web.buildcache.pr-7',
+        'type=registry,ref=ghcr.io/acme/shop:web.buildcache'
+      ],
+      exports: [
+        'type=registry,ref=ghcr.io/acme/shop:web.buildcache.pr-7,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true'
+      ]
+    })
+    // Per-build tags carry the scope before the build id; the previous (protected) build's is read.
+    const im = cacheOptions('registry', 'web', {
+      ...ctx,
+      scope: pr7,
+      cacheTags: 'immutable',
+      buildId: 'BNEWNEWNEWN',
+      previousBuildId: 'BOLDOLDOLDO'
+    })
+    expect(im.exports[0]).toMatch(/:web\.buildcache\.pr-7\.BNEWNEWNEWN,/)
+    expect(im.imports).toEqual([
+      'type=registry,ref=ghcr.io/acme/shop:web.buildcache.pr-7',
+      'type=registry,ref=ghcr.io/acme/shop:web.buildcache.BOLDOLDOLDO'
+    ])
+    // A protected scope is the rack's own refs, as without one.
+    expect(cacheOptions('registry', 'web', { ...ctx, scope: main })).toEqual(
+      cacheOptions('registry', 'web', ctx)
+    )
+  })
+
+  it('inline and local, untrusted: own tag or directory written, the protected one read after', () => {
+    const inline = cacheOptions('inline', 'web', { ...ctx, registry: 'r.example/shop', scope: pr7 })
+    expect(inline.tags).toEqual(['r.example/shop:web.inlinecache.pr-7'])
+    expect(inline.imports).toEqual([
+      'type=registry,ref=r.example/shop:web.inlinecache.pr-7',
+      'type=registry,ref=r.example/shop:web.inlinecache',
+      'type=registry,ref=r.example/shop:web.buildcache'
+    ])
+    const local = cacheOptions('local', 'web', { ...ctx, scope: pr7 })
+    expect(local.imports).toEqual(['type=local,src=/cache/web.pr-7', 'type=local,src=/cache/web'])
+    expect(local.local).toEqual({ src: '/cache/web.pr-7', dest: '/cache/web.pr-7.new' })
   })
 
   it('knows a registry refusing to overwrite a tag (ECR immutable repositories)', () => {
@@ -131,21 +179,18 @@ describe('cache options', () => {
     ])
   })
 
-  it('gha on a pull request: writes its own scope, reads it then the default branch scope', () => {
-    const ci = { isPullRequest: true, branch: 'feature/x' }
-    const o = cacheOptions('gha', 'web', { ...ctx, ci })
-    expect(o.exports).toEqual([
-      'type=gha,scope=shop-web-pr-feature-x,mode=max,ignore-error=true,version=1'
-    ])
+  it('gha, untrusted (a pull request, a workflow_run of one): writes its own scope, reads it then the protected one', () => {
+    const o = cacheOptions('gha', 'web', { ...ctx, scope: pr7 })
+    expect(o.exports).toEqual(['type=gha,scope=shop-web-pr-7,mode=max,ignore-error=true,version=1'])
     expect(o.imports).toEqual([
-      'type=gha,scope=shop-web-pr-feature-x,version=1',
+      'type=gha,scope=shop-web-pr-7,version=1',
       'type=gha,scope=shop-web,version=1'
     ])
   })
 
-  it('gha on a push: one scope, whatever the branch', () => {
-    const ci = { isPullRequest: false, branch: 'feature/x' }
-    expect(cacheOptions('gha', 'web', { ...ctx, ci }).imports).toEqual([
+  it('gha, protected: one scope, whatever the branch', () => {
+    const release: TrustScope = { kind: 'protected', name: 'release-1', reason: 'trusted-refs' }
+    expect(cacheOptions('gha', 'web', { ...ctx, scope: release }).imports).toEqual([
       'type=gha,scope=shop-web,version=1'
     ])
   })

@@ -287,8 +287,9 @@ describe('scheduler: cache tags a registry refuses to overwrite', () => {
       ['r.example/app:web.BNEWNEWNEWN'],
       ['r.example/app:api.BNEWNEWNEWN']
     ])
-    // After the switch the previous build's image (its inline cache) is read.
-    expect(runs[2]!.cache.imports).toEqual(['type=registry,ref=r.example/app:api.BOLDOLDOLDO'])
+    // After the switch the rack's cache is read: never the previous build's image, which an
+    // untrusted run may have made (src/core/trust.ts).
+    expect(runs[2]!.cache.imports).toEqual(['type=registry,ref=r.example/app:api.buildcache'])
     expect(r.warnings).toHaveLength(1)
     expect(r.warnings[0]).toContain(
       'refuses to overwrite the cache tag r.example/app:web.inlinecache'

@@ -15,6 +15,7 @@ import { restoreLocalCache, saveLocalCache, usesLocalCache } from './local-cache
 import { annotateProblems, createActionLogger } from './logger.js'
 import { actionOutputs, artifactUrl, type UploadedArtifact } from './outputs.js'
 import { renderSummary } from '../core/summary.js'
+import { guardForkCode, type TrustScope } from '../core/trust.js'
 
 export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   // working-directory relative to the repository root, once known: annotations point from there.
@@ -41,8 +42,17 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
     const localCacheDir = path.join(runnerTemp, `convox-build-cache-${settings.app}`)
     saveCleanupPaths([tempDir, localCacheDir], secrets)
 
+    const ci = ciOf(settings, env, spawnExec, interrupts.signal)
     const localCache = usesLocalCache(settings)
-    if (localCache) await restoreLocalCache(localCacheDir, settings, env, logger)
+    // The cache service is asked before the pipeline: the fork guard (which the pipeline runs
+    // too) comes first, and the scope names the cache keys.
+    let scope: TrustScope | undefined
+    if (localCache) {
+      const c = await ci
+      guardForkCode(c.forkCode, settings)
+      scope = c.scope
+      await restoreLocalCache(localCacheDir, settings, env, logger, scope)
+    }
     const result = await runPipeline(settings, {
       env,
       logger,
@@ -52,9 +62,9 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
       localCacheDir,
       secrets,
       signal: interrupts.signal,
-      ci: ciOf(settings, env, spawnExec, interrupts.signal)
+      ci
     })
-    if (localCache) await saveLocalCache(localCacheDir, settings, env, logger)
+    if (localCache) await saveLocalCache(localCacheDir, settings, env, logger, scope)
 
     setOutputs(result, secrets)
     let artifact: UploadedArtifact | undefined

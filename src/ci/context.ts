@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import envCi, { type EnvCiResult } from 'env-ci'
 import type { CiContext } from '../core/commit.js'
 import type { Exec } from '../core/exec.js'
+import { trustOf } from './trust.js'
 
 interface CiContextOptions {
   env: NodeJS.ProcessEnv
@@ -15,6 +16,8 @@ interface CiContextOptions {
   exec: Exec
   /** The git-sha setting: wins over anything detected. */
   gitSha?: string
+  /** The trusted-refs setting (src/ci/trust.ts). */
+  trustedRefs?: string[]
   signal?: AbortSignal
 }
 
@@ -39,6 +42,8 @@ type Env = NodeJS.ProcessEnv
 type Payload = Record<string, unknown> | null
 
 const PR_EVENTS = ['pull_request', 'pull_request_target']
+/** Events that run the base's workflow with its secrets: what is checked out is what is built. */
+const BASE_EVENTS = ['pull_request_target', 'workflow_run']
 
 const firstLine = (s: string | undefined): string => (s ?? '').split(/\r?\n/)[0]?.trim() ?? ''
 /** `refs/heads/x` → `x`. */
@@ -87,8 +92,11 @@ const SERVICES: Record<string, (env: Env, payload: Payload) => CiFacts> = {
   github: (env, payload) => {
     const pr = PR_EVENTS.includes(env.GITHUB_EVENT_NAME ?? '') || Boolean(env.GITHUB_HEAD_REF)
     return {
-      // GITHUB_SHA is a merge commit on pull_request events, the base branch on _target.
-      commit: (pr && pick(payload, 'pull_request', 'head', 'sha')) || env.GITHUB_SHA,
+      // GITHUB_SHA is a merge commit on pull_request events; on BASE_EVENTS it is the base, and
+      // git tells what the job checked out (readCiContext).
+      commit: BASE_EVENTS.includes(env.GITHUB_EVENT_NAME ?? '')
+        ? env.GITHUB_SHA
+        : (pr && pick(payload, 'pull_request', 'head', 'sha')) || env.GITHUB_SHA,
       ciCommit: env.GITHUB_SHA,
       subject: firstLine(pick(payload, 'head_commit', 'message')),
       isPullRequest: pr,
@@ -292,6 +300,13 @@ export async function readCiContext(options: CiContextOptions): Promise<CiContex
     }
   }
 
+  // Where the base's workflow may check out anything: the commit checked out.
+  const checkedOut =
+    service === 'github' && BASE_EVENTS.includes(env.GITHUB_EVENT_NAME ?? '')
+      ? await git('rev-parse', '--verify', '--quiet', 'HEAD^{commit}')
+      : ''
+  const headSha = SHA.test(checkedOut) ? checkedOut.toLowerCase() : ''
+
   let commit = ''
   let commitSource: CiContext['commitSource'] = ''
   let subject = ''
@@ -299,6 +314,9 @@ export async function readCiContext(options: CiContextOptions): Promise<CiContex
   if (options.gitSha) {
     commit = options.gitSha
     commitSource = 'setting'
+  } else if (headSha) {
+    commit = headSha
+    commitSource = 'git'
   } else if (SHA.test(ciCommit)) {
     commit = ciCommit.toLowerCase()
     commitSource = 'ci'
@@ -324,19 +342,32 @@ export async function readCiContext(options: CiContextOptions): Promise<CiContex
   }
 
   const isPullRequest = facts.isPullRequest ?? Boolean(base.isPr)
+  const where = {
+    branch: text(facts.branch ?? (isPullRequest ? base.prBranch : base.branch)),
+    pullRequest: text(facts.pullRequest ?? base.pr),
+    defaultBranch: text(facts.defaultBranch),
+    repository: text(facts.repository ?? base.slug),
+    tag: text(facts.tag ?? base.tag)
+  }
+  const trust = trustOf({
+    ...where,
+    service,
+    env,
+    payload,
+    isPullRequest,
+    head: headSha,
+    trustedRefs: options.trustedRefs ?? []
+  })
   return {
     service,
     name: base.name ?? '',
     commit,
     commitSource,
     subject,
-    branch: text(facts.branch ?? (isPullRequest ? base.prBranch : base.branch)),
+    ...where,
     isPullRequest,
-    pullRequest: text(facts.pullRequest ?? base.pr),
     targetBranch: text(facts.targetBranch ?? (isPullRequest ? base.branch : '')),
-    defaultBranch: text(facts.defaultBranch),
-    repository: text(facts.repository ?? base.slug),
     runUrl: text(facts.runUrl ?? (base.buildUrl?.includes('undefined') ? '' : base.buildUrl)),
-    tag: text(facts.tag ?? base.tag)
+    ...trust
   }
 }

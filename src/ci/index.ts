@@ -7,7 +7,7 @@ import { readCiContext } from './context.js'
 
 /** The CI context of a run, started now (the pipeline awaits it when it needs the commit). */
 export function ciOf(
-  settings: Pick<Settings, 'workingDirectory' | 'gitSha'>,
+  settings: Pick<Settings, 'workingDirectory' | 'gitSha' | 'trustedRefs'>,
   env: NodeJS.ProcessEnv,
   exec: Exec,
   signal?: AbortSignal
@@ -17,6 +17,7 @@ export function ciOf(
     cwd: settings.workingDirectory,
     exec,
     gitSha: settings.gitSha,
+    trustedRefs: settings.trustedRefs,
     signal
   }).catch(() => noCi(settings.gitSha))
 }

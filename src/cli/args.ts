@@ -45,7 +45,9 @@ export const SETTING_FLAGS = [
   'rack-insecure',
   'cache-tags',
   'env-drop-guard',
-  'git-sha'
+  'git-sha',
+  'trusted-refs',
+  'allow-fork-code'
 ] as const
 
 /** Flags that stand alone (`--dry-run`) or take `=true|false`. */
@@ -58,7 +60,8 @@ export const BOOLEAN_FLAGS = new Set([
   'summary',
   'reuse',
   'build-auth-in-image',
-  'rack-insecure'
+  'rack-insecure',
+  'allow-fork-code'
 ])
 /** Flags given once per line of the input. */
 export const REPEATABLE_FLAGS = new Set(['build-args', 'secrets'])

@@ -46,7 +46,11 @@ const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
   'rack-insecure': 'do not verify the rack certificate (warns)',
   'cache-tags': 'auto, mutable or immutable registry cache tags (default: auto)',
   'env-drop-guard': 'warn, strict or off when the release drops env (default: warn)',
-  'git-sha': 'the commit built (BUILD_GIT_SHA; default: from the CI or git)'
+  'git-sha': 'the commit built (BUILD_GIT_SHA; default: from the CI or git)',
+  'trusted-refs':
+    'ref globs whose runs write the shared caches and reuse tags, besides the default branch and tags (main, release/*, refs/tags/v*)',
+  'allow-fork-code':
+    "build a fork's checked-out code with credentials under pull_request_target / workflow_run (default: false)"
 }
 
 export function helpText(): string {

@@ -1,6 +1,7 @@
 // The commit a build is of, as the shell found it (src/ci/context.ts reads each CI's variables and
 // git), and what Convox makes of it: the default description, and what a missing commit means.
 import type { Problem } from './errors.js'
+import { LOCAL_SCOPE, type TrustScope } from './trust.js'
 
 export interface CiContext {
   /** env-ci's id of the CI (github, gitlab, buildkite, circleci, bitbucket, jenkins, azurePipelines, ...); '' outside any CI. */
@@ -27,6 +28,10 @@ export interface CiContext {
   /** The page of this run (job or pipeline). */
   runUrl: string
   tag: string
+  /** What the run may read and write in the registry and caches (src/core/trust.ts). */
+  scope: TrustScope
+  /** Why the code built is a fork's in a trigger holding the repository's secrets; '' if not. */
+  forkCode: string
 }
 
 /** Where no shell said where the build runs: the git-sha setting, else no commit. */
@@ -44,7 +49,9 @@ export function noCi(gitSha = ''): CiContext {
     defaultBranch: '',
     repository: '',
     runUrl: '',
-    tag: ''
+    tag: '',
+    scope: LOCAL_SCOPE,
+    forkCode: ''
   }
 }
 

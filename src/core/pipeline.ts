@@ -57,6 +57,7 @@ import type { RunEnvironment, ServiceReport } from './run.js'
 import { Redactor } from './secrets.js'
 import { addSettingsSecrets, type Settings, type Stage } from './settings.js'
 import { checkTargetFile } from './target-file.js'
+import { describeScope, guardForkCode } from './trust.js'
 
 export interface PipelineResult {
   /** The stage this run was (`all` for one-process runs, dry runs and imports). */
@@ -77,6 +78,8 @@ export interface PipelineResult {
   matrix: Matrix
   /** Which platforms were built, and why (`platforms linux/arm64 (the app's BuildArch)`). */
   platforms: string
+  /** The run's trust scope and why (`scope pr-7 (untrusted): pull_request from acme/app`). */
+  scope?: string
   durationMs: number
 }
 
@@ -99,6 +102,8 @@ interface Run {
   prepared?: EnginePreparation
   /** The run's platforms and why (the input, the app's BuildArch, the builder's own). */
   platforms?: PlatformChoice
+  /** describeScope of the run's trust scope. */
+  scope: string
 }
 
 /** What start makes, and what build and finish find again from the build id. */
@@ -229,17 +234,22 @@ async function prepare(settings: Settings, run: RunEnvironment): Promise<Run> {
     warnings,
     rack,
     gitSha: '',
-    description: ''
+    description: '',
+    scope: ''
   }
   if (settings.import) return r
+  const ci = (await run.ci) ?? noCi(settings.gitSha)
+  // Before any network call: a dry run makes none.
+  if (!settings.dryRun) guardForkCode(ci.forkCode, settings)
+  r.scope = describeScope(ci.scope)
+  logger.info(r.scope)
   if ((settings.stage === 'all' || settings.stage === 'build') && !settings.dryRun) {
     r.prepare = target => {
       r.prepared = prepareEngine(target, r.run, { workingDirectory: target.workingDirectory })
     }
-    // Without a rack the push target is the settings' own: start now, beside the commit lookup.
+    // Without a rack the push target is the settings' own: start now.
     if (!rack && settings.stage === 'all') r.prepare(settings)
   }
-  const ci = (await run.ci) ?? noCi(settings.gitSha)
   if (!ci.commit) {
     const unknown = unknownCommit(ci, settings.buildArgs, settings.workingDirectory)
     if ('problem' in unknown) r.gitProblem = new UserError(unknown.problem)
@@ -677,6 +687,7 @@ function resultOf(
     buildArgNames: [...new Set(p.builds.flatMap(b => b.args))].sort(),
     matrix: planMatrix(planOutput(p), r.settings.maxLegs),
     platforms: r.platforms?.reason ?? '',
+    scope: r.scope,
     durationMs: Date.now() - startedAt
   }
 }
@@ -728,6 +739,7 @@ async function importStage(r: Run, startedAt: number): Promise<PipelineResult> {
     buildArgNames: [],
     matrix: { include: [] },
     platforms: '',
+    scope: '',
     durationMs: Date.now() - startedAt
   }
 }

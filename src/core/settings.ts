@@ -95,6 +95,10 @@ export interface Settings {
   envDropGuard: EnvDropGuard
   /** The commit built (BUILD_GIT_SHA), overriding what the CI context says; '' to detect it. */
   gitSha: string
+  /** Ref globs (`release/*`, `refs/tags/v*`) whose runs are protected, besides the default branch and tags. */
+  trustedRefs: string[]
+  /** Build a fork's code with credentials in pull_request_target / workflow_run (src/core/trust.ts). */
+  allowForkCode: boolean
 }
 
 /** Raw value of an input by its action name (`build-args`); '' when not given. */
@@ -250,7 +254,11 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     rackInsecure: bool('rack-insecure', false),
     cacheTags: choice('cache-tags', CACHE_TAG_MODES),
     envDropGuard: choice('env-drop-guard', ENV_DROP_GUARDS, envDropGuardDefault(env)),
-    gitSha: str('git-sha')
+    gitSha: str('git-sha'),
+    trustedRefs: str('trusted-refs')
+      .split(/[\s,]+/)
+      .filter(Boolean),
+    allowForkCode: bool('allow-fork-code', false)
   }
 
   if (!/^[a-z0-9][a-z0-9-]*$/.test(settings.app)) {

@@ -36,6 +36,7 @@ export function renderSummary(input: SummaryInput): string {
   ]
   if (result.plan.description) head.push(`> ${cell(result.plan.description)}`, '')
   if (result.platforms) head.push(`**Platforms:** ${cell(result.platforms)}`, '')
+  if (result.scope) head.push(`**Trust:** ${cell(result.scope)}`, '')
   if (result.stage === 'start') {
     const legs = result.matrix.include.map(l => `\`${cell(l.services)}\``).join(', ')
     head.push(`**Build legs** (${result.matrix.include.length}): ${legs || '-'}`, '')

@@ -3,7 +3,7 @@
 # become CONVOX_BUILD_<NAME> when set, so that a context's or the project's variables hold
 # otherwise. The registry password is read from the variable its parameter names.
 set -euo pipefail
-for name in APP RACK WORKING_DIRECTORY BUILD_ARGS REGISTRY REGISTRY_USERNAME ENGINE EXPORT; do
+for name in APP RACK WORKING_DIRECTORY BUILD_ARGS REGISTRY REGISTRY_USERNAME ENGINE EXPORT TRUSTED_REFS; do
   param=PARAM_$name
   if [[ -n ${!param:-} ]]; then export "CONVOX_BUILD_$name=${!param}"; fi
 done

@@ -2,8 +2,14 @@
 // buildx (`--cache-from/--cache-to`) and buildctl (`--import-cache/--export-cache`) take.
 import path from 'node:path'
 import { UserError } from '../errors.js'
-import type { CiContext } from '../commit.js'
 import type { CacheMode, CacheTagMode } from '../settings.js'
+import {
+  ghaCacheScope,
+  inlineCacheTag,
+  readOrder,
+  registryCacheTag,
+  type TrustScope
+} from '../trust.js'
 
 export type ResolvedCacheMode = Exclude<CacheMode, 'auto'>
 
@@ -24,8 +30,11 @@ export interface CacheContext {
   push: boolean
   github: boolean
   env: NodeJS.ProcessEnv
-  /** The CI context: a PR/MR's cache scope is named after its branch. */
-  ci?: Pick<CiContext, 'isPullRequest' | 'branch'>
+  /**
+   * The run's trust scope: an untrusted run reads its own cache and then the protected one, and
+   * writes only its own (src/core/trust.ts); none: protected.
+   */
+  scope?: TrustScope
   localCacheDir: string
   noCache: boolean
   /**
@@ -56,13 +65,20 @@ export function resolveCacheMode(mode: CacheMode, ctx: Pick<CacheContext, 'push'
  * per-build tag a rack with immutable ECR tags writes (`<service>.buildcache.<BUILD_ID>`, 3.25.10
  * `ecr_immutable_tags_enabled`).
  */
-export function registryCacheRef(registry: string, service: string, buildId?: string): string {
-  return `${registry}:${service}.buildcache${buildId ? `.${buildId}` : ''}`
+export function registryCacheRef(
+  registry: string,
+  service: string,
+  buildId?: string,
+  scope?: TrustScope
+): string {
+  return `${registry}:${registryCacheTag(service, scope, buildId)}`
 }
 
 /**
  * What a build reads the previous build's cache from (see CacheContext.previousBuildId): its
- * per-build registry cache, or for the inline cache its image; undefined for other modes.
+ * per-build registry cache, which only protected runs write; undefined for other modes. (The
+ * inline cache's would be the previous build's image: any run that registered on the rack,
+ * an untrusted one too, made it.)
  */
 export function previousCacheRef(
   mode: ResolvedCacheMode,
@@ -72,7 +88,6 @@ export function previousCacheRef(
 ): string | undefined {
   if (!registry) return undefined
   if (mode === 'registry') return registryCacheRef(registry, service, previousBuildId)
-  if (mode === 'inline') return `${registry}:${service}.${previousBuildId}`
   return undefined
 }
 
@@ -89,13 +104,18 @@ export function isTagOverwriteRefusal(error: string): boolean {
 }
 
 /** Where the inline cache of a service's last pushed image stays findable. */
-export function inlineCacheRef(registry: string, service: string): string {
-  return `${registry}:${service}.inlinecache`
+export function inlineCacheRef(registry: string, service: string, scope?: TrustScope): string {
+  return `${registry}:${inlineCacheTag(service, scope)}`
 }
 
-/** Scope-safe piece of a git ref. */
+/** Path-safe piece of a name. */
 function scopePart(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, '-')
+}
+
+/** A service's local cache directory name: the service, with an untrusted run's scope. */
+function localCacheName(service: string, scope?: TrustScope): string {
+  return scope?.kind === 'untrusted' ? `${service}.${scope.name}` : service
 }
 
 /**
@@ -116,8 +136,9 @@ export function cacheOptions(
       if (!ctx.registry) {
         throw new UserError({ input: 'cache', message: 'cache "registry" needs a registry' })
       }
+      const { scope } = ctx
       const ref = registryCacheRef(ctx.registry, service)
-      let target = ref
+      let target = registryCacheRef(ctx.registry, service, undefined, scope)
       // As the rack does with immutable tags: the latest completed build's cache, else the
       // shared tag. `auto` reads it too: the repository may be one that refuses overwrites.
       const previous =
@@ -126,7 +147,13 @@ export function cacheOptions(
           : undefined
       if (ctx.cacheTags === 'immutable') {
         if (!ctx.buildId) throw new Error('immutable cache tags need the build id')
-        target = registryCacheRef(ctx.registry, service, ctx.buildId)
+        target = registryCacheRef(ctx.registry, service, ctx.buildId, scope)
+      }
+      // An untrusted run's own cache first (its shared tag: its per-build ones are not looked up).
+      if (scope?.kind === 'untrusted') {
+        imports.push(
+          `type=registry,ref=${registryCacheRef(ctx.registry, service, undefined, scope)}`
+        )
       }
       imports.push(`type=registry,ref=${previous ?? ref}`)
       exports.push(
@@ -135,20 +162,26 @@ export function cacheOptions(
       break
     }
     case 'gha': {
+      // The cache service scopes by ref too, but a workflow_run of a pull request runs on the
+      // default branch's: the trust scope decides.
       const base = `${ctx.app}-${service}`
-      const pr = ctx.ci?.isPullRequest && ctx.ci.branch
-      // Pull requests write their own scope and read it first, then the default branch's.
-      const scope = pr ? `${base}-pr-${scopePart(ctx.ci?.branch ?? '')}` : base
       const extra = ghaAttributes(ctx.env)
-      imports.push(`type=gha,scope=${scope}${extra}`)
-      if (pr) imports.push(`type=gha,scope=${base}${extra}`)
-      exports.push(`type=gha,scope=${scope},mode=max,ignore-error=true${extra}`)
+      for (const scope of readOrder(ctx.scope, s => ghaCacheScope(base, s))) {
+        imports.push(`type=gha,scope=${scope}${extra}`)
+      }
+      exports.push(
+        `type=gha,scope=${ghaCacheScope(base, ctx.scope)},mode=max,ignore-error=true${extra}`
+      )
       break
     }
     case 'local': {
-      const src = path.join(ctx.localCacheDir, scopePart(service))
+      // One directory per scope: a CI agent may keep it from run to run.
+      const dirs = readOrder(ctx.scope, s =>
+        path.join(ctx.localCacheDir, scopePart(localCacheName(service, s)))
+      )
+      const src = dirs[0]!
       const dest = `${src}.new`
-      imports.push(`type=local,src=${src}`)
+      for (const dir of dirs) imports.push(`type=local,src=${dir}`)
       exports.push(`type=local,dest=${dest},mode=max,ignore-error=true`)
       local = { src, dest }
       break
@@ -158,21 +191,16 @@ export function cacheOptions(
       if (ctx.registry) {
         // Images are tagged per build id: a stable tag lets the next build find this cache.
         // A registry that never overwrites a tag has it in the latest completed build's image.
-        const previous =
-          ctx.push && ctx.cacheTags === 'immutable' && ctx.previousBuildId
-            ? previousCacheRef(mode, ctx.registry, service, ctx.previousBuildId)
-            : undefined
-        if (previous) {
-          imports.push(`type=registry,ref=${previous}`)
-        } else {
-          if (ctx.push && ctx.cacheTags !== 'immutable') {
-            const ref = inlineCacheRef(ctx.registry, service)
+        // A registry that never overwrites a tag gets no stable tag: the rack's cache is read.
+        if (ctx.push && ctx.cacheTags !== 'immutable') {
+          const registry = ctx.registry
+          for (const ref of readOrder(ctx.scope, s => inlineCacheRef(registry, service, s))) {
             imports.push(`type=registry,ref=${ref}`)
-            tags.push(ref)
           }
-          // Still reads the rack's registry cache when there is one.
-          imports.push(`type=registry,ref=${registryCacheRef(ctx.registry, service)}`)
+          tags.push(inlineCacheRef(registry, service, ctx.scope))
         }
+        // Still reads the rack's registry cache when there is one.
+        imports.push(`type=registry,ref=${registryCacheRef(ctx.registry, service)}`)
       }
       break
     }

@@ -165,7 +165,8 @@ export async function buildPlan(
           exec: run.exec,
           env: run.env,
           index: preparation.gitIndex,
-          builderPlatform: preparation.ready.then(p => p.engine.platform)
+          builderPlatform: preparation.ready.then(p => p.engine.platform),
+          scope: Promise.resolve(run.ci).then(ci => ci?.scope)
         })
       : undefined
   if (reuse && plan.registry) {

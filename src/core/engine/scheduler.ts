@@ -24,6 +24,7 @@ import {
   type ResolvedCacheMode
 } from './cache.js'
 import { throwIfCancelled } from '../interrupt.js'
+import { registryCacheTag } from '../trust.js'
 import { forEachLimit } from '../pool.js'
 import { BuildFailure, runBuild } from './run-build.js'
 import type { BuildOutput, BuildRequest, BuildResult, Engine } from './types.js'
@@ -200,7 +201,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       push: o.push,
       github: run.github,
       env: run.env,
-      ci,
+      scope: ci?.scope,
       localCacheDir: run.localCacheDir,
       noCache: o.noCache,
       cacheTags,
@@ -310,7 +311,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     if (cacheTags !== 'immutable') {
       cacheTags = 'immutable'
       warn(
-        `the registry refuses to overwrite the cache tag ${tag} (${why}): writing the cache under <service>.buildcache.${plan.buildId} instead, as a rack with immutable tags (ecr_immutable_tags_enabled) does; set cache-tags: immutable to start that way`
+        `the registry refuses to overwrite the cache tag ${tag} (${why}): writing the cache under ${registryCacheTag('<service>', ci?.scope, plan.buildId)} instead, as a rack with immutable tags (ecr_immutable_tags_enabled) does; set cache-tags: immutable to start that way`
       )
     }
     return true
@@ -350,7 +351,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
         r = await attempt()
       } catch (e) {
         if (!(e instanceof BuildFailure) || abort.signal.aborted) throw e
-        const inline = plan.registry ? inlineCacheRef(plan.registry, first) : ''
+        const inline = plan.registry ? inlineCacheRef(plan.registry, first, ci?.scope) : ''
         if (
           inline &&
           req.cache.tags?.includes(inline) &&
@@ -370,13 +371,13 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
         } else throw e
       }
       if (r.cacheTagRefused) {
-        const tag = registryCacheRef(plan.registry, first)
+        const tag = registryCacheRef(plan.registry, first, undefined, ci?.scope)
         if (switchToPerBuildTags(tag, r.cacheTagRefused) && refreshCache(req)) {
           // BuildKit has every step of this build: running it again only exports the cache.
           logger.info(
-            `[${who}] exporting the cache again under ${registryCacheRef(plan.registry, first, plan.buildId)} (the build is in BuildKit's cache: only the cache export runs)`
+            `[${who}] exporting the cache again under ${registryCacheRef(plan.registry, first, plan.buildId, ci?.scope)} (the build is in BuildKit's cache: only the cache export runs)`
           )
-          const perBuild = registryCacheRef(plan.registry, first, plan.buildId)
+          const perBuild = registryCacheRef(plan.registry, first, plan.buildId, ci?.scope)
           let note = `exported again under ${perBuild}`
           try {
             const again = await attempt()

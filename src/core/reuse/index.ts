@@ -2,13 +2,16 @@
 // the repository as `<service>.<key>`; when an image has it, the build is not run and that
 // manifest is tagged `<service>.<BUILD_ID>` registry-side (its bytes PUT under the new tag, no
 // blob moves). Otherwise the build runs and its push also carries the key tags.
+// An untrusted run (src/core/trust.ts) looks up its own `<service>.<scope>.<key>` first, then
+// the protected tag, and tags only its own: a protected run never finds what it pushed.
 import path from 'node:path'
 import type { Exec } from '../exec.js'
 import type { BuildSpec } from '../plan.js'
 import type { FetchedManifest, RegistryClient } from '../registry/client.js'
 import { formatReference, parseReference } from '../registry/reference.js'
+import { readOrder, reuseKeyTag, type TrustScope } from '../trust.js'
 import { gitKnownBlobs, underDirectory } from './context.js'
-import { buildKey, keyTag, type BuildKey } from './key.js'
+import { buildKey, type BuildKey } from './key.js'
 
 export { keyTag } from './key.js'
 
@@ -27,6 +30,8 @@ export interface ReuseOptions {
    * the keys are made while the engine is still being probed.
    */
   builderPlatform?: Promise<string | undefined>
+  /** The run's trust scope (a promise: the CI context is read meanwhile); none: protected. */
+  scope?: Promise<TrustScope | undefined>
 }
 
 /** What to do with one build. */
@@ -38,9 +43,10 @@ export type ReuseDecision =
 
 interface Lookup {
   k: BuildKey
-  /** `<repo>:<service>.<key>` of each service; empty without a key. */
+  /** The key tags this run writes, `<repo>:<service>[.<scope>].<key>` of each service; empty without a key. */
   keyRefs: string[]
-  found: (FetchedManifest | undefined)[]
+  /** What was found, its own scope's tags first: each with the reference it was found under. */
+  found: { ref: string; manifest: FetchedManifest }[]
 }
 
 /** What a key is made of (its services are not: a leg's copy of a build has fewer). */
@@ -123,11 +129,18 @@ export class Reuse {
     if (!l) {
       l = this.key(spec).then(async k => {
         if (k.key === null) return { k, keyRefs: [], found: [] }
-        const keyRefs = spec.services.map(s => `${repository}:${keyTag(s, k.key!)}`)
-        const found = await Promise.all(
-          keyRefs.map(r => this.o.client.findManifest(parseReference(r)))
+        const scope = await this.o.scope
+        const refs = readOrder(scope, s =>
+          spec.services.map(svc => `${repository}:${reuseKeyTag(svc, k.key!, s)}`)
         )
-        return { k, keyRefs, found }
+        const keyRefs = refs[0]!
+        const found = await Promise.all(
+          refs.flat().map(async ref => {
+            const manifest = await this.o.client.findManifest(parseReference(ref))
+            return manifest ? [{ ref, manifest }] : []
+          })
+        )
+        return { k, keyRefs, found: found.flat() }
       })
       l.catch(() => undefined)
       this.lookups.set(id, l)
@@ -149,12 +162,13 @@ export class Reuse {
     signal?.throwIfAborted()
     if (k.key === null) return { reused: false, key: null, tags: [], reason: k.reason }
     const key = k.key
-    const i = found.findIndex(m => m !== undefined)
-    if (i < 0) return { reused: false, key, tags: keyRefs, note: k.note }
-    const manifest = found[i]!
-    const missing = keyRefs.filter((_, j) => found[j]?.digest !== manifest.digest)
+    const first = found[0]
+    if (!first) return { reused: false, key, tags: keyRefs, note: k.note }
+    const { manifest } = first
+    const has = new Set(found.filter(f => f.manifest.digest === manifest.digest).map(f => f.ref))
+    const missing = keyRefs.filter(ref => !has.has(ref))
     await Promise.all([...images, ...missing].map(ref => this.tag(manifest, ref)))
-    return { reused: true, key, from: keyRefs[i]!, digest: manifest.digest, note: k.note }
+    return { reused: true, key, from: first.ref, digest: manifest.digest, note: k.note }
   }
 
   private async tag(manifest: FetchedManifest, ref: string): Promise<void> {

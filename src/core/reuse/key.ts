@@ -6,6 +6,7 @@ import type { Exec } from '../exec.js'
 import type { BuildSpec } from '../plan.js'
 import { contextDigest } from './context.js'
 import { readIgnoreFile } from './dockerignore.js'
+import { reuseKeyTag } from '../trust.js'
 import { jsonArray, parseDockerfile, resolveFrom, type DockerfileModel } from '../dockerfile.js'
 
 /** Bumped when what goes into a key changes: old keys then never match. */
@@ -148,7 +149,7 @@ function addSources(text: string): string[] {
   return (Array.isArray(json) ? json : text.trim().split(/\s+/)).slice(0, -1)
 }
 
-/** The tag recording a key on a service's image: `<service>.<key>`, at most 128 characters. */
+/** The tag recording a key on a protected run's image: `<service>.<key>`, at most 128 characters. */
 export function keyTag(service: string, key: string): string {
-  return `${service.slice(0, 128 - 1 - key.length)}.${key}`
+  return reuseKeyTag(service, key)
 }
