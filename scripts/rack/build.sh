@@ -124,7 +124,6 @@ else
     src=$(from_git) ||
       die "cannot get Convox's source at $CONVOX_COMMIT, neither from the Go module proxy nor from $CONVOX_GIT_URL: set CONVOX_SRC to a tree of github.com/convox/convox at that commit"
   fi
-  check_tree "$src" "Convox's source"
 fi
 src=$(cd "$src" && pwd -P)
 if [[ ${1:-} == --source ]]; then
