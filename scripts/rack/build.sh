@@ -44,7 +44,7 @@ version=$(sed -n 's|^[[:space:]]*github.com/convox/convox \(v[^[:space:]]*\).*|\
 # --- where the binary is -------------------------------------------------------
 stamp=$({
   cat "$here"/*.go "$here/go.mod" "$here/go.sum" "$here/build.sh"
-  echo "$CONVOX_COMMIT $(go env GOVERSION)"
+  echo "$CONVOX_COMMIT $(cd "$here" && go env GOVERSION)" # the toolchain go.mod selects
 } | sha256sum | cut -c1-16)
 bin=$cache/rack-$stamp
 mkdir -p "$cache"
