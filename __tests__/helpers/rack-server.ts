@@ -446,7 +446,7 @@ async function route(
     if (!a) throw new ApiError(404, `app not found: ${name}`)
     return a
   }
-  // Kubernetes NotFound is not mapped to 404 (realrack README): a 500 naming the CRD
+  // Kubernetes NotFound is not mapped to 404 (scripts/rack/README.md): a 500 naming the CRD
   const buildOf = (app: string, id: string): ServerBuild => {
     const b = state.builds.get(id)
     if (!b || b.app !== app) throw notFound('builds', id)

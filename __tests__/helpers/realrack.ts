@@ -1,30 +1,36 @@
 // Convox's own rack API ("realrack": pkg/api over provider/local with fake Kubernetes clientsets,
-// see <shared>/realrack/README.md) on a free loopback port, against the rig's push registry.
+// the harness in scripts/rack) on a free loopback port, against the rig's push registry.
 // Its state file lists the builds, releases, objects, promotions and calls it recorded.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, openSync, readFileSync, realpathSync, statSync } from 'node:fs'
+import { existsSync, openSync, readFileSync, statSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import http from 'node:http'
 import https from 'node:https'
 import { createServer, type AddressInfo } from 'node:net'
-import { homedir, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import { REPO_ROOT, type Rig } from './rig.js'
 
-/** `$REALRACK_DIR`, else `<repo>/../shared/realrack`, else beside the checkout that holds the rig. */
-export function realrackDir(): string {
-  const candidates = [process.env.REALRACK_DIR, path.join(REPO_ROOT, '..', 'shared', 'realrack')]
-  const rig = path.join(REPO_ROOT, '.rig')
-  if (existsSync(rig))
-    candidates.push(path.join(realpathSync(rig), '..', '..', 'shared', 'realrack'))
-  for (const dir of candidates) {
-    if (dir && existsSync(path.join(dir, 'run-rack.sh'))) return dir
-  }
-  throw new Error(
-    `realrack is not there: set REALRACK_DIR to the folder holding run-rack.sh (looked in ${candidates.filter(Boolean).join(', ')})`
+let binary: Promise<string> | undefined
+
+/**
+ * The harness binary: scripts/rack/build.sh builds it against Convox's source the first time
+ * (minutes; the rig's tools.sh does it ahead) and answers its cached path after.
+ */
+export function rackBinary(): Promise<string> {
+  binary ??= promisify(execFile)('bash', [path.join(REPO_ROOT, 'scripts', 'rack', 'build.sh')], {
+    maxBuffer: 16 << 20
+  }).then(
+    ({ stdout }) => stdout.trim(),
+    (e: Error & { stderr?: string }) => {
+      binary = undefined
+      throw new Error(`scripts/rack/build.sh failed:\n${(e.stderr ?? e.message).slice(-3000)}`)
+    }
   )
+  return binary
 }
 
 export interface RealRackCall {
@@ -103,7 +109,7 @@ function get(url: string, password: string): Promise<number> {
 
 /** Starts realrack and waits for /system (minutes when its binary must be built first). */
 export async function startRealRack(rig: Rig, options: RealRackOptions = {}): Promise<RealRack> {
-  const dir = realrackDir()
+  const bin = await rackBinary()
   const app = options.app ?? `app${randomBytes(3).toString('hex')}`
   const password = `rr-${randomBytes(9).toString('hex')}`
   const work = await mkdtemp(path.join(tmpdir(), 'realrack-test-'))
@@ -111,8 +117,6 @@ export async function startRealRack(rig: Rig, options: RealRackOptions = {}): Pr
   const logFile = path.join(work, 'out.log')
   const flags = options.flags ?? []
   const tls = flags.includes('-tls')
-  const cache = process.env.REALRACK_CACHE ?? path.join(homedir(), '.cache', 'realrack')
-  const built = existsSync(path.join(cache, 'realrack'))
 
   let child: ChildProcess | undefined
   let port = 0
@@ -120,22 +124,33 @@ export async function startRealRack(rig: Rig, options: RealRackOptions = {}): Pr
     port = await freePort()
     const out = openSync(logFile, 'a')
     const c = spawn(
-      'bash',
+      bin,
       [
-        path.join(dir, 'run-rack.sh'),
+        '-port',
         String(port),
-        password,
+        '-app',
         app,
+        '-registry',
         rig.registry,
+        '-registry-user',
         rig.registryUsername,
-        rig.registryPassword,
+        '-state',
         stateFile,
         ...flags
       ],
-      { detached: true, stdio: ['ignore', out, out] }
+      {
+        detached: true,
+        stdio: ['ignore', out, out],
+        // the passwords by environment, not argv
+        env: {
+          ...process.env,
+          RACK_PASSWORD: password,
+          RACK_REGISTRY_PASSWORD: rig.registryPassword
+        }
+      }
     )
     const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`
-    const deadline = Date.now() + (built ? 60_000 : 600_000)
+    const deadline = Date.now() + 60_000
     let exited = false
     c.on('exit', () => (exited = true))
     while (!exited && Date.now() < deadline) {
