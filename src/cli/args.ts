@@ -45,7 +45,8 @@ export const SETTING_FLAGS = [
   'rack-insecure',
   'cache-tags',
   'env-drop-guard',
-  'git-sha'
+  'git-sha',
+  'app-env-args'
 ] as const
 
 /** Flags that stand alone (`--dry-run`) or take `=true|false`. */
@@ -58,7 +59,8 @@ export const BOOLEAN_FLAGS = new Set([
   'summary',
   'reuse',
   'build-auth-in-image',
-  'rack-insecure'
+  'rack-insecure',
+  'app-env-args'
 ])
 /** Flags given once per line of the input. */
 export const REPEATABLE_FLAGS = new Set(['build-args', 'secrets'])

@@ -42,6 +42,7 @@ const FLAG_HELP: Record<(typeof SETTING_FLAGS)[number], string> = {
   'build-id': 'with --stage build/finish: the build id start printed',
   'max-legs': 'most entries of the fan-out matrix (default: one per build)',
   'build-auth-in-image': 'let BUILD_AUTH reach the final image, as the rack does (warns)',
+  'app-env-args': 'ARGs take values from the app env on the rack, as the rack does (default true)',
   'rack-ca': "PEM bundle of the CAs that sign the rack certificate, or the rack's own",
   'rack-insecure': 'do not verify the rack certificate (warns)',
   'cache-tags': 'auto, mutable or immutable registry cache tags (default: auto)',

@@ -93,6 +93,8 @@ export interface Settings {
   rackInsecure: boolean
   cacheTags: CacheTagMode
   envDropGuard: EnvDropGuard
+  /** ARGs the build consumes take values from the app's env on the rack (as the rack does). */
+  appEnvArgs: boolean
   /** The commit built (BUILD_GIT_SHA), overriding what the CI context says; '' to detect it. */
   gitSha: string
 }
@@ -250,6 +252,7 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     rackInsecure: bool('rack-insecure', false),
     cacheTags: choice('cache-tags', CACHE_TAG_MODES),
     envDropGuard: choice('env-drop-guard', ENV_DROP_GUARDS, envDropGuardDefault(env)),
+    appEnvArgs: bool('app-env-args', true),
     gitSha: str('git-sha')
   }
 
