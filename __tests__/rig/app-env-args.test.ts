@@ -38,6 +38,8 @@ const ENV = {
   DEV_ONLY: secret('development'),
   IN_UNUSED: secret('unused-stage'),
   OVERRIDDEN: secret('overridden'),
+  // convox.yml spells this one out too: build.json keeps the manifest as written.
+  IN_MANIFEST: secret('production'),
   DOCKERFILE_NAME: 'Dockerfile.app'
 }
 const GIVEN = 'from-build-args'
@@ -65,6 +67,7 @@ ARG IN_FINAL
 ARG OVERRIDDEN
 COPY --from=build /in-build.txt /in-build.txt
 RUN echo "$IN_FINAL" > /final.txt && echo "$OVERRIDDEN" > /overridden.txt
+ARG IN_MANIFEST
 `
 
 let rr: RealRack
@@ -83,7 +86,8 @@ beforeAll(async () => {
   app = await exampleApp(async dir => {
     await writeFile(
       path.join(dir, 'convox.yml'),
-      'services:\n  web:\n    build:\n      path: .\n      manifest: ${DOCKERFILE_NAME}\n'
+      'services:\n  web:\n    build:\n      path: .\n      manifest: ${DOCKERFILE_NAME}\n' +
+        `    environment:\n      - IN_MANIFEST=${ENV.IN_MANIFEST}\n`
     )
     await writeFile(path.join(dir, 'Dockerfile.app'), DOCKERFILE)
   })
@@ -209,7 +213,7 @@ async function surfaces(r: PipelineRun): Promise<string> {
 }
 
 const secretValues = Object.entries(ENV)
-  .filter(([k]) => k !== 'DOCKERFILE_NAME')
+  .filter(([k]) => k !== 'DOCKERFILE_NAME' && k !== 'IN_MANIFEST')
   .map(([, v]) => v)
 
 describe("ARGs take their values from the app's env on the rack", () => {
@@ -219,8 +223,8 @@ describe("ARGs take their values from the app's env on the rack", () => {
     const build = r.result!.plan.builds[0]!
     expect(build.dockerfile).toBe('Dockerfile.app')
     expect([build.args, build.appEnvArgs]).toEqual([
-      ['FROM_ONBUILD', 'IN_BUILD', 'IN_FINAL', 'OVERRIDDEN'],
-      ['FROM_ONBUILD', 'IN_BUILD', 'IN_FINAL']
+      ['FROM_ONBUILD', 'IN_BUILD', 'IN_FINAL', 'IN_MANIFEST', 'OVERRIDDEN'],
+      ['FROM_ONBUILD', 'IN_BUILD', 'IN_FINAL', 'IN_MANIFEST']
     ])
     for (const v of secretValues) expect(await surfaces(r)).not.toContain(v)
   })
@@ -252,6 +256,7 @@ describe("ARGs take their values from the app's env on the rack", () => {
     expect(history).not.toContain(ENV.IN_BUILD)
     const said = r.log.warnings.map(w => w.message).filter(m => m.includes('image history'))
     expect(said.map(m => m.split(' ')[0]).sort()).toEqual(['FROM_ONBUILD', 'IN_FINAL'])
+    expect(said.join('\n')).not.toContain('IN_MANIFEST')
 
     // buildctl was given the names, the values in its environment only.
     const argv = await readFile(argvLog, 'utf8')
@@ -267,7 +272,11 @@ describe("ARGs take their values from the app's env on the rack", () => {
       expect(buildJson).not.toContain(v)
     }
     // The log names where values came from, and masks them.
-    expect(r.log.text()).toContain("(from the app's env: FROM_ONBUILD IN_BUILD IN_FINAL)")
+    expect(r.log.text()).toContain(
+      "(from the app's env: FROM_ONBUILD IN_BUILD IN_FINAL IN_MANIFEST)"
+    )
+    // A value convox.yml itself holds does not stop build.json, which keeps the manifest as written.
+    expect(buildJson).toContain(`IN_MANIFEST=${ENV.IN_MANIFEST}`)
     expect(r.log.masked).toEqual(expect.arrayContaining([ENV.IN_FINAL, ENV.IN_BUILD]))
     await rm(exportPath, { force: true })
   })

@@ -10,24 +10,22 @@ import os from 'node:os'
 import path from 'node:path'
 import { consumedArgs, parseDockerfile } from '../../src/core/dockerfile.js'
 import type { Logger } from '../../src/core/log.js'
+import { captureLogger } from '../helpers/logger.js'
 import { createPlan, planLines, planOutput, type Plan } from '../../src/core/plan.js'
 import { Redactor } from '../../src/core/secrets.js'
 import { readSettings } from '../../src/core/settings.js'
 import { renderSummary } from '../../src/core/summary.js'
 
-function recorder(): Logger & { warnings: string[]; masked: string[]; lines: string[] } {
-  const warnings: string[] = []
-  const masked: string[] = []
-  const lines: string[] = []
+/** A logger recording warnings as `line: message`, info lines and masked values. */
+function recorder(): { logger: Logger; warnings: string[]; masked: string[]; lines: string[] } {
+  const cap = captureLogger()
   return {
-    warnings,
-    masked,
-    lines,
-    info: m => lines.push(m),
-    debug: () => undefined,
-    warning: (m, where) => warnings.push(where?.line ? `${where.line}: ${m}` : m),
-    mask: s => masked.push(s),
-    group: (_t, fn) => fn()
+    logger: cap.logger,
+    masked: cap.masked,
+    lines: cap.lines,
+    get warnings() {
+      return cap.warnings.map(w => (w.where?.line ? `${w.where.line}: ${w.message}` : w.message))
+    }
   }
 }
 
@@ -51,7 +49,7 @@ async function plan(
   return createPlan(
     readSettings(name => inputs[name] ?? '', { env: {}, cwd: dir }),
     { env: o.env ?? {}, appEnv: o.appEnv, gitSha: 'a'.repeat(40), description: 'd', buildId: 'BX' },
-    o.logger ?? recorder()
+    (o.logger ?? recorder()).logger
   )
 }
 
