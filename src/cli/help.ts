@@ -58,7 +58,7 @@ export function helpText(): string {
     'Builds a Convox app with BuildKit, as the rack would build it.',
     '',
     'Commands:',
-    '  plan    validate the manifest and print the build plan as JSON (no builder, no network)',
+    '  plan    validate the manifest and print the build plan as JSON (no builder; reads the app env from a given rack)',
     '  build   build, push and export; prints "Build: B..." and "Release: R..." at the end',
     '',
     'Flags (each also read from the environment as CONVOX_BUILD_<NAME>, e.g.',
