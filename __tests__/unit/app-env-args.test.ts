@@ -58,7 +58,22 @@ const consumed = (text: string, target: string | null = null): string[] =>
 
 describe('the ARGs BuildKit consumes for a target (convert.go)', () => {
   it.each([
-    ['every global ARG (buildMetaArgs)', 'ARG G\nARG H=1\nFROM a\n', null, ['G', 'H']],
+    [
+      'a global ARG a FROM names, and the globals its default takes (buildMetaArgs deps)',
+      'ARG V=1\nARG TAG=${V}-alpine\nARG UNUSED\nFROM a:${TAG}\n',
+      null,
+      ['TAG', 'V']
+    ],
+    [
+      // Checked with the rig's buildkitd: without DEV_BASE, "base name (${DEV_BASE}) should not be blank".
+      "a global ARG an unreached stage's FROM names (buildDispatchStates expands every FROM)",
+      'ARG DEV_BASE\nFROM ${DEV_BASE} AS dev\nFROM b\n',
+      null,
+      ['DEV_BASE']
+    ],
+    ['a global ARG a --platform names', 'ARG P\nFROM --platform=$P a\n', null, ['P']],
+    ['a global ARG a reached stage declares again', 'ARG G=1\nFROM a\nARG G\n', null, ['G']],
+    ['not a global ARG nothing names', 'ARG G\nARG H=1\nFROM a\n', null, []],
     ['the final stage', 'FROM a AS b\nARG B\nFROM c\nARG F\n', null, ['F']],
     [
       'a build stage the final stage copies from (COPY --from name)',

@@ -710,17 +710,29 @@ function stageSources(i: DockerfileInstruction): string[] {
 }
 
 /**
- * The build args BuildKit reads for a build of `target`: every global ARG (buildMetaArgs reads
- * them all, and any stage's FROM may use them), and the ARGs the reachable stages dispatch
- * (convert.go dispatchArg), ONBUILD ARGs of a stage they are FROM included. An ARG of a stage the
- * build never reaches takes nothing.
+ * The build args BuildKit reads for a build of `target`: the ARGs the reachable stages dispatch
+ * (convert.go dispatchArg), ONBUILD ARGs of a stage they are FROM included, and the global ARGs a
+ * FROM or --platform names (buildDispatchStates expands them for every stage, and fails on an
+ * empty base name), with the globals whose defaults those take (buildMetaArgs deps). An ARG of a
+ * stage the build never reaches, or a global nothing names, takes nothing.
  */
 export function consumedArgs(
   model: DockerfileModel,
   target: string | null,
   buildArgs: Record<string, string> = {}
 ): string[] {
-  const names = new Set(model.globalArgs.map(a => a.name))
+  const names = new Set<string>()
+  const globals = new Map(model.globalArgs.map(a => [a.name, a]))
+  const useGlobal = (text: string): void => {
+    for (const m of text.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) {
+      const name = m[1]!
+      const declared = globals.get(name)
+      if (!declared || names.has(name)) continue
+      names.add(name)
+      if (!Object.hasOwn(buildArgs, name)) useGlobal(declared.default ?? '')
+    }
+  }
+  for (const s of model.stages) useGlobal(`${s.from} ${s.platform}`)
   for (const s of reachableStages(model, target, buildArgs)) {
     for (const a of dispatchedArgs(model, s, buildArgs)) names.add(a.name)
   }
