@@ -222,7 +222,7 @@ describe('createPlan with the app env', () => {
     const dir = app('FROM busybox AS unused\nARG X\nFROM busybox\n')
     await plan(dir, { inputs: { 'build-args': 'X=1' }, logger })
     expect(logger.warnings).toContain(
-      "1: build arg X is declared (ARG X) only in stages no build's target uses: it is not passed"
+      "1: build arg X is declared (ARG X) where no build's target reads it (a stage it does not reach, or a global ARG no FROM names): it is not passed"
     )
   })
 })

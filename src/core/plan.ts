@@ -312,7 +312,7 @@ function assemble(
     if (used.has(a.name) || a.name === BUILD_AUTH) continue
     logger.warning(
       declared.has(a.name)
-        ? `build arg ${a.name} is declared (ARG ${a.name}) only in stages no build's target uses: it is not passed`
+        ? `build arg ${a.name} is declared (ARG ${a.name}) where no build's target reads it (a stage it does not reach, or a global ARG no FROM names): it is not passed`
         : `build arg ${a.name} is not declared (ARG ${a.name}) by any Dockerfile of this build: it is not passed`,
       { input: 'build-args', line: a.line }
     )
