@@ -224,32 +224,20 @@ function assemble(
     const { info, model, shown } = dockerfiles.get(s.build.dockerfilePath)!
     const target =
       settings.development && hasStage(info, DEVELOPMENT_TARGET) ? DEVELOPMENT_TARGET : null
-    const all = Object.fromEntries([...sources].map(([k, v]) => [k, v.value]))
-    const entries: [string, string][] = []
-    const appEnvArgs: string[] = []
-    for (const name of consumedArgs(model, target, all).sort(compare)) {
-      const source = sources.get(name)
-      if (!source) {
-        if (!hasDefault(model, name) && !isManagedArg(name)) unfilled.add(name)
-        continue
-      }
-      if (source.appEnv && ENGINE_ENV.test(name)) {
-        once(`engine ${name}`, () =>
-          logger.warning(
-            `${name} of the app's env is not passed to ARG ${name}: the build engine reads ${name} from its own environment; give it with build-args ${name}=VALUE`,
-            { file: shown, line: 1, col: 1 }
-          )
+    const chosen = chooseArgs(model, target, sources)
+    for (const name of chosen.unfilled) unfilled.add(name)
+    for (const name of chosen.engineEnv) {
+      once(`engine ${name}`, () =>
+        logger.warning(
+          `${name} of the app's env is not passed to ARG ${name}: the build engine reads ${name} from its own environment; give it with build-args ${name}=VALUE`,
+          { file: shown, line: 1, col: 1 }
         )
-        continue
-      }
-      entries.push([name, source.value])
-      if (source.appEnv) {
-        appEnvArgs.push(name)
-        logger.mask(source.value)
-      } else used.add(name)
+      )
     }
-    const argValues: Record<string, string> = Object.fromEntries(entries)
+    const { argValues, appEnvArgs } = chosen
+    for (const name of appEnvArgs) logger.mask(argValues[name]!)
     const args = Object.keys(argValues)
+    for (const name of args) if (!appEnvArgs.includes(name)) used.add(name)
     const key = JSON.stringify([s.build.context, s.build.dockerfile, argValues, target])
     let index = byKey.get(key)
     if (index === undefined) {
@@ -370,6 +358,42 @@ function argSources(
   }
   for (const a of requested) sources.set(a.name, { value: a.value, appEnv: false })
   return sources
+}
+
+interface ArgChoice {
+  /** The consumed ARGs some source fills, name to value, sorted. */
+  argValues: Record<string, string>
+  /** Those whose value is the app env's. */
+  appEnvArgs: string[]
+  /** Consumed ARGs nothing fills (no source, no default, not managed). */
+  unfilled: string[]
+  /** Names the app's env would fill that the engine reads itself: not passed. */
+  engineEnv: string[]
+}
+
+/** The values a build of `target` gets: for each ARG BuildKit consumes, its source's. */
+function chooseArgs(
+  model: DockerfileModel,
+  target: string | null,
+  sources: Map<string, { value: string; appEnv: boolean }>
+): ArgChoice {
+  const choice: ArgChoice = { argValues: {}, appEnvArgs: [], unfilled: [], engineEnv: [] }
+  const entries: [string, string][] = []
+  const all = Object.fromEntries([...sources].map(([k, v]) => [k, v.value]))
+  for (const name of consumedArgs(model, target, all).sort(compare)) {
+    const source = sources.get(name)
+    if (!source) {
+      if (!hasDefault(model, name) && !isManagedArg(name)) choice.unfilled.push(name)
+    } else if (source.appEnv && ENGINE_ENV.test(name)) {
+      choice.engineEnv.push(name)
+    } else {
+      entries.push([name, source.value])
+      if (source.appEnv) choice.appEnvArgs.push(name)
+    }
+  }
+  // Own properties only: an ARG named __proto__ stays a name.
+  choice.argValues = Object.fromEntries(entries)
+  return choice
 }
 
 /** True when some ARG of the Dockerfile gives `name` a default. */
