@@ -292,6 +292,18 @@ describe("ARGs take their values from the app's env on the rack", () => {
     for (const v of secretValues) expect(await surfaces(r)).not.toContain(v)
   })
 
+  it('without a rack (export-only), the log says the app env was not read and what it lacks', async () => {
+    const r = await runWithInputs(
+      { app: rr.app, 'dry-run': 'true', 'build-args': `OVERRIDDEN=${GIVEN}` },
+      { env: { ...env(), DOCKERFILE_NAME: 'Dockerfile.app' }, cwd: app.dir }
+    )
+    if (r.error) throw r.error
+    expect(r.log.lines).toContain(
+      "the app's env was not read (no rack): ARGs take values from build-args only; none fills FROM_ONBUILD, IN_BUILD, IN_FINAL, IN_MANIFEST (on the rack the app's env would give them: pass them with build-args)"
+    )
+    expect(r.result!.plan.builds[0]!.args).toEqual(['OVERRIDDEN'])
+  })
+
   it('app-env-args: false passes build args only', async () => {
     const r = await run({ 'app-env-args': 'false' })
     if (r.error) throw r.error

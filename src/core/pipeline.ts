@@ -266,6 +266,7 @@ async function plan(
     const p = await createPlan(target, { ...context, ...ids }, r.logger)
     const provisional = !ids.buildId && r.rack && !r.settings.dryRun ? 'the rack' : ''
     for (const line of planLines(p, provisional)) r.logger.info(line)
+    if (p.appEnvNote) r.logger.info(p.appEnvNote)
     return p
   })
   if (r.gitProblem) throw r.gitProblem

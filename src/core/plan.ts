@@ -89,6 +89,8 @@ export interface Plan extends Omit<PlanOutput, 'builds'> {
   workingDirectory: string
   /** BuildKit secrets of every build: the `secrets` input, and BUILD_AUTH when requested. */
   secrets: BuildSecret[]
+  /** Said after the plan when the app's env was not read: which consumed ARGs nothing fills. */
+  appEnvNote?: string
 }
 
 export interface PlanContext {
@@ -305,15 +307,14 @@ function assemble(
       { input: 'build-args', line: a.line }
     )
   }
-  if (settings.appEnvArgs && !context.appEnv) {
-    const names = [...unfilled].sort(compare)
-    logger.info(
-      `the app's env was not read (no rack): ARGs take values from build-args only` +
+  const names = [...unfilled].sort(compare)
+  const appEnvNote =
+    settings.appEnvArgs && !context.appEnv
+      ? `the app's env was not read (no rack): ARGs take values from build-args only` +
         (names.length > 0
           ? `; none fills ${names.join(', ')} (on the rack the app's env would give them: pass them with build-args)`
           : '')
-    )
-  }
+      : undefined
 
   if (problems.length > 0) throw new UserError(problems)
   return {
@@ -329,7 +330,8 @@ function assemble(
     registry: settings.push ? settings.registry : '',
     manifestText: manifest.text,
     workingDirectory: settings.workingDirectory,
-    secrets: auth ? [...settings.secrets, { id: BUILD_AUTH, value: auth.value }] : settings.secrets
+    secrets: auth ? [...settings.secrets, { id: BUILD_AUTH, value: auth.value }] : settings.secrets,
+    appEnvNote
   }
 }
 
