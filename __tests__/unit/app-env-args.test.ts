@@ -158,6 +158,18 @@ describe('createPlan with the app env', () => {
     )
   })
 
+  it('keeps values like true or 3000 off the masks (they would garble JSON and digests)', async () => {
+    const logger = recorder()
+    const dir = app('FROM busybox\nARG DEBUG\nARG PORT\nARG KEY\n')
+    const p = await plan(dir, {
+      appEnv: { DEBUG: 'false', PORT: '3000', KEY: 'k-secret-value' },
+      logger
+    })
+    expect(p.builds[0]?.appEnvArgs).toEqual(['DEBUG', 'KEY', 'PORT'])
+    expect(p.builds[0]?.secretArgs).toEqual(['KEY'])
+    expect(logger.masked).toEqual(['k-secret-value'])
+  })
+
   it('app-env-args: false passes build args only', async () => {
     const p = await plan(app(dockerfile), { appEnv, inputs: { 'app-env-args': 'false' } })
     expect(p.builds[0]?.argValues).toEqual({})

@@ -756,7 +756,7 @@ async function promote(
  */
 function recordSecrets(secrets: Redactor, p: Plan): Redactor {
   const envForms = new Redactor(
-    p.builds.flatMap(b => (b.appEnvArgs ?? []).map(n => b.argValues[n] ?? ''))
+    p.builds.flatMap(b => (b.secretArgs ?? []).map(n => b.argValues[n] ?? ''))
   ).list()
   return new Redactor(
     secrets.list().filter(v => !(envForms.includes(v) && p.manifestText.includes(v)))

@@ -47,6 +47,8 @@ export interface BuildSpec extends PlannedBuild {
   dockerfilePath: string
   /** Name to value, only for consumed args. May hold secrets (BUILD_AUTH, the app's env). */
   argValues: Record<string, string>
+  /** Those of appEnvArgs whose values are secret: off the engine's argv, masked. */
+  secretArgs?: string[]
 }
 
 export interface PlannedService {
@@ -237,7 +239,8 @@ function assemble(
       )
     }
     const { argValues, appEnvArgs } = chosen
-    for (const name of appEnvArgs) logger.mask(argValues[name]!)
+    const secretArgs = appEnvArgs.filter(n => !JSON_SCALAR.test(argValues[n]!))
+    for (const name of secretArgs) logger.mask(argValues[name]!)
     const args = Object.keys(argValues)
     for (const name of args) if (!appEnvArgs.includes(name)) used.add(name)
     const key = JSON.stringify([s.build.context, s.build.dockerfile, argValues, target])
@@ -280,7 +283,8 @@ function assemble(
         target,
         contextPath: s.build.contextPath,
         dockerfilePath: s.build.dockerfilePath,
-        argValues
+        argValues,
+        secretArgs
       })
     }
     builds[index]!.services.push(s.name)
@@ -334,6 +338,12 @@ function assemble(
     appEnvNote
   }
 }
+
+/**
+ * Values of the app's env that are not kept secret: masking `true` or `3000` would garble every
+ * JSON output and digest they occur in, and such a value hides nothing.
+ */
+const JSON_SCALAR = /^(true|false|null|-?\d+(\.\d+)?)$/
 
 /**
  * Names the build engine's own process reads from its environment, where the values of the app's

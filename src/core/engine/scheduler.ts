@@ -231,7 +231,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       platforms: o.platforms,
       secrets: plan.secrets,
       // Values from the app's env are secret too: in the engine's environment, never its argv.
-      secretArgs: [...secretArgs, ...(spec.appEnvArgs ?? [])],
+      secretArgs: [...secretArgs, ...(spec.secretArgs ?? [])],
       metadataFile: path.join(run.tempDir, `build-${index}.metadata.json`)
     }
   })
