@@ -453,7 +453,7 @@ describe("the app's parameters and releases, read before registering", () => {
     try {
       const run = await runPipelineWith({ app, 'rack-url': server.rackUrl }, arm)
       const result = ok(run)
-      expect(result.platforms).toBe("platforms linux/arm64 (the app's BuildArch)")
+      expect(result.platforms).toBe("linux/arm64 (the app's BuildArch)")
       expect(run.log.text()).toContain("platforms linux/arm64 (the app's BuildArch)")
       const config = JSON.parse(
         await inspectConfig(

@@ -125,7 +125,8 @@ describe('--output-file', () => {
     expect(r.code).toBe(0)
     const r2 = await cli(
       ['plan', '--app', 'myapp', '--description', `leak ${SECRET}`, '--summary-file', summary],
-      { RACK_URL: `https://convox:${SECRET}@api.example.com` }
+      // Not RACK_URL: with a rack, plan reads the app's env from it.
+      { CONVOX_BUILD_DOCKER_HUB_PASSWORD: SECRET, CONVOX_BUILD_DOCKER_HUB_USERNAME: 'u' }
     )
     expect(r2.code).toBe(0)
     for (const f of [file, summary]) {

@@ -155,7 +155,7 @@ describe('parseManifest: what services build', () => {
       }
     )
     expect(l.warnings).toEqual([
-      'convox.yml:5:7: service web: build.args is not used by Convox builds; pass build args with the build-args input'
+      'convox.yml:5:7: service web: build.args is not used by Convox builds; pass build args with build-args (--build-args on the CLI)'
     ])
   })
 })
@@ -353,7 +353,7 @@ describe('loadManifest: build paths on disk', () => {
     [
       'Dockerfile missing',
       'build: app',
-      'convox.yml:3:12: Dockerfile app/Dockerfile does not exist'
+      'convox.yml:3:12: no Dockerfile at app/Dockerfile (build path "app", Dockerfile "Dockerfile", from the working directory)'
     ],
     [
       'Dockerfile a directory',
@@ -363,7 +363,7 @@ describe('loadManifest: build paths on disk', () => {
     [
       'Dockerfile absolute, taken from the build path',
       'build:\n      manifest: /x/Dockerfile',
-      'convox.yml:4:17: Dockerfile x/Dockerfile does not exist'
+      'convox.yml:4:17: no Dockerfile at x/Dockerfile (build path ".", Dockerfile "/x/Dockerfile", from the working directory)'
     ],
     [
       'Dockerfile escape',

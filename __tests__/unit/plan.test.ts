@@ -321,7 +321,8 @@ describe('createPlan rules', () => {
         file: 'convox.yml',
         line: 7,
         col: 17,
-        message: 'Dockerfile sub/Dockerfile.x does not exist'
+        message:
+          'no Dockerfile at sub/Dockerfile.x (build path "sub", Dockerfile "Dockerfile.x", from the working directory)'
       }
     ])
   })

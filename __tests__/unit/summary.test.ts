@@ -162,10 +162,10 @@ describe('job summary of a fan-out and of platforms', () => {
     const result = resultWith(2)
     result.stage = 'start'
     result.matrix = { include: [{ services: 'web,worker' }, { services: 'api' }] }
-    result.platforms = "platforms linux/arm64 (the app's BuildArch)"
+    result.platforms = "linux/arm64 (the app's BuildArch)"
     const text = renderSummary({ result, dryRun: false, secrets: new Redactor() })
     expect(text).toContain('## convox-build: myapp (start stage)')
     expect(text).toContain('**Build legs** (2): `web,worker`, `api`')
-    expect(text).toContain("**Platforms:** platforms linux/arm64 (the app's BuildArch)")
+    expect(text).toContain("**Platforms:** linux/arm64 (the app's BuildArch)")
   })
 })

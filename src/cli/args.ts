@@ -47,7 +47,8 @@ export const SETTING_FLAGS = [
   'env-drop-guard',
   'git-sha',
   'trusted-refs',
-  'allow-fork-code'
+  'allow-fork-code',
+  'app-env-args'
 ] as const
 
 /** Flags that stand alone (`--dry-run`) or take `=true|false`. */
@@ -61,7 +62,8 @@ export const BOOLEAN_FLAGS = new Set([
   'reuse',
   'build-auth-in-image',
   'rack-insecure',
-  'allow-fork-code'
+  'allow-fork-code',
+  'app-env-args'
 ])
 /** Flags given once per line of the input. */
 export const REPEATABLE_FLAGS = new Set(['build-args', 'secrets'])

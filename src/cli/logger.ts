@@ -35,7 +35,7 @@ export function createCliLogger(
     debug: message => {
       if (options.debug) line(`debug: ${message}`)
     },
-    warning: (message, where) => line(`warning: ${formatProblem({ ...where, message })}`),
+    warning: (message, where) => line(`warning: ${formatCliProblem({ ...where, message })}`),
     mask: secret => secrets.add(secret),
     group: async (title, fn) => {
       line(`==> ${title}`)

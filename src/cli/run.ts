@@ -50,11 +50,18 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       cliLogger.warning(message, where)
     }
   }
+  // --json: a failure is a JSON object on stdout too, for whatever reads stdout.
+  const json = argv.includes('--json') || argv.includes('--json=true')
+  const fail = (e: unknown): number => {
+    const code = failed(e, logger, debug)
+    if (json) io.stdout(logger.scrub(JSON.stringify(errorObject(e), null, 2)) + '\n')
+    return code
+  }
   let args: ParsedArgs
   try {
     args = parseArgs(argv)
   } catch (e) {
-    return failed(e, logger, debug)
+    return fail(e)
   }
   for (const name of [...SECRET_INPUTS, ...SECRET_LINE_INPUTS]) {
     if (args.settings.has(name)) {
@@ -137,7 +144,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       findings.push(...e.problems.map(p => ({ ...p, severity: 'major' as const })))
       await codeQuality()
     }
-    return failed(cancelled ?? e, logger, debug)
+    return fail(cancelled ?? e)
   } finally {
     if (tempDir) await rm(tempDir, { recursive: true, force: true }).catch(() => undefined)
     interrupts?.dispose()
@@ -162,8 +169,15 @@ export function finalLines(result: PipelineResult): string {
   if (result.stage === 'start') {
     return `Build:   ${result.buildId}\nMatrix:  ${JSON.stringify(result.matrix)}\n`
   }
-  if (result.stage === 'build') return `Build:   ${result.buildId}\n`
+  if (result.stage === 'build' || !result.releaseId) return `Build:   ${result.buildId}\n`
   return `Build:   ${result.buildId}\nRelease: ${result.releaseId}\n`
+}
+
+/** What --json prints when the run fails: the error, and each problem where it is. */
+export function errorObject(e: unknown): { error: { message: string; problems: Problem[] } } {
+  if (isUserError(e)) return { error: { message: e.message, problems: e.problems } }
+  const message = e instanceof Error ? e.message : String(e)
+  return { error: { message, problems: [{ message }] } }
 }
 
 function failed(e: unknown, logger: CliLogger, debug: boolean): number {

@@ -54,7 +54,7 @@ export function parseBuildArgs(lines: string[], context: BuildArgsContext): Buil
       problems.push({
         input: 'build-args',
         line,
-        message: `line ${line}: "${eq < 0 ? name : name + '='}" is not a valid build arg name (letters, digits and _, not starting with a digit); each line is NAME or NAME=VALUE`
+        message: `"${eq < 0 ? name : name + '='}" is not a valid build arg name (letters, digits and _, not starting with a digit); each line is NAME or NAME=VALUE`
       })
       return
     }
@@ -62,13 +62,10 @@ export function parseBuildArgs(lines: string[], context: BuildArgsContext): Buil
     if (eq >= 0) {
       const isManaged = isManagedArg(name)
       if (isManaged) {
-        logger.warning(
-          `build-args line ${line}: ${name}=... overrides the managed value of ${name}`,
-          {
-            input: 'build-args',
-            line
-          }
-        )
+        logger.warning(`${name}=... overrides the managed value of ${name}`, {
+          input: 'build-args',
+          line
+        })
       }
       arg = { name, value: raw.slice(eq + 1), line, managed: false, secret: name === 'BUILD_AUTH' }
     } else if (isManagedArg(name)) {
@@ -79,17 +76,17 @@ export function parseBuildArgs(lines: string[], context: BuildArgsContext): Buil
       problems.push({
         input: 'build-args',
         line,
-        message: `line ${line}: ${name} is not a managed build arg (${MANAGED_ARGS.join(', ')}) and is not set in the environment; write ${name}=VALUE to give it a value`
+        message: `${name} is not a managed build arg (${MANAGED_ARGS.join(', ')}) and is not set in the environment; write ${name}=VALUE to give it a value`
       })
       return
     }
     if (arg.secret && arg.value !== '') logger.mask(arg.value)
     const prev = byName.get(name)
     if (prev) {
-      logger.warning(
-        `build-args line ${line}: ${name} is given again (first on line ${prev.line}); the last one wins`,
-        { input: 'build-args', line }
-      )
+      logger.warning(`${name} is given again (first on line ${prev.line}); the last one wins`, {
+        input: 'build-args',
+        line
+      })
       byName.delete(name)
     }
     byName.set(name, arg)

@@ -1,7 +1,13 @@
-// BUILD_AUTH in a Dockerfile: BuildKit writes the build args in scope of every RUN into the image
-// history (`RUN |1 BUILD_AUTH=... /bin/sh -c ...`, dockerfile2llb runCommandString), so the
-// registry passwords it holds must not be in scope in the stages the image carries.
-import { imageStages, type ArgDeclaration, type DockerfileModel } from './dockerfile.js'
+// Build args in the image history: BuildKit writes the build args in scope of every RUN into it
+// (`RUN |1 BUILD_AUTH=... /bin/sh -c ...`, dockerfile2llb runCommandString), so the registry
+// passwords BUILD_AUTH holds must not be in scope in the stages the image carries; values from the
+// app's env are, as on the rack, but it is said.
+import {
+  dispatchedInstructions,
+  imageStages,
+  type ArgDeclaration,
+  type DockerfileModel
+} from './dockerfile.js'
 
 export const BUILD_AUTH = 'BUILD_AUTH'
 
@@ -9,22 +15,45 @@ export const BUILD_AUTH = 'BUILD_AUTH'
 export const SECRET_ARGS = [BUILD_AUTH]
 
 /**
- * Where BUILD_AUTH would reach the image: its ARG in a stage the image carries (the final stage
- * and those it is FROM), followed in that stage by a RUN or an instruction naming it.
- * Stages only copied from (COPY --from) are fine: their history stays behind.
+ * Where each of `names` would reach the image: its ARG in a stage the image carries (the final
+ * stage and those it is FROM, which hand their ARGs down), followed by a RUN while in scope or an
+ * instruction naming it. Stages only copied from (COPY --from) are fine: their history stays
+ * behind.
  */
+export function argsInHistory(
+  model: DockerfileModel,
+  target: string | null,
+  buildArgs: Record<string, string>,
+  names: string[]
+): Map<string, ArgDeclaration> {
+  const found = new Map<string, ArgDeclaration>()
+  // convert.go init: a stage starts with the build args of the stage it is FROM.
+  const scope = new Map<string, ArgDeclaration>()
+  for (const stage of imageStages(model, target, buildArgs).reverse()) {
+    for (const i of dispatchedInstructions(model, stage, buildArgs)) {
+      for (const a of i.args ?? []) if (names.includes(a.name)) scope.set(a.name, a)
+      for (const [name, declared] of scope) {
+        if (found.has(name) || i.line <= declared.line) continue
+        if (i.keyword === 'RUN' || new RegExp(`\\b${escapeRegExp(name)}\\b`).test(i.text)) {
+          found.set(name, declared)
+        }
+      }
+    }
+  }
+  return found
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** Where BUILD_AUTH would reach the image (see argsInHistory). */
 export function buildAuthInHistory(
   model: DockerfileModel,
   target: string | null,
   buildArgs: Record<string, string>
 ): ArgDeclaration | undefined {
-  for (const stage of imageStages(model, target, buildArgs)) {
-    const declared = stage.args.find(a => a.name === BUILD_AUTH)
-    if (!declared) continue
-    const after = stage.instructions.filter(i => i.line > declared.line)
-    if (after.some(i => i.keyword === 'RUN' || /\bBUILD_AUTH\b/.test(i.text))) return declared
-  }
-  return undefined
+  return argsInHistory(model, target, buildArgs, [BUILD_AUTH]).get(BUILD_AUTH)
 }
 
 /** How to fix a Dockerfile that would record BUILD_AUTH in its image. */

@@ -25,6 +25,10 @@ export interface DockerfileInstruction {
   flags: string[]
   /** Heredoc names it opens. */
   heredocs: string[]
+  /** ARG only (an ONBUILD's ARG trigger too): what it declares. */
+  args?: ArgDeclaration[]
+  /** ONBUILD only: its trigger, parsed as an instruction of its own. */
+  trigger?: DockerfileInstruction
 }
 
 export interface DockerfileStage {
@@ -280,6 +284,13 @@ export function parseDockerfile(text: string): ParsedDockerfile {
       flags: node.flags,
       heredocs
     }
+    if (sub) {
+      const keyword = sub.cmd.toUpperCase()
+      instruction.trigger = { ...instruction, keyword, text: sub.args, flags: sub.flags }
+      if (keyword === 'ARG') {
+        instruction.trigger.args = argDeclarations(sub.args, model.escape, startLine, first.text)
+      }
+    }
     if (cmd === 'from') {
       const args = node.args === '' ? [] : node.args.split(WORD_SPLIT)
       let name = ''
@@ -316,6 +327,7 @@ export function parseDockerfile(text: string): ParsedDockerfile {
     }
     if (cmd === 'arg') {
       const decl = argDeclarations(node.args, model.escape, startLine, first.text)
+      instruction.args = decl
       if (decl.length === 0) problem('ARG requires at least one argument')
       if (decl.some(a => a.name === '')) problem('ARG names can not be blank')
       if (!stage) {
@@ -626,6 +638,106 @@ function baseStage(
     .slice(0, stage.index)
     .reverse()
     .find(s => s.name !== '' && s.name.toLowerCase() === base)
+}
+
+/**
+ * What a stage dispatches, in order: the ONBUILD triggers of the stage it is FROM (convert.go
+ * resolveStages: a stage's ONBUILD rules run in the stages built on it, not in itself), then its
+ * own instructions.
+ */
+export function dispatchedInstructions(
+  model: DockerfileModel,
+  stage: DockerfileStage,
+  buildArgs: Record<string, string> = {}
+): DockerfileInstruction[] {
+  const base = baseStage(model, stage, buildArgs)
+  const triggers = (base?.instructions ?? []).flatMap(i => (i.trigger ? [i.trigger] : []))
+  return [...triggers, ...stage.instructions]
+}
+
+/** The ARGs a stage declares as it is dispatched: its base's ONBUILD ARGs, then its own. */
+export function dispatchedArgs(
+  model: DockerfileModel,
+  stage: DockerfileStage,
+  buildArgs: Record<string, string> = {}
+): ArgDeclaration[] {
+  return dispatchedInstructions(model, stage, buildArgs).flatMap(i => i.args ?? [])
+}
+
+/**
+ * The stages a build of `target` dispatches (convert.go allReachableStages): the final stage, the
+ * stage it is FROM, and the stages its COPY --from (a name or an index) and RUN --mount from=
+ * (a name) read, ONBUILD triggers included, transitively.
+ */
+export function reachableStages(
+  model: DockerfileModel,
+  target: string | null,
+  buildArgs: Record<string, string> = {}
+): DockerfileStage[] {
+  const byName = (name: string): DockerfileStage | undefined =>
+    model.stages.find(s => s.name !== '' && s.name.toLowerCase() === name.toLowerCase())
+  const out: DockerfileStage[] = []
+  const visit = (s: DockerfileStage | undefined): void => {
+    if (!s || out.includes(s)) return
+    out.push(s)
+    visit(baseStage(model, s, buildArgs))
+    for (const i of dispatchedInstructions(model, s, buildArgs)) {
+      for (const from of stageSources(i)) {
+        visit(
+          /^\d+$/.test(from) && i.keyword === 'COPY' ? model.stages[Number(from)] : byName(from)
+        )
+      }
+    }
+  }
+  visit(finalStage(model, target))
+  return out
+}
+
+/** The `from` of COPY --from and of each RUN --mount, as written. */
+function stageSources(i: DockerfileInstruction): string[] {
+  const out: string[] = []
+  for (const flag of i.flags) {
+    if (i.keyword === 'COPY' && flag.startsWith('--from=')) out.push(flag.slice('--from='.length))
+    if (i.keyword !== 'RUN' || !flag.startsWith('--mount=')) continue
+    for (const field of flag.slice('--mount='.length).split(',')) {
+      const eq = field.indexOf('=')
+      if (eq > 0 && field.slice(0, eq).trim().toLowerCase() === 'from') {
+        out.push(field.slice(eq + 1))
+      }
+    }
+  }
+  return out
+}
+
+/**
+ * The build args BuildKit reads for a build of `target`: the ARGs the reachable stages dispatch
+ * (convert.go dispatchArg), ONBUILD ARGs of a stage they are FROM included, and the global ARGs a
+ * FROM or --platform names (buildDispatchStates expands them for every stage, and fails on an
+ * empty base name), with the globals whose defaults those take (buildMetaArgs deps). An ARG of a
+ * stage the build never reaches, or a global nothing names, takes nothing.
+ */
+export function consumedArgs(
+  model: DockerfileModel,
+  target: string | null,
+  buildArgs: Record<string, string> = {}
+): string[] {
+  const names = new Set<string>()
+  const globals = new Map(model.globalArgs.map(a => [a.name, a]))
+  const useGlobal = (text: string): void => {
+    for (const m of text.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) {
+      const name = m[1]!
+      const declared = globals.get(name)
+      if (!declared || names.has(name)) continue
+      names.add(name)
+      if (!Object.hasOwn(buildArgs, name)) useGlobal(declared.default ?? '')
+    }
+  }
+  for (const s of model.stages) useGlobal(`${s.from} ${s.platform}`)
+  for (const s of reachableStages(model, target, buildArgs)) {
+    for (const a of dispatchedArgs(model, s, buildArgs)) names.add(a.name)
+  }
+  names.delete('')
+  return [...names]
 }
 
 /** Global ARG values as buildMetaArgs makes them: defaults expanded in order, build args win. */

@@ -29,7 +29,7 @@ export class UserError extends Error {
   }
 }
 
-/** `file:line:col: message`, `input "x": message`, or the bare message. */
+/** `file:line:col: message`, `input "x" line n: message`, or the bare message. */
 export function formatProblem(p: Problem): string {
   if (p.file) {
     const pos = [p.file, p.line, p.line !== undefined ? p.col : undefined]
@@ -37,7 +37,9 @@ export function formatProblem(p: Problem): string {
       .join(':')
     return `${pos}: ${p.message}`
   }
-  if (p.input) return `input "${p.input}": ${p.message}`
+  if (p.input) {
+    return `input "${p.input}"${p.line !== undefined ? ` line ${p.line}` : ''}: ${p.message}`
+  }
   return p.message
 }
 

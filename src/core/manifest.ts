@@ -16,8 +16,9 @@ import {
 import type { Logger } from './log.js'
 import { AT, Decoder, type Rec } from './manifest/decode.js'
 import { attributes, rackRules } from './manifest/rack-rules.js'
-import { MANIFEST, type Named } from './manifest/schema.js'
-import { parseYaml, type GScalar, type GVal } from './manifest/yaml.js'
+import { MANIFEST, SERVICE, type Named } from './manifest/schema.js'
+import { isNull, parseYaml, type GScalar, type GVal } from './manifest/yaml.js'
+import type { GoType } from './manifest/decode.js'
 
 export const DEFAULT_DOCKERFILE = 'Dockerfile'
 
@@ -166,7 +167,12 @@ function resolveBuild(
     return fail(b.manifestAt, `Dockerfile "${b.manifest}" is outside the working directory`)
   }
   const df = statOrNull(dockerfilePath)
-  if (!df) return fail(b.manifestAt, `Dockerfile ${shown} does not exist`)
+  if (!df) {
+    return fail(
+      b.manifestAt,
+      `no Dockerfile at ${shown} (build path "${b.path}", Dockerfile "${b.manifest}", from the working directory)${manifestFolderHint(workingDirectory, file, b)}`
+    )
+  }
   if (!df.isFile()) return fail(b.manifestAt, `Dockerfile ${shown} is not a file`)
   if (!inside(root, realpathOrSelf(dockerfilePath))) {
     return fail(b.manifestAt, `Dockerfile ${shown} leads outside the working directory (symlink)`)
@@ -177,6 +183,23 @@ function resolveBuild(
     contextPath,
     dockerfilePath
   }
+}
+
+/**
+ * When the manifest's own folder holds the missing Dockerfile: the working directory is likely
+ * that folder (the rack reads build paths from where the source is unpacked).
+ */
+function manifestFolderHint(
+  workingDirectory: string,
+  file: string,
+  b: NonNullable<ParsedService['build']>
+): string {
+  const folder = path.dirname(path.resolve(workingDirectory, file))
+  if (folder === path.resolve(workingDirectory)) return ''
+  const candidate = path.resolve(path.join(folder, b.path, b.manifest))
+  if (!statOrNull(candidate)?.isFile()) return ''
+  const rel = posix(path.relative(workingDirectory, folder))
+  return `; ${posix(path.relative(workingDirectory, candidate))} exists: set working-directory to ${rel} (and the manifest relative to it)`
 }
 
 function inside(parent: string, child: string): boolean {
@@ -204,6 +227,42 @@ function posix(p: string): string {
   return p.split(path.sep).join('/')
 }
 
+function fieldType(t: GoType, key: string): GoType | undefined {
+  return t.k === 'struct' && Object.hasOwn(t.fields, key) ? t.fields[key] : undefined
+}
+
+/**
+ * What the rack makes of a key given twice in one mapping (decode.ts decodeAgain, as yaml.v2
+ * decodes into manifest.Manifest and manifest.Service); null for a key the rack does not read.
+ */
+function givenAgain(t: GoType | undefined, second: GVal): string | null {
+  if (!t) return null
+  if (isNull(second)) return 'the later one is empty, so the rack drops what the first one gave'
+  const u = t.k === 'ptr' ? t.elem : t
+  if (u.k === 'custom' && u.appends)
+    return "the rack reads both, the later one's entries after the first's"
+  if (u.k === 'map') return 'the rack merges them, a name given in both taking the later value'
+  if (u.k === 'struct') return 'the rack merges them, a key given in both taking the later value'
+  return 'the rack uses the last one'
+}
+
+/** True when offset is inside a YAML comment: after a `#` that starts one on its line. */
+function inComment(text: string, offset: number): boolean {
+  const start = text.lastIndexOf('\n', offset - 1) + 1
+  let quote = ''
+  for (let i = start; i < offset; i++) {
+    const c = text[i]!
+    if (quote) {
+      if (c === '\\' && quote === '"') i++
+      else if (c === quote) quote = ''
+    } else if ((c === '"' || c === "'") && /(^|[:\-[{,])\s*$/.test(text.slice(start, i))) {
+      // A quote opens a scalar only where one starts.
+      quote = c
+    } else if (c === '#' && (i === start || /\s/.test(text[i - 1]!))) return true
+  }
+  return false
+}
+
 /** The rack's MapSlice sections: a plain `<<` merge key inside them is dropped by yaml.v2. */
 const MAP_SLICES = ['services', 'resources', 'balancers', 'timers']
 
@@ -226,7 +285,8 @@ class ManifestParser {
   parse(): ParsedManifest & { problems: Problem[] } {
     const { file, logger } = this.options
     for (const r of this.interpolated.replacements) {
-      if (r.set) continue
+      // The rack interpolates comments too, where a value changes nothing.
+      if (r.set || inComment(this.source, r.start)) continue
       const hint = isPlainVariableName(r.name)
         ? ''
         : ` (the rack looks up a variable named exactly "${r.name}": no defaults or other shell forms)`
@@ -261,7 +321,8 @@ class ManifestParser {
     this.hints(root)
     const rules = rackRules({ manifest: m, services: named, at: root.at }, attrs)
     for (const p of [...d.problems, ...rules]) {
-      this.problems.push(this.problem(p.at, p.message.replace(/^manifest\.|^manifest: /, '')))
+      const message = p.message.replace(/^manifest\.|^manifest: /, '')
+      this.problems.push(this.problem(p.at, message + this.emptied(p.at)))
     }
     const services: ParsedService[] = []
     const seen = new Map<string, number>()
@@ -293,7 +354,8 @@ class ManifestParser {
     for (const e of root.entries) {
       if (e.key.kind === 'map' || e.key.kind === 'seq') continue
       const k = e.key.text
-      if (keys.has(k)) warn(e.key.at, `key "${k}" is given twice: the rack uses the last one`)
+      const again = keys.has(k) ? givenAgain(fieldType(MANIFEST, k), e.value) : null
+      if (again) warn(e.key.at, `key "${k}" is given twice: ${again}`)
       keys.add(k)
       if (!MAP_SLICES.includes(k) || e.merge) continue
       this.droppedMerges(e.value, k, warn, 0)
@@ -304,10 +366,12 @@ class ManifestParser {
           for (const f of s.value.entries) {
             if (f.merge || f.key.kind === 'map' || f.key.kind === 'seq') continue
             const prev = seenKeys.get(f.key.text)
-            if (prev !== undefined) {
+            const again =
+              prev === undefined ? null : givenAgain(fieldType(SERVICE, f.key.text), f.value)
+            if (prev !== undefined && again) {
               warn(
                 f.key.at,
-                `services.${(s.key as GScalar).text}: key "${f.key.text}" is given twice (first on line ${this.pos(prev).line}): the rack uses the last one`
+                `services.${(s.key as GScalar).text}: key "${f.key.text}" is given twice (first on line ${this.pos(prev).line}): ${again}`
               )
             }
             seenKeys.set(f.key.text, f.key.at)
@@ -409,7 +473,7 @@ class ManifestParser {
     }
     if (Array.isArray(build.args) && build.args.length > 0) {
       this.options.logger.warning(
-        `service ${name}: build.args is not used by Convox builds; pass build args with the build-args input`,
+        `service ${name}: build.args is not used by Convox builds; pass build args with build-args (--build-args on the CLI)`,
         { file: this.options.file, ...this.pos(bpos['#args'] ?? s.at) }
       )
     }
@@ -451,14 +515,17 @@ class ManifestParser {
     return text.replace(/\s+#.*$/, '')
   }
 
-  /** ` (${X} was not set)` when unset variables made the line from offset. */
+  /** ` (${X} is not set and became empty)` when unset or empty variables made the line from offset. */
   private emptied(offset: number): string {
-    const unset = replacementsIn(this.interpolated, offset, this.lineEnd(offset)).filter(
-      r => !r.set
+    const empty = replacementsIn(this.interpolated, offset, this.lineEnd(offset)).filter(
+      r => r.outStart === r.outEnd
     )
-    if (unset.length === 0) return ''
-    const names = unset.map(r => `\${${r.name}}`).join(', ')
-    return ` (${names} ${unset.length === 1 ? 'is' : 'are'} not set and became empty)`
+    if (empty.length === 0) return ''
+    const names = empty.map(r => `\${${r.name}}`).join(', ')
+    const are = empty.length === 1 ? 'is' : 'are'
+    return empty.every(r => !r.set)
+      ? ` (${names} ${are} not set and became empty)`
+      : ` (${names} ${are} empty)`
   }
 
   /** Offset of the end of the interpolated line holding offset. */

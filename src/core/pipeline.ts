@@ -74,9 +74,11 @@ export interface PipelineResult {
   warnings: string[]
   /** Build-arg names passed to some build (values are never reported). */
   buildArgNames: string[]
+  /** Those of buildArgNames whose values came from the app's env. */
+  appEnvArgNames?: string[]
   /** The fan-out's build legs (the `matrix` output). */
   matrix: Matrix
-  /** Which platforms were built, and why (`platforms linux/arm64 (the app's BuildArch)`). */
+  /** Which platforms were built, and why (`linux/arm64 (the app's BuildArch)`). */
   platforms: string
   /** The run's trust scope and why (`scope pr-7 (untrusted): pull_request from acme/app`). */
   scope?: string
@@ -274,15 +276,19 @@ async function plan(
     const p = await createPlan(target, { ...context, ...ids }, r.logger)
     const provisional = !ids.buildId && r.rack && !r.settings.dryRun ? 'the rack' : ''
     for (const line of planLines(p, provisional)) r.logger.info(line)
+    if (p.appEnvNote) r.logger.info(p.appEnvNote)
     return p
   })
   if (r.gitProblem) throw r.gitProblem
   return planned
 }
 
-/** The app's env, which the rack interpolates convox.yml with; none in a dry run (no network). */
+/**
+ * The app's env, which the rack interpolates convox.yml with and takes ARG values from; read in
+ * dry runs too (GETs only) when the rack is known.
+ */
 async function appEnv(r: Run): Promise<Record<string, string> | undefined> {
-  if (!r.rack || r.settings.dryRun) return undefined
+  if (!r.rack) return undefined
   return appEnvironment(r.rack, r.settings.app)
 }
 
@@ -555,7 +561,7 @@ async function finish(
         status: 'complete',
         started: s.started,
         ended: preciseNow(),
-        secrets: r.run.secrets
+        secrets: recordSecrets(r.run.secrets, p)
       })
       const written = await writeExport(settings.export, record, exportSources(s, tools, built), {
         tempDir: r.run.tempDir,
@@ -685,9 +691,11 @@ function resultOf(
     exportPath: finished?.exportPath ?? '',
     warnings: r.warnings,
     buildArgNames: [...new Set(p.builds.flatMap(b => b.args))].sort(),
+    appEnvArgNames: [...new Set(p.builds.flatMap(b => b.appEnvArgs ?? []))].sort(),
     matrix: planMatrix(planOutput(p), r.settings.maxLegs),
-    platforms: r.platforms?.reason ?? '',
     scope: r.scope,
+    // The value without its label: the summary and --json label it.
+    platforms: (r.platforms?.reason ?? '').replace(/^platforms:? /, ''),
     durationMs: Date.now() - startedAt
   }
 }
@@ -737,6 +745,7 @@ async function importStage(r: Run, startedAt: number): Promise<PipelineResult> {
     exportPath: '',
     warnings: r.warnings,
     buildArgNames: [],
+    appEnvArgNames: [],
     matrix: { include: [] },
     platforms: '',
     scope: '',
@@ -751,6 +760,19 @@ async function promote(
   logger: Logger
 ): Promise<void> {
   await logger.group(`Promote ${releaseId}`, () => promoteRelease(rack, { app, releaseId, logger }))
+}
+
+/**
+ * The secrets build.json must not hold. A value of the app's env that convox.yml itself spells
+ * out is the repository's text, which the record keeps as the rack does (`manifest`).
+ */
+function recordSecrets(secrets: Redactor, p: Plan): Redactor {
+  const envForms = new Redactor(
+    p.builds.flatMap(b => (b.secretArgs ?? []).map(n => b.argValues[n] ?? ''))
+  ).list()
+  return new Redactor(
+    secrets.list().filter(v => !(envForms.includes(v) && p.manifestText.includes(v)))
+  )
 }
 
 /**

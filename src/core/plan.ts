@@ -1,9 +1,16 @@
 // The build plan: the manifest and the workflow context turned into exact builds, before any
 // builder runs. Pure: reads the manifest and Dockerfiles, nothing else.
 import path from 'node:path'
-import { buildAuth, parseBuildArgs, type BuildArg, type ManagedArg } from './build-args.js'
-import { BUILD_AUTH, BUILD_AUTH_FIX, buildAuthInHistory } from './build-auth.js'
 import {
+  buildAuth,
+  isManagedArg,
+  parseBuildArgs,
+  type BuildArg,
+  type ManagedArg
+} from './build-args.js'
+import { BUILD_AUTH, BUILD_AUTH_FIX, argsInHistory, buildAuthInHistory } from './build-auth.js'
+import {
+  consumedArgs,
   dockerfileInfo,
   hasStage,
   readDockerfileModel,
@@ -24,8 +31,10 @@ export interface PlannedBuild {
   dockerfile: string
   /** Names of the services this build is tagged for, manifest order. */
   services: string[]
-  /** Names of the build args passed (declared by the Dockerfile), sorted. Never values. */
+  /** Names of the build args passed (consumed by the Dockerfile's target), sorted. Never values. */
   args: string[]
+  /** Those of args whose values came from the app's env (secret), sorted; none when absent. */
+  appEnvArgs?: string[]
   /** `development` for development builds where that stage exists, else null. */
   target: string | null
 }
@@ -36,8 +45,10 @@ export interface BuildSpec extends PlannedBuild {
   contextPath: string
   /** Absolute Dockerfile path. */
   dockerfilePath: string
-  /** Name to value, only for declared args. May hold secrets (BUILD_AUTH). */
+  /** Name to value, only for consumed args. May hold secrets (BUILD_AUTH, the app's env). */
   argValues: Record<string, string>
+  /** Those of appEnvArgs whose values are secret: off the engine's argv, masked. */
+  secretArgs?: string[]
 }
 
 export interface PlannedService {
@@ -50,6 +61,7 @@ export interface PlannedService {
   context?: string
   dockerfile?: string
   args?: string[]
+  appEnvArgs?: string[]
   target?: string | null
   /** Image services only: the image copied into the repository. */
   from?: string
@@ -79,14 +91,17 @@ export interface Plan extends Omit<PlanOutput, 'builds'> {
   workingDirectory: string
   /** BuildKit secrets of every build: the `secrets` input, and BUILD_AUTH when requested. */
   secrets: BuildSecret[]
+  /** Said after the plan when the app's env was not read: which consumed ARGs nothing fills. */
+  appEnvNote?: string
 }
 
 export interface PlanContext {
   /** The build's environment: bare build args take their values from it. */
   env: NodeJS.ProcessEnv
   /**
-   * The app's environment (its latest release's env on the rack) for `${VAR}` interpolation,
-   * overlaid with the requested build args as the rack does. Without it, env stands in.
+   * The app's environment (its latest release's env on the rack) for `${VAR}` interpolation and,
+   * with app-env-args, ARG values, overlaid with the requested build args as the rack does.
+   * Undefined when the rack was not asked: env stands in for interpolation.
    */
   appEnv?: Record<string, string>
   /** The commit built (BUILD_GIT_SHA): see ci/context.ts readCiContext. */
@@ -196,6 +211,13 @@ function assemble(
   const byKey = new Map<string, number>()
   const services: PlannedService[] = []
   const used = new Set<string>()
+  const sources = argSources(settings, context, requested)
+  const said = new Set<string>()
+  const once = (key: string, say: () => void): void => {
+    if (!said.has(key)) say()
+    said.add(key)
+  }
+  const unfilled = new Set<string>()
 
   for (const s of manifest.services) {
     const image = `${repository}:${s.name}.${buildId}`
@@ -204,17 +226,35 @@ function assemble(
       continue
     }
     const { info, model, shown } = dockerfiles.get(s.build.dockerfilePath)!
-    const argValues: Record<string, string> = {}
-    for (const a of [...requested].sort((x, y) => compare(x.name, y.name))) {
-      if (!info.args.includes(a.name)) continue
-      argValues[a.name] = a.value
-      used.add(a.name)
-    }
-    const args = Object.keys(argValues)
     const target =
       settings.development && hasStage(info, DEVELOPMENT_TARGET) ? DEVELOPMENT_TARGET : null
+    const chosen = chooseArgs(model, target, sources)
+    for (const name of chosen.unfilled) unfilled.add(name)
+    for (const name of chosen.engineEnv) {
+      once(`engine ${name}`, () =>
+        logger.warning(
+          `${name} of the app's env is not passed to ARG ${name}: the build engine reads ${name} from its own environment; give it with build-args ${name}=VALUE`,
+          { file: shown, line: 1, col: 1 }
+        )
+      )
+    }
+    const { argValues, appEnvArgs } = chosen
+    const secretArgs = appEnvArgs.filter(n => !JSON_SCALAR.test(argValues[n]!))
+    for (const name of secretArgs) logger.mask(argValues[name]!)
+    const args = Object.keys(argValues)
+    for (const name of args) if (!appEnvArgs.includes(name)) used.add(name)
     const key = JSON.stringify([s.build.context, s.build.dockerfile, argValues, target])
     let index = byKey.get(key)
+    if (index === undefined) {
+      for (const [name, at] of argsInHistory(model, target, argValues, appEnvArgs)) {
+        once(`history ${name}`, () =>
+          logger.warning(
+            `${name} from the app's env is recorded in the image history of ${s.name}, as on the rack (BuildKit writes the build args of each RUN into it): anyone who can pull the image can read its value; read it as a secret (RUN --mount=type=secret) or in a stage the image only copies from`,
+            { file: shown, line: at.line, col: at.col }
+          )
+        )
+      }
+    }
     if (index === undefined && argValues[BUILD_AUTH] !== undefined) {
       const leak = buildAuthInHistory(model, target, argValues)
       if (leak && settings.buildAuthInImage) {
@@ -239,10 +279,12 @@ function assemble(
         dockerfile: s.build.dockerfile,
         services: [],
         args,
+        appEnvArgs,
         target,
         contextPath: s.build.contextPath,
         dockerfilePath: s.build.dockerfilePath,
-        argValues
+        argValues,
+        secretArgs
       })
     }
     builds[index]!.services.push(s.name)
@@ -252,19 +294,31 @@ function assemble(
       dockerfile: s.build.dockerfile,
       image,
       args,
+      appEnvArgs,
       target,
       build: index
     })
   }
 
+  const declared = new Set([...dockerfiles.values()].flatMap(d => d.info.args))
   for (const a of requested) {
     // BUILD_AUTH is a BuildKit secret too, whether or not an ARG declares it.
     if (used.has(a.name) || a.name === BUILD_AUTH) continue
     logger.warning(
-      `build arg ${a.name} is not declared (ARG ${a.name}) by any Dockerfile of this build: it is not passed`,
+      declared.has(a.name)
+        ? `build arg ${a.name} is declared (ARG ${a.name}) where no build's target reads it (a stage it does not reach, or a global ARG no FROM names): it is not passed`
+        : `build arg ${a.name} is not declared (ARG ${a.name}) by any Dockerfile of this build: it is not passed`,
       { input: 'build-args', line: a.line }
     )
   }
+  const names = [...unfilled].sort(compare)
+  const appEnvNote =
+    settings.appEnvArgs && !context.appEnv
+      ? `the app's env was not read (no rack): ARGs take values from build-args only` +
+        (names.length > 0
+          ? `; none fills ${names.join(', ')} (on the rack the app's env would give them: pass them with build-args)`
+          : '')
+      : undefined
 
   if (problems.length > 0) throw new UserError(problems)
   return {
@@ -280,8 +334,88 @@ function assemble(
     registry: settings.push ? settings.registry : '',
     manifestText: manifest.text,
     workingDirectory: settings.workingDirectory,
-    secrets: auth ? [...settings.secrets, { id: BUILD_AUTH, value: auth.value }] : settings.secrets
+    secrets: auth ? [...settings.secrets, { id: BUILD_AUTH, value: auth.value }] : settings.secrets,
+    appEnvNote
   }
+}
+
+/**
+ * Values of the app's env that are not kept secret: masking `true` or `3000` would garble every
+ * JSON output and digest they occur in, and such a value hides nothing.
+ */
+const JSON_SCALAR = /^(true|false|null|-?\d+(\.\d+)?)$/
+
+/**
+ * Names the build engine's own process reads from its environment, where the values of the app's
+ * env travel (never on its command line): passing one would change how the engine runs.
+ */
+const ENGINE_ENV =
+  /^(PATH|HOME|TMPDIR|LD_\w+|(DOCKER|BUILDKIT|BUILDX)_\w+|(HTTPS?|FTP|NO|ALL)_PROXY|(https?|ftp|no|all)_proxy)$/
+
+/**
+ * Where ARG values come from, as the rack makes its `env` (pkg/build/buildkit.go Build): the app's
+ * env (with app-env-args; managed BUILD_* names only ever from build-args), the requested build
+ * args overriding it.
+ */
+function argSources(
+  settings: Settings,
+  context: PlanContext,
+  requested: BuildArg[]
+): Map<string, { value: string; appEnv: boolean }> {
+  const sources = new Map<string, { value: string; appEnv: boolean }>()
+  if (settings.appEnvArgs) {
+    for (const [name, value] of Object.entries(context.appEnv ?? {})) {
+      if (!isManagedArg(name)) sources.set(name, { value, appEnv: true })
+    }
+  }
+  for (const a of requested) sources.set(a.name, { value: a.value, appEnv: false })
+  return sources
+}
+
+interface ArgChoice {
+  /** The consumed ARGs some source fills, name to value, sorted. */
+  argValues: Record<string, string>
+  /** Those whose value is the app env's. */
+  appEnvArgs: string[]
+  /** Consumed ARGs nothing fills (no source, no default, not managed). */
+  unfilled: string[]
+  /** Names the app's env would fill that the engine reads itself: not passed. */
+  engineEnv: string[]
+}
+
+/** The values a build of `target` gets: for each ARG BuildKit consumes, its source's. */
+function chooseArgs(
+  model: DockerfileModel,
+  target: string | null,
+  sources: Map<string, { value: string; appEnv: boolean }>
+): ArgChoice {
+  const choice: ArgChoice = { argValues: {}, appEnvArgs: [], unfilled: [], engineEnv: [] }
+  const entries: [string, string][] = []
+  const all = Object.fromEntries([...sources].map(([k, v]) => [k, v.value]))
+  for (const name of consumedArgs(model, target, all).sort(compare)) {
+    const source = sources.get(name)
+    if (!source) {
+      if (!hasDefault(model, name) && !isManagedArg(name)) choice.unfilled.push(name)
+    } else if (source.appEnv && ENGINE_ENV.test(name)) {
+      choice.engineEnv.push(name)
+    } else {
+      entries.push([name, source.value])
+      if (source.appEnv) choice.appEnvArgs.push(name)
+    }
+  }
+  // Own properties only: an ARG named __proto__ stays a name.
+  choice.argValues = Object.fromEntries(entries)
+  return choice
+}
+
+/** True when some ARG of the Dockerfile gives `name` a default. */
+function hasDefault(model: DockerfileModel, name: string): boolean {
+  const all = [...model.globalArgs, ...model.stages.flatMap(s => s.args)]
+  return all.some(a => a.name === name && a.default !== undefined)
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
 }
 
 function compare(a: string, b: string): number {
@@ -306,6 +440,7 @@ export function planOutput(plan: Plan | PlanOutput): PlanOutput {
             dockerfile: s.dockerfile,
             image: s.image,
             args: [...(s.args ?? [])],
+            ...fromAppEnv(s.appEnvArgs),
             target: s.target ?? null,
             build: s.build
           }
@@ -315,9 +450,15 @@ export function planOutput(plan: Plan | PlanOutput): PlanOutput {
       dockerfile: b.dockerfile,
       services: [...b.services],
       args: [...b.args],
+      ...fromAppEnv(b.appEnvArgs),
       target: b.target
     }))
   }
+}
+
+/** `appEnvArgs` where some arg's value came from the app's env (the documented plan otherwise). */
+function fromAppEnv(names: string[] | undefined): { appEnvArgs?: string[] } {
+  return names?.length ? { appEnvArgs: [...names] } : {}
 }
 
 /** The plan in a few lines for the log: one per build (services, context/Dockerfile, target, arg names), one per image service. */
@@ -325,12 +466,13 @@ export function planLines(plan: Plan | PlanOutput, buildIdFrom = ''): string[] {
   // A build the rack is to make has its id only once the rack made it.
   const id = buildIdFrom ? `(build id from ${buildIdFrom})` : plan.buildId
   const lines = [
-    `${plan.app} ${id}: ${plan.services.length} services, ${plan.builds.length} builds`
+    `${plan.app} ${id}: ${count(plan.services.length, 'service')}, ${count(plan.builds.length, 'build')}`
   ]
   plan.builds.forEach((b, i) => {
     const file = path.posix.join(b.context, b.dockerfile)
     const target = b.target ? `, target ${b.target}` : ''
-    const args = b.args.length > 0 ? `, args ${b.args.join(' ')}` : ''
+    const fromEnv = b.appEnvArgs?.length ? ` (from the app's env: ${b.appEnvArgs.join(' ')})` : ''
+    const args = b.args.length > 0 ? `, args ${b.args.join(' ')}${fromEnv}` : ''
     lines.push(`build ${i + 1}: ${b.services.join(', ')} from ${file}${target}${args}`)
   })
   for (const s of plan.services) {

@@ -93,6 +93,8 @@ export interface Settings {
   rackInsecure: boolean
   cacheTags: CacheTagMode
   envDropGuard: EnvDropGuard
+  /** ARGs the build consumes take values from the app's env on the rack (as the rack does). */
+  appEnvArgs: boolean
   /** The commit built (BUILD_GIT_SHA), overriding what the CI context says; '' to detect it. */
   gitSha: string
   /** Ref globs (`release/*`, `refs/tags/v*`) whose runs are protected, besides the default branch and tags. */
@@ -258,7 +260,8 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     trustedRefs: str('trusted-refs')
       .split(/[\s,]+/)
       .filter(Boolean),
-    allowForkCode: bool('allow-fork-code', false)
+    allowForkCode: bool('allow-fork-code', false),
+    appEnvArgs: bool('app-env-args', true)
   }
 
   if (!/^[a-z0-9][a-z0-9-]*$/.test(settings.app)) {

@@ -50,10 +50,14 @@ export function renderSummary(input: SummaryInput): string {
 
   const tail: string[] = []
   if (result.buildArgNames.length > 0) {
+    const fromEnv = result.appEnvArgNames ?? []
     tail.push(
       '',
       '**Build args** (values not shown): ' +
-        result.buildArgNames.map(n => `\`${cell(n)}=***\``).join(' ')
+        result.buildArgNames.map(n => `\`${cell(n)}=***\``).join(' ') +
+        (fromEnv.length > 0
+          ? ` (from the app's env: ${fromEnv.map(n => `\`${cell(n)}\``).join(' ')})`
+          : '')
     )
   }
   if (result.exportPath) tail.push('', `**Export:** \`${cell(result.exportPath)}\``)

@@ -231,7 +231,8 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       noCache: o.noCache,
       platforms: o.platforms,
       secrets: plan.secrets,
-      secretArgs,
+      // Values from the app's env are secret too: in the engine's environment, never its argv.
+      secretArgs: [...secretArgs, ...(spec.secretArgs ?? [])],
       metadataFile: path.join(run.tempDir, `build-${index}.metadata.json`)
     }
   })

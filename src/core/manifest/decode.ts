@@ -25,7 +25,13 @@ export type GoType =
   | { k: 'slice'; elem: GoType; name?: string }
   | { k: 'map'; elem: GoType; name: string }
   | { k: 'struct'; name: string; fields: Record<string, GoType> }
-  | { k: 'custom'; name: string; decode: (v: GVal, d: Decoder, path: string) => unknown }
+  | {
+      k: 'custom'
+      name: string
+      decode: (v: GVal, d: Decoder, path: string) => unknown
+      /** Its UnmarshalYAML appends to what the value holds (MapSlices, Environment). */
+      appends?: boolean
+    }
   | { k: 'any' }
 
 export const STRING: GoType = { k: 'string' }
@@ -128,7 +134,9 @@ export class Decoder {
           if (!ft) return
           pos[name] = value.at
           pos['#' + name] = key.at
-          out[name] = this.decode(value, ft, `${path}.${name}`)
+          const next = this.decode(value, ft, `${path}.${name}`)
+          // A key given again decodes into what the first one left (decode.go unmarshal).
+          out[name] = Object.hasOwn(out, name) ? decodeAgain(ft, out[name], next) : next
         })
         return out
       }
@@ -217,6 +225,36 @@ export class Decoder {
       o.marshalled
     )
     return out
+  }
+}
+
+/**
+ * A struct field's value when its key is given again: yaml.v2 decodes the second value into the
+ * field as the first left it. A null sets the zero value; a map adds its keys; a struct sets the
+ * fields it gives; an UnmarshalYAML that appends (MapSlices, Environment) appends; anything else
+ * (slices, scalars) is replaced.
+ */
+export function decodeAgain(t: GoType, prev: unknown, next: unknown): unknown {
+  if (next === undefined || prev === undefined) return next
+  switch (t.k) {
+    case 'ptr':
+      return decodeAgain(t.elem, prev, next)
+    case 'custom':
+      return t.appends && Array.isArray(prev) && Array.isArray(next) ? [...prev, ...next] : next
+    case 'map':
+      return Object.assign(Object.create(null) as Rec, prev, next)
+    case 'struct': {
+      const p = prev as Rec
+      const n = next as Rec
+      const out: Rec = { ...p, [AT]: { ...(p[AT] as object), ...(n[AT] as object) } }
+      for (const k of Object.keys(n)) {
+        const ft = Object.hasOwn(t.fields, k) ? t.fields[k] : undefined
+        if (ft) out[k] = Object.hasOwn(p, k) ? decodeAgain(ft, p[k], n[k]) : n[k]
+      }
+      return out
+    }
+    default:
+      return next
   }
 }
 

@@ -107,8 +107,13 @@ function mapSlice<T>(
 
 // --- UnmarshalYAML methods (yaml.go) ------------------------------------------------------------
 
-const custom = (name: string, decode: (v: GVal, d: Decoder, path: string) => unknown): GoType => ({
+const custom = (
+  name: string,
+  decode: (v: GVal, d: Decoder, path: string) => unknown,
+  appends = false
+): GoType => ({
   k: 'custom',
+  appends,
   name,
   decode
 })
@@ -167,21 +172,25 @@ const portProtocol = custom('manifest.ServicePortProtocol', (v, d, path) => {
 })
 
 /** Environment.UnmarshalYAML: a list of `NAME` / `NAME=default` (nested lists flattened). */
-const environment = custom('manifest.Environment', (v, d, path) => {
-  if (v.kind !== 'seq') {
-    d.fail(
-      v.at,
-      `${path}: unknown type for service environment: ${goTypeName(v)} (it must be a list of NAME or NAME=default)`
-    )
-    return []
-  }
-  const out: string[] = []
-  for (const i of v.items) {
-    if (i.kind === 'str') out.push(i.text)
-    else if (i.kind === 'seq') for (const j of i.items) if (j.kind === 'str') out.push(j.text)
-  }
-  return out
-})
+const environment = custom(
+  'manifest.Environment',
+  (v, d, path) => {
+    if (v.kind !== 'seq') {
+      d.fail(
+        v.at,
+        `${path}: unknown type for service environment: ${goTypeName(v)} (it must be a list of NAME or NAME=default)`
+      )
+      return []
+    }
+    const out: string[] = []
+    for (const i of v.items) {
+      if (i.kind === 'str') out.push(i.text)
+      else if (i.kind === 'seq') for (const j of i.items) if (j.kind === 'str') out.push(j.text)
+    }
+    return out
+  },
+  true
+)
 
 /** ServiceAgent.UnmarshalYAML. */
 const agent = custom('manifest.ServiceAgent', (v, d, path) => {
@@ -693,15 +702,18 @@ const balancerPort = custom('manifest.BalancerPort', (v, d, path) => {
   return { target: isGoInt(v) ? Number(v.int) : 0 }
 })
 
-const balancerPorts = custom('manifest.BalancerPorts', (v, d, path) =>
-  mapSlice<unknown>(v, d, path, balancerPort, (name, key) => {
-    const n = goAtoi(name)
-    if (typeof n === 'string') {
-      d.fail(key.at, `${path}: ${n} (a balancer port is a number)`)
-      return null
-    }
-    return name
-  })
+const balancerPorts = custom(
+  'manifest.BalancerPorts',
+  (v, d, path) =>
+    mapSlice<unknown>(v, d, path, balancerPort, (name, key) => {
+      const n = goAtoi(name)
+      if (typeof n === 'string') {
+        d.fail(key.at, `${path}: ${n} (a balancer port is a number)`)
+        return null
+      }
+      return name
+    }),
+  true
 )
 
 /** BalancerWhitelist.UnmarshalYAML: CIDR ranges, as a list or one string. */
@@ -746,7 +758,7 @@ const TIMER = struct('manifest.Timer', {
 })
 
 const mapSliceOf = (name: string, item: GoType): GoType =>
-  custom(name, (v, d, path) => mapSlice(v, d, path, item))
+  custom(name, (v, d, path) => mapSlice(v, d, path, item), true)
 
 export const MANIFEST = struct('manifest.Manifest', {
   appSettings: struct('manifest.AppSettings', {
