@@ -247,6 +247,15 @@ describe('the fork guard through the action', () => {
         expect(shownLines(r.stdout).join('\n')).not.toContain('Passw0rd')
         expect(capture.seen()).toBe(0)
 
+        // A dry run with a rack reads the app's env there: refused all the same.
+        const dry = await runCase(name, 'head', {
+          'rack-url': `http://convox:rack-Passw0rd@${capture.host}`,
+          'dry-run': 'true'
+        })
+        expect(dry.r.status).not.toBe(0)
+        expect(dry.r.stdout).toContain('set allow-fork-code: true')
+        expect(capture.seen()).toBe(0)
+
         // Reviewed: allow-fork-code lets it go on (to the capture server, which fails it).
         const allowed = await runCase(name, 'head', {
           registry: `${capture.host}/acme/app`,

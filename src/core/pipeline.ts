@@ -241,8 +241,8 @@ async function prepare(settings: Settings, run: RunEnvironment): Promise<Run> {
   }
   if (settings.import) return r
   const ci = (await run.ci) ?? noCi(settings.gitSha)
-  // Before any network call: a dry run makes none.
-  if (!settings.dryRun) guardForkCode(ci.forkCode, settings)
+  // Before any network call: a dry run makes none but the rack's read-only GETs (the app's env).
+  if (!settings.dryRun || rack) guardForkCode(ci.forkCode, settings)
   r.scope = describeScope(ci.scope)
   logger.info(r.scope)
   if ((settings.stage === 'all' || settings.stage === 'build') && !settings.dryRun) {
