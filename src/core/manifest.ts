@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { LineCounter } from 'yaml'
-import { UserError, type Problem } from './errors.js'
+import { isUserError, UserError, type Problem } from './errors.js'
 import { imageReferenceProblem } from './registry/reference.js'
 import {
   interpolate,
@@ -103,23 +103,11 @@ export function loadManifest(options: LoadOptions): Manifest {
   const { workingDirectory, manifest, env, logger } = options
   const file = manifest
   const abs = path.resolve(workingDirectory, manifest)
-  let text: string
-  try {
-    text = fs.readFileSync(abs, 'utf8')
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    const why =
-      code === 'ENOENT'
-        ? `no such file in ${workingDirectory}`
-        : code === 'EISDIR'
-          ? 'is a directory, not a file'
-          : `cannot be read (${code ?? String(e)})`
-    throw new UserError({ input: 'manifest', message: `${manifest} ${why}` })
-  }
+  const root = realpathOrSelf(workingDirectory)
+  const text = readManifest(workingDirectory, root, manifest, abs)
   // Problems of the text and of the disk are reported together.
   const { problems, ...parsed } = new ManifestParser(text, { file, env, logger }).parse()
   const services: ManifestService[] = []
-  const root = realpathOrSelf(workingDirectory)
   for (const s of parsed.services) {
     if (!s.build) {
       services.push({ name: s.name, at: s.at, image: s.image })
@@ -162,21 +150,63 @@ function resolveBuild(
   }
   const dockerfilePath = path.resolve(path.join(contextPath, b.manifest))
   const shown = posix(path.relative(workingDirectory, dockerfilePath))
-  if (!inside(workingDirectory, dockerfilePath)) {
+  const why = fileInside(workingDirectory, root, dockerfilePath)
+  if (why === 'outside') {
     return fail(b.manifestAt, `Dockerfile "${b.manifest}" is outside the working directory`)
   }
-  const df = statOrNull(dockerfilePath)
-  if (!df) return fail(b.manifestAt, `Dockerfile ${shown} does not exist`)
-  if (!df.isFile()) return fail(b.manifestAt, `Dockerfile ${shown} is not a file`)
-  if (!inside(root, realpathOrSelf(dockerfilePath))) {
-    return fail(b.manifestAt, `Dockerfile ${shown} leads outside the working directory (symlink)`)
-  }
+  if (why) return fail(b.manifestAt, `Dockerfile ${shown} ${FILE_PROBLEMS[why]}`)
   return {
     context: posix(path.relative(workingDirectory, contextPath)) || '.',
     dockerfile: posix(path.relative(contextPath, dockerfilePath)),
     contextPath,
     dockerfilePath
   }
+}
+
+/**
+ * The manifest's text, read only when it is a regular file inside the working directory once
+ * links are resolved (as Dockerfiles): a link to ~/.docker/config.json or a kubeconfig would
+ * otherwise be stored on the rack's build and in the export.
+ */
+function readManifest(workingDirectory: string, root: string, given: string, abs: string): string {
+  const fail = (message: string): never => {
+    throw new UserError({ input: 'manifest', message: `${given} ${message}` })
+  }
+  const why = fileInside(workingDirectory, root, abs)
+  if (why === 'missing') fail(`no such file in ${workingDirectory}`)
+  if (why === 'not-file' && statOrNull(abs)?.isDirectory()) fail('is a directory, not a file')
+  if (why) fail(why === 'not-file' ? 'is not a regular file' : FILE_PROBLEMS[why])
+  // What was checked is what is read: the resolved path, its last part not followed again.
+  let fd: number | undefined
+  try {
+    fd = fs.openSync(fs.realpathSync(abs), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+    if (!fs.fstatSync(fd).isFile()) fail('is not a regular file')
+    return fs.readFileSync(fd, 'utf8')
+  } catch (e) {
+    if (isUserError(e)) throw e
+    return fail(`cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
+}
+
+type FileProblem = 'outside' | 'missing' | 'not-file' | 'link-outside'
+
+const FILE_PROBLEMS: Record<FileProblem, string> = {
+  outside: 'is outside the working directory',
+  missing: 'does not exist',
+  'not-file': 'is not a file',
+  'link-outside': 'leads outside the working directory (symlink)'
+}
+
+/** Why `abs` is not a regular file inside the working directory after resolving links, if so. */
+function fileInside(workingDirectory: string, root: string, abs: string): FileProblem | undefined {
+  if (!inside(workingDirectory, abs)) return 'outside'
+  const stat = statOrNull(abs)
+  if (!stat) return 'missing'
+  if (!stat.isFile()) return 'not-file'
+  if (!inside(root, realpathOrSelf(abs))) return 'link-outside'
+  return undefined
 }
 
 function inside(parent: string, child: string): boolean {
