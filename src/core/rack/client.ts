@@ -14,6 +14,7 @@ import { RETRIES, withRetries } from '../retry.js'
 import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { Redactor, safeDecode } from '../secrets.js'
+import { parseRepositoryUrl, type KnownLogin } from './repository-url.js'
 import { formatRackTime, parseAnyTime } from './time.js'
 import {
   ExchangeFailure,
@@ -692,34 +693,25 @@ export class RackClient {
   private maskRepository(b: RackBuild): void {
     if (!b?.repository) return
     try {
-      const u = new URL(b.repository)
-      if (u.password) this.addSecret(u.password)
+      const u = parseRepositoryUrl(b.repository, [this.credentials])
+      this.addSecret(u.password)
+      this.addSecret(u.rawPassword)
     } catch {
-      // not a URL: nothing embedded to mask
+      // not a repository: never shown either (createExternalBuild fails on it)
     }
   }
 }
 
-/** The push target of a repository URL: `host/path` without scheme and credentials. */
-export function repositoryTarget(repository: string): {
-  repository: string
-  host: string
-  username: string
-  password: string
-} {
-  let u: URL
-  try {
-    u = new URL(repository)
-  } catch {
-    // already host/path
-    return { repository, host: repository.split('/')[0] ?? '', username: '', password: '' }
-  }
-  return {
-    repository: `${u.host}${u.pathname.replace(/\/+$/, '')}`,
-    host: u.host,
-    username: safeDecode(u.username),
-    password: safeDecode(u.password)
-  }
+/**
+ * The push target of a repository URL: `host/path` without scheme and credentials, and the login
+ * it holds (the rack writes its password unescaped; `known` is the run's own login).
+ */
+export function repositoryTarget(
+  repository: string,
+  known: KnownLogin[] = []
+): { repository: string; host: string; username: string; password: string } {
+  const { repository: target, host, username, password } = parseRepositoryUrl(repository, known)
+  return { repository: target, host, username, password }
 }
 
 /**
