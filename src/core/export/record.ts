@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js'
 import { BUILD_ID_PATTERN, RELEASE_ID_PATTERN } from '../ids.js'
 import type { Redactor } from '../secrets.js'
-import { withoutCredentials } from '../rack/repository-url.js'
+import { withoutCredentials } from '../credential-url.js'
 
 export const BUILD_STATUSES = ['created', 'running', 'complete', 'failed'] as const
 export type BuildStatus = (typeof BUILD_STATUSES)[number]

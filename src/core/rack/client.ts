@@ -13,8 +13,8 @@ import { AbortError } from 'p-retry'
 import { RETRIES, withRetries } from '../retry.js'
 import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
-import { Redactor, safeDecode } from '../secrets.js'
-import { parseRepositoryUrl, type KnownLogin } from './repository-url.js'
+import { Redactor } from '../secrets.js'
+import { parseRepositoryUrl, type KnownLogin, type RepositoryUrl } from '../credential-url.js'
 import { formatRackTime, parseAnyTime } from './time.js'
 import {
   ExchangeFailure,
@@ -158,9 +158,12 @@ export class RackClient {
     this.secrets = options.secrets ?? new Redactor()
     if (options.rackUrl) {
       this.mode = 'direct'
+      // As a rack writes its RACK_URL, the password may be unescaped (`/`, `#`, `?`, `@`, ...).
       let u: URL
+      let login: RepositoryUrl
       try {
-        u = new URL(options.rackUrl)
+        login = parseRepositoryUrl(options.rackUrl)
+        u = new URL(login.scheme + login.repository)
       } catch {
         // never echo the value: it holds the password
         throw new UserError({
@@ -171,12 +174,10 @@ export class RackClient {
       if (u.protocol !== 'https:' && u.protocol !== 'http:') {
         throw new UserError({ input: 'rack-url', message: 'must start with https://' })
       }
-      this.username = safeDecode(u.username)
-      this.password = safeDecode(u.password)
+      this.username = login.username
+      this.password = login.password
       this.rack = ''
-      this.addSecret(u.password)
-      u.username = ''
-      u.password = ''
+      this.addSecret(login.rawPassword)
       this.endpoint = u
     } else if (options.convoxPassword) {
       this.mode = 'console'

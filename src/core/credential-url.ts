@@ -1,11 +1,10 @@
-// A push target as a rack answers it: external BuildCreate's `repository` is
+// URLs with a login in them, as a rack writes them. A push target as a rack answers it: external BuildCreate's `repository` is
 // `https://convox:<password>@api.<domain>/<app>` (provider/k8s/build.go BuildCreate) with the
 // password as it is, not URL-escaped, so it may hold `/ # ? @ : % +`, spaces and any other
 // character. A URL parser would cut it at the first `/`, `#` or `?` and take the rest for the
 // host and path: the password would become part of every image and cache ref on a tool's argv.
 // Here the userinfo of a URL ends at its last `@` (hosts and repository paths hold none); without
 // a scheme (`user:pw@host/path`, `host/path@digest`) at the last `@` before the first `/`.
-import { safeDecode } from '../secrets.js'
 
 export interface RepositoryUrl {
   /** `host[:port]/path`: what refs and tool arguments carry. */
@@ -80,4 +79,13 @@ function readLogin(userinfo: string, known: KnownLogin[]): KnownLogin {
 export function withoutCredentials(text: string): string {
   const u = parseRepositoryUrl(text)
   return u.scheme + u.repository
+}
+
+/** A URL component decoded; as it is when it is not valid URL encoding. */
+export function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
 }

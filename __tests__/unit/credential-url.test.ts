@@ -3,8 +3,9 @@
 // metacharacter in the password must stay in the password, never reach the host or path.
 import { describe, expect, it } from '@jest/globals'
 import { stripCredentials } from '../../src/core/export/record.js'
-import { repositoryTarget } from '../../src/core/rack/client.js'
-import { parseRepositoryUrl } from '../../src/core/rack/repository-url.js'
+import { RackClient, repositoryTarget } from '../../src/core/rack/client.js'
+import { Redactor, urlPassword } from '../../src/core/secrets.js'
+import { parseRepositoryUrl } from '../../src/core/credential-url.js'
 
 const PASSWORDS = [
   'a/b',
@@ -18,7 +19,7 @@ const PASSWORDS = [
   'a b',
   'pässwörd-日本',
   '/#?@:%+ ü',
-  '@@',
+  '@@@',
   'x@api.example.com/other'
 ]
 
@@ -77,4 +78,18 @@ describe('repository URLs as the rack writes them (password not escaped)', () =>
     }
     expect(stripCredentials('https://convox:s3cret@/app')).toBe('')
   })
+
+  it.each(PASSWORDS)(
+    '%j in a rack-url as a rack writes RACK_URL: the client logs in with it',
+    password => {
+      const secrets = new Redactor()
+      const rackUrl = `https://convox:${password}@api.example.com:5443`
+      const client = new RackClient({ rackUrl, secrets })
+      expect(client.host).toBe('api.example.com:5443')
+      expect(client.endpoint.href).toBe('https://api.example.com:5443/')
+      expect(client.credentials).toEqual({ username: 'convox', password })
+      expect(urlPassword(rackUrl)).toBe(password)
+      expect(secrets.redact(`x ${password} y`)).toBe('x *** y')
+    }
+  )
 })
