@@ -1,6 +1,6 @@
 // `npm run bench:plan`: `convox-build plan` (the CLI in this process, from the sources) on
 // generated manifests of N services, to show planning grows linearly with the services: image
-// services, and build services sharing one Dockerfile. Prints wall and CPU time per size and the
+// services, build services sharing one Dockerfile, and image services each naming a `${VAR}`. Prints wall and CPU time per size and the
 // time per service, which stays flat when planning is linear. BENCH_PLAN_SIZES changes the sizes
 // (default 2500,5000,10000,20000).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -11,7 +11,9 @@ import { runCli } from '../../src/cli/run.js'
 const SIZES = (process.env.BENCH_PLAN_SIZES ?? '2500,5000,10000,20000').split(',').map(Number)
 const SHAPES = {
   image: (i: number) => `  s${i}:\n    image: busybox:1.${i}\n    port: 3000\n`,
-  build: (i: number) => `  s${i}:\n    build: .\n    environment:\n      - A${i}=x\n`
+  build: (i: number) => `  s${i}:\n    build: .\n    environment:\n      - A${i}=x\n`,
+  // A `${VAR}` per service: positions map back through every replacement.
+  vars: (i: number) => `  s${i}:\n    image: \${IMAGE}:1.${i}\n`
 }
 
 async function planOnce(dir: string): Promise<{ wallMs: number; cpuMs: number }> {
@@ -22,7 +24,11 @@ async function planOnce(dir: string): Promise<{ wallMs: number; cpuMs: number }>
   const code = await runCli(['plan', '--app', 'bench'], {
     stdout: t => void (out += t),
     stderr: t => void (err += t),
-    env: { PATH: process.env.PATH, GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567' },
+    env: {
+      PATH: process.env.PATH,
+      GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+      IMAGE: 'busybox'
+    },
     cwd: dir,
     signals: false
   })

@@ -17,7 +17,7 @@ import type { Logger } from './log.js'
 import { AT, Decoder, type Rec } from './manifest/decode.js'
 import { attributes, rackRules } from './manifest/rack-rules.js'
 import { MANIFEST, type Named } from './manifest/schema.js'
-import { parseYaml, type GScalar, type GVal } from './manifest/yaml.js'
+import { isPlainText, parseYaml, type GScalar, type GVal } from './manifest/yaml.js'
 
 export const DEFAULT_DOCKERFILE = 'Dockerfile'
 
@@ -108,53 +108,61 @@ export function loadManifest(options: LoadOptions): Manifest {
   // Problems of the text and of the disk are reported together.
   const { problems, ...parsed } = new ManifestParser(text, { file, env, logger }).parse()
   const services: ManifestService[] = []
+  // Services sharing a build path and Dockerfile share what the disk says of them.
+  const checked = new Map<string, ManifestBuild | BuildProblem>()
   for (const s of parsed.services) {
     if (!s.build) {
       services.push({ name: s.name, at: s.at, image: s.image })
       continue
     }
-    const build = resolveBuild(s.build, workingDirectory, root, file, problems)
-    if (build) services.push({ name: s.name, at: s.at, build })
+    const key = `${s.build.path}\0${s.build.manifest}`
+    let build = checked.get(key)
+    if (!build) checked.set(key, (build = resolveBuild(s.build, workingDirectory, root)))
+    if ('message' in build) {
+      const at = build.of === 'path' ? s.build.pathAt : s.build.manifestAt
+      problems.push({ file, ...at, message: build.message })
+    } else services.push({ name: s.name, at: s.at, build })
   }
   if (problems.length > 0) throw new UserError(problems)
   return { file, path: abs, text, services }
 }
 
+/** What is wrong with a build path (`path`) or its Dockerfile (`manifest`). */
+interface BuildProblem {
+  of: 'path' | 'manifest'
+  message: string
+}
+
 function resolveBuild(
-  b: NonNullable<ParsedService['build']>,
+  b: { path: string; manifest: string },
   workingDirectory: string,
-  root: string,
-  file: string,
-  problems: Problem[]
-): ManifestBuild | undefined {
-  const fail = (at: Position, message: string): undefined => {
-    problems.push({ file, ...at, message })
-    return undefined
-  }
+  root: string
+): ManifestBuild | BuildProblem {
+  const fail = (of: BuildProblem['of'], message: string): BuildProblem => ({ of, message })
   // The rack joins the path to the source root (filepath.Join), a leading `/` included.
   if (path.win32.isAbsolute(b.path) && !b.path.startsWith('/')) {
-    return fail(b.pathAt, `build path "${b.path}" must be relative to the working directory`)
+    return fail('path', `build path "${b.path}" must be relative to the working directory`)
   }
   const contextPath = path.resolve(path.join(workingDirectory, b.path))
   if (!inside(workingDirectory, contextPath)) {
-    return fail(b.pathAt, `build path "${b.path}" is outside the working directory`)
+    return fail('path', `build path "${b.path}" is outside the working directory`)
   }
   const stat = statOrNull(contextPath)
-  if (!stat) return fail(b.pathAt, `build path "${b.path}" does not exist`)
-  if (!stat.isDirectory()) return fail(b.pathAt, `build path "${b.path}" is not a directory`)
+  if (!stat) return fail('path', `build path "${b.path}" does not exist`)
+  if (!stat.isDirectory()) return fail('path', `build path "${b.path}" is not a directory`)
   if (!inside(root, realpathOrSelf(contextPath))) {
-    return fail(b.pathAt, `build path "${b.path}" leads outside the working directory (symlink)`)
+    return fail('path', `build path "${b.path}" leads outside the working directory (symlink)`)
   }
   if (path.win32.isAbsolute(b.manifest) && !b.manifest.startsWith('/')) {
-    return fail(b.manifestAt, `Dockerfile "${b.manifest}" must be relative to the build path`)
+    return fail('manifest', `Dockerfile "${b.manifest}" must be relative to the build path`)
   }
   const dockerfilePath = path.resolve(path.join(contextPath, b.manifest))
   const shown = posix(path.relative(workingDirectory, dockerfilePath))
   const why = fileInside(workingDirectory, root, dockerfilePath)
   if (why === 'outside') {
-    return fail(b.manifestAt, `Dockerfile "${b.manifest}" is outside the working directory`)
+    return fail('manifest', `Dockerfile "${b.manifest}" is outside the working directory`)
   }
-  if (why) return fail(b.manifestAt, `Dockerfile ${shown} ${FILE_PROBLEMS[why]}`)
+  if (why) return fail('manifest', `Dockerfile ${shown} ${FILE_PROBLEMS[why]}`)
   return {
     context: posix(path.relative(workingDirectory, contextPath)) || '.',
     dockerfile: posix(path.relative(contextPath, dockerfilePath)),
@@ -459,7 +467,10 @@ class ManifestParser {
   /** Warns where yaml.v2 turned a number or boolean into other text (`1.10` is `1.1`). */
   private renumbered(service: string, key: string, at: number | undefined): void {
     if (at === undefined) return
-    const raw = parseYaml(this.lineFrom(at)).root
+    const line = this.lineFrom(at)
+    // Most values are plain text: parse again only what may be a number or boolean.
+    if (isPlainText(line)) return
+    const raw = parseYaml(line).root
     if (
       !raw ||
       raw.kind === 'map' ||

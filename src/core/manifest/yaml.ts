@@ -67,7 +67,9 @@ const YAML_STYLE_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/
 const INT64_MAX = (1n << 63n) - 1n
 const UINT64_MAX = (1n << 64n) - 1n
 
-const MAP_VALUES: Record<string, { kind: ScalarKind; bool?: boolean; float?: number }> = {}
+// No prototype: `constructor` or `toString` written in a manifest is text, not Object's.
+const MAP_VALUES: Record<string, { kind: ScalarKind; bool?: boolean; float?: number }> =
+  Object.create(null)
 for (const s of ['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON']) {
   MAP_VALUES[s] = { kind: 'bool', bool: true }
 }
@@ -141,6 +143,15 @@ function resolvePlain(text: string, at: number): GScalar {
       return { kind: 'int', text, tag: '!!int', int: v, at }
   }
   return str
+}
+
+/**
+ * True when a scalar written so is text to yaml.v2 for sure: it starts with a letter and is none
+ * of its booleans or nulls (numbers, timestamps, tags, quotes and `.inf` start otherwise).
+ */
+export function isPlainText(written: string): boolean {
+  const t = written.trim()
+  return /^[A-Za-z]/.test(t) && MAP_VALUES[t] === undefined
 }
 
 /** yaml.v2 parseTimestamp: the formats it accepts, all starting YYYY-. */
