@@ -1,8 +1,8 @@
 // `npm run bench:plan`: `convox-build plan` (the CLI in this process, from the sources) on
 // generated manifests of N services, to show planning grows linearly with the services: image
-// services, build services sharing one Dockerfile, and image services each naming a `${VAR}`. Prints wall and CPU time per size and the
-// time per service, which stays flat when planning is linear. BENCH_PLAN_SIZES changes the sizes
-// (default 2500,5000,10000,20000).
+// services, build services sharing one Dockerfile, and image services each naming a `${VAR}`.
+// Prints wall and CPU time per size and the time per service, which stays flat when planning is
+// linear. BENCH_PLAN_SIZES changes the sizes (default 2500,5000,10000,20000).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
