@@ -146,12 +146,12 @@ function resolvePlain(text: string, at: number): GScalar {
 }
 
 /**
- * True when a scalar written so is text to yaml.v2 for sure: it starts with a letter and is none
- * of its booleans or nulls (numbers, timestamps, tags, quotes and `.inf` start otherwise).
+ * True when a scalar written so is text to yaml.v2 for sure: of letters, digits and `_ . / : @ + -`
+ * only (no tag, anchor, quote, flow or comment) and resolved as a string by its rules.
  */
 export function isPlainText(written: string): boolean {
   const t = written.trim()
-  return /^[A-Za-z]/.test(t) && MAP_VALUES[t] === undefined
+  return /^[\w./:@+-]+$/.test(t) && resolvePlain(t, 0).kind === 'str'
 }
 
 /** yaml.v2 parseTimestamp: the formats it accepts, all starting YYYY-. */
