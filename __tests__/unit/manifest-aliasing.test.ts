@@ -92,6 +92,20 @@ describe('alias bombs', () => {
     expect(parseYaml(list + refs.replace(/(\*a, ){100}/, '')).problems).toEqual([])
   })
 
+  it('warns of a plain merge key once however often aliases repeat it', () => {
+    const warnings: string[] = []
+    const refs = Array.from({ length: 50 }, (_, i) => `k${i}: *m`).join(', ')
+    parseManifest(
+      `x: &m {<<: {a: 1}}\nservices:\n  web:\n    image: busybox\n    x-meta: {${refs}}\n`,
+      {
+        file: 'convox.yml',
+        env: {},
+        logger: { ...silentLogger, warning: m => void warnings.push(m) }
+      }
+    )
+    expect(warnings.filter(w => w.includes('plain merge key'))).toHaveLength(1)
+  })
+
   it('keeps documents that use aliases as people do', () => {
     const text = [
       'x-common: &common {image: busybox, port: 3000, environment: [A=1, B=2]}',

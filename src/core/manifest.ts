@@ -334,7 +334,7 @@ class ManifestParser {
       if (keys.has(k)) warn(e.key.at, `key "${k}" is given twice: the rack uses the last one`)
       keys.add(k)
       if (!MAP_SLICES.includes(k) || e.merge) continue
-      this.droppedMerges(e.value, k, warn, 0)
+      this.droppedMerges(e.value, k, warn, 0, new Set())
       if (k === 'services' && e.value.kind === 'map') {
         for (const s of e.value.entries) {
           if (s.merge || s.value.kind !== 'map') continue
@@ -372,10 +372,15 @@ class ManifestParser {
     v: GVal,
     where: string,
     warn: (at: number, message: string) => void,
-    depth: number
+    depth: number,
+    seen: Set<GVal>
   ): void {
-    if (depth > 20) return
-    if (v.kind === 'seq') for (const i of v.items) this.droppedMerges(i, where, warn, depth + 1)
+    // A value an alias repeats is looked at once: its merge keys are warned of once.
+    if (depth > 20 || seen.has(v)) return
+    seen.add(v)
+    if (v.kind === 'seq') {
+      for (const i of v.items) this.droppedMerges(i, where, warn, depth + 1, seen)
+    }
     if (v.kind !== 'map') return
     for (const e of v.entries) {
       if (e.merge) {
@@ -386,7 +391,7 @@ class ManifestParser {
         continue
       }
       const k = e.key.kind === 'map' || e.key.kind === 'seq' ? '?' : e.key.text
-      this.droppedMerges(e.value, `${where}.${k}`, warn, depth + 1)
+      this.droppedMerges(e.value, `${where}.${k}`, warn, depth + 1, seen)
     }
   }
 
