@@ -1,10 +1,11 @@
-// URLs with a login in them, as a rack writes them. A push target as a rack answers it: external BuildCreate's `repository` is
-// `https://convox:<password>@api.<domain>/<app>` (provider/k8s/build.go BuildCreate) with the
-// password as it is, not URL-escaped, so it may hold `/ # ? @ : % +`, spaces and any other
-// character. A URL parser would cut it at the first `/`, `#` or `?` and take the rest for the
-// host and path: the password would become part of every image and cache ref on a tool's argv.
-// Here the userinfo of a URL ends at its last `@` (hosts and repository paths hold none); without
-// a scheme (`user:pw@host/path`, `host/path@digest`) at the last `@` before the first `/`.
+// URLs with a login in them, read as a rack writes them. The push target of an external build
+// (BuildCreate's `repository`, provider/k8s/build.go) is `https://convox:<password>@api.<domain>/
+// <app>` and a rack's own RACK_URL `https://convox:<password>@api...` (helpers.go), the password
+// as it is, not URL-escaped: it may hold `/ # ? @ : % +`, spaces and any other character. A URL
+// parser cuts it at the first `/`, `#` or `?` and takes the rest for host and path: the password
+// would become part of every image and cache ref on a tool's argv. Here the userinfo of a URL ends
+// at its last `@` (hosts and repository paths hold none); without a scheme (`user:pw@host/path`,
+// `host/path@digest`) at the last `@` before the first `/`.
 
 export interface RepositoryUrl {
   /** `host[:port]/path`: what refs and tool arguments carry. */
