@@ -74,6 +74,8 @@ export interface RealRackOptions {
   app?: string
   /** Extra flags: -tls, -atom-outcome rollback, -atom-delay 1s, -fail-builds-503 N, ... */
   flags?: string[]
+  /** The rack password (default random hex); rackUrl holds it URL-escaped. */
+  password?: string
 }
 
 /** A loopback port nothing listens on (just now). */
@@ -111,7 +113,7 @@ function get(url: string, password: string): Promise<number> {
 export async function startRealRack(rig: Rig, options: RealRackOptions = {}): Promise<RealRack> {
   const bin = await rackBinary()
   const app = options.app ?? `app${randomBytes(3).toString('hex')}`
-  const password = `rr-${randomBytes(9).toString('hex')}`
+  const password = options.password ?? `rr-${randomBytes(9).toString('hex')}`
   const work = await mkdtemp(path.join(tmpdir(), 'realrack-test-'))
   const stateFile = path.join(work, 'state.json')
   const logFile = path.join(work, 'out.log')
@@ -187,7 +189,7 @@ export async function startRealRack(rig: Rig, options: RealRackOptions = {}): Pr
     host,
     password,
     app,
-    rackUrl: `${tls ? 'https' : 'http'}://convox:${password}@${host}`,
+    rackUrl: `${tls ? 'https' : 'http'}://convox:${encodeURIComponent(password)}@${host}`,
     async state() {
       // SIGUSR1: a fresh dump after everything answered so far (main.go)
       const before = existsSync(stateFile) ? statSync(stateFile).mtimeMs : 0

@@ -5,8 +5,7 @@
 // action's outputs, state and summary, and every blob and config pushed to the repository are
 // searched for each secret, as given and encoded.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { spawn } from 'node:child_process'
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -16,6 +15,7 @@ import { isIndexMediaType, RegistryClient } from '../../src/core/registry/client
 import { parseReference, withDigest } from '../../src/core/registry/reference.js'
 import { runAction, shownLines } from '../helpers/action-runner.js'
 import { EXAMPLES } from '../helpers/engine-plan.js'
+import { runWatched, type WatchedRun } from '../helpers/process-table.js'
 import { startRackServer, type RackServer } from '../helpers/rack-server.js'
 import {
   CLI,
@@ -75,44 +75,6 @@ function leaksIn(text: string, secrets: string[]): string[] {
     }
   }
   return found
-}
-
-/**
- * Reads the command line of every process descending from `root`, every few milliseconds, until
- * stopped (other work on the machine is not ours to judge).
- */
-function watchProcessTable(root: number): { stop: () => Promise<string[]> } {
-  const seen = new Set<string>()
-  const ours = new Set<number>([root])
-  let running = true
-  const loop = (async () => {
-    while (running) {
-      for (const entry of await readdir('/proc')) {
-        if (!/^\d+$/.test(entry)) continue
-        const pid = Number(entry)
-        try {
-          if (!ours.has(pid)) {
-            // /proc/<pid>/stat: `pid (comm) state ppid ...`; comm may hold spaces
-            const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-            const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-            if (!ours.has(ppid)) continue
-            ours.add(pid)
-          }
-          seen.add((await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' '))
-        } catch {
-          // gone meanwhile
-        }
-      }
-      await new Promise(resolve => setTimeout(resolve, 5))
-    }
-  })()
-  return {
-    stop: async () => {
-      running = false
-      await loop
-      return [...seen]
-    }
-  }
 }
 
 /** Every manifest, config and layer (gunzipped) of a repository, as text to search. */
@@ -177,31 +139,10 @@ async function secretApp(salt: string): Promise<string> {
   return app
 }
 
-interface Outcome {
-  code: number | null
-  stdout: string
-  stderr: string
-  cmdlines: string[]
-}
-
-function runWatched(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
-  const child = spawn(process.execPath, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
-  const watcher = watchProcessTable(child.pid!)
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (b: Buffer) => void (stdout += b.toString()))
-  child.stderr.on('data', (b: Buffer) => void (stderr += b.toString()))
-  return new Promise<Outcome>(resolve =>
-    child.on('exit', async code =>
-      resolve({ code, stdout, stderr, cmdlines: await watcher.stop() })
-    )
-  )
-}
-
 describe.each(['buildctl', 'buildx'] as const)('every secret, %s engine', engine => {
   const repo = uniqueRepo(`secrets-${engine}`, rig)
   let app: string
-  let outcome: Outcome
+  let outcome: WatchedRun
   const exportFile = () => path.join(app, 'out', 'build.tgz')
   const secrets = () => [
     rig.registryPassword,

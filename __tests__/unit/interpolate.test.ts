@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
+import fc from 'fast-check'
 import { interpolate, replacementsIn, sourceOffset } from '../../src/core/interpolate.js'
 
 describe('interpolate, as the rack (pkg/manifest/helpers.go)', () => {
@@ -40,5 +41,42 @@ describe('interpolate, as the rack (pkg/manifest/helpers.go)', () => {
     expect(sourceOffset(r, 3)).toBe(3)
     expect(sourceOffset(r, 4)).toBe(8)
     expect(replacementsIn(r, 3, 5).map(x => x.name)).toEqual(['X'])
+  })
+})
+
+describe('positions by binary search, as a scan of every replacement finds them', () => {
+  // The scans the searches replaced (once per service and problem, they made planning quadratic).
+  function scanOffset(r: ReturnType<typeof interpolate>, offset: number): number {
+    let delta = 0
+    for (const x of r.replacements) {
+      if (offset < x.outStart) break
+      if (offset === x.outStart || offset < x.outEnd) return x.start
+      delta = x.end - x.outEnd
+    }
+    return offset + delta
+  }
+  const scanIn = (r: ReturnType<typeof interpolate>, start: number, end: number) =>
+    r.replacements.filter(x =>
+      x.outStart === x.outEnd
+        ? x.outStart >= start && x.outStart <= end
+        : x.outStart < end && x.outEnd > start
+    )
+
+  it('agree on every offset and range of generated texts', () => {
+    const piece = fc.oneof(
+      fc.constantFrom('${A}', '${B}', '${U}', '${E}', '${}', 'x', 'yz', '\n', '$'),
+      fc.string({ maxLength: 3 })
+    )
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), pieces => {
+        const r = interpolate(pieces.join(''), { A: 'aaa', B: 'b', E: '' })
+        for (let o = 0; o <= r.text.length; o++) {
+          expect(sourceOffset(r, o)).toBe(scanOffset(r, o))
+          for (let e = o; e <= Math.min(r.text.length, o + 6); e++) {
+            expect(replacementsIn(r, o, e)).toEqual(scanIn(r, o, e))
+          }
+        }
+      })
+    )
   })
 })

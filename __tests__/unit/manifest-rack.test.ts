@@ -4,6 +4,8 @@
 import { describe, expect, it } from '@jest/globals'
 import { UserError } from '../../src/core/errors.js'
 import { parseManifest } from '../../src/core/manifest.js'
+import fc from 'fast-check'
+import { prefixCounter } from '../../src/core/manifest/rack-rules.js'
 
 function run(text: string, env: NodeJS.ProcessEnv = {}) {
   const warnings: string[] = []
@@ -233,5 +235,19 @@ describe('the rack accepts it: so do we, building what it builds', () => {
     expect(r.errors).toBeUndefined()
     expect(r.services).toEqual(services)
     expect(r.warnings.join('\n')).toMatch(warning ?? /(?:)/)
+  })
+})
+
+describe('prefixCounter (the scale rule counts a service’s scale attributes)', () => {
+  it('counts as strings.HasPrefix over every attribute does', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[a-c.]{0,6}$/), { maxLength: 40 }),
+        fc.stringMatching(/^[a-c.]{0,4}$/),
+        (attrs, prefix) => {
+          expect(prefixCounter(attrs)(prefix)).toBe(attrs.filter(a => a.startsWith(prefix)).length)
+        }
+      )
+    )
   })
 })

@@ -423,3 +423,18 @@ describe('image references', () => {
     expect(why === null ? null : why.includes(problem ?? '\0') ? problem : why).toBe(problem)
   })
 })
+
+describe('scalars named like Object properties', () => {
+  it('reads `constructor` or `toString` as text, as yaml.v2 does', () => {
+    expect(problems('services:\n  web:\n    image: constructor\n    command: toString\n')).toEqual(
+      []
+    )
+    expect(
+      parseManifest('services:\n  web:\n    image: constructor\n', {
+        file: 'convox.yml',
+        env: {},
+        logger: silentLogger
+      }).services.map(s => s.image)
+    ).toEqual(['constructor'])
+  })
+})

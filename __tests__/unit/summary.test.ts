@@ -169,3 +169,52 @@ describe('job summary of a fan-out and of platforms', () => {
     expect(text).toContain("**Platforms:** linux/arm64 (the app's BuildArch)")
   })
 })
+
+describe('job summary: a build shared by many services', () => {
+  /** A dry run's result: n services of one build (one Dockerfile), nothing reported yet. */
+  function sharedBuild(n: number): PipelineResult {
+    const result = resultWith(2)
+    const names = Array.from({ length: n }, (_, i) => `s${i}`)
+    result.plan.services = names.map(name => ({
+      name,
+      image: `r.example.com/app:${name}.BABCDEFGHIJ`,
+      build: 0,
+      context: '.',
+      dockerfile: 'Dockerfile',
+      args: []
+    }))
+    result.plan.builds = [
+      { context: '.', dockerfile: 'Dockerfile', services: names, args: [], target: null }
+    ]
+    result.services = []
+    return result
+  }
+
+  it('names five others in a row and counts the rest: rows do not grow with the services', () => {
+    const text = renderSummary({ result: sharedBuild(3000), dryRun: true, secrets: new Redactor() })
+    const rows = text.split('\n').filter(l => /^\| s\d+ \|/.test(l))
+    expect(rows[0]).toContain('| #1 (shared with s1, s2, s3, s4, s5 and 2994 more) |')
+    expect(rows[2]).toContain('| #1 (shared with s0, s1, s3, s4, s5 and 2994 more) |')
+    expect(Math.max(...rows.map(r => r.length))).toBeLessThan(200)
+  })
+
+  it('names all of a few, from the build report when there is one', () => {
+    const few = sharedBuild(3)
+    expect(renderSummary({ result: few, dryRun: true, secrets: new Redactor() })).toContain(
+      '| s1 | `r.example.com/app:s1.BABCDEFGHIJ` | - | #1 (shared with s0, s2) |'
+    )
+    few.services = few.plan.services.map(s => ({
+      name: s.name,
+      image: s.image,
+      digest: '',
+      build: 0,
+      sharedWith: ['a', 'b', 'c', 'd', 'e', 'f', 'g'],
+      cachedSteps: 0,
+      totalSteps: 0,
+      durationMs: 0
+    }))
+    expect(renderSummary({ result: few, dryRun: false, secrets: new Redactor() })).toContain(
+      '#1 (shared with a, b, c, d, e and 2 more)'
+    )
+  })
+})

@@ -50,24 +50,45 @@ export function interpolate(source: string, env: NodeJS.ProcessEnv): Interpolate
   return { text, replacements }
 }
 
-/** Maps an offset of the interpolated text back to the source: inside a value, to its `${`. */
+/**
+ * Maps an offset of the interpolated text back to the source: inside a value, to its `${`.
+ * A binary search: positions are mapped once per service and problem, so no scan of them all.
+ */
 export function sourceOffset(result: Interpolated, offset: number): number {
-  let delta = 0
-  for (const r of result.replacements) {
-    if (offset < r.outStart) break
-    if (offset === r.outStart || offset < r.outEnd) return r.start
-    delta = r.end - r.outEnd
-  }
-  return offset + delta
+  const rs = result.replacements
+  // The first replacement whose value starts at or after offset.
+  const i = firstIndex(rs, r => r.outStart >= offset)
+  if (rs[i]?.outStart === offset) return rs[i].start
+  const before = rs[i - 1]
+  if (!before) return offset
+  if (offset < before.outEnd) return before.start
+  return offset + before.end - before.outEnd
 }
 
 /** The replacements whose value lies in (or, when empty, at) the interpolated range. */
 export function replacementsIn(result: Interpolated, start: number, end: number): Replacement[] {
-  return result.replacements.filter(r =>
-    r.outStart === r.outEnd
-      ? r.outStart >= start && r.outStart <= end
-      : r.outStart < end && r.outEnd > start
-  )
+  const rs = result.replacements
+  const out: Replacement[] = []
+  for (let i = firstIndex(rs, r => r.outEnd >= start); i < rs.length; i++) {
+    const r = rs[i]!
+    if (r.outStart > end) break
+    const inside =
+      r.outStart === r.outEnd ? r.outStart >= start : r.outStart < end && r.outEnd > start
+    if (inside) out.push(r)
+  }
+  return out
+}
+
+/** The first index where `after` holds (false before it, true from it on); length if none. */
+function firstIndex<T>(items: T[], after: (item: T) => boolean): number {
+  let lo = 0
+  let hi = items.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (after(items[mid]!)) hi = mid
+    else lo = mid + 1
+  }
+  return lo
 }
 
 /** A variable name a shell would accept; anything else between the braces is a likely mistake. */

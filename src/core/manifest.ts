@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { LineCounter } from 'yaml'
-import { UserError, type Problem } from './errors.js'
+import { isUserError, UserError, type Problem } from './errors.js'
 import { imageReferenceProblem } from './registry/reference.js'
 import {
   interpolate,
@@ -17,7 +17,7 @@ import type { Logger } from './log.js'
 import { AT, Decoder, type Rec } from './manifest/decode.js'
 import { attributes, rackRules } from './manifest/rack-rules.js'
 import { MANIFEST, SERVICE, type Named } from './manifest/schema.js'
-import { isNull, parseYaml, type GScalar, type GVal } from './manifest/yaml.js'
+import { isNull, isPlainText, parseYaml, type GScalar, type GVal } from './manifest/yaml.js'
 import type { GoType } from './manifest/decode.js'
 
 export const DEFAULT_DOCKERFILE = 'Dockerfile'
@@ -104,79 +104,73 @@ export function loadManifest(options: LoadOptions): Manifest {
   const { workingDirectory, manifest, env, logger } = options
   const file = manifest
   const abs = path.resolve(workingDirectory, manifest)
-  let text: string
-  try {
-    text = fs.readFileSync(abs, 'utf8')
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    const why =
-      code === 'ENOENT'
-        ? `no such file in ${workingDirectory}`
-        : code === 'EISDIR'
-          ? 'is a directory, not a file'
-          : `cannot be read (${code ?? String(e)})`
-    throw new UserError({ input: 'manifest', message: `${manifest} ${why}` })
-  }
+  const root = realpathOrSelf(workingDirectory)
+  const text = readManifest(workingDirectory, root, manifest, abs)
   // Problems of the text and of the disk are reported together.
   const { problems, ...parsed } = new ManifestParser(text, { file, env, logger }).parse()
   const services: ManifestService[] = []
-  const root = realpathOrSelf(workingDirectory)
+  // Services sharing a build path and Dockerfile share what the disk says of them.
+  const checked = new Map<string, ManifestBuild | BuildProblem>()
   for (const s of parsed.services) {
     if (!s.build) {
       services.push({ name: s.name, at: s.at, image: s.image })
       continue
     }
-    const build = resolveBuild(s.build, workingDirectory, root, file, problems)
-    if (build) services.push({ name: s.name, at: s.at, build })
+    const key = `${s.build.path}\0${s.build.manifest}`
+    let build = checked.get(key)
+    if (!build) checked.set(key, (build = resolveBuild(s.build, workingDirectory, root, file)))
+    if ('message' in build) {
+      const at = build.of === 'path' ? s.build.pathAt : s.build.manifestAt
+      problems.push({ file, ...at, message: build.message })
+    } else services.push({ name: s.name, at: s.at, build })
   }
   if (problems.length > 0) throw new UserError(problems)
   return { file, path: abs, text, services }
 }
 
+/** What is wrong with a build path (`path`) or its Dockerfile (`manifest`). */
+interface BuildProblem {
+  of: 'path' | 'manifest'
+  message: string
+}
+
 function resolveBuild(
-  b: NonNullable<ParsedService['build']>,
+  b: { path: string; manifest: string },
   workingDirectory: string,
   root: string,
-  file: string,
-  problems: Problem[]
-): ManifestBuild | undefined {
-  const fail = (at: Position, message: string): undefined => {
-    problems.push({ file, ...at, message })
-    return undefined
-  }
+  file: string
+): ManifestBuild | BuildProblem {
+  const fail = (of: BuildProblem['of'], message: string): BuildProblem => ({ of, message })
   // The rack joins the path to the source root (filepath.Join), a leading `/` included.
   if (path.win32.isAbsolute(b.path) && !b.path.startsWith('/')) {
-    return fail(b.pathAt, `build path "${b.path}" must be relative to the working directory`)
+    return fail('path', `build path "${b.path}" must be relative to the working directory`)
   }
   const contextPath = path.resolve(path.join(workingDirectory, b.path))
   if (!inside(workingDirectory, contextPath)) {
-    return fail(b.pathAt, `build path "${b.path}" is outside the working directory`)
+    return fail('path', `build path "${b.path}" is outside the working directory`)
   }
   const stat = statOrNull(contextPath)
-  if (!stat) return fail(b.pathAt, `build path "${b.path}" does not exist`)
-  if (!stat.isDirectory()) return fail(b.pathAt, `build path "${b.path}" is not a directory`)
+  if (!stat) return fail('path', `build path "${b.path}" does not exist`)
+  if (!stat.isDirectory()) return fail('path', `build path "${b.path}" is not a directory`)
   if (!inside(root, realpathOrSelf(contextPath))) {
-    return fail(b.pathAt, `build path "${b.path}" leads outside the working directory (symlink)`)
+    return fail('path', `build path "${b.path}" leads outside the working directory (symlink)`)
   }
   if (path.win32.isAbsolute(b.manifest) && !b.manifest.startsWith('/')) {
-    return fail(b.manifestAt, `Dockerfile "${b.manifest}" must be relative to the build path`)
+    return fail('manifest', `Dockerfile "${b.manifest}" must be relative to the build path`)
   }
   const dockerfilePath = path.resolve(path.join(contextPath, b.manifest))
   const shown = posix(path.relative(workingDirectory, dockerfilePath))
-  if (!inside(workingDirectory, dockerfilePath)) {
-    return fail(b.manifestAt, `Dockerfile "${b.manifest}" is outside the working directory`)
+  const why = fileInside(workingDirectory, root, dockerfilePath)
+  if (why === 'outside') {
+    return fail('manifest', `Dockerfile "${b.manifest}" is outside the working directory`)
   }
-  const df = statOrNull(dockerfilePath)
-  if (!df) {
+  if (why === 'missing') {
     return fail(
-      b.manifestAt,
+      'manifest',
       `no Dockerfile at ${shown} (build path "${b.path}", Dockerfile "${b.manifest}", from the working directory)${manifestFolderHint(workingDirectory, file, b)}`
     )
   }
-  if (!df.isFile()) return fail(b.manifestAt, `Dockerfile ${shown} is not a file`)
-  if (!inside(root, realpathOrSelf(dockerfilePath))) {
-    return fail(b.manifestAt, `Dockerfile ${shown} leads outside the working directory (symlink)`)
-  }
+  if (why) return fail('manifest', `Dockerfile ${shown} ${FILE_PROBLEMS[why]}`)
   return {
     context: posix(path.relative(workingDirectory, contextPath)) || '.',
     dockerfile: posix(path.relative(contextPath, dockerfilePath)),
@@ -192,7 +186,7 @@ function resolveBuild(
 function manifestFolderHint(
   workingDirectory: string,
   file: string,
-  b: NonNullable<ParsedService['build']>
+  b: { path: string; manifest: string }
 ): string {
   const folder = path.dirname(path.resolve(workingDirectory, file))
   if (folder === path.resolve(workingDirectory)) return ''
@@ -200,6 +194,52 @@ function manifestFolderHint(
   if (!statOrNull(candidate)?.isFile()) return ''
   const rel = posix(path.relative(workingDirectory, folder))
   return `; ${posix(path.relative(workingDirectory, candidate))} exists: set working-directory to ${rel} (and the manifest relative to it)`
+}
+
+/**
+ * The manifest's text, read only when it is a regular file inside the working directory once
+ * links are resolved (as Dockerfiles): a link to ~/.docker/config.json or a kubeconfig would
+ * otherwise be stored on the rack's build and in the export.
+ */
+function readManifest(workingDirectory: string, root: string, given: string, abs: string): string {
+  const fail = (message: string): never => {
+    throw new UserError({ input: 'manifest', message: `${given} ${message}` })
+  }
+  const why = fileInside(workingDirectory, root, abs)
+  if (why === 'missing') fail(`no such file in ${workingDirectory}`)
+  if (why === 'not-file' && statOrNull(abs)?.isDirectory()) fail('is a directory, not a file')
+  if (why) fail(why === 'not-file' ? 'is not a regular file' : FILE_PROBLEMS[why])
+  // What was checked is what is read: the resolved path, its last part not followed again.
+  let fd: number | undefined
+  try {
+    fd = fs.openSync(fs.realpathSync(abs), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+    if (!fs.fstatSync(fd).isFile()) fail('is not a regular file')
+    return fs.readFileSync(fd, 'utf8')
+  } catch (e) {
+    if (isUserError(e)) throw e
+    return fail(`cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
+}
+
+type FileProblem = 'outside' | 'missing' | 'not-file' | 'link-outside'
+
+const FILE_PROBLEMS: Record<FileProblem, string> = {
+  outside: 'is outside the working directory',
+  missing: 'does not exist',
+  'not-file': 'is not a file',
+  'link-outside': 'leads outside the working directory (symlink)'
+}
+
+/** Why `abs` is not a regular file inside the working directory after resolving links, if so. */
+function fileInside(workingDirectory: string, root: string, abs: string): FileProblem | undefined {
+  if (!inside(workingDirectory, abs)) return 'outside'
+  const stat = statOrNull(abs)
+  if (!stat) return 'missing'
+  if (!stat.isFile()) return 'not-file'
+  if (!inside(root, realpathOrSelf(abs))) return 'link-outside'
+  return undefined
 }
 
 function inside(parent: string, child: string): boolean {
@@ -358,7 +398,7 @@ class ManifestParser {
       if (again) warn(e.key.at, `key "${k}" is given twice: ${again}`)
       keys.add(k)
       if (!MAP_SLICES.includes(k) || e.merge) continue
-      this.droppedMerges(e.value, k, warn, 0)
+      this.droppedMerges(e.value, k, warn, 0, new Set())
       if (k === 'services' && e.value.kind === 'map') {
         for (const s of e.value.entries) {
           if (s.merge || s.value.kind !== 'map') continue
@@ -398,10 +438,15 @@ class ManifestParser {
     v: GVal,
     where: string,
     warn: (at: number, message: string) => void,
-    depth: number
+    depth: number,
+    seen: Set<GVal>
   ): void {
-    if (depth > 20) return
-    if (v.kind === 'seq') for (const i of v.items) this.droppedMerges(i, where, warn, depth + 1)
+    // A value an alias repeats is looked at once: its merge keys are warned of once.
+    if (depth > 20 || seen.has(v)) return
+    seen.add(v)
+    if (v.kind === 'seq') {
+      for (const i of v.items) this.droppedMerges(i, where, warn, depth + 1, seen)
+    }
     if (v.kind !== 'map') return
     for (const e of v.entries) {
       if (e.merge) {
@@ -412,7 +457,7 @@ class ManifestParser {
         continue
       }
       const k = e.key.kind === 'map' || e.key.kind === 'seq' ? '?' : e.key.text
-      this.droppedMerges(e.value, `${where}.${k}`, warn, depth + 1)
+      this.droppedMerges(e.value, `${where}.${k}`, warn, depth + 1, seen)
     }
   }
 
@@ -493,7 +538,10 @@ class ManifestParser {
   /** Warns where yaml.v2 turned a number or boolean into other text (`1.10` is `1.1`). */
   private renumbered(service: string, key: string, at: number | undefined): void {
     if (at === undefined) return
-    const raw = parseYaml(this.lineFrom(at)).root
+    const line = this.lineFrom(at)
+    // Most values are plain text: parse again only what may be a number or boolean.
+    if (isPlainText(line)) return
+    const raw = parseYaml(line).root
     if (
       !raw ||
       raw.kind === 'map' ||

@@ -152,6 +152,8 @@ async function stages(r: Run, startedAt: number): Promise<PipelineResult> {
   if (settings.import) return importStage(r, startedAt)
   const s =
     settings.stage === 'build' || settings.stage === 'finish' ? await resume(r) : await start(r)
+  // Said once the plan stands: a manifest's problems are the only lines of a failed plan.
+  r.logger.info(r.scope)
   if (settings.stage === 'start' || settings.dryRun) return resultOf(r, s, startedAt)
   let handedOver = false
   let only: string[] | undefined
@@ -244,7 +246,6 @@ async function prepare(settings: Settings, run: RunEnvironment): Promise<Run> {
   // Before any network call: a dry run makes none but the rack's read-only GETs (the app's env).
   if (!settings.dryRun || rack) guardForkCode(ci.forkCode, settings)
   r.scope = describeScope(ci.scope)
-  logger.info(r.scope)
   if ((settings.stage === 'all' || settings.stage === 'build') && !settings.dryRun) {
     r.prepare = target => {
       r.prepared = prepareEngine(target, r.run, { workingDirectory: target.workingDirectory })

@@ -1,6 +1,9 @@
 // The one place that knows what is secret and how to keep it out of text: every log line, output,
 // summary, state, stored log and record goes through a Redactor before it is written, and is
 // redacted before it is shortened (a cut line must not show the first characters of a secret).
+import { parseRepositoryUrl, safeDecode } from './credential-url.js'
+
+export { safeDecode }
 
 /** Inputs whose values are secret as given (action names; the CLI flags have the same names). */
 export const SECRET_INPUTS = [
@@ -135,21 +138,14 @@ export function addEnvironmentSecrets(redactor: Redactor, env: NodeJS.ProcessEnv
   }
 }
 
-/** The password of a URL's userinfo (`https://convox:<password>@host`), decoded; '' when none. */
+/**
+ * The password of a URL's userinfo (`https://convox:<password>@host`), decoded when it was
+ * escaped (a rack writes its own unescaped: parseRepositoryUrl); '' when none.
+ */
 export function urlPassword(url: string): string {
   try {
-    const u = new URL(url)
-    return u.password ? safeDecode(u.password) : ''
+    return parseRepositoryUrl(url).password
   } catch {
     return ''
-  }
-}
-
-/** A URL component decoded; as it is when it is not valid URL encoding. */
-export function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s)
-  } catch {
-    return s
   }
 }

@@ -46,7 +46,8 @@ export function renderSummary(input: SummaryInput): string {
     '| Service | Image | Digest | Build | Cached steps | Built or reused | Duration |',
     '|---|---|---|---|---|---|---|'
   ]
-  const rows = result.plan.services.map(s => serviceRow(s, result))
+  const reports = new Map(result.services.map(r => [r.name, r]))
+  const rows = result.plan.services.map(s => serviceRow(s, result, reports.get(s.name)))
 
   const tail: string[] = []
   if (result.buildArgNames.length > 0) {
@@ -86,17 +87,20 @@ export function renderSummary(input: SummaryInput): string {
 }
 
 /** A planned service, with what its build reported when it ran (nothing in a dry run). */
-function serviceRow(planned: PlannedService, result: PipelineResult): string {
-  const report: ServiceReport | undefined = result.services.find(r => r.name === planned.name)
+function serviceRow(
+  planned: PlannedService,
+  result: PipelineResult,
+  report: ServiceReport | undefined
+): string {
   let build: string
   if (planned.build === null) {
     build = planned.from ? `image \`${cell(planned.from)}\`` : 'image'
   } else {
-    const shared =
-      report?.sharedWith ??
-      (result.plan.builds[planned.build]?.services ?? []).filter(n => n !== planned.name)
+    // A report lists the others; the plan lists the build's services, this one among them.
+    const others = report?.sharedWith ?? result.plan.builds[planned.build]?.services ?? []
+    const count = report?.sharedWith ? others.length : Math.max(0, others.length - 1)
     build = `#${planned.build + 1}`
-    if (shared.length > 0) build += ` (shared with ${shared.map(cell).join(', ')})`
+    if (count > 0) build += ` (shared with ${namedOthers(others, planned.name, count)})`
   }
   const cached =
     !report || report.build === null || report.totalSteps === 0
@@ -110,6 +114,23 @@ function serviceRow(planned: PlannedService, result: PipelineResult): string {
         ? 'copied'
         : 'built'
   return `| ${cell(planned.name)} | \`${cell(report?.image || planned.image)}\` | ${shortDigest(report?.digest ?? '')} | ${build} | ${cached} | ${how} | ${seconds(report?.durationMs ?? 0)} |`
+}
+
+/** Services a build is shared with, named in a row. */
+const SHARED_NAMED = 5
+
+/**
+ * The first SHARED_NAMED of `names` other than `self`, then how many more of the `count` others:
+ * a build shared by every service would otherwise list them all in every row (quadratic).
+ */
+function namedOthers(names: string[], self: string, count: number): string {
+  const shown: string[] = []
+  for (const n of names) {
+    if (shown.length === SHARED_NAMED) break
+    if (n !== self) shown.push(cell(n))
+  }
+  const more = count - shown.length
+  return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ')
 }
 
 /** `sha256:` and the first 12 hex digits, as registries' UIs show them. */

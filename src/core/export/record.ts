@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js'
 import { BUILD_ID_PATTERN, RELEASE_ID_PATTERN } from '../ids.js'
 import type { Redactor } from '../secrets.js'
+import { withoutCredentials } from '../credential-url.js'
 
 export const BUILD_STATUSES = ['created', 'running', 'complete', 'failed'] as const
 export type BuildStatus = (typeof BUILD_STATUSES)[number]
@@ -127,22 +128,15 @@ export function preciseNow(): PreciseTime {
   return { date, extraNanos: Number(ns % 1_000_000n) }
 }
 
-/** `https://user:pass@host/path` or `user:pass@host/path` → without the credentials. */
+/**
+ * `https://user:pass@host/path` or `user:pass@host/path` → without the credentials (a rack
+ * writes its password unescaped: parseRepositoryUrl). Nothing of a text that is no repository.
+ */
 export function stripCredentials(repository: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(repository)
-  if (scheme) {
-    try {
-      const url = new URL(repository)
-      url.username = ''
-      url.password = ''
-      return url.toString().replace(/\/$/, repository.endsWith('/') ? '/' : '')
-    } catch {
-      // not a URL after all: fall through
-    }
+  if (!repository) return ''
+  try {
+    return withoutCredentials(repository)
+  } catch {
+    return repository.includes('@') ? '' : repository
   }
-  const rest = scheme ? repository.slice(scheme[0].length) : repository
-  const slash = rest.indexOf('/')
-  const at = rest.lastIndexOf('@', slash >= 0 ? slash : rest.length)
-  if (at < 0) return repository
-  return (scheme ? scheme[0] : '') + rest.slice(at + 1)
 }

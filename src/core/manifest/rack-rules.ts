@@ -45,6 +45,26 @@ export function attributes(root: GVal | null, d: Decoder): Set<string> {
   return out
 }
 
+/**
+ * How many attributes start with a prefix (the rack's strings.HasPrefix count), by a binary search
+ * over them sorted: once per service, so a scan of every attribute each time would be quadratic.
+ */
+export function prefixCounter(attrs: Iterable<string>): (prefix: string) => number {
+  const sorted = [...attrs].sort()
+  return prefix => {
+    let lo = 0
+    let hi = sorted.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (sorted[mid]! < prefix) lo = mid + 1
+      else hi = mid
+    }
+    let n = 0
+    while (lo + n < sorted.length && sorted[lo + n]!.startsWith(prefix)) n++
+    return n
+  }
+}
+
 function rec(v: unknown): Rec {
   return v && typeof v === 'object' ? (v as Rec) : {}
 }
@@ -72,6 +92,7 @@ export function rackRules(decoded: Decoded, attrs: Set<string>): RackProblem[] {
   const services = decoded.services
   const serviceNames = new Set(services.map(x => x.name))
   const has = (a: string): boolean => attrs.has(a)
+  const countPrefixed = prefixCounter(attrs)
 
   // ApplyDefaults: resource requests and limits.
   for (const svc of services) {
@@ -201,7 +222,7 @@ export function rackRules(decoded: Decoded, attrs: Set<string>): RackProblem[] {
       if (!configIds.has(s(cm.id)))
         fail(at(cm), `service ${name}: config id: '${s(cm.id)}' not found`)
     }
-    scaleRules(svc, agent, attrs, atOr(svc.at, v, 'scale'), fail)
+    scaleRules(svc, agent, attrs, countPrefixed, atOr(svc.at, v, 'scale'), fail)
   }
 
   // Timers (schedules as ApplyCompatibility leaves them: `?` fields become `*`, 5 fields kept).
@@ -230,6 +251,7 @@ function scaleRules(
   svc: Named<Rec>,
   agent: boolean,
   attrs: Set<string>,
+  countPrefixed: (prefix: string) => number,
   where: number,
   fail: (at: number, message: string) => void
 ): void {
@@ -256,7 +278,7 @@ function scaleRules(
   }
   if (autoscale && count.max === 0) count.max = 10
   const sp = `services.${name}.scale`
-  const scaleAttrs = [...attrs].filter(x => x.startsWith(sp)).length
+  const scaleAttrs = countPrefixed(sp)
   if (scaleAttrs === 0) {
     count.min = 1
     count.max = 1

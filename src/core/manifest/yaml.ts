@@ -9,6 +9,8 @@ import {
   isSeq,
   parseAllDocuments,
   Scalar,
+  visit,
+  type Alias,
   type Document,
   type Node
 } from 'yaml'
@@ -65,7 +67,9 @@ const YAML_STYLE_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/
 const INT64_MAX = (1n << 63n) - 1n
 const UINT64_MAX = (1n << 64n) - 1n
 
-const MAP_VALUES: Record<string, { kind: ScalarKind; bool?: boolean; float?: number }> = {}
+// No prototype: `constructor` or `toString` written in a manifest is text, not Object's.
+const MAP_VALUES: Record<string, { kind: ScalarKind; bool?: boolean; float?: number }> =
+  Object.create(null)
 for (const s of ['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON']) {
   MAP_VALUES[s] = { kind: 'bool', bool: true }
 }
@@ -141,6 +145,15 @@ function resolvePlain(text: string, at: number): GScalar {
   return str
 }
 
+/**
+ * True when a scalar written so is text to yaml.v2 for sure: of letters, digits and `_ . / : @ + -`
+ * only (no tag, anchor, quote, flow or comment) and resolved as a string by its rules.
+ */
+export function isPlainText(written: string): boolean {
+  const t = written.trim()
+  return /^[\w./:@+-]+$/.test(t) && resolvePlain(t, 0).kind === 'str'
+}
+
 /** yaml.v2 parseTimestamp: the formats it accepts, all starting YYYY-. */
 function isTimestamp(s: string): boolean {
   if (!/^[0-9]{4}-/.test(s)) return false
@@ -190,14 +203,28 @@ class Builder {
   readonly problems: YamlProblem[] = []
   private readonly memo = new Map<Node, GVal>()
   private readonly active = new Set<Node>()
+  private readonly targets: Map<Alias, Node>
+  /**
+   * yaml.v2's count of decoded nodes and of those decoded through an alias, as its decoding into
+   * interface{} (the rack's yamlAttributes) meets them in document order: each alias counts
+   * every node of its value again. Sizes of values are counted once each, so this is linear in
+   * the text however far the aliases would expand.
+   */
+  private decoded = 1
+  private aliased = 0
+  private readonly sizes = new Map<GVal, number>()
+  /** Set once the aliases expand too far: nothing more is built. */
+  private excessive = false
 
-  constructor(private readonly doc: Document.Parsed) {}
+  constructor(doc: Document.Parsed) {
+    this.targets = aliasTargets(doc)
+  }
 
   build(node: Node | null | undefined, fallbackAt: number): GVal {
     if (node === null || node === undefined)
       return { kind: 'null', text: '', tag: '!!null', at: fallbackAt }
     if (isAlias(node)) {
-      const target = node.resolve(this.doc) as Node | undefined
+      const target = this.targets.get(node)
       if (!target) {
         this.problems.push({
           at: start(node, fallbackAt),
@@ -212,15 +239,53 @@ class Builder {
         })
         return { kind: 'null', text: '', tag: '!!null', at: start(node, fallbackAt) }
       }
-      return this.build(target, start(node, fallbackAt))
+      const value = this.build(target, start(node, fallbackAt))
+      if (this.excessive || !this.countAlias(value)) {
+        if (!this.excessive) {
+          this.problems.push({
+            at: start(node, fallbackAt),
+            message: 'document contains excessive aliasing'
+          })
+        }
+        this.excessive = true
+        return { kind: 'null', text: '', tag: '!!null', at: start(node, fallbackAt) }
+      }
+      return value
     }
     const memo = this.memo.get(node)
     if (memo) return memo
+    this.decoded++
     this.active.add(node)
     const v = this.convert(node, start(node, fallbackAt))
     this.active.delete(node)
     this.memo.set(node, v)
     return v
+  }
+
+  /**
+   * Counts an alias to `value` as yaml.v2 does (decode.go unmarshal, alias); false when the share
+   * of nodes from aliases passes allowedAliasRatio, where yaml.v2 fails.
+   */
+  private countAlias(value: GVal): boolean {
+    const n = this.size(value)
+    this.decoded += n + 1
+    this.aliased += n
+    return !(
+      this.aliased > 100 &&
+      this.decoded > 1000 &&
+      this.aliased / this.decoded > allowedAliasRatio(this.decoded)
+    )
+  }
+
+  /** Nodes of a value with its aliases expanded, each value counted once. */
+  private size(v: GVal): number {
+    const known = this.sizes.get(v)
+    if (known !== undefined) return known
+    let n = 1
+    if (v.kind === 'map') for (const e of v.entries) n += this.size(e.key) + this.size(e.value)
+    else if (v.kind === 'seq') for (const i of v.items) n += this.size(i)
+    this.sizes.set(v, n)
+    return n
   }
 
   private convert(node: Node, at: number): GVal {
@@ -284,6 +349,35 @@ class Builder {
     // !!map, !!seq or unknown yaml.org tags on a scalar: yaml.v2 keeps the text.
     return { kind: 'str', text, tag: '!!' + name, at }
   }
+}
+
+// yaml.v2 (decode.go allowedAliasRatio): the share of decoded nodes that may come from aliases,
+// 99% up to 400,000 nodes, falling to 10% at 4,000,000.
+const ALIAS_RATIO_LOW = 400_000
+const ALIAS_RATIO_HIGH = 4_000_000
+
+function allowedAliasRatio(decoded: number): number {
+  if (decoded <= ALIAS_RATIO_LOW) return 0.99
+  if (decoded >= ALIAS_RATIO_HIGH) return 0.1
+  return 0.99 - (0.89 * (decoded - ALIAS_RATIO_LOW)) / (ALIAS_RATIO_HIGH - ALIAS_RATIO_LOW)
+}
+
+/**
+ * Each alias's node: the last node anchored with its name before it (as Alias.resolve finds it,
+ * which walks the whole document for every alias: quadratic), in one walk.
+ */
+function aliasTargets(doc: Document.Parsed): Map<Alias, Node> {
+  const out = new Map<Alias, Node>()
+  const latest = new Map<string, Node>()
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) {
+        const target = latest.get(node.source)
+        if (target) out.set(node, target)
+      } else if (node.anchor) latest.set(node.anchor, node)
+    }
+  })
+  return out
 }
 
 function scalarString(node: Scalar): string {

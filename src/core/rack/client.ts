@@ -13,7 +13,8 @@ import { AbortError } from 'p-retry'
 import { RETRIES, withRetries } from '../retry.js'
 import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
-import { Redactor, safeDecode } from '../secrets.js'
+import { Redactor } from '../secrets.js'
+import { parseRepositoryUrl, type KnownLogin, type RepositoryUrl } from '../credential-url.js'
 import { formatRackTime, parseAnyTime } from './time.js'
 import {
   ExchangeFailure,
@@ -157,9 +158,12 @@ export class RackClient {
     this.secrets = options.secrets ?? new Redactor()
     if (options.rackUrl) {
       this.mode = 'direct'
+      // As a rack writes its RACK_URL, the password may be unescaped (`/`, `#`, `?`, `@`, ...).
       let u: URL
+      let login: RepositoryUrl
       try {
-        u = new URL(options.rackUrl)
+        login = parseRepositoryUrl(options.rackUrl)
+        u = new URL(login.scheme + login.repository)
       } catch {
         // never echo the value: it holds the password
         throw new UserError({
@@ -170,12 +174,10 @@ export class RackClient {
       if (u.protocol !== 'https:' && u.protocol !== 'http:') {
         throw new UserError({ input: 'rack-url', message: 'must start with https://' })
       }
-      this.username = safeDecode(u.username)
-      this.password = safeDecode(u.password)
+      this.username = login.username
+      this.password = login.password
       this.rack = ''
-      this.addSecret(u.password)
-      u.username = ''
-      u.password = ''
+      this.addSecret(login.rawPassword)
       this.endpoint = u
     } else if (options.convoxPassword) {
       this.mode = 'console'
@@ -692,34 +694,25 @@ export class RackClient {
   private maskRepository(b: RackBuild): void {
     if (!b?.repository) return
     try {
-      const u = new URL(b.repository)
-      if (u.password) this.addSecret(u.password)
+      const u = parseRepositoryUrl(b.repository, [this.credentials])
+      this.addSecret(u.password)
+      this.addSecret(u.rawPassword)
     } catch {
-      // not a URL: nothing embedded to mask
+      // not a repository: never shown either (createExternalBuild fails on it)
     }
   }
 }
 
-/** The push target of a repository URL: `host/path` without scheme and credentials. */
-export function repositoryTarget(repository: string): {
-  repository: string
-  host: string
-  username: string
-  password: string
-} {
-  let u: URL
-  try {
-    u = new URL(repository)
-  } catch {
-    // already host/path
-    return { repository, host: repository.split('/')[0] ?? '', username: '', password: '' }
-  }
-  return {
-    repository: `${u.host}${u.pathname.replace(/\/+$/, '')}`,
-    host: u.host,
-    username: safeDecode(u.username),
-    password: safeDecode(u.password)
-  }
+/**
+ * The push target of a repository URL: `host/path` without scheme and credentials, and the login
+ * it holds (the rack writes its password unescaped; `known` is the run's own login).
+ */
+export function repositoryTarget(
+  repository: string,
+  known: KnownLogin[] = []
+): { repository: string; host: string; username: string; password: string } {
+  const { repository: target, host, username, password } = parseRepositoryUrl(repository, known)
+  return { repository: target, host, username, password }
 }
 
 /**

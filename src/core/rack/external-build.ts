@@ -62,7 +62,7 @@ export async function createExternalBuild(
   try {
     // A build found by looking up a lost answer comes from BuildList, which has no push target.
     const target = build.repository
-      ? fromRepository(build.repository)
+      ? fromRepository(build.repository, client)
       : targetOf(client, system, app)
     await client.buildUpdate(app, buildId, { manifest: options.manifestText, status: 'running' })
     return { buildId, rackName: system.name, build, ...target }
@@ -195,8 +195,8 @@ function targetOf(client: RackClient, system: RackSystem, app: string): External
   }
 }
 
-function fromRepository(repositoryUrl: string): ExternalBuildTarget {
-  const t = repositoryTarget(repositoryUrl)
+function fromRepository(repositoryUrl: string, client: RackClient): ExternalBuildTarget {
+  const t = repositoryTarget(repositoryUrl, [client.credentials])
   return {
     repository: t.repository,
     credentials: { registry: t.host, username: t.username, password: t.password }
