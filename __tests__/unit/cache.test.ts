@@ -6,6 +6,7 @@ import {
   resolveCacheMode,
   type CacheContext
 } from '../../src/core/engine/cache.js'
+import { OWNER } from '../../src/core/run-owner.js'
 import { UserError } from '../../src/core/errors.js'
 
 const ctx: CacheContext = {
@@ -150,11 +151,18 @@ describe('cache options', () => {
     ])
   })
 
-  it('local: imports from src, exports to a separate dest', () => {
+  it('local: imports from a snapshot of src, exports beside it, both named after the run', () => {
     const o = cacheOptions('local', 'web', ctx)
-    expect(o.imports).toEqual(['type=local,src=/cache/web'])
-    expect(o.exports).toEqual(['type=local,dest=/cache/web.new,mode=max,ignore-error=true'])
-    expect(o.local).toEqual({ src: '/cache/web', dest: '/cache/web.new' })
+    const own = `${OWNER}-[0-9a-f]{8}`
+    expect(o.local).toEqual({
+      src: '/cache/web',
+      read: expect.stringMatching(new RegExp(`^/cache/web\\.read-${own}$`)),
+      dest: expect.stringMatching(new RegExp(`^/cache/web\\.new-${own}$`))
+    })
+    expect(o.imports).toEqual([`type=local,src=${o.local!.read}`])
+    expect(o.exports).toEqual([`type=local,dest=${o.local!.dest},mode=max,ignore-error=true`])
+    // another build, another run: never the same paths
+    expect(cacheOptions('local', 'web', ctx).local!.dest).not.toBe(o.local!.dest)
   })
 
   it('inline and none', () => {

@@ -1,9 +1,9 @@
 // BuildKit cache import/export options per build, as `type=...,key=value` strings that both
 // buildx (`--cache-from/--cache-to`) and buildctl (`--import-cache/--export-cache`) take.
-import path from 'node:path'
 import { UserError } from '../errors.js'
 import type { CiContext } from '../commit.js'
 import type { CacheMode, CacheTagMode } from '../settings.js'
+import { localCachePaths, type LocalCachePaths } from './local-cache.js'
 
 export type ResolvedCacheMode = Exclude<CacheMode, 'auto'>
 
@@ -11,8 +11,8 @@ export interface CacheOptions {
   mode: ResolvedCacheMode
   imports: string[]
   exports: string[]
-  /** Local cache: the export goes to `dest`; after a successful build it replaces `src`. */
-  local?: { src: string; dest: string }
+  /** Local cache: read from a snapshot of `src`, exported to `dest`, which then replaces `src`. */
+  local?: LocalCachePaths
   /** Tags the pushed image also gets: the inline cache's stable name, read by the next build. */
   tags?: string[]
 }
@@ -146,11 +146,9 @@ export function cacheOptions(
       break
     }
     case 'local': {
-      const src = path.join(ctx.localCacheDir, scopePart(service))
-      const dest = `${src}.new`
-      imports.push(`type=local,src=${src}`)
-      exports.push(`type=local,dest=${dest},mode=max,ignore-error=true`)
-      local = { src, dest }
+      local = localCachePaths(ctx.localCacheDir, scopePart(service))
+      imports.push(`type=local,src=${local.read}`)
+      exports.push(`type=local,dest=${local.dest},mode=max,ignore-error=true`)
       break
     }
     case 'inline': {
