@@ -7,6 +7,7 @@ import { RackClient } from '../../src/core/rack/client.js'
 import { RegistryClient } from '../../src/core/registry/client.js'
 import { getImageConfig } from '../../src/core/registry/image-config.js'
 import { parseReference } from '../../src/core/registry/reference.js'
+import { drip, flood, MiB } from '../helpers/hostile-server.js'
 
 const servers: Server[] = []
 afterEach(async () => {
@@ -24,44 +25,6 @@ async function listen(
   await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
   return `127.0.0.1:${(server.address() as AddressInfo).port}`
 }
-
-/**
- * Sends `total` bytes of `fill` as fast as the client reads them, without a Content-Length: an
- * endless answer as far as any sane bound goes, and yet one a client without a bound would finish
- * (so that the test fails rather than hangs on such a client). Counts what was sent.
- */
-function flood(
-  res: ServerResponse,
-  total: number,
-  head = '{"schemaVersion":2,"x":"'
-): { sent: number } {
-  const counter = { sent: 0 }
-  const chunk = Buffer.alloc(256 * 1024, 'a')
-  res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' })
-  res.write(head)
-  const pump = (): void => {
-    while (counter.sent < total) {
-      counter.sent += chunk.length
-      if (!res.write(chunk)) {
-        res.once('drain', pump)
-        return
-      }
-    }
-    res.end('"}')
-  }
-  res.on('close', () => res.removeAllListeners('drain'))
-  pump()
-  return counter
-}
-
-/** Writes a byte every 50 ms, for ever (until the client goes). */
-function drip(res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'application/json' })
-  const timer = setInterval(() => res.write(' '), 50)
-  res.on('close', () => clearInterval(timer))
-}
-
-const MiB = 1024 * 1024
 
 describe('registry answers are bounded', () => {
   it('stops an endless manifest at 4 MiB, in one line naming the host and the manifest', async () => {
