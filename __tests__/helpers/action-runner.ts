@@ -1,8 +1,9 @@
 // The action as the GitHub runner runs it: a bundle under node, inputs as INPUT_* variables
 // (action.yml defaults filled in), outputs, state and summary through the runner's files.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parse } from 'yaml'
 import { REPO_ROOT } from './rig.js'
@@ -59,6 +60,22 @@ export interface RunnerOptions {
   /** The event payload (default: a pull request with head HEAD_SHA). */
   event?: Record<string, unknown>
   timeoutMs?: number
+}
+
+/**
+ * The bundle of the current sources, exactly as `npm run bundle` makes dist/, in a new directory
+ * (`work`, which the test removes) under `dist`. Minutes on a busy machine.
+ */
+export function bundleForTest(prefix: string): { work: string; dist: string } {
+  const work = execFileSync('mktemp', ['-d', path.join(tmpdir(), `${prefix}XXXXXX`)], {
+    encoding: 'utf8'
+  }).trim()
+  const dist = path.join(work, 'dist')
+  execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'bundle.mjs'), dist], {
+    cwd: REPO_ROOT,
+    stdio: 'pipe'
+  })
+  return { work, dist }
 }
 
 export const HEAD_SHA = 'feedfacefeedfacefeedfacefeedfacefeedface'

@@ -1,20 +1,18 @@
 // The action run as the GitHub runner runs it: the bundle under node, inputs as INPUT_* variables
 // (action.yml defaults filled in), outputs/state/summary through the runner's files, annotations
 // as workflow commands on stdout. Dry runs need no builder: this covers the shell end to end.
-import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import {
+  bundleForTest,
   HEAD_SHA,
   runAction as runInRunner,
   shownLines,
   type RunnerRun
 } from '../helpers/action-runner.js'
 
-const root = path.resolve('.')
 const SECRET = 'runner-test-S3cret-value'
 let work: string
 let dist: string
@@ -26,15 +24,7 @@ const runAction = (
 ): Promise<RunnerRun> => runInRunner(script, inputs, { dist, work, env })
 
 beforeAll(() => {
-  // The bundle of the current sources, exactly as `npm run bundle` makes dist/.
-  work = execFileSync('mktemp', ['-d', path.join(tmpdir(), 'action-runner-XXXXXX')], {
-    encoding: 'utf8'
-  }).trim()
-  dist = path.join(work, 'dist')
-  execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle.mjs'), dist], {
-    cwd: root,
-    stdio: 'pipe'
-  })
+  ;({ work, dist } = bundleForTest('action-runner-'))
 }, 300_000)
 afterAll(() => rm(work, { recursive: true, force: true }))
 

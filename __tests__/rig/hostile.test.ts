@@ -1,23 +1,14 @@
 // The bundle end to end against hostile text and hostile servers, on the rig: repository text and
 // a build's output read from the action's stdout as the runner reads it; a registry that sends a
 // manifest without end, under a memory watch; kill -9 mid-build, then the next run.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { runAction, type RunnerRun } from '../helpers/action-runner.js'
+import { bundleForTest, runAction, type RunnerRun } from '../helpers/action-runner.js'
 import { flood, listenHostile, MiB } from '../helpers/hostile-server.js'
-import {
-  loadRig,
-  REPO_ROOT,
-  rigCliEnv,
-  rigCliFlags,
-  rigEnv,
-  uniqueRepo,
-  type Rig
-} from '../helpers/rig.js'
+import { loadRig, rigCliEnv, rigCliFlags, rigEnv, uniqueRepo, type Rig } from '../helpers/rig.js'
 import { runnerCommands } from '../helpers/workflow-commands.js'
 
 let rig: Rig
@@ -26,14 +17,7 @@ let dist: string
 
 beforeAll(() => {
   rig = loadRig()
-  work = execFileSync('mktemp', ['-d', path.join(tmpdir(), 'hostile-XXXXXX')], {
-    encoding: 'utf8'
-  }).trim()
-  dist = path.join(work, 'dist')
-  execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'bundle.mjs'), dist], {
-    cwd: REPO_ROOT,
-    stdio: 'pipe'
-  })
+  ;({ work, dist } = bundleForTest('hostile-'))
 }, 300_000)
 afterAll(() => rm(work, { recursive: true, force: true }))
 

@@ -70,13 +70,19 @@ const killed = (child: ChildProcess): Promise<void> =>
     child.kill('SIGKILL')
   })
 
+/** Two runs writing `target`, the first killed with SIGKILL, the second alive. */
+async function deadAndLive(base: string, target: string) {
+  const dead = await startRun(base, target)
+  const live = await startRun(base, target)
+  await killed(dead.child)
+  return { dead, live }
+}
+
 describe('what a killed run leaves', () => {
   it('is removed by the next run, while a live run keeps its files', async () => {
     const base = path.join(work, 'tmp')
     const target = path.join(work, 'out', 'app.tgz')
-    const dead = await startRun(base, target)
-    const live = await startRun(base, target)
-    await killed(dead.child)
+    const { dead, live } = await deadAndLive(base, target)
     // kill -9 cleans nothing
     expect(existsSync(path.join(dead.dir, 'config.json'))).toBe(true)
     expect(existsSync(dead.partial)).toBe(true)
@@ -95,9 +101,7 @@ describe('what a killed run leaves', () => {
   it('is removed when the next run writes the same file, the live run’s partial kept', async () => {
     const base = path.join(work, 'tmp2')
     const target = path.join(work, 'out2', 'app.tgz')
-    const dead = await startRun(base, target)
-    const live = await startRun(base, target)
-    await killed(dead.child)
+    const { dead, live } = await deadAndLive(base, target)
     await writeAtomically(target, 'export', p => writeFile(p, 'whole'))
     expect(readFileSync(target, 'utf8')).toBe('whole')
     expect(existsSync(dead.partial)).toBe(false)
