@@ -101,6 +101,14 @@ describe('registry answers are bounded', () => {
   })
 })
 
+it('names what it waited for when a registry never answers', async () => {
+  const host = await listen((req, res) => (req.url === '/v2/' ? res.end('{}') : undefined))
+  const client = new RegistryClient({ retries: 0, timeoutMs: 300 })
+  await expect(client.getManifest(parseReference(`${host}/app:1`))).rejects.toThrow(
+    `registry ${host}: manifest of ${host}/app:1: no answer within 300 ms (gave up after 1 attempts)`
+  )
+})
+
 describe('rack answers are bounded', () => {
   it('stops an endless JSON answer at 32 MiB, in one line naming the rack and the call', async () => {
     const sent: { sent: number }[] = []

@@ -606,7 +606,7 @@ export class RegistryClient {
       if (!(e instanceof ExchangeFailure)) throw e
       // the host actually read: a token's realm may be another
       if (e.overrun) throw new UserError(`registry ${target.host}: ${read.what}: ${e.message}`)
-      if (e.timedOut) throw new RetryableError(`no answer within ${this.timeoutMs / 1000}s`)
+      if (e.timedOut) throw new RetryableError(`${read.what}: ${e.message}`)
       throw networkError(e.error)
     }
     // Redirects are followed as fetch would: of reads, and 307/308 of a body that can be sent again.
