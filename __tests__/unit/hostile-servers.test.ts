@@ -53,6 +53,16 @@ describe('registry answers are bounded', () => {
     )
   })
 
+  it('takes the size a HEAD announces for what it is: the size of a blob, not of the answer', async () => {
+    const host = await listen((req, res) => {
+      res.writeHead(200, { 'content-length': String(5 * 1024 * MiB) })
+      res.end()
+    })
+    const client = new RegistryClient({ retries: 0 })
+    const repo = parseReference(`${host}/app:1`)
+    expect(await client.headBlob(repo, 'sha256:big')).toBe(5 * 1024 * MiB)
+  })
+
   it('stops an endless token answer at 1 MiB, naming the token server', async () => {
     const realm = await listen((_req, res) => void flood(res, 256 * MiB, '{"token":"'))
     const host = await listen((_req, res) => {

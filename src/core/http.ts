@@ -1,8 +1,9 @@
 // One HTTP exchange over node:http / node:https, for the rack and registry clients alike: the
-// whole answer read, a bound on the exchange, and what a failure says (whether the request can
-// have reached the server, whether it timed out, whether TLS refused it) for each client's retry
-// policy to read. node:http rather than fetch: fetch loads undici on first use, tens of
-// milliseconds of a run that should take less than a hundred.
+// whole answer read up to a size its caller bounds (BODY_LIMITS), a bound on the exchange, and
+// what a failure says (whether the request can have reached the server, whether it timed out,
+// whether TLS refused it) for each client's retry policy to read. node:http rather than fetch:
+// fetch loads undici on first use, tens of milliseconds of a run that should take less than a
+// hundred.
 import http from 'node:http'
 import type { RequestOptions } from 'node:https'
 import type { Readable } from 'node:stream'
@@ -237,7 +238,9 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
             true
           )
         )
-      if (Number(res.headers['content-length'] ?? 0) > x.maxBytes) {
+      // the answer to a HEAD announces the size of what a GET would send
+      const length = x.method === 'HEAD' ? 0 : Number(res.headers['content-length'] ?? 0)
+      if (length > x.maxBytes) {
         tooLarge()
         return
       }
