@@ -104,5 +104,6 @@ hook() { bash "$root/hooks/command"; }
   [ "$status" -eq 0 ]
   [[ $output != *s3cret-registry-pw* ]]
   run ! grep -q s3cret-registry-pw "$BUILDKITE_AGENT_STUB_LOG" out.env
-  grep -q 'leaks \*\*\*?' "$BUILDKITE_AGENT_STUB_LOG"
+  # the annotation escapes the description for Markdown: shown as `leaks ***?`
+  grep -qF 'leaks \*\*\*\?' "$BUILDKITE_AGENT_STUB_LOG"
 }

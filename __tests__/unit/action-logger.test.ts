@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import { UserError } from '../../src/core/errors.js'
-import { annotateProblems, annotationOf, createActionLogger } from '../../src/action/logger.js'
+import {
+  annotateProblems,
+  annotationOf,
+  createActionLogger,
+  plainLines
+} from '../../src/action/logger.js'
+import { runnerCommands } from '../helpers/workflow-commands.js'
 
 // The real @actions/core writes workflow commands to stdout: capture them.
 let out: string[]
@@ -103,5 +109,48 @@ describe('action logger over @actions/core', () => {
       file: 'api/Dockerfile',
       startLine: 1
     })
+  })
+})
+
+describe('text from the repository or a build never becomes a workflow command', () => {
+  const HOSTILE = [
+    'web: build Dockerfile\n::warning::PWNED',
+    'path\r::warning file=x::PWNED',
+    '#5 0.3 ok\n::set-output name=x::PWNED\n  ::save-state name=x::PWNED',
+    '#5 0.4 ::stop-commands::abc\n::add-mask::PWNED',
+    '#6 ##[set-output name=x;]PWNED',
+    '::abc::\n::warning::PWNED'
+  ]
+
+  it('shows each hostile text in full, with no command the runner would act on', async () => {
+    const logger = createActionLogger()
+    for (const text of HOSTILE) logger.info(text)
+    logger.debug('dbg\n::warning::PWNED')
+    logger.warning('bad path\n::warning::PWNED', { file: 'a\n::error::PWNED,b:c', line: 1 })
+    await logger.group('Build Dockerfile\n::warning::PWNED', async () => {
+      // a group beside the open one
+      await logger.group('inner\n::warning::PWNED', async () => logger.info('x'))
+    })
+    const stdout = out.join('')
+    const commands = runnerCommands(stdout)
+    expect(commands.filter(c => /PWNED/.test(c.data + c.line))).toEqual([
+      // annotations and group titles carry the text as escaped data, never as a line of its own
+      expect.objectContaining({ name: 'debug', data: 'dbg%0A::warning::PWNED' }),
+      expect.objectContaining({ name: 'warning', data: 'bad path%0A::warning::PWNED' }),
+      expect.objectContaining({ name: 'group', data: 'Build Dockerfile%0A::warning::PWNED' })
+    ])
+    expect(commands.find(c => c.name === 'warning')?.line).toContain(
+      'file=a%0A%3A%3Aerror%3A%3APWNED%2Cb%3Ac'
+    )
+    for (const text of HOSTILE) expect(stdout).toContain(text)
+  })
+
+  it('pauses commands with a token of its own each time, which the text cannot guess', () => {
+    expect(plainLines('a plain line')).toBe('a plain line')
+    const one = plainLines('::warning::x')
+    const two = plainLines('::warning::x')
+    const token = /^::stop-commands::([0-9a-f]{32})\n::warning::x\n::\1::$/.exec(one)?.[1]
+    expect(token).toBeDefined()
+    expect(two).not.toContain(token)
   })
 })

@@ -6,6 +6,7 @@ import {
   resolveCacheMode,
   type CacheContext
 } from '../../src/core/engine/cache.js'
+import { OWNER } from '../../src/core/run-owner.js'
 import { UserError } from '../../src/core/errors.js'
 import type { TrustScope } from '../../src/core/trust.js'
 
@@ -121,8 +122,14 @@ describe('cache options', () => {
       'type=registry,ref=r.example/shop:web.buildcache'
     ])
     const local = cacheOptions('local', 'web', { ...ctx, scope: pr7 })
-    expect(local.imports).toEqual(['type=local,src=/cache/web.pr-7', 'type=local,src=/cache/web'])
-    expect(local.local).toEqual({ src: '/cache/web.pr-7', dest: '/cache/web.pr-7.new' })
+    // its own directory through a snapshot of its own (engine/local-cache.ts), the protected one as is
+    expect(local.local?.src).toBe('/cache/web.pr-7')
+    expect(local.imports).toEqual([
+      `type=local,src=${local.local?.read}`,
+      'type=local,src=/cache/web'
+    ])
+    expect(local.local?.read).toMatch(/^\/cache\/web\.pr-7\.read-/)
+    expect(local.local?.dest).toMatch(/^\/cache\/web\.pr-7\.new-/)
   })
 
   it('knows a registry refusing to overwrite a tag (ECR immutable repositories)', () => {
@@ -195,11 +202,18 @@ describe('cache options', () => {
     ])
   })
 
-  it('local: imports from src, exports to a separate dest', () => {
+  it('local: imports from a snapshot of src, exports beside it, both named after the run', () => {
     const o = cacheOptions('local', 'web', ctx)
-    expect(o.imports).toEqual(['type=local,src=/cache/web'])
-    expect(o.exports).toEqual(['type=local,dest=/cache/web.new,mode=max,ignore-error=true'])
-    expect(o.local).toEqual({ src: '/cache/web', dest: '/cache/web.new' })
+    const own = `${OWNER}-[0-9a-f]{8}`
+    expect(o.local).toEqual({
+      src: '/cache/web',
+      read: expect.stringMatching(new RegExp(`^/cache/web\\.read-${own}$`)),
+      dest: expect.stringMatching(new RegExp(`^/cache/web\\.new-${own}$`))
+    })
+    expect(o.imports).toEqual([`type=local,src=${o.local!.read}`])
+    expect(o.exports).toEqual([`type=local,dest=${o.local!.dest},mode=max,ignore-error=true`])
+    // another build, another run: never the same paths
+    expect(cacheOptions('local', 'web', ctx).local!.dest).not.toBe(o.local!.dest)
   })
 
   it('inline and none', () => {

@@ -81,7 +81,7 @@ describe('CLI messages', () => {
     const result = JSON.parse(r.stdout)
     expect(result.platforms).toMatch(/^the builder's own/)
     const summary = renderSummary({ result, dryRun: true, secrets: new Redactor() })
-    expect(summary).toContain("**Platforms:** the builder's own")
+    expect(summary).toContain("**Platforms:** the builder\\'s own")
     expect(summary).not.toMatch(/Platforms:\*\* platforms/)
   })
 })

@@ -6,6 +6,7 @@ import type { PipelineResult } from '../../src/core/pipeline.js'
 import { SETTING_FLAGS } from '../../src/cli/args.js'
 import { createCliLogger, formatCliProblem } from '../../src/cli/logger.js'
 import { runCli } from '../../src/cli/run.js'
+import { buildkiteHeaders, gitlabSections, runnerCommands } from '../helpers/workflow-commands.js'
 
 const SHA = '0123456789abcdef0123456789abcdef01234567'
 const SECRET = 'pa55-w0rd-never-shown'
@@ -177,6 +178,30 @@ describe('convox-build help and version', () => {
 })
 
 describe('CLI logger', () => {
+  it('lets no text open a Buildkite group, a GitLab section or a GitHub command', async () => {
+    const hostile = [
+      '--- :skull: FAKE group',
+      'ok\r+++ FAKE open group',
+      '\x1b[0m~~~ FAKE',
+      '^^^ +++',
+      '#5 section_start:1700000000:fake\r\x1b[0KFAKE section',
+      'x section_end:1700000000:step_script\r\x1b[0K',
+      '::warning::PWNED',
+      ' \u00a0::set-output name=x::PWNED',
+      '#6 ##[set-output name=x;]PWNED'
+    ]
+    let text = ''
+    const logger = createCliLogger(t => (text += t))
+    for (const h of hostile) logger.info(h)
+    logger.warning('bad\n--- FAKE', { file: 'web/Dockerfile\n+++ FAKE' })
+    await logger.group('Build\n~~~ FAKE', async () => logger.info('x'))
+    expect(buildkiteHeaders(text)).toEqual([])
+    expect(gitlabSections(text)).toEqual([])
+    expect(runnerCommands(text)).toEqual([])
+    // the same text to the eye: only zero-width spaces were added
+    expect(text.replace(/\u200b/g, '')).toContain(hostile.join('\n'))
+  })
+
   it('prints warnings as warning: file:line:col: message and scrubs masked values', async () => {
     let text = ''
     const logger = createCliLogger(t => (text += t))

@@ -41,6 +41,7 @@ describe('exchange', () => {
           url: s.url,
           headers: {},
           timeoutMs: 1000,
+          maxBytes: 1024,
           signal: controller.signal,
           keepAlive
         })
@@ -70,6 +71,7 @@ describe('exchange', () => {
       body: () => upload,
       timeoutMs: 5000,
       idle: true,
+      maxBytes: 1024,
       keepAlive: true
     })
     expect(answer.status).toBe(401)

@@ -1,3 +1,4 @@
+import { HtmlRenderer, Parser } from 'commonmark'
 import { describe, expect, it } from '@jest/globals'
 import type { PipelineResult } from '../../src/core/pipeline.js'
 import type { ServiceReport } from '../../src/core/run.js'
@@ -65,9 +66,9 @@ function resultWith(n: number, warnings: string[] = []): PipelineResult {
   }
 }
 
-/** The table rows of the services named `service-with-...`. */
+/** The table rows of the services named `service-with-...` (text escaped for Markdown). */
 const serviceRows = (text: string): string[] =>
-  text.split('\n').filter(l => l.startsWith('| service-with'))
+  text.split('\n').filter(l => l.startsWith('| service\\-with'))
 
 describe('job summary', () => {
   it('has the ids, one row per service and redacted build args', () => {
@@ -77,11 +78,11 @@ describe('job summary', () => {
     const rows = serviceRows(text)
     expect(rows).toHaveLength(3)
     expect(rows[0]).toBe(
-      '| service-with-a-long-name-0 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-0.BABCDEFGHIJ` | `sha256:aaaaaaaaaaaa` | #1 (shared with service-with-a-long-name-1) | 3/5 | built | 12.3s |'
+      '| service\\-with\\-a\\-long\\-name\\-0 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-0.BABCDEFGHIJ` | `sha256:aaaaaaaaaaaa` | #1 (shared with service\\-with\\-a\\-long\\-name\\-1) | 3/5 | built | 12.3s |'
     )
     expect(text).toContain('`BUILD_AUTH=***` `BUILD_GIT_SHA=***` `VERSION=***`')
     // Markdown and HTML in user text cannot break the table.
-    expect(text).toContain('Fix login \\| and &lt;b&gt;tags&lt;/b&gt;')
+    expect(text).toContain('Fix login \\| and \\<b\\>tags\\<\\/b\\>')
   })
 
   it('shows image services as copies and lists warnings', () => {
@@ -121,7 +122,7 @@ describe('job summary', () => {
     const result = resultWith(5, [`login to registry failed with password ${SECRET}`])
     const text = renderSummary({ result, dryRun: false, secrets: new Redactor([SECRET]) })
     expect(text).not.toContain(SECRET)
-    expect(text).toContain('password ***')
+    expect(text).toContain('password \\*\\*\\*')
   })
 
   it('shows the planned services in a dry run, where nothing was built', () => {
@@ -135,7 +136,7 @@ describe('job summary', () => {
     const rows = serviceRows(text)
     expect(rows).toHaveLength(4)
     expect(rows[3]).toBe(
-      '| service-with-a-long-name-3 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-3.BABCDEFGHIJ` | - | #2 (shared with service-with-a-long-name-2) | - | - | - |'
+      '| service\\-with\\-a\\-long\\-name\\-3 | `registry.example.com/acme/a-rather-long-app-name:service-with-a-long-name-3.BABCDEFGHIJ` | - | #2 (shared with service\\-with\\-a\\-long\\-name\\-2) | - | - | - |'
     )
   })
 
@@ -151,9 +152,9 @@ describe('job summary', () => {
     const md = renderSummary({ result: r, dryRun: false, secrets: new Redactor() })
     expect(md).toContain('| Built or reused |')
     expect(md).toMatch(
-      /service-with-a-long-name-0 .*\| reused from `registry\.example\.com\/acme\/app:web\.0123abcd` \|/
+      /service\\-with\\-a\\-long\\-name\\-0 .*\| reused from `registry\.example\.com\/acme\/app:web\.0123abcd` \|/
     )
-    expect(md).toMatch(/service-with-a-long-name-1 .*\| built \|/)
+    expect(md).toMatch(/service\\-with\\-a\\-long\\-name\\-1 .*\| built \|/)
   })
 })
 
@@ -166,7 +167,7 @@ describe('job summary of a fan-out and of platforms', () => {
     const text = renderSummary({ result, dryRun: false, secrets: new Redactor() })
     expect(text).toContain('## convox-build: myapp (start stage)')
     expect(text).toContain('**Build legs** (2): `web,worker`, `api`')
-    expect(text).toContain("**Platforms:** linux/arm64 (the app's BuildArch)")
+    expect(text).toContain("**Platforms:** linux\\/arm64 \\(the app\\'s BuildArch\\)")
   })
 })
 
@@ -218,3 +219,101 @@ describe('job summary: a build shared by many services', () => {
     )
   })
 })
+
+describe('job summary of hostile text', () => {
+  const HOSTILE = [
+    'x\r<h2>FAKE</h2>',
+    '[a](http://evil)',
+    '![i](http://evil/x.png)',
+    '| a | b |',
+    '# FAKE heading',
+    '- [ ] fake item\n## FAKE',
+    '`code` *em* _em_ &lt; <img src=x onerror=alert(1)>',
+    '  1. <script>x</script>\u2028### FAKE',
+    'a\\[b](http://evil)'
+  ]
+  const hostileResult = (text: string): PipelineResult => {
+    const r = resultWith(2, [text])
+    r.plan.app = `app ${text}`
+    r.plan.description = text
+    r.platforms = text
+    r.exportPath = `/tmp/${text}`
+    r.plan.services[0]!.name = text
+    r.services[0]!.name = text
+    r.services[0]!.reusedFrom = `img:${text}`
+    r.services[1]!.sharedWith = [text]
+    r.buildArgNames = [text]
+    return r
+  }
+
+  /** Where `line` holds Markdown the summary did not write: an unescaped character of markup. */
+  const unescaped = (line: string): string[] => {
+    const found: string[] = []
+    // code spans hold text literally; what is left is our markup and escaped text
+    const outside = line.replace(/`[^`]*`/g, '``').replace(/^> /, '')
+    for (let i = 0; i < outside.length; i++) {
+      const c = outside[i] as string
+      if (c === '\\') {
+        i++
+        continue
+      }
+      if ('<>[]!&_'.includes(c)) found.push(`${c} at ${i} of ${line}`)
+    }
+    return found
+  }
+
+  it.each(HOSTILE)('escapes %j wherever it goes', hostile => {
+    const md = renderSummary({
+      result: hostileResult(hostile),
+      dryRun: false,
+      secrets: new Redactor()
+    })
+    const lines = md.split(/\r\n|\r|\n|\u2028|\u2029/)
+    const benign = renderSummary({
+      result: hostileResult('x'),
+      dryRun: false,
+      secrets: new Redactor()
+    })
+    const benignLines = benign.split('\n')
+    // no line break of its own
+    expect(lines).toHaveLength(benignLines.length)
+    expect(lines.filter(l => /^ {0,3}#/.test(l))).toEqual([
+      expect.stringMatching(/^## convox-build: app /),
+      '### Warnings (1)'
+    ])
+    // every table row keeps its cells
+    const cells = (l: string): number => l.replace(/\\\|/g, '').split('|').length
+    const rows = (ls: string[]): number[] => ls.map(l => (l.startsWith('|') ? cells(l) : 0))
+    expect(rows(lines)).toEqual(rows(benignLines))
+    for (const l of lines) expect(unescaped(l)).toEqual([])
+    // as written, read back: the escapes hide nothing of it
+    // eslint-disable-next-line no-control-regex -- control characters are what it replaces
+    const shown = hostile.replace(/[\u0000-\u001f\u2028]+/g, ' ').trimStart()
+    expect(md).toContain(`> ${shown.replace(/[!-/:-@[-`{-~]/g, '\\$&')}`)
+  })
+
+  it('leaves no HTML, heading, link or image to a CommonMark renderer', () => {
+    for (const hostile of HOSTILE) {
+      const html = renderHtml(
+        renderSummary({ result: hostileResult(hostile), dryRun: false, secrets: new Redactor() })
+      )
+      expect(html.match(/<h\d/g)).toEqual(['<h2', '<h3'])
+      expect(html).not.toMatch(/<a |<img|<script|<h2>FAKE/)
+      // the one warning's item, no list made of the text
+      expect(html.match(/<li>/g)).toEqual(['<li>'])
+    }
+  })
+
+  it('redacts secrets before it escapes them', () => {
+    const r = resultWith(1, [`password ${SECRET}!`])
+    r.plan.description = `login ${SECRET}`
+    const md = renderSummary({ result: r, dryRun: false, secrets: new Redactor([SECRET]) })
+    expect(md).not.toContain(SECRET.replace(/-/g, '\\-'))
+    expect(md).toContain('login \\*\\*\\*')
+  })
+})
+
+/** commonmark.js, the CommonMark reference renderer: Markdown as GitHub and Buildkite render it. */
+function renderHtml(md: string): string {
+  return new HtmlRenderer().render(new Parser().parse(md))
+}

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import * as core from '@actions/core'
 import { formatProblem, type Problem } from '../core/errors.js'
@@ -34,6 +35,19 @@ export function annotationMessage(p: Problem): string {
 }
 
 /**
+ * Text as plain log lines, never as workflow commands: the runner reads `::name::` at the start
+ * of a line (after blanks) and `##[name]` anywhere in one, so text holding either (a path from
+ * the manifest, a RUN's output) is shown inside `::stop-commands::<token>` … `::<token>::`, the
+ * token random so that the text cannot end the pause itself. Annotations, debug lines and group
+ * titles need none of this: @actions/core escapes them (escapeData, escapeProperty).
+ */
+export function plainLines(text: string): string {
+  if (!text.includes('::') && !text.includes('##[')) return text
+  const token = randomBytes(16).toString('hex')
+  return `::stop-commands::${token}\n${text}\n::${token}::`
+}
+
+/**
  * Logger over @actions/core. Every form of every secret is handed to the runner's masker, and
  * lines are redacted here too (the masker knows only what it was given, in the form given). The
  * runner's log has one level of groups, so a group opened while another is open (concurrent
@@ -51,8 +65,9 @@ export function createActionLogger(
     const title = scope.getStore()
     return secrets.redact(title ? message.replace(/^/gm, `[${title}] `) : message)
   }
+  const info = (text: string): void => actions.info(plainLines(text))
   return {
-    info: message => actions.info(prefixed(message)),
+    info: message => info(prefixed(message)),
     debug: message => actions.debug(prefixed(message)),
     warning: (message, where) =>
       actions.warning(
@@ -62,7 +77,7 @@ export function createActionLogger(
     mask: secret => secrets.add(secret),
     group: async (title, fn) => {
       if (open) {
-        actions.info(secrets.redact(`==> ${title}`))
+        info(secrets.redact(`==> ${title}`))
         return scope.run(title, fn)
       }
       open = true

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { DefaultArtifactClient } from '@actions/artifact'
@@ -7,6 +7,7 @@ import { ciOf } from '../ci/index.js'
 import { isUserError } from '../core/errors.js'
 import { spawnExec } from '../core/exec.js'
 import { watchInterrupts } from '../core/interrupt.js'
+import { makeRunTempDir } from '../core/run-owner.js'
 import { runPipeline, type PipelineResult } from '../core/pipeline.js'
 import { addEnvironmentSecrets, addInputSecrets, Redactor } from '../core/secrets.js'
 import { addSettingsSecrets, readSettings, type Settings } from '../core/settings.js'
@@ -38,7 +39,7 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
     addSettingsSecrets(secrets, settings)
 
     const runnerTemp = env.RUNNER_TEMP || tmpdir()
-    tempDir = await mkdtemp(path.join(runnerTemp, 'convox-build-'))
+    tempDir = await makeRunTempDir(runnerTemp, [settings.export])
     const localCacheDir = path.join(runnerTemp, `convox-build-cache-${settings.app}`)
     saveCleanupPaths([tempDir, localCacheDir], secrets)
 

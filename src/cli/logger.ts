@@ -10,6 +10,33 @@ export interface CliLogger extends Logger {
   scrub(text: string): string
 }
 
+const ZWSP = '\u200b'
+/** Escape sequences a line may open with: colours, Buildkite's timestamps (`ESC _bk;t=…BEL`). */
+// eslint-disable-next-line no-control-regex -- the escapes are what it matches
+const LEADING_ESCAPES = /^(?:\x1b\[[0-9;?]*[A-Za-z]|\x1b_[^\x07]*\x07)*/
+
+/**
+ * Text as plain lines on any CI: nothing in it opens a Buildkite group (`--- `, `+++ `, `~~~ `,
+ * `^^^ +++` at a line start), a GitLab section (`section_start:` … anywhere) or a GitHub
+ * workflow command (`::name::` at a line start after blanks, `##[name]` anywhere). A zero-width
+ * space breaks each marker: the line reads the same.
+ */
+export function inertLines(text: string): string {
+  // a lone CR ends a line too (.NET's ReadLine, terminals)
+  return text
+    .split(/(\r\n|\r|\n)/)
+    .map((line, i) => {
+      if (i % 2 === 1) return line
+      const lead = LEADING_ESCAPES.exec(line)?.[0] ?? ''
+      const rest = line.slice(lead.length)
+      const marker = /^(?:---|\+\+\+|~~~|\^\^\^)/.test(rest) || /^[\s\u0085]*::/.test(rest)
+      return (marker ? ZWSP : '') + line
+    })
+    .join('')
+    .replace(/section_(start|end):/g, `section_${ZWSP}$1:`)
+    .replace(/##\[/g, `##${ZWSP}[`)
+}
+
 /**
  * Logger on stderr: groups as `==> title`, and lines of a group running beside another one
  * (concurrent builds) prefixed with `[title]`. There is no runner to mask secrets: it scrubs
@@ -26,7 +53,7 @@ export function createCliLogger(
   const line = (text: string): void => {
     const title = scope.getStore()
     const body = title ? text.replace(/^/gm, `[${title}] `) : text
-    write(scrub(body) + '\n')
+    write(inertLines(scrub(body)) + '\n')
   }
   return {
     line,

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Finding } from './code-quality.js'
@@ -9,6 +9,7 @@ import { spawnExec, type Exec } from '../core/exec.js'
 import { Cancelled, watchInterrupts } from '../core/interrupt.js'
 import { runPipeline, type PipelineResult } from '../core/pipeline.js'
 import type { RunEnvironment } from '../core/run.js'
+import { makeRunTempDir } from '../core/run-owner.js'
 import {
   addEnvironmentSecrets,
   addInputSecrets,
@@ -102,7 +103,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const settings = readSettings(read, { env: io.env, cwd: io.cwd })
     addSettingsSecrets(secrets, settings)
     workingDirectory = settings.workingDirectory
-    tempDir = await mkdtemp(path.join(tmpdir(), 'convox-build-'))
+    tempDir = await makeRunTempDir(tmpdir(), [settings.export])
     const files = await reportFiles(args, io.cwd)
     const exec = io.exec ?? spawnExec
     const run: RunEnvironment = {

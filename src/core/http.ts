@@ -1,12 +1,30 @@
 // One HTTP exchange over node:http / node:https, for the rack and registry clients alike: the
-// whole answer read, a bound on the exchange, and what a failure says (whether the request can
-// have reached the server, whether it timed out, whether TLS refused it) for each client's retry
-// policy to read. node:http rather than fetch: fetch loads undici on first use, tens of
-// milliseconds of a run that should take less than a hundred.
+// whole answer read up to a size its caller bounds (BODY_LIMITS), a bound on the exchange, and
+// what a failure says (whether the request can have reached the server, whether it timed out,
+// whether TLS refused it) for each client's retry policy to read. node:http rather than fetch:
+// fetch loads undici on first use, tens of milliseconds of a run that should take less than a
+// hundred.
 import http from 'node:http'
 import type { RequestOptions } from 'node:https'
 import type { Readable } from 'node:stream'
 import type { PeerCertificate } from 'node:tls'
+
+const MiB = 1024 * 1024
+
+/**
+ * The most a server may send as a whole answer, by kind: past it the read stops. Layers are
+ * streamed, never read whole.
+ */
+export const BODY_LIMITS = {
+  /** Manifests and indexes: the distribution spec's registries refuse more than 4 MiB. */
+  manifest: 4 * MiB,
+  /** An image's config blob: metadata like a manifest. */
+  config: 4 * MiB,
+  /** Tokens, registry errors and the answers to uploads. */
+  small: 1 * MiB,
+  /** A rack's JSON (release lists carry manifests and environments). */
+  rack: 32 * MiB
+} as const
 
 /** The TLS settings of node:https, from rack-ca / rack-insecure. */
 export interface TlsConfig {
@@ -26,6 +44,13 @@ export interface Exchange {
   timeoutMs: number
   /** timeoutMs bounds each wait (for the answer, between chunks sent or read), not the whole. */
   idle?: boolean
+  /**
+   * With `idle`: the bound of the whole exchange all the same (a server dripping bytes), counted
+   * from the answer when the body is a stream (an upload takes what it takes).
+   */
+  deadlineMs?: number
+  /** Bytes of the answer's body read at most (BODY_LIMITS); past it the exchange fails. */
+  maxBytes: number
   /** Aborts the exchange at once (the run was cancelled). */
   signal?: AbortSignal
   /** Default: the system's CAs, verified. */
@@ -64,7 +89,9 @@ export class ExchangeFailure extends Error {
     /** The connection was up (for https: the handshake done), so the request may have been read. */
     readonly sent: boolean,
     readonly timedOut: boolean,
-    readonly tls: boolean
+    readonly tls: boolean,
+    /** The answer overran a bound of the whole (maxBytes, deadlineMs): asking again would too. */
+    readonly overrun = false
   ) {
     super(error instanceof Error ? error.message : String(error))
     this.name = 'ExchangeFailure'
@@ -139,6 +166,7 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
     const finish = (): void => {
       settled = true
       clearTimeout(timer)
+      clearTimeout(deadline)
       x.signal?.removeEventListener('abort', onAbort)
     }
     const fail = (e: unknown, timedOut = false): void => {
@@ -158,8 +186,19 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
       reject(cancelled())
     }
     const arm = (): NodeJS.Timeout =>
-      setTimeout(() => fail(new Error('no answer'), true), x.timeoutMs)
+      setTimeout(
+        () => fail(new Error(`no answer within ${seconds(x.timeoutMs)}`), true),
+        x.timeoutMs
+      )
     let timer = arm()
+    let deadline: NodeJS.Timeout | undefined
+    const armDeadline = (): void => {
+      const ms = x.idle ? x.deadlineMs : undefined
+      if (ms === undefined || deadline) return
+      const late = new Error(`answer not complete within ${seconds(ms)}`)
+      deadline = setTimeout(() => fail(new ExchangeFailure(late, sent, true, false, true)), ms)
+    }
+    if (typeof x.body !== 'function') armDeadline()
     const progress = x.idle
       ? (): void => {
           clearTimeout(timer)
@@ -185,9 +224,33 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
         upload.unpipe(req)
         upload.destroy()
       }
+      armDeadline()
       progress?.()
       const chunks: Buffer[] = []
+      let received = 0
+      const tooLarge = (): void =>
+        fail(
+          new ExchangeFailure(
+            new Error(`answer larger than ${size(x.maxBytes)}`),
+            true,
+            false,
+            false,
+            true
+          )
+        )
+      // the answer to a HEAD announces the size of what a GET would send
+      const length = x.method === 'HEAD' ? 0 : Number(res.headers['content-length'] ?? 0)
+      if (length > x.maxBytes) {
+        tooLarge()
+        return
+      }
       res.on('data', (c: Buffer) => {
+        if (settled) return
+        received += c.length
+        if (received > x.maxBytes) {
+          tooLarge()
+          return
+        }
         progress?.()
         chunks.push(c)
       })
@@ -217,13 +280,50 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
 }
 
 /** A transport failure as one line, never a stack. */
-export function describeFailure(f: ExchangeFailure, timeoutMs: number): string {
-  if (f.timedOut) return `no answer within ${seconds(timeoutMs)}`
+export function describeFailure(f: ExchangeFailure): string {
+  if (f.timedOut || f.overrun) return (f.error as Error).message
   const cause = f.error as NodeJS.ErrnoException
   const code = cause?.code ? `${cause.code}: ` : ''
   if (f.tls) return `TLS: ${cause?.message ?? String(cause)}`
   const what = f.sent ? 'connection lost' : 'cannot connect'
   return `${what} (${code}${cause?.message ?? String(cause)})`.replace(/\s+/g, ' ')
+}
+
+/**
+ * Reads a stream whole (a config blob, an error's body), failing past `maxBytes` or, when given,
+ * `deadlineMs` after the start.
+ */
+export async function readWhole(
+  stream: Readable,
+  maxBytes: number,
+  deadlineMs?: number
+): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let received = 0
+  const late =
+    deadlineMs === undefined
+      ? undefined
+      : setTimeout(
+          () => stream.destroy(new Error(`answer not complete within ${seconds(deadlineMs)}`)),
+          deadlineMs
+        )
+  try {
+    for await (const c of stream) {
+      received += (c as Buffer).length
+      if (received > maxBytes) {
+        stream.destroy()
+        throw new Error(`answer larger than ${size(maxBytes)}`)
+      }
+      chunks.push(c as Buffer)
+    }
+  } finally {
+    clearTimeout(late)
+  }
+  return Buffer.concat(chunks)
+}
+
+function size(bytes: number): string {
+  return bytes >= MiB && bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes} bytes`
 }
 
 function seconds(ms: number): string {

@@ -25,20 +25,23 @@ interface SummaryInput {
 /** The job summary as Markdown: ids, one table row per service, build-arg names, warnings. */
 export function renderSummary(input: SummaryInput): string {
   const { result, dryRun, artifact } = input
+  // Secrets go before the escaping, which would hide them from the redactor.
+  const text = (s: string): string => markdownText(input.secrets.redact(s))
+  const code = (s: string, inTable = false): string => codeSpan(input.secrets.redact(s), inTable)
   const stage = result.stage === 'all' ? '' : ` (${result.stage} stage)`
   const head: string[] = [
-    `## convox-build: ${cell(result.plan.app)}${dryRun ? ' (dry run)' : ''}${stage}`,
+    `## convox-build: ${text(result.plan.app)}${dryRun ? ' (dry run)' : ''}${stage}`,
     '',
     `| Build | Release | Services | Builds | Duration |`,
     `|---|---|---|---|---|`,
-    `| \`${cell(result.buildId)}\` | ${result.releaseId ? `\`${cell(result.releaseId)}\`` : '-'} | ${result.plan.services.length} | ${result.plan.builds.length} | ${seconds(result.durationMs)} |`,
+    `| ${code(result.buildId, true)} | ${result.releaseId ? code(result.releaseId, true) : '-'} | ${result.plan.services.length} | ${result.plan.builds.length} | ${seconds(result.durationMs)} |`,
     ''
   ]
-  if (result.plan.description) head.push(`> ${cell(result.plan.description)}`, '')
-  if (result.platforms) head.push(`**Platforms:** ${cell(result.platforms)}`, '')
-  if (result.scope) head.push(`**Trust:** ${cell(result.scope)}`, '')
+  if (result.plan.description) head.push(`> ${text(result.plan.description)}`, '')
+  if (result.platforms) head.push(`**Platforms:** ${text(result.platforms)}`, '')
+  if (result.scope) head.push(`**Trust:** ${text(result.scope)}`, '')
   if (result.stage === 'start') {
-    const legs = result.matrix.include.map(l => `\`${cell(l.services)}\``).join(', ')
+    const legs = result.matrix.include.map(l => code(l.services)).join(', ')
     head.push(`**Build legs** (${result.matrix.include.length}): ${legs || '-'}`, '')
   }
 
@@ -47,7 +50,7 @@ export function renderSummary(input: SummaryInput): string {
     '|---|---|---|---|---|---|---|'
   ]
   const reports = new Map(result.services.map(r => [r.name, r]))
-  const rows = result.plan.services.map(s => serviceRow(s, result, reports.get(s.name)))
+  const rows = result.plan.services.map(s => serviceRow(s, result, reports.get(s.name), text, code))
 
   const tail: string[] = []
   if (result.buildArgNames.length > 0) {
@@ -55,15 +58,14 @@ export function renderSummary(input: SummaryInput): string {
     tail.push(
       '',
       '**Build args** (values not shown): ' +
-        result.buildArgNames.map(n => `\`${cell(n)}=***\``).join(' ') +
-        (fromEnv.length > 0
-          ? ` (from the app's env: ${fromEnv.map(n => `\`${cell(n)}\``).join(' ')})`
-          : '')
+        result.buildArgNames.map(n => code(`${n}=***`)).join(' ') +
+        (fromEnv.length > 0 ? ` (from the app's env: ${fromEnv.map(n => code(n)).join(' ')})` : '')
     )
   }
-  if (result.exportPath) tail.push('', `**Export:** \`${cell(result.exportPath)}\``)
-  if (artifact) tail.push('', `**Artifact:** [${artifact.id}](${artifact.url})`)
-  const warnings = result.warnings.map(w => `- ${cell(w)}`)
+  if (result.exportPath) tail.push('', `**Export:** ${code(result.exportPath)}`)
+  if (artifact)
+    tail.push('', `**Artifact:** [${text(String(artifact.id))}](<${encodeURI(artifact.url)}>)`)
+  const warnings = result.warnings.map(w => `- ${text(w)}`)
 
   // Fit the limit: drop warnings first, then service rows, saying how many were left out.
   const fixed = Buffer.byteLength([...head, ...tableHead, ...tail].join('\n')) + 200
@@ -90,17 +92,19 @@ export function renderSummary(input: SummaryInput): string {
 function serviceRow(
   planned: PlannedService,
   result: PipelineResult,
-  report: ServiceReport | undefined
+  report: ServiceReport | undefined,
+  text: (s: string) => string,
+  code: (s: string, inTable: boolean) => string
 ): string {
   let build: string
   if (planned.build === null) {
-    build = planned.from ? `image \`${cell(planned.from)}\`` : 'image'
+    build = planned.from ? `image ${code(planned.from, true)}` : 'image'
   } else {
     // A report lists the others; the plan lists the build's services, this one among them.
     const others = report?.sharedWith ?? result.plan.builds[planned.build]?.services ?? []
     const count = report?.sharedWith ? others.length : Math.max(0, others.length - 1)
     build = `#${planned.build + 1}`
-    if (count > 0) build += ` (shared with ${namedOthers(others, planned.name, count)})`
+    if (count > 0) build += ` (shared with ${namedOthers(others, planned.name, count, text)})`
   }
   const cached =
     !report || report.build === null || report.totalSteps === 0
@@ -109,11 +113,11 @@ function serviceRow(
   const how = !report
     ? '-'
     : report.reusedFrom
-      ? `reused from \`${cell(report.reusedFrom)}\``
+      ? `reused from ${code(report.reusedFrom, true)}`
       : report.build === null
         ? 'copied'
         : 'built'
-  return `| ${cell(planned.name)} | \`${cell(report?.image || planned.image)}\` | ${shortDigest(report?.digest ?? '')} | ${build} | ${cached} | ${how} | ${seconds(report?.durationMs ?? 0)} |`
+  return `| ${text(planned.name)} | ${code(report?.image || planned.image, true)} | ${shortDigest(report?.digest ?? '')} | ${build} | ${cached} | ${how} | ${seconds(report?.durationMs ?? 0)} |`
 }
 
 /** Services a build is shared with, named in a row. */
@@ -123,11 +127,16 @@ const SHARED_NAMED = 5
  * The first SHARED_NAMED of `names` other than `self`, then how many more of the `count` others:
  * a build shared by every service would otherwise list them all in every row (quadratic).
  */
-function namedOthers(names: string[], self: string, count: number): string {
+function namedOthers(
+  names: string[],
+  self: string,
+  count: number,
+  text: (s: string) => string
+): string {
   const shown: string[] = []
   for (const n of names) {
     if (shown.length === SHARED_NAMED) break
-    if (n !== self) shown.push(cell(n))
+    if (n !== self) shown.push(text(n))
   }
   const more = count - shown.length
   return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ')
@@ -137,22 +146,36 @@ function namedOthers(names: string[], self: string, count: number): string {
 export function shortDigest(digest: string): string {
   if (!digest) return '-'
   const [algo, hex] = digest.split(':')
-  return hex ? `\`${algo}:${hex.slice(0, 12)}\`` : `\`${cell(digest)}\``
+  return codeSpan(hex ? `${algo}:${hex.slice(0, 12)}` : digest, true)
 }
 
 function seconds(ms: number): string {
   return ms > 0 ? `${(ms / 1000).toFixed(1)}s` : '-'
 }
 
-/** Text safe inside a Markdown table cell. */
-function cell(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\|/g, '\\|')
-    .replace(/`/g, "'")
-    .replace(/\r?\n/g, ' ')
+/** Line breaks (CR alone too) and other control characters: a space each run. */
+// eslint-disable-next-line no-control-regex -- control characters are what it matches
+const CONTROLS = /[\u0000-\u001f\u007f\u0085\u2028\u2029]+/g
+
+/**
+ * Text from outside (a subject, a name, a path, a warning) as Markdown text that reads as
+ * written: every ASCII punctuation character backslash-escaped (CommonMark allows it of each),
+ * so no heading, list, link, image, emphasis, raw HTML, entity or table cell can start in it.
+ */
+function markdownText(s: string): string {
+  return s
+    .replace(CONTROLS, ' ')
+    .trimStart()
+    .replace(/[!-/:-@[-`{-~]/g, '\\$&')
+}
+
+/**
+ * Text in a code span: shown literally (no HTML, no entities), once nothing in it can end the
+ * span; in a table row `|` is escaped (GFM reads it before the span).
+ */
+function codeSpan(s: string, inTable: boolean): string {
+  const literal = s.replace(CONTROLS, ' ').replace(/`/g, "'")
+  return `\`${inTable ? literal.replace(/\|/g, '\\|') : literal}\``
 }
 
 function take(lines: string[], budget: number): string[] {

@@ -1,11 +1,11 @@
 // Files the run writes at a path the user chose (the export, output and summary files): checked
 // before any work starts, written beside the target under a temporary name and renamed into place
 // when complete, so the path holds either what was there before or a whole file.
-import { randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
 import { access, mkdir, rename, rm, stat, statfs } from 'node:fs/promises'
 import path from 'node:path'
 import { UserError } from './errors.js'
+import { partialPath, removeOrphanPartials } from './run-owner.js'
 
 /** Kernel pseudo filesystems (statfs f_type): nothing a build writes belongs there. */
 const PSEUDO_FILESYSTEMS = new Map<number, string>([
@@ -109,10 +109,8 @@ export async function writeAtomically<T>(
   const target = path.resolve(file)
   await checkTargetFile(target, input)
   await makeParents(target, input)
-  const temp = path.join(
-    path.dirname(target),
-    `.${path.basename(target)}.${randomBytes(4).toString('hex')}.partial`
-  )
+  await removeOrphanPartials(target)
+  const temp = partialPath(target)
   try {
     const result = await write(temp)
     await rename(temp, target)

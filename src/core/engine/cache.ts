@@ -10,6 +10,7 @@ import {
   registryCacheTag,
   type TrustScope
 } from '../trust.js'
+import { localCachePaths, type LocalCachePaths } from './local-cache.js'
 
 export type ResolvedCacheMode = Exclude<CacheMode, 'auto'>
 
@@ -17,8 +18,8 @@ export interface CacheOptions {
   mode: ResolvedCacheMode
   imports: string[]
   exports: string[]
-  /** Local cache: the export goes to `dest`; after a successful build it replaces `src`. */
-  local?: { src: string; dest: string }
+  /** Local cache: read from a snapshot of `src`, exported to `dest`, which then replaces `src`. */
+  local?: LocalCachePaths
   /** Tags the pushed image also gets: the inline cache's stable name, read by the next build. */
   tags?: string[]
 }
@@ -175,15 +176,14 @@ export function cacheOptions(
       break
     }
     case 'local': {
-      // One directory per scope: a CI agent may keep it from run to run.
-      const dirs = readOrder(ctx.scope, s =>
-        path.join(ctx.localCacheDir, scopePart(localCacheName(service, s)))
-      )
-      const src = dirs[0]!
-      const dest = `${src}.new`
-      for (const dir of dirs) imports.push(`type=local,src=${dir}`)
-      exports.push(`type=local,dest=${dest},mode=max,ignore-error=true`)
-      local = { src, dest }
+      // One directory per scope (a CI agent may keep it from run to run); an untrusted run reads
+      // its own snapshot first, then the protected directory as it stands.
+      const [own, ...fallback] = readOrder(ctx.scope, s => scopePart(localCacheName(service, s)))
+      local = localCachePaths(ctx.localCacheDir, own!)
+      imports.push(`type=local,src=${local.read}`)
+      for (const name of fallback)
+        imports.push(`type=local,src=${path.join(ctx.localCacheDir, name)}`)
+      exports.push(`type=local,dest=${local.dest},mode=max,ignore-error=true`)
       break
     }
     case 'inline': {

@@ -1,10 +1,11 @@
 // Runs one engine process for one build: progress parsed from rawjson, digest from the
 // metadata file, local cache rotated, a cache export failure turned into a warning.
-import { readFile, rename, rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { UserError } from '../errors.js'
 import type { Exec } from '../exec.js'
 import type { Redactor } from '../secrets.js'
 import { isTagOverwriteRefusal } from './cache.js'
+import { installLocalCache, prepareLocalCache, releaseLocalCache } from './local-cache.js'
 import { ProgressReader, type Step } from './progress.js'
 import type { BuildRequest, BuildResult, Engine } from './types.js'
 
@@ -57,11 +58,25 @@ export async function runBuild(
   req: BuildRequest,
   ctx: RunBuildContext
 ): Promise<BuildResult> {
+  const local = req.cache.local
+  if (!local) return runEngine(engine, req, ctx)
+  await prepareLocalCache(local)
+  try {
+    return await runEngine(engine, req, ctx)
+  } finally {
+    await releaseLocalCache(local)
+  }
+}
+
+async function runEngine(
+  engine: Engine,
+  req: BuildRequest,
+  ctx: RunBuildContext
+): Promise<BuildResult> {
   const cmd = engine.command(req)
   for (const v of Object.values(cmd.env)) ctx.secrets.add(v)
   for (const n of req.secretArgs) ctx.secrets.add(req.spec.argValues[n])
   await rm(req.metadataFile, { force: true })
-  if (req.cache.local) await rm(req.cache.local.dest, { recursive: true, force: true })
   const progress = new ProgressReader(ctx.onStep, ctx.secrets)
   const started = Date.now()
   const result = await ctx.exec(cmd.command, cmd.args, {
@@ -87,11 +102,9 @@ export async function runBuild(
     else warnings.push(`${services.join(', ')}: ${s.name} failed: ${s.error} (the build succeeded)`)
   }
   if (req.cache.local) {
-    // BuildKit cannot export to the directory it imports from: swap the new cache in.
-    const { src, dest } = req.cache.local
+    // BuildKit cannot export to the directory it imports from: the new cache goes in its place.
     try {
-      await rm(src, { recursive: true, force: true })
-      await rename(dest, src)
+      await installLocalCache(req.cache.local)
     } catch (e) {
       warnings.push(`${services.join(', ')}: local cache not saved: ${(e as Error).message}`)
     }

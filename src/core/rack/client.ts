@@ -19,6 +19,7 @@ import { formatRackTime, parseAnyTime } from './time.js'
 import {
   ExchangeFailure,
   type HttpAnswer,
+  BODY_LIMITS,
   describeFailure,
   exchange,
   type TlsConfig
@@ -638,7 +639,16 @@ export class RackClient {
     const sentAt = Date.now()
     let res: HttpAnswer
     try {
-      res = await exchange({ method, url, headers, body, timeoutMs, signal, tls: this.tls })
+      res = await exchange({
+        method,
+        url,
+        headers,
+        body,
+        timeoutMs,
+        signal,
+        tls: this.tls,
+        maxBytes: BODY_LIMITS.rack
+      })
     } catch (e) {
       if (!(e instanceof ExchangeFailure)) throw e
       if (e.tls) {
@@ -649,13 +659,14 @@ export class RackClient {
           )
         )
       }
-      const detail = this.scrub(describeFailure(e, timeoutMs))
+      const detail = this.scrub(describeFailure(e))
       throw new RackError(
         `rack ${this.host}: ${name}: ${detail}`,
         0,
         detail,
         e.sent ? 'ambiguous' : 'unreached',
-        e.timedOut
+        // an answer past its bound is not asked for again, as one that came too late
+        e.timedOut || e.overrun
       )
     }
     this.noteClock(res, sentAt)

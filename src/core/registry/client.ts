@@ -1,9 +1,15 @@
-import { buffer } from 'node:stream/consumers'
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { UserError } from '../errors.js'
-import { ExchangeFailure, exchange, transportFor, type HttpAnswer } from '../http.js'
+import {
+  BODY_LIMITS,
+  ExchangeFailure,
+  exchange,
+  readWhole,
+  transportFor,
+  type HttpAnswer
+} from '../http.js'
 import { RETRIES, withRetries } from '../retry.js'
 import type { Logger } from '../log.js'
 import {
@@ -97,6 +103,8 @@ export interface RegistryClientOptions {
   retryDelayMs?: number
   /** Longest wait for a response, or between two chunks of a body sent. Default 60 s. */
   timeoutMs?: number
+  /** Longest read of a whole answer (a manifest, a token), however it trickles. Default 2 min. */
+  deadlineMs?: number
   logger?: Logger
   /** The run's signal: every request and stream stops when it is aborted. */
   signal?: AbortSignal
@@ -114,7 +122,13 @@ export interface UploadOptions {
 /** A body sent by a request: re-created for each attempt so that retries resend it whole. */
 type BodyFactory = () => Buffer | string | Readable | Promise<Readable>
 
-interface SendOptions {
+/** What an answer read whole is, for its bound and for the line that says it overran. */
+interface Read {
+  what: string
+  maxBytes: number
+}
+
+interface SendOptions extends Read {
   scopes: string[]
   headers?: Record<string, string>
   body?: BodyFactory
@@ -130,6 +144,7 @@ export class RegistryClient {
   private readonly tokens = new Map<string, { token: string; expires: number }>()
   private readonly retries: number
   private readonly timeoutMs: number
+  private readonly deadlineMs: number
   private readonly hub: string
   private readonly options: RegistryClientOptions
 
@@ -137,6 +152,7 @@ export class RegistryClient {
     this.options = options
     this.retries = options.retries ?? RETRIES
     this.timeoutMs = options.timeoutMs ?? 60_000
+    this.deadlineMs = options.deadlineMs ?? 120_000
     const hub = (options.dockerHubRegistry ?? '').trim().replace(/^https?:\/\//, '')
     // registry-1.docker.io is Docker Hub's API host: any of its names means it
     this.hub = hub === '' || isDockerHubHost(hub) ? 'registry-1.docker.io' : hub
@@ -178,7 +194,9 @@ export class RegistryClient {
     return this.retry(ref.registry, async () => {
       const res = await this.send(ref.registry, 'GET', path, {
         scopes: [repositoryScope(ref.repository, 'pull')],
-        headers: { accept: MANIFEST_ACCEPT }
+        headers: { accept: MANIFEST_ACCEPT },
+        what: `manifest of ${formatReference(ref)}`,
+        maxBytes: BODY_LIMITS.manifest
       })
       if (res.status === 404) {
         return undefined
@@ -212,7 +230,9 @@ export class RegistryClient {
       const res = await this.send(ref.registry, 'PUT', path, {
         scopes: [repositoryScope(ref.repository, 'pull,push')],
         headers: { 'content-type': mediaType },
-        body: () => bytes
+        body: () => bytes,
+        what: `push manifest ${formatReference(ref)}`,
+        maxBytes: BODY_LIMITS.small
       })
       await this.expectOk(res, ref.registry, `push manifest ${formatReference(ref)}`)
       return sha256(bytes)
@@ -225,7 +245,9 @@ export class RegistryClient {
   async headBlob(repo: RepositoryName, digest: string): Promise<number | undefined> {
     return this.retry(repo.registry, async () => {
       const res = await this.send(repo.registry, 'HEAD', `/v2/${repo.repository}/blobs/${digest}`, {
-        scopes: [repositoryScope(repo.repository, 'pull')]
+        scopes: [repositoryScope(repo.repository, 'pull')],
+        what: `check blob ${digest}`,
+        maxBytes: BODY_LIMITS.small
       })
       if (res.status === 404) return undefined
       await this.expectOk(res, repo.registry, `check blob ${digest}`)
@@ -255,10 +277,31 @@ export class RegistryClient {
       if (status === 200) {
         return { stream: res, size: Number(res.headers['content-length'] ?? '-1') }
       }
-      const body = (await buffer(res)).toString('utf8')
+      const body = await this.readError(res)
       if (status === 404) throw new Error(`blob ${digest} not found in ${host}/${repo.repository}`)
       throw this.statusError({ status }, host, `get blob ${digest}`, body)
     })
+  }
+
+  /** A small blob (an image's config) read whole, within its bound. */
+  async readBlob(repo: RepositoryName, digest: string): Promise<Buffer> {
+    const { stream } = await this.getBlob(repo, digest)
+    try {
+      return await readWhole(stream, BODY_LIMITS.config, this.deadlineMs)
+    } catch (e) {
+      if (this.options.signal?.aborted) throw this.options.signal.reason
+      const host = this.endpoint(repo.registry)
+      throw new UserError(`registry ${host}: blob ${digest}: ${(e as Error).message}`)
+    }
+  }
+
+  /** The body of an error answer to a streamed GET, bounded ('' past the bound). */
+  private async readError(res: IncomingMessage): Promise<string> {
+    try {
+      return (await readWhole(res, BODY_LIMITS.small, this.deadlineMs)).toString('utf8')
+    } catch {
+      return ''
+    }
   }
 
   /** GET with redirects followed; credentials only sent to the registry's own origin. */
@@ -322,7 +365,9 @@ export class RegistryClient {
         {
           scopes,
           headers: { 'content-length': '0' },
-          body: () => Buffer.alloc(0)
+          body: () => Buffer.alloc(0),
+          what: `start upload of ${blob.digest}`,
+          maxBytes: BODY_LIMITS.small
         }
       )
       await this.expectOk(start, repo.registry, `start upload of ${blob.digest}`)
@@ -333,7 +378,9 @@ export class RegistryClient {
         const done = await this.send(repo.registry, 'PUT', withDigest(location, blob.digest), {
           scopes,
           headers: { 'content-length': '0' },
-          body: () => Buffer.alloc(0)
+          body: () => Buffer.alloc(0),
+          what: `finish upload of ${blob.digest}`,
+          maxBytes: BODY_LIMITS.small
         })
         await this.expectOk(done, repo.registry, `finish upload of ${blob.digest}`)
       } else {
@@ -341,7 +388,9 @@ export class RegistryClient {
           scopes,
           headers: { 'content-type': 'application/octet-stream' },
           body: open,
-          contentLength: blob.size
+          contentLength: blob.size,
+          what: `upload ${blob.digest}`,
+          maxBytes: BODY_LIMITS.small
         })
         await this.expectOk(done, repo.registry, `upload ${blob.digest}`)
       }
@@ -365,7 +414,9 @@ export class RegistryClient {
           'content-range': `${offset}-${offset + chunk.length - 1}`
         },
         body: () => chunk,
-        contentLength: chunk.length
+        contentLength: chunk.length,
+        what: 'upload chunk',
+        maxBytes: BODY_LIMITS.small
       })
       await this.expectOk(res, repo.registry, 'upload chunk')
       location = this.location(repo.registry, res)
@@ -409,7 +460,8 @@ export class RegistryClient {
     const wrong = (): UserError =>
       new UserError(`login to ${host} failed: wrong username or password`)
     await this.retry(host, async () => {
-      const first = await this.fetchOnce('GET', `${base}/v2/`, {})
+      const login: Read = { what: 'log in', maxBytes: BODY_LIMITS.small }
+      const first = await this.fetchOnce('GET', `${base}/v2/`, {}, login)
       if (first.ok) return
       if (first.status !== 401) throw this.statusError(first, host, 'log in', '')
       const challenge = pickChallenge(first.header('www-authenticate'))
@@ -423,9 +475,8 @@ export class RegistryClient {
         const res = await this.fetchOnce(
           'GET',
           tokenUrl(challenge, [], credentials.username).toString(),
-          {
-            authorization: basicAuthorization(credentials)
-          }
+          { authorization: basicAuthorization(credentials) },
+          { what: 'token', maxBytes: BODY_LIMITS.small }
         )
         if (res.status === 401 || res.status === 403) {
           throw wrong()
@@ -433,7 +484,7 @@ export class RegistryClient {
         if (!res.ok) throw this.statusError(res, host, 'get a token', '')
         authorization = `Bearer ${readToken(res)}`
       }
-      const second = await this.fetchOnce('GET', `${base}/v2/`, { authorization })
+      const second = await this.fetchOnce('GET', `${base}/v2/`, { authorization }, login)
       if (second.status === 401 || second.status === 403) throw wrong()
       if (!second.ok) throw this.statusError(second, host, 'log in', '')
     })
@@ -456,7 +507,7 @@ export class RegistryClient {
       if (authorization) headers.authorization = authorization
       if (options.contentLength !== undefined)
         headers['content-length'] = String(options.contentLength)
-      return this.fetchOnce(method, url, headers, options.body)
+      return this.fetchOnce(method, url, headers, options, options.body)
     }
     const known = this.challenges.has(host)
     let res = await attempt()
@@ -498,7 +549,8 @@ export class RegistryClient {
     const res = await this.fetchOnce(
       'GET',
       url,
-      credentials ? { authorization: basicAuthorization(credentials) } : {}
+      credentials ? { authorization: basicAuthorization(credentials) } : {},
+      { what: 'token', maxBytes: BODY_LIMITS.small }
     )
     if (res.status === 401 || res.status === 403) {
       throw credentials
@@ -523,6 +575,7 @@ export class RegistryClient {
     method: string,
     url: string,
     headers: Record<string, string>,
+    read: Read,
     body?: BodyFactory,
     hops = 0
   ): Promise<HttpAnswer> {
@@ -543,25 +596,29 @@ export class RegistryClient {
         body: data instanceof Readable ? () => data : data,
         timeoutMs: this.timeoutMs,
         idle: true,
+        deadlineMs: this.deadlineMs,
+        maxBytes: read.maxBytes,
         signal: outer,
         keepAlive: true
       })
     } catch (e) {
       if (outer?.aborted) throw outer.reason
       if (!(e instanceof ExchangeFailure)) throw e
-      if (e.timedOut) throw new RetryableError(`no answer within ${this.timeoutMs / 1000}s`)
+      // the host actually read: a token's realm may be another
+      if (e.overrun) throw new UserError(`registry ${target.host}: ${read.what}: ${e.message}`)
+      if (e.timedOut) throw new RetryableError(`${read.what}: ${e.message}`)
       throw networkError(e.error)
     }
     // Redirects are followed as fetch would: of reads, and 307/308 of a body that can be sent again.
-    const read = method === 'GET' || method === 'HEAD'
+    const reading = method === 'GET' || method === 'HEAD'
     const resend = (res.status === 307 || res.status === 308) && !(data instanceof Readable)
     const next =
-      read || resend
+      reading || resend
         ? redirect(res.status, res.header('location'), target, headers, hops)
         : undefined
     if (next) {
-      const again = read ? undefined : () => data!
-      return this.fetchOnce(method, next.url.toString(), next.headers, again, hops + 1)
+      const again = reading ? undefined : () => data!
+      return this.fetchOnce(method, next.url.toString(), next.headers, read, again, hops + 1)
     }
     return res
   }

@@ -1,4 +1,3 @@
-import { buffer } from 'node:stream/consumers'
 import { isIndexMediaType, type RegistryClient } from './client.js'
 import { selectPlatform } from './platforms.js'
 import {
@@ -59,8 +58,10 @@ export async function readConfigBlob(
   repo: RepositoryName,
   digest: string
 ): Promise<Record<string, unknown>> {
-  const { stream } = await client.getBlob(repo, digest)
-  return JSON.parse((await buffer(stream)).toString('utf8')) as Record<string, unknown>
+  return JSON.parse((await client.readBlob(repo, digest)).toString('utf8')) as Record<
+    string,
+    unknown
+  >
 }
 
 const SPECIAL = '\\\'"`${[|&;<>()*?!'
