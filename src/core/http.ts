@@ -11,6 +11,9 @@ import type { PeerCertificate } from 'node:tls'
 
 const MiB = 1024 * 1024
 
+/** How long an upload sent with `Expect: 100-continue` waits for the server's go-ahead. */
+const CONTINUE_WAIT_MS = 1000
+
 /**
  * The most a server may send as a whole answer, by kind: past it the read stops. Layers are
  * streamed, never read whole.
@@ -147,6 +150,7 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
     let sent = false
     let settled = false
     let upload: Readable | undefined
+    let continueWait: NodeJS.Timeout | undefined
     const options: RequestOptions = {
       method: x.method,
       headers: x.headers,
@@ -166,6 +170,7 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
     const finish = (): void => {
       settled = true
       clearTimeout(timer)
+      clearTimeout(continueWait)
       clearTimeout(deadline)
       x.signal?.removeEventListener('abort', onAbort)
     }
@@ -219,10 +224,11 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
     req.on('error', e => (answered ? undefined : fail(e)))
     req.on('response', res => {
       answered = true
-      if (upload && !upload.readableEnded) {
+      clearTimeout(continueWait)
+      if (typeof x.body === 'function' && !upload?.readableEnded) {
         cut = true
-        upload.unpipe(req)
-        upload.destroy()
+        upload?.unpipe(req)
+        upload?.destroy()
       }
       armDeadline()
       progress?.()
@@ -269,10 +275,20 @@ export async function exchange(x: Exchange): Promise<HttpAnswer> {
     })
     const body = x.body
     if (typeof body === 'function') {
-      upload = body()
-      upload.on('error', e => fail(new ExchangeFailure(e, sent, false, false)))
-      if (progress) upload.on('data', progress)
-      upload.pipe(req)
+      const send = (): void => {
+        if (upload || answered || settled) return
+        upload = body()
+        upload.on('error', e => fail(new ExchangeFailure(e, sent, false, false)))
+        if (progress) upload.on('data', progress)
+        upload.pipe(req)
+      }
+      if (x.headers.Expect === '100-continue') {
+        // The server refuses (a 401) before any of the body is sent, so no reset of a connection
+        // with unread bytes can overtake its answer; one that ignores Expect gets it after a while.
+        req.on('continue', send)
+        continueWait = setTimeout(send, CONTINUE_WAIT_MS)
+        req.flushHeaders()
+      } else send()
     } else {
       req.end(body)
     }

@@ -622,6 +622,8 @@ export class RackClient {
       headers['Content-Type'] = 'application/octet-stream'
       body = o.body
       if (typeof body !== 'function') headers['Content-Length'] = String(Buffer.byteLength(body))
+      // an upload waits for the rack's go-ahead: a refusal comes before any of it (core/http.ts)
+      else headers.Expect = '100-continue'
     } else if (o.params) {
       headers['Content-Type'] = 'application/x-www-form-urlencoded'
       body = encodeParams(o.params as Record<string, ParamValue>).toString()
