@@ -22,17 +22,15 @@ export const ADAPTERS: readonly CiAdapter[] = [
   azurePipelines
 ]
 
-/** The adapter of the CI env-ci detected, else of the first that detects itself, else env-ci's. */
-export function adapterOf(detected: EnvCiResult, env: Env): CiAdapter {
-  const own = detected.service
-    ? ADAPTERS.find(a => a.service === detected.service)
-    : ADAPTERS.find(a => a.detect(env))
-  return own ?? envCiAdapter(detected)
-}
-
 /** The adapter of a context's service; undefined for CIs only env-ci knows, and for none. */
 export const adapterNamed = (service: string): CiAdapter | undefined =>
   ADAPTERS.find(a => a.service === service)
+
+/** The adapter of the CI env-ci detected, else of the first that detects itself, else env-ci's. */
+export function adapterOf(detected: EnvCiResult, env: Env): CiAdapter {
+  const own = detected.service ? adapterNamed(detected.service) : ADAPTERS.find(a => a.detect(env))
+  return own ?? envCiAdapter(detected)
+}
 
 /** Every CI's token variables: masked whichever CI runs (detection comes later). */
 export const CI_SECRET_VARIABLES: readonly string[] = ADAPTERS.flatMap(a => a.secretVariables)

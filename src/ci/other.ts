@@ -24,6 +24,7 @@ export function envCiAdapter(detected: EnvCiResult): CiAdapter {
   return {
     service,
     name: detected.name ?? '',
+    // Already detected: env-ci found this CI, or none.
     detect: () => true,
     facts: () => ({
       // Outside a CI env-ci's commit is git's HEAD, which the context reads itself.
