@@ -3,7 +3,7 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { ciOf } from '../../src/ci/index.js'
+import { ciOf } from '../../src/ci/context.js'
 import { spawnExec } from '../../src/core/exec.js'
 import { runPipeline, type PipelineResult } from '../../src/core/pipeline.js'
 import { readSettings, type Settings } from '../../src/core/settings.js'

@@ -8,7 +8,7 @@ import { runPipeline, type PipelineResult } from '../../src/core/pipeline.js'
 import { readSettings } from '../../src/core/settings.js'
 import { actionOutputs, artifactUrl } from '../../src/action/outputs.js'
 import { Redactor } from '../../src/core/secrets.js'
-import { ciOf } from '../../src/ci/index.js'
+import { ciOf } from '../../src/ci/context.js'
 
 const examples = path.resolve('examples')
 let tempDir: string

@@ -1,6 +1,6 @@
-// Trust scopes from each CI's word (src/ci/trust.ts), the names each scope reads and writes
-// (src/core/trust.ts), and the fork guard, from the fixtures in __tests__/fixtures/trust with
-// the commits of a real repository checked out.
+// Trust scopes from each CI's word (src/ci/trust.ts and each CI's adapter, src/ci/<ci>.ts), the
+// names each scope reads and writes (src/core/trust.ts), and the fork guard, from the fixtures
+// in __tests__/fixtures/trust with the commits of a real repository checked out.
 import { beforeAll, describe, expect, it } from '@jest/globals'
 import fs from 'node:fs'
 import os from 'node:os'

@@ -1,4 +1,4 @@
-import { githubRunUrl } from '../ci/context.js'
+import { githubRunUrl } from '../ci/github.js'
 import { resultOutputs, type ResultOutputs } from '../core/outputs.js'
 import type { PipelineResult } from '../core/pipeline.js'
 import type { SummaryArtifact } from '../core/summary.js'

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { DefaultArtifactClient } from '@actions/artifact'
 import * as core from '@actions/core'
-import { ciOf } from '../ci/index.js'
+import { ciOf } from '../ci/context.js'
+import { CI_SECRET_VARIABLES } from '../ci/index.js'
 import { isUserError } from '../core/errors.js'
 import { spawnExec } from '../core/exec.js'
 import { watchInterrupts } from '../core/interrupt.js'
@@ -28,7 +29,7 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
   })
   let tempDir = ''
   try {
-    addEnvironmentSecrets(secrets, env)
+    addEnvironmentSecrets(secrets, env, CI_SECRET_VARIABLES)
     addInputSecrets(secrets, name => core.getInput(name))
     // build-args values are verbatim, trailing spaces included.
     const settings = readSettings(

@@ -3,7 +3,9 @@ import { rm } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Finding } from './code-quality.js'
-import { ciOf } from '../ci/index.js'
+import { ciOf } from '../ci/context.js'
+import { onActionsRunner } from '../ci/github.js'
+import { CI_SECRET_VARIABLES, projectDirOf } from '../ci/index.js'
 import { isUserError, UserError, type Problem } from '../core/errors.js'
 import { spawnExec, type Exec } from '../core/exec.js'
 import { Cancelled, watchInterrupts } from '../core/interrupt.js'
@@ -40,7 +42,7 @@ export interface CliIO {
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const debug = argv.includes('--debug') || io.env.CONVOX_BUILD_DEBUG === 'true'
   const secrets = new Redactor()
-  addEnvironmentSecrets(secrets, io.env)
+  addEnvironmentSecrets(secrets, io.env, CI_SECRET_VARIABLES)
   // Warnings at a file position are kept for --code-quality-file.
   const findings: Finding[] = []
   const cliLogger = createCliLogger(io.stderr, { debug, secrets })
@@ -84,7 +86,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   let workingDirectory = io.cwd
   const codeQuality = async (): Promise<void> => {
     if (!args.codeQualityFile) return
-    const paths = { workingDirectory, projectDir: io.env.CI_PROJECT_DIR || io.cwd }
+    const paths = { workingDirectory, projectDir: projectDirOf(io.env) || io.cwd }
     const file = path.resolve(io.cwd, args.codeQualityFile)
     await writeCodeQuality(file, findings, paths, secrets).catch(e =>
       logger.line(`warning: --code-quality-file: ${(e as Error).message}`)
@@ -106,22 +108,24 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     tempDir = await makeRunTempDir(tmpdir(), [settings.export])
     const files = await reportFiles(args, io.cwd)
     const exec = io.exec ?? spawnExec
+    const ci = ciOf(settings, io.env, exec, interrupts?.signal)
     const run: RunEnvironment = {
       env: io.env,
       logger,
       exec,
-      github: io.env.GITHUB_ACTIONS === 'true',
+      github: onActionsRunner(io.env),
       tempDir,
       localCacheDir: localCacheDir(io.env, settings.app),
       secrets,
       signal: interrupts?.signal,
-      ci: ciOf(settings, io.env, exec, interrupts?.signal)
+      ci
     }
     const result = await (io.pipeline ?? runPipeline)(settings, run)
     await writeReports({
       result,
       dryRun: settings.dryRun,
       summary: settings.summary,
+      ci,
       ...files,
       env: io.env,
       exec: run.exec,

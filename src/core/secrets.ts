@@ -112,26 +112,19 @@ export function addInputSecrets(redactor: Redactor, read: (name: string) => stri
   }
 }
 
-/** CI variables holding tokens (never on argv, never printed), as each CI documents them. */
-const CI_TOKEN_VARIABLES = [
-  'ACTIONS_RUNTIME_TOKEN',
-  'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
-  'GITHUB_TOKEN',
-  'CI_JOB_TOKEN',
-  'CI_REGISTRY_PASSWORD',
-  'CI_JOB_JWT',
-  'CI_JOB_JWT_V2',
-  'BUILDKITE_AGENT_ACCESS_TOKEN',
-  'CIRCLE_TOKEN',
-  'BITBUCKET_STEP_OIDC_TOKEN',
-  'SYSTEM_ACCESSTOKEN',
-  'CONVOX_PASSWORD',
-  'RACK_URL'
-] as const
+/** Environment variables holding Convox credentials (never on argv, never printed). */
+const CONVOX_SECRET_VARIABLES = ['CONVOX_PASSWORD', 'RACK_URL'] as const
 
-/** The environment's CI tokens and Convox credentials. */
-export function addEnvironmentSecrets(redactor: Redactor, env: NodeJS.ProcessEnv): void {
-  for (const name of CI_TOKEN_VARIABLES) {
+/**
+ * The environment's Convox credentials, and the values of `ciVariables`: the CIs' token
+ * variables, which each CI's adapter names (src/ci/index.ts CI_SECRET_VARIABLES).
+ */
+export function addEnvironmentSecrets(
+  redactor: Redactor,
+  env: NodeJS.ProcessEnv,
+  ciVariables: readonly string[]
+): void {
+  for (const name of [...ciVariables, ...CONVOX_SECRET_VARIABLES]) {
     const value = env[name]
     redactor.add(value)
     if (value && name === 'RACK_URL') redactor.add(urlPassword(value))
