@@ -22,7 +22,7 @@ describe('action.yml', () => {
       expect(input.description.length).toBeGreaterThan(10)
   })
 
-  it('declares every input the settings parser reads', () => {
+  it('declares every input the settings parser reads, and the parser reads each', () => {
     const read = new Set<string>()
     readSettings(
       name => {
@@ -32,6 +32,7 @@ describe('action.yml', () => {
       { env: {}, cwd: process.cwd() }
     )
     expect([...read].filter(n => !(n in action.inputs))).toEqual([])
+    expect(Object.keys(action.inputs).filter(n => !read.has(n))).toEqual([])
   })
 
   it('keeps defaults the runner cannot compute out of action.yml', () => {

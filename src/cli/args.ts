@@ -1,72 +1,14 @@
 import { UserError, type Problem } from '../core/errors.js'
+import { inputsOf, type InputName, type InputType } from '../core/inputs.js'
 import type { InputReader } from '../core/settings.js'
 
-/** The settings flags: the action's inputs, same names (action-interface.md). */
-export const SETTING_FLAGS = [
-  'app',
-  'rack',
-  'manifest',
-  'working-directory',
-  'build-args',
-  'secrets',
-  'description',
-  'development',
-  'no-cache',
-  'registry',
-  'registry-username',
-  'registry-password',
-  'docker-hub-username',
-  'docker-hub-password',
-  'docker-hub-registry',
-  'push',
-  'cache',
-  'engine',
-  'builder',
-  'buildkit-host',
-  'platforms',
-  'concurrency',
-  'export',
-  'upload-artifact',
-  'rack-url',
-  'convox-host',
-  'convox-password',
-  'import',
-  'promote',
-  'dry-run',
-  'summary',
-  'reuse',
-  'stage',
-  'services',
-  'leg',
-  'build-id',
-  'max-legs',
-  'build-auth-in-image',
-  'rack-ca',
-  'rack-insecure',
-  'cache-tags',
-  'env-drop-guard',
-  'git-sha',
-  'trusted-refs',
-  'allow-fork-code',
-  'app-env-args'
-] as const
+/** The settings flags: the action's inputs, same names (action-interface.md), from the table. */
+export const SETTING_FLAGS: readonly InputName[] = inputsOf('cli').map(i => i.name as InputName)
 
 /** Flags that stand alone (`--dry-run`) or take `=true|false`. */
-export const BOOLEAN_FLAGS = new Set([
-  'development',
-  'no-cache',
-  'push',
-  'promote',
-  'dry-run',
-  'summary',
-  'reuse',
-  'build-auth-in-image',
-  'rack-insecure',
-  'allow-fork-code',
-  'app-env-args'
-])
+export const BOOLEAN_FLAGS = new Set(flagsOfType('boolean'))
 /** Flags given once per line of the input. */
-export const REPEATABLE_FLAGS = new Set(['build-args', 'secrets'])
+export const REPEATABLE_FLAGS = new Set(flagsOfType('lines'))
 /** Flags of the CLI alone. */
 export const CLI_FLAGS = new Set(['id', 'json', 'debug', 'help', 'version'])
 /** Flags of the CLI alone that take a value: where the outputs and the summary go. */
@@ -170,6 +112,12 @@ export function parseArgs(argv: string[]): ParsedArgs {
   }
   if (problems.length > 0) throw new UserError(problems)
   return parsed
+}
+
+function flagsOfType(type: InputType): string[] {
+  return inputsOf('cli')
+    .filter(i => i.type === type)
+    .map(i => i.name)
 }
 
 /** `build-args` to `CONVOX_BUILD_BUILD_ARGS`. */

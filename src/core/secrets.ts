@@ -2,19 +2,23 @@
 // summary, state, stored log and record goes through a Redactor before it is written, and is
 // redacted before it is shortened (a cut line must not show the first characters of a secret).
 import { parseRepositoryUrl, safeDecode } from './credential-url.js'
+import { INPUTS, type Input } from './inputs.js'
 
 export { safeDecode }
 
+const secretRows = (...kinds: Input['secret'][]): Input[] =>
+  INPUTS.filter((i: Input) => kinds.includes(i.secret))
+
 /** Inputs whose values are secret as given (action names; the CLI flags have the same names). */
-export const SECRET_INPUTS = [
-  'registry-password',
-  'docker-hub-password',
-  'convox-password',
-  'rack-url'
-] as const
+export const SECRET_INPUTS = secretRows('value', 'url').map(i => i.name)
 
 /** Inputs holding `id=value` lines whose values are secret. */
-export const SECRET_LINE_INPUTS = ['secrets'] as const
+export const SECRET_LINE_INPUTS = secretRows('lines').map(i => i.name)
+
+/** Variables a secret input falls back to (RACK_URL, CONVOX_PASSWORD): secret too. */
+const SECRET_INPUT_VARIABLES = secretRows('value', 'url').flatMap(i =>
+  (i.env ?? []).map(variable => ({ variable, url: i.secret === 'url' }))
+)
 
 /** Shorter values are not redacted: `***` for every `a` would make logs unreadable. */
 const MIN_SECRET_LENGTH = 3
@@ -102,32 +106,31 @@ function encodedForms(value: string): string[] {
  * `read` takes an input name and gives its raw value.
  */
 export function addInputSecrets(redactor: Redactor, read: (name: string) => string): void {
-  for (const name of SECRET_INPUTS) {
-    const value = read(name)
+  for (const row of secretRows('value', 'url')) {
+    const value = read(row.name)
     redactor.add(value)
-    if (name === 'rack-url') redactor.add(urlPassword(value))
+    if (row.secret === 'url') redactor.add(urlPassword(value))
   }
   for (const name of SECRET_LINE_INPUTS) {
     for (const line of read(name).split(/\r?\n/)) redactor.add(line.slice(line.indexOf('=') + 1))
   }
 }
 
-/** Environment variables holding Convox credentials (never on argv, never printed). */
-const CONVOX_SECRET_VARIABLES = ['CONVOX_PASSWORD', 'RACK_URL'] as const
-
 /**
- * The environment's Convox credentials, and the values of `ciVariables`: the CIs' token
- * variables, which each CI's adapter names (src/ci/index.ts CI_SECRET_VARIABLES).
+ * The environment's Convox credentials (the variables of the secret inputs, from the input
+ * table) and the values of `ciVariables`: the CIs' token variables, which each CI's adapter names
+ * (src/ci/index.ts CI_SECRET_VARIABLES).
  */
 export function addEnvironmentSecrets(
   redactor: Redactor,
   env: NodeJS.ProcessEnv,
   ciVariables: readonly string[]
 ): void {
-  for (const name of [...ciVariables, ...CONVOX_SECRET_VARIABLES]) {
-    const value = env[name]
+  for (const name of ciVariables) redactor.add(env[name])
+  for (const { variable, url } of SECRET_INPUT_VARIABLES) {
+    const value = env[variable]
     redactor.add(value)
-    if (value && name === 'RACK_URL') redactor.add(urlPassword(value))
+    if (value && url) redactor.add(urlPassword(value))
   }
 }
 

@@ -9,20 +9,23 @@ import {
   isDockerHubHost,
   looksLikeRegistryHost
 } from './registry/reference.js'
+import {
+  CACHE_MODES,
+  CACHE_TAG_MODES,
+  ENGINES,
+  ENV_DROP_GUARDS,
+  STAGES,
+  inputRow,
+  type InputName,
+  type InputType
+} from './inputs.js'
 import { urlPassword, type Redactor } from './secrets.js'
 
-export const CACHE_MODES = ['auto', 'registry', 'gha', 'local', 'inline', 'none'] as const
+export { CACHE_MODES, CACHE_TAG_MODES, ENGINES, ENV_DROP_GUARDS, STAGES }
 export type CacheMode = (typeof CACHE_MODES)[number]
-export const ENGINES = ['auto', 'buildx', 'buildctl'] as const
 export type EngineName = (typeof ENGINES)[number]
-/** The stages of a fan-out (`all` runs them in one process). */
-export const STAGES = ['all', 'start', 'build', 'finish'] as const
 export type Stage = (typeof STAGES)[number]
-/** Whether the registry lets the cache tag be overwritten (ECR immutable tags do not). */
-export const CACHE_TAG_MODES = ['auto', 'mutable', 'immutable'] as const
 export type CacheTagMode = (typeof CACHE_TAG_MODES)[number]
-/** What a release that would drop env of the running release does (CLI 3.25.1). */
-export const ENV_DROP_GUARDS = ['warn', 'strict', 'off'] as const
 export type EnvDropGuard = (typeof ENV_DROP_GUARDS)[number]
 
 /** A BuildKit secret (`--secret id=...`): masked, never a build arg. */
@@ -116,85 +119,55 @@ export interface SettingsEnvironment {
 export function readSettings(read: InputReader, environment: SettingsEnvironment): Settings {
   const { env, cwd } = environment
   const problems: Problem[] = []
-  const str = (name: string, fallback = ''): string => {
-    const v = read(name).trim()
-    return v === '' ? fallback : v
-  }
-  const bool = (name: string, fallback: boolean): boolean => {
-    const v = str(name).toLowerCase()
+  const value = (name: InputName, type: InputType): string => inputValue(read, env, name, type)
+  const str = (name: InputName): string => value(name, 'string')
+  const bool = (name: InputName, fallback = false): boolean => {
+    const v = value(name, 'boolean').toLowerCase()
     if (v === '') return fallback
     if (['true', 'yes', '1', 'on'].includes(v)) return true
     if (['false', 'no', '0', 'off'].includes(v)) return false
     problems.push({ input: name, message: `must be true or false, got "${read(name).trim()}"` })
     return fallback
   }
-  const choice = <T extends string>(name: string, options: readonly T[], fallback?: T): T => {
-    const v = str(name, fallback ?? options[0]).toLowerCase()
-    if ((options as readonly string[]).includes(v)) return v as T
+  const choice = <T extends string>(name: InputName): T => {
+    const options = inputRow(name).options ?? []
+    const v = value(name, 'choice').toLowerCase()
+    if (options.includes(v)) return v as T
     problems.push({ input: name, message: `must be one of ${options.join(', ')}; got "${v}"` })
     return options[0] as T
   }
-  const wholeNumber = (name: string, fallback: number): number => {
-    const raw = str(name)
-    if (raw === '') return fallback
+  const wholeNumber = (name: InputName): number | undefined => {
+    const raw = value(name, 'number')
+    if (raw === '') return undefined
     const n = Number(raw)
-    if (Number.isInteger(n) && n >= 0) return n
-    problems.push({ input: name, message: `must be a whole number >= 0, got "${raw}"` })
-    return fallback
+    const min = inputRow(name).min ?? 0
+    if (Number.isInteger(n) && n >= min) return n
+    problems.push({ input: name, message: `must be a whole number >= ${min}, got "${raw}"` })
+    return undefined
   }
   // Line numbers are kept (blank lines stay as ''); values after `=` stay verbatim, so only
   // leading indentation is removed.
-  const lines = (name: string): string[] =>
-    read(name)
+  const lines = (name: InputName): string[] =>
+    value(name, 'lines')
       .split(/\r?\n/)
       .map(l => (l.trim() === '' ? '' : l.replace(/^\s+/, '')))
+  const list = (name: InputName): string[] =>
+    value(name, 'list')
+      .split(/[\s,]+/)
+      .filter(Boolean)
 
-  const workingDirectory = path.resolve(cwd, str('working-directory', '.'))
+  const workingDirectory = path.resolve(cwd, value('working-directory', 'path'))
   const registry = normalise('registry', normaliseRepository, problems, str('registry'))
   const dockerHubRegistry = normalise(
     'docker-hub-registry',
     normaliseHubRegistry,
     problems,
-    str('docker-hub-registry', DOCKER_HUB)
+    str('docker-hub-registry')
   )
-
-  const secrets: BuildSecret[] = []
-  const secretLines = new Map<string, number>()
-  lines('secrets').forEach((l, i) => {
-    if (l === '') return
-    const eq = l.indexOf('=')
-    const id = eq < 0 ? '' : l.slice(0, eq).trim()
-    if (!/^[A-Za-z0-9_.-]+$/.test(id)) {
-      problems.push({ input: 'secrets', line: i + 1, message: 'each line must be id=value' })
-      return
-    }
-    const first = secretLines.get(id)
-    if (first !== undefined) {
-      problems.push({
-        input: 'secrets',
-        line: i + 1,
-        message: `secret id "${id}" is given twice (first on line ${first})`
-      })
-      return
-    }
-    secretLines.set(id, i + 1)
-    secrets.push({ id, value: l.slice(eq + 1) })
-  })
-
+  const secrets = buildSecrets(lines('secrets'), problems)
   // No cap by default: BuildKit schedules the steps of every build itself, and a cap only delays
   // builds that would have run beside the others (see the README's benchmarks).
-  const concurrencyRaw = str('concurrency')
-  let concurrency = Number.POSITIVE_INFINITY
-  if (concurrencyRaw !== '') {
-    concurrency = Number(concurrencyRaw)
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      problems.push({
-        input: 'concurrency',
-        message: `must be a whole number >= 1, got "${concurrencyRaw}"`
-      })
-      concurrency = 1
-    }
-  }
+  const concurrency = wholeNumber('concurrency') ?? Number.POSITIVE_INFINITY
 
   let platforms: string[] = []
   try {
@@ -203,65 +176,62 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     if (!(e instanceof UserError)) throw e
     problems.push(...e.problems)
   }
-  const absolute = (name: string): string => {
-    const v = str(name)
+  const absolute = (name: InputName): string => {
+    const v = value(name, 'path')
     return v === '' ? '' : path.resolve(workingDirectory, v)
   }
 
   const settings: Settings = {
-    // Convox's own names, as its CLI and convox/action-login set them, under the inputs.
-    app: str('app', env.CONVOX_APP?.trim() || defaultApp(env, workingDirectory)),
-    rack: str('rack', env.CONVOX_RACK?.trim() ?? ''),
-    manifest: str('manifest', 'convox.yml'),
+    // Convox's own names (CONVOX_APP, CONVOX_RACK...), as its CLI and convox/action-login set
+    // them, under the inputs: the table's env fallbacks.
+    app: str('app') || defaultApp(env, workingDirectory),
+    rack: str('rack'),
+    manifest: str('manifest'),
     workingDirectory,
     buildArgs: lines('build-args'),
     secrets,
     description: str('description'),
-    development: bool('development', false),
-    noCache: bool('no-cache', false),
+    development: bool('development'),
+    noCache: bool('no-cache'),
     registry,
     registryUsername: str('registry-username'),
-    registryPassword: read('registry-password'),
+    registryPassword: str('registry-password'),
     dockerHubUsername: str('docker-hub-username'),
-    dockerHubPassword: read('docker-hub-password'),
+    dockerHubPassword: str('docker-hub-password'),
     dockerHubRegistry,
     push: bool('push', registry !== ''),
-    cache: choice('cache', CACHE_MODES),
-    engine: choice('engine', ENGINES),
+    cache: choice<CacheMode>('cache'),
+    engine: choice<EngineName>('engine'),
     builder: str('builder'),
-    buildkitHost: str('buildkit-host', env.BUILDKIT_HOST ?? ''),
+    buildkitHost: str('buildkit-host'),
     platforms,
     concurrency,
     export: absolute('export'),
     uploadArtifact: str('upload-artifact'),
-    rackUrl: str('rack-url', env.RACK_URL ?? ''),
+    rackUrl: str('rack-url'),
     // Console mode as in the CLI (pkg/rack/console.go currentConsole, currentPassword); RACK_URL,
     // a direct rack, wins over it there too (pkg/rack/rack.go Current) and in rackClientOptions.
-    convoxHost: str('convox-host', env.CONVOX_HOST?.trim() || 'console.convox.com'),
-    convoxPassword: read('convox-password') || (env.CONVOX_PASSWORD ?? ''),
+    convoxHost: str('convox-host'),
+    convoxPassword: str('convox-password'),
     import: absolute('import'),
-    promote: bool('promote', false),
-    dryRun: bool('dry-run', false),
-    summary: bool('summary', true),
-    reuse: bool('reuse', true),
-    stage: choice('stage', STAGES),
+    promote: bool('promote'),
+    dryRun: bool('dry-run'),
+    summary: bool('summary'),
+    reuse: bool('reuse'),
+    stage: choice<Stage>('stage'),
     leg: legOf(str('leg'), problems),
-    services: str('services')
-      .split(/[\s,]+/)
-      .filter(Boolean),
+    services: list('services'),
     buildId: str('build-id'),
-    maxLegs: wholeNumber('max-legs', 0),
-    buildAuthInImage: bool('build-auth-in-image', false),
+    maxLegs: wholeNumber('max-legs') ?? 0,
+    buildAuthInImage: bool('build-auth-in-image'),
     rackCa: absolute('rack-ca'),
-    rackInsecure: bool('rack-insecure', false),
-    cacheTags: choice('cache-tags', CACHE_TAG_MODES),
-    envDropGuard: choice('env-drop-guard', ENV_DROP_GUARDS, envDropGuardDefault(env)),
+    rackInsecure: bool('rack-insecure'),
+    cacheTags: choice<CacheTagMode>('cache-tags'),
+    envDropGuard: choice<EnvDropGuard>('env-drop-guard'),
     gitSha: str('git-sha'),
-    trustedRefs: str('trusted-refs')
-      .split(/[\s,]+/)
-      .filter(Boolean),
-    allowForkCode: bool('allow-fork-code', false),
-    appEnvArgs: bool('app-env-args', true)
+    trustedRefs: list('trusted-refs'),
+    allowForkCode: bool('allow-fork-code'),
+    appEnvArgs: bool('app-env-args')
   }
 
   if (!/^[a-z0-9][a-z0-9-]*$/.test(settings.app)) {
@@ -382,9 +352,54 @@ function legOf(value: string, problems: Problem[]): Settings['leg'] {
   return { index, total }
 }
 
-/** CONVOX_ENV_DROP_GUARD=strict (the convox CLI's switch) makes the guard an error. */
-function envDropGuardDefault(env: NodeJS.ProcessEnv): EnvDropGuard {
-  return env.CONVOX_ENV_DROP_GUARD?.trim().toLowerCase() === 'strict' ? 'strict' : 'warn'
+/**
+ * An input's value by its row: as given, else its first `env` variable's, else its default; ''
+ * when none. Passwords are taken as given and lines keep their spacing; the rest is trimmed.
+ */
+function inputValue(
+  read: InputReader,
+  env: NodeJS.ProcessEnv,
+  name: InputName,
+  type: InputType
+): string {
+  const row = inputRow(name)
+  if (row.type !== type) throw new Error(`input ${name} is a ${row.type}, read as a ${type}`)
+  const asGiven = row.secret === 'value' || row.type === 'lines'
+  const clean = (v: string | undefined): string => (asGiven ? (v ?? '') : (v ?? '').trim())
+  const given = clean(read(name))
+  if (given !== '') return given
+  for (const variable of row.env ?? []) {
+    const v = clean(env[variable])
+    if (v !== '' && (row.envValues?.includes(v.toLowerCase()) ?? true)) return v
+  }
+  return row.default ?? ''
+}
+
+/** The `secrets` lines as `id=value`, each id once. */
+function buildSecrets(lines: string[], problems: Problem[]): BuildSecret[] {
+  const secrets: BuildSecret[] = []
+  const secretLines = new Map<string, number>()
+  lines.forEach((l, i) => {
+    if (l === '') return
+    const eq = l.indexOf('=')
+    const id = eq < 0 ? '' : l.slice(0, eq).trim()
+    if (!/^[A-Za-z0-9_.-]+$/.test(id)) {
+      problems.push({ input: 'secrets', line: i + 1, message: 'each line must be id=value' })
+      return
+    }
+    const first = secretLines.get(id)
+    if (first !== undefined) {
+      problems.push({
+        input: 'secrets',
+        line: i + 1,
+        message: `secret id "${id}" is given twice (first on line ${first})`
+      })
+      return
+    }
+    secretLines.set(id, i + 1)
+    secrets.push({ id, value: l.slice(eq + 1) })
+  })
+  return secrets
 }
 
 /** Reads one registry-like input with its normaliser; a problem names the input. */
