@@ -31,8 +31,9 @@ export function buildRequest(spec: BuildSpec, index: number, o: RequestOptions):
   const { plan, run } = o
   let output: BuildOutput = { type: 'none' }
   if (o.push) output = { type: 'push' }
-  else if (o.ociArchives)
+  else if (o.ociArchives) {
     output = { type: 'oci', dest: path.join(run.tempDir, `build-${index}.tar`) }
+  }
   const cache = o.cache.options(index)
   const image = (s: string): string =>
     plan.services.find(p => p.name === s)?.image ?? `${plan.app}:${s}.${plan.buildId}`

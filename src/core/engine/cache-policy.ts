@@ -22,7 +22,6 @@ import type { BuildRequest, Engine } from './types.js'
 
 export interface CachePolicyOptions {
   plan: Plan
-  cache: CacheMode
   /** Default auto. */
   cacheTags?: CacheTagMode
   push: boolean

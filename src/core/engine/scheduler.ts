@@ -99,6 +99,7 @@ export function legBuilds(
     .filter(b => b.spec.services.length > 0)
 }
 
+/** The leg's builds and copies; each job's state (the cache policy, the abort) passed to it. */
 export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   const { plan, engine, run } = o
   const logger = run.logger
@@ -108,15 +109,14 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     warnings.push(m)
     logger.warning(m)
   }
-  const push = { push: o.push, github: run.github }
-  const mode = exportableCacheMode(o.cache, engine, push, warn)
+  const where = { push: o.push, github: run.github }
+  const mode = exportableCacheMode(o.cache, engine, where, warn)
   const ci = await run.ci
   const wanted = (service: string): boolean => !o.only || o.only.includes(service)
   const legs = legBuilds(plan, o.only)
   const cache = await cachePolicy(mode, {
-    ...push,
+    ...where,
     plan,
-    cache: o.cache,
     cacheTags: o.cacheTags,
     noCache: o.noCache,
     env: run.env,
