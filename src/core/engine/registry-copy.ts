@@ -4,7 +4,7 @@ import type { Logger } from '../log.js'
 import { RegistryClient } from '../registry/client.js'
 import { copyImage } from '../registry/copy.js'
 import { DOCKER_HUB, parseReference } from '../registry/reference.js'
-import type { CopyImage } from './scheduler.js'
+import type { CopyImage } from './image-copies.js'
 
 export interface RegistryTools {
   /** The client behind the tools, logged in with the run's credentials. */
