@@ -13,7 +13,7 @@ import { addSettingsSecrets, readSettings, type Settings } from '../core/setting
 import { saveCleanupPaths } from './cleanup-state.js'
 import { restoreLocalCache, saveLocalCache, usesLocalCache } from './local-cache.js'
 import { annotateProblems, createActionLogger } from './logger.js'
-import { actionOutputs, artifactUrl, type UploadedArtifact } from './outputs.js'
+import { actionOutputs, artifactUrl, type UploadedArtifact } from './action-outputs.js'
 import { renderSummary } from '../core/summary.js'
 import { guardForkCode, type TrustScope } from '../core/trust.js'
 

@@ -8,7 +8,7 @@ import { isUserError, UserError, type Problem } from '../core/errors.js'
 import { spawnExec, type Exec } from '../core/exec.js'
 import { Cancelled, watchInterrupts } from '../core/interrupt.js'
 import { runPipeline, type PipelineResult } from '../core/pipeline.js'
-import type { RunEnvironment } from '../core/run.js'
+import type { RunEnvironment } from '../core/run-environment.js'
 import {
   addEnvironmentSecrets,
   addInputSecrets,

@@ -31,7 +31,7 @@ import {
   type PlanContext,
   type PlanOutput
 } from './plan.js'
-import { decidePlatforms, type PlatformChoice } from './platforms.js'
+import { decidePlatforms, type PlatformChoice } from './platform-choice.js'
 import { forEachLimit } from './pool.js'
 import {
   appBuildArch,
@@ -53,7 +53,7 @@ import {
 import { RegistryClient } from './registry/client.js'
 import { getImageConfig, shellJoin } from './registry/image-config.js'
 import { parseReference } from './registry/reference.js'
-import type { RunEnvironment, ServiceReport } from './run.js'
+import type { RunEnvironment, ServiceReport } from './run-environment.js'
 import { Redactor } from './secrets.js'
 import { addSettingsSecrets, type Settings, type Stage } from './settings.js'
 import { checkTargetFile } from './target-file.js'

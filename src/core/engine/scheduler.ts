@@ -11,7 +11,7 @@ import { SECRET_ARGS } from '../build-auth.js'
 import type { Logger } from '../log.js'
 import type { BuildSpec, Plan, PlannedService } from '../plan.js'
 import type { Reuse, ReuseDecision } from '../reuse/index.js'
-import type { RunEnvironment, ServiceReport } from '../run.js'
+import type { RunEnvironment, ServiceReport } from '../run-environment.js'
 import type { CacheMode, CacheTagMode } from '../settings.js'
 import {
   cacheOptions,

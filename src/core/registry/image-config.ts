@@ -1,6 +1,6 @@
 import { buffer } from 'node:stream/consumers'
 import { isIndexMediaType, type RegistryClient } from './client.js'
-import { selectPlatform } from './platforms.js'
+import { selectPlatform } from './index-platforms.js'
 import {
   formatReference,
   withDigest,

@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/core/log.js'
 import { spawnExec } from '../../src/core/exec.js'
 import { runPipeline, type PipelineResult } from '../../src/core/pipeline.js'
 import { readSettings } from '../../src/core/settings.js'
-import { actionOutputs, artifactUrl } from '../../src/action/outputs.js'
+import { actionOutputs, artifactUrl } from '../../src/action/action-outputs.js'
 import { Redactor } from '../../src/core/secrets.js'
 import { ciOf } from '../../src/ci/index.js'
 

@@ -1,5 +1,5 @@
 import { githubRunUrl } from '../ci/context.js'
-import { resultOutputs, type ResultOutputs } from '../core/outputs.js'
+import { resultOutputs, type ResultOutputs } from '../core/result-outputs.js'
 import type { PipelineResult } from '../core/pipeline.js'
 import type { SummaryArtifact } from '../core/summary.js'
 
