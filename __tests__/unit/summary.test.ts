@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import type { PipelineResult } from '../../src/core/pipeline.js'
+import type { PipelineResult } from '../../src/core/pipeline/index.js'
 import type { ServiceReport } from '../../src/core/run-environment.js'
 import type { PlannedService } from '../../src/core/plan.js'
 import { renderSummary, shortDigest, SUMMARY_LIMIT } from '../../src/core/summary.js'

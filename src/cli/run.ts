@@ -7,7 +7,7 @@ import { ciOf } from '../ci/index.js'
 import { isUserError, UserError, type Problem } from '../core/errors.js'
 import { spawnExec, type Exec } from '../core/exec.js'
 import { Cancelled, watchInterrupts } from '../core/interrupt.js'
-import { runPipeline, type PipelineResult } from '../core/pipeline.js'
+import { runPipeline, type PipelineResult } from '../core/pipeline/index.js'
 import type { RunEnvironment } from '../core/run-environment.js'
 import {
   addEnvironmentSecrets,

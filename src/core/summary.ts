@@ -1,5 +1,5 @@
 // The job summary as Markdown: GitHub's step summary, a Buildkite annotation, --summary-file.
-import type { PipelineResult } from './pipeline.js'
+import type { PipelineResult } from './pipeline/index.js'
 import type { PlannedService } from './plan.js'
 import type { ServiceReport } from './run-environment.js'
 import type { Redactor } from './secrets.js'

@@ -14,10 +14,10 @@ export {
   completeExternalBuild,
   createExternalBuild,
   externalBuildTarget,
-  failExternalBuild,
-  failureReason,
+  failBuildOnError,
   type ExternalBuildOptions,
-  type ExternalBuildTarget
+  type ExternalBuildTarget,
+  type FailingBuild
 } from './external-build.js'
 export {
   runImport,
