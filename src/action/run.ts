@@ -4,7 +4,7 @@ import path from 'node:path'
 import { DefaultArtifactClient } from '@actions/artifact'
 import * as core from '@actions/core'
 import { ciOf } from '../ci/index.js'
-import { isUserError } from '../core/errors.js'
+import { exitCodeOf, isReported } from '../core/errors.js'
 import { spawnExec } from '../core/exec.js'
 import { watchInterrupts } from '../core/interrupt.js'
 import { runPipeline, type PipelineResult } from '../core/pipeline/index.js'
@@ -145,15 +145,19 @@ async function writeSummary(
   }
 }
 
-/** User mistakes: one annotation per problem and no stack. Anything else: its message. */
+/**
+ * User mistakes and failed builds: one annotation per problem and no stack. Anything else: its
+ * message. The process exits with the error kind's code (README "Exit codes").
+ */
 function fail(e: unknown, fileBase: string, secrets: Redactor): void {
-  if (isUserError(e)) {
+  if (isReported(e)) {
     annotateProblems(e.problems, core, fileBase, secrets)
     const n = e.problems.length
     core.setFailed(`convox-build stopped: ${n} problem${n === 1 ? '' : 's'}, see the errors above`)
-    return
+  } else {
+    const err = e instanceof Error ? e : new Error(String(e))
+    if (err.stack) core.debug(secrets.redact(err.stack))
+    core.setFailed(secrets.redact(err.message))
   }
-  const err = e instanceof Error ? e : new Error(String(e))
-  if (err.stack) core.debug(secrets.redact(err.stack))
-  core.setFailed(secrets.redact(err.message))
+  process.exitCode = exitCodeOf(e)
 }

@@ -3,7 +3,7 @@
 // entrypoint and the logs, the rack's release (exactly one), the export, the promote.
 import { loginsFromSettings } from '../docker-config.js'
 import { registryTools, type RegistryTools } from '../engine/index.js'
-import { UserError } from '../errors.js'
+import { BuildError } from '../errors.js'
 import { buildRecord, preciseNow } from '../export/record.js'
 import { writeExport, type ExportSource } from '../export/tarball.js'
 import { newReleaseId } from '../ids.js'
@@ -84,7 +84,7 @@ async function waitForImages(f: Finishing): Promise<void> {
   const { r, s } = f
   f.services = f.built?.result.services ?? (await gatherImages(r, s, f.tools, !s.rackFailed))
   if (s.rackFailed) {
-    throw new UserError(
+    throw new BuildError(
       `build ${s.plan.buildId} was failed on the rack (by a build leg, its log says why): it gets no release`
     )
   }
@@ -210,7 +210,7 @@ async function gatherImages(
   )
   if (missing.length > 0) {
     const names = p.services.map(x => x.name).filter(n => missing.includes(n))
-    throw new UserError(
+    throw new BuildError(
       `build ${p.buildId} has no image for ${names.join(', ')} in ${p.registry}: their build leg failed or was cancelled`
     )
   }

@@ -1,7 +1,7 @@
 // The rack's failures, and what its answers mean for the client's retry policy (Convox answers 500
 // for permanent errors and 403 also while an app updates: pkg/api/validation.go, stdapi router.go
 // writeErrorResponse). The exchange is core/http.ts; the TLS trust is tls.ts.
-import { UserError } from '../errors.js'
+import { RemoteError, UserError } from '../errors.js'
 
 /**
  * What a failed exchange tells about the rack's state:
@@ -13,8 +13,11 @@ import { UserError } from '../errors.js'
  */
 export type RackOutcome = 'unreached' | 'ambiguous' | 'refused' | 'later'
 
-/** A rack call that failed, as one line: `rack <host>: <METHOD> <path>: <status> <message>`. */
-export class RackError extends Error {
+/**
+ * A rack call that failed, as one line: `rack <host>: <METHOD> <path>: <status> <message>`. A
+ * remote failure (exit code 3), but for 401 and TLS (RackAuthError, RackTlsError: the user's to fix).
+ */
+export class RackError extends RemoteError {
   constructor(
     message: string,
     /** HTTP status, 0 when there was no answer. */

@@ -3,7 +3,7 @@
 // In pieces for a fan-out (create on one machine, build legs on others, complete on a third).
 // Whatever the rack answers, a run makes at most one build and one release, and a build it made
 // ends `complete` or `failed`.
-import { UserError } from '../errors.js'
+import { RemoteError, UserError } from '../errors.js'
 import { shellJoin } from '../registry/image-config.js'
 import { CLEANUP_CALL, type RackClient, rackRepository, repositoryTarget } from './client.js'
 import type { RackBuild, RackSystem } from './types.js'
@@ -107,7 +107,7 @@ export async function completeExternalBuild(
     return { releaseId: current.release, build: current }
   }
   if (current.status !== 'created' && current.status !== 'running') {
-    throw new Error(
+    throw new RemoteError(
       `rack ${client.host}: build ${buildId} is ${current.status || 'without a status'}: not releasing it`
     )
   }

@@ -2,7 +2,7 @@ import { buffer } from 'node:stream/consumers'
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
-import { UserError } from '../errors.js'
+import { RemoteError, UserError } from '../errors.js'
 import { ExchangeFailure, exchange, transportFor, type HttpAnswer } from '../http.js'
 import { RETRIES, withRetries } from '../retry.js'
 import type { Logger } from '../log.js'
@@ -187,7 +187,7 @@ export class RegistryClient {
       const bytes = res.body
       const digest = sha256(bytes)
       if (ref.digest && ref.digest !== digest) {
-        throw new Error(`manifest of ${formatReference(ref)} has digest ${digest}`)
+        throw new RemoteError(`manifest of ${formatReference(ref)} has digest ${digest}`)
       }
       const json = JSON.parse(bytes.toString('utf8')) as ManifestJson
       const header = (res.header('content-type') ?? '').split(';')[0]?.trim() ?? ''
@@ -256,7 +256,9 @@ export class RegistryClient {
         return { stream: res, size: Number(res.headers['content-length'] ?? '-1') }
       }
       const body = (await buffer(res)).toString('utf8')
-      if (status === 404) throw new Error(`blob ${digest} not found in ${host}/${repo.repository}`)
+      if (status === 404) {
+        throw new RemoteError(`blob ${digest} not found in ${host}/${repo.repository}`)
+      }
       throw this.statusError({ status }, host, `get blob ${digest}`, body)
     })
   }
@@ -394,7 +396,9 @@ export class RegistryClient {
   private location(registry: string, res: HttpAnswer): string {
     const loc = res.header('location')
     if (!loc)
-      throw new Error(`registry ${this.endpoint(registry)}: upload response without a Location`)
+      throw new RemoteError(
+        `registry ${this.endpoint(registry)}: upload response without a Location`
+      )
     return new URL(loc, this.baseUrl(this.endpoint(registry))).toString()
   }
 
@@ -413,7 +417,9 @@ export class RegistryClient {
       if (first.ok) return
       if (first.status !== 401) throw this.statusError(first, host, 'log in', '')
       const challenge = pickChallenge(first.header('www-authenticate'))
-      if (!challenge) throw new Error(`registry ${host}: unsupported authentication challenge`)
+      if (!challenge) {
+        throw new RemoteError(`registry ${host}: unsupported authentication challenge`)
+      }
       // Later requests to the host authenticate at once instead of learning this again.
       this.challenges.set(host, challenge)
       let authorization: string
@@ -512,7 +518,7 @@ export class RegistryClient {
       expires_in?: number
     }
     const token = body.token ?? body.access_token
-    if (!token) throw new Error(`registry ${host}: token response without a token`)
+    if (!token) throw new RemoteError(`registry ${host}: token response without a token`)
     // Renew a little early; the spec's default lifetime is 60 s.
     const lifetime = Math.max(30, body.expires_in ?? 60) * 1000
     this.tokens.set(key, { token, expires: Date.now() + lifetime - 10_000 })
@@ -587,7 +593,7 @@ export class RegistryClient {
       const credentials = this.options.credentials?.(host)
       return new UserError(`${message}${credentials ? '' : ` (no credentials given for ${host})`}`)
     }
-    return new Error(message)
+    return new RemoteError(message)
   }
 
   /** Runs fn, retrying connection errors, timeouts and 5xx with exponential backoff. */
@@ -607,7 +613,7 @@ export class RegistryClient {
       })
     } catch (e) {
       if (!(e instanceof RetryableError)) throw e
-      throw new UserError(
+      throw new RemoteError(
         `registry ${host}: ${e.message} (gave up after ${this.retries + 1} attempts)`
       )
     }
