@@ -15,7 +15,7 @@ import {
   RemoteError,
   UserError
 } from '../../src/core/errors.js'
-import { RackError } from '../../src/core/rack/errors.js'
+import { RackError } from '../../src/core/rack/rack-errors.js'
 import { PromoteError } from '../../src/core/rack/promote.js'
 import { RegistryClient } from '../../src/core/registry/client.js'
 import { parseReference } from '../../src/core/registry/reference.js'

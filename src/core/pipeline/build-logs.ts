@@ -6,7 +6,7 @@ import type { BuildPlanResult } from '../engine/index.js'
 import type { Plan } from '../plan.js'
 import type { RackClient } from '../rack/index.js'
 import { Redactor } from '../secrets.js'
-import type { Started } from './types.js'
+import type { Started } from './state.js'
 
 /** Where a build leg keeps a build's log on the rack, for the finish stage to gather. */
 export function legLogKey(buildId: string, firstService: string): string {

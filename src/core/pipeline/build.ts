@@ -4,7 +4,7 @@ import { buildPlan } from '../engine/index.js'
 import { UserError } from '../errors.js'
 import { planMatrix, planOutput, type Plan } from '../plan.js'
 import { storeLegLogs } from './build-logs.js'
-import type { Built, Run, Started } from './types.js'
+import type { Built, Run, Started } from './state.js'
 
 export async function build(r: Run, s: Started, only?: string[]): Promise<Built> {
   const { settings } = r

@@ -15,8 +15,8 @@ import { parseReference } from '../registry/reference.js'
 import type { ServiceReport } from '../run-environment.js'
 import { Redactor } from '../secrets.js'
 import { builtLogs, gatherLegLogs } from './build-logs.js'
-import { promote } from './promote.js'
-import type { Built, Finished, Run, Started } from './types.js'
+import { promote } from './promote-step.js'
+import type { Built, Finished, Run, Started } from './state.js'
 
 /** What finish's steps share: the stages' work, and what each step adds. */
 export interface Finishing {

@@ -4,8 +4,8 @@ import { UserError } from '../errors.js'
 import { runImport } from '../rack/index.js'
 import { RegistryClient } from '../registry/client.js'
 import { parseReference } from '../registry/reference.js'
-import { promote } from './promote.js'
-import type { PipelineResult, Run } from './types.js'
+import { promote } from './promote-step.js'
+import type { PipelineResult, Run } from './state.js'
 
 export async function importStage(r: Run, startedAt: number): Promise<PipelineResult> {
   const { settings, rack, logger } = r

@@ -4,7 +4,7 @@ import { createPlan, planLines, type Plan, type PlanContext } from '../plan.js'
 import { decidePlatforms, type PlatformChoice } from '../platform-choice.js'
 import { appBuildArch, appEnvironment } from '../rack/index.js'
 import type { Settings } from '../settings.js'
-import type { Run } from './types.js'
+import type { Run } from './state.js'
 
 /** The plan of `target`, its lines in the Plan group; manifest problems before a missing commit. */
 export async function plan(

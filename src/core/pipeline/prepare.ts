@@ -8,7 +8,7 @@ import { RackClient, rackClientOptions } from '../rack/index.js'
 import type { RunEnvironment } from '../run-environment.js'
 import { addSettingsSecrets, type Settings } from '../settings.js'
 import { describeScope, guardForkCode } from '../trust.js'
-import type { Run } from './types.js'
+import type { Run } from './state.js'
 
 /** Secrets, warnings, the rack client and the commit: what every stage needs. */
 export async function prepare(settings: Settings, run: RunEnvironment): Promise<Run> {

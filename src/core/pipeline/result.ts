@@ -1,6 +1,6 @@
 // What a run reports to its shell: the stages' work as a PipelineResult.
 import { planMatrix, planOutput } from '../plan.js'
-import type { Built, Finished, PipelineResult, Run, Started } from './types.js'
+import type { Built, Finished, PipelineResult, Run, Started } from './state.js'
 
 export function resultOf(
   r: Run,

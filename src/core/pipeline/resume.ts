@@ -6,7 +6,7 @@ import { externalBuildTarget, parseAnyTime } from '../rack/index.js'
 import { checkTargetFile } from '../target-file.js'
 import { appEnv, decide, plan } from './planning.js'
 import { rackTarget } from './start.js'
-import type { Run, Started } from './types.js'
+import type { Run, Started } from './state.js'
 
 export async function resume(r: Run): Promise<Started> {
   const { settings, rack } = r

@@ -15,7 +15,7 @@ import { prepare } from './prepare.js'
 import { resultOf } from './result.js'
 import { resume } from './resume.js'
 import { start } from './start.js'
-import type { PipelineResult, Run, Started } from './types.js'
+import type { PipelineResult, Run, Started } from './state.js'
 
 export async function runPipeline(
   settings: Settings,

@@ -12,7 +12,7 @@ import {
 import type { Settings } from '../settings.js'
 import { checkTargetFile } from '../target-file.js'
 import { appEnv, decide, plan } from './planning.js'
-import type { Run, Started } from './types.js'
+import type { Run, Started } from './state.js'
 
 export async function start(r: Run): Promise<Started> {
   const { settings, rack } = r

@@ -25,7 +25,7 @@ export {
   type ImportedImage,
   type ImportOptions,
   type ImportResult
-} from './import.js'
+} from './build-import.js'
 export { PromoteError, promoteRelease, type PromoteOptions } from './promote.js'
 export { parseAnyTime } from './time.js'
 export type * from './types.js'
