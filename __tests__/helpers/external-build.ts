@@ -3,8 +3,7 @@
 import {
   completeExternalBuild,
   createExternalBuild,
-  failExternalBuild,
-  failureReason,
+  failBuildOnError,
   type CreatedExternalBuild,
   type ExternalBuildOptions
 } from '../../src/core/rack/external-build.js'
@@ -50,15 +49,12 @@ export async function runExternalBuild(
   const append = (text: string): void => {
     log += text.endsWith('\n') || text === '' ? text : `${text}\n`
   }
-  let out: ExternalBuildOutput
-  try {
-    out = await build({ ...created, log: append })
+  const out = await failBuildOnError(client, { app, buildId, log: () => log }, async () => {
+    const built = await build({ ...created, log: append })
     // cancelled while building: nothing more is made
     client.signal?.throwIfAborted()
-  } catch (e) {
-    await failExternalBuild(client, { app, buildId, reason: failureReason(client, e), log })
-    throw e
-  }
+    return built
+  })
   if (out.logs) append(out.logs)
   const done = await completeExternalBuild(client, {
     app,

@@ -1,5 +1,5 @@
 // Images in a rack's registry, as tests check them: through the rack's own /v2/ proxy.
-import type { ImportedImage } from '../../src/core/rack/import.js'
+import type { ImportedImage } from '../../src/core/rack/build-import.js'
 import { skopeo } from './rig.js'
 
 /** skopeo inspect through the rack's /v2/ proxy: the image must exist in the rack's registry. */

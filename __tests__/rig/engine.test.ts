@@ -4,7 +4,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { buildPlan, type EngineSettings } from '../../src/core/engine/index.js'
-import { UserError } from '../../src/core/errors.js'
+import { BuildError, UserError } from '../../src/core/errors.js'
 import { spawnExec } from '../../src/core/exec.js'
 import type { Logger } from '../../src/core/log.js'
 import type { Plan } from '../../src/core/plan.js'
@@ -126,7 +126,7 @@ describe.each(['buildctl', 'buildx'] as const)('engine %s on the rig', engine =>
         captureLogger().logger
       )
     )
-    expect(e).toBeInstanceOf(UserError)
+    expect(e).toBeInstanceOf(BuildError)
     expect(e.message.split('\n')).toHaveLength(1)
     expect(e.message).toMatch(
       /^build of (web, worker|api) failed: .*(401|[Uu]nauthorized|authoriz)/
@@ -157,7 +157,8 @@ describe.each(['buildctl', 'buildx'] as const)('engine %s on the rig', engine =>
         captureLogger().logger
       )
     )
-    expect(e).toBeInstanceOf(UserError)
+    // BuildKit's push failed: the build's failure (exit code 2), as BuildKit reports it.
+    expect(e).toBeInstanceOf(BuildError)
     expect(e.message.split('\n')).toHaveLength(1)
     expect(e.message).toMatch(/127\.0\.0\.1:9.*(refused|connect)/)
   })
@@ -168,7 +169,7 @@ describe.each(['buildctl', 'buildx'] as const)('engine %s on the rig', engine =>
     const registry = uniqueRepo(`engine-bad-${engine}`, rig)
     const plan = makePlan({ root, registry, builds: [{ services: ['bad'], context: '.' }] })
     const e = await errorOf(build(plan, settings(engine, registry), captureLogger().logger))
-    expect(e).toBeInstanceOf(UserError)
+    expect(e).toBeInstanceOf(BuildError)
     expect(e.message).toBe(
       'build of bad failed: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'
     )
@@ -212,7 +213,9 @@ describe('a stopped BuildKit daemon', () => {
         localCacheDir: tempDir
       })
     )
-    expect(e).toBeInstanceOf(UserError)
+    // buildx itself fails the build (there is no probe of a named builder, as there is of
+    // buildkit-host): a build failure (exit code 2), one line naming the builder's address.
+    expect(e).toBeInstanceOf(BuildError)
     expect(e.message.split('\n')).toHaveLength(1)
     expect(e.message).toMatch(/no-buildkitd\.sock|dead/)
   })

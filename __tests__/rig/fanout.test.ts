@@ -202,7 +202,8 @@ describe('a fan-out through the CLI, registering on a rack', () => {
     )
     const failed = f.legs.find(l => l.code !== 0)!
     expect(failed.stderr).toMatch(/build of api failed: .*exit code: 3/)
-    expect(f.finish.code).toBe(1)
+    // A build failure (README "Exit codes"), not a mistake in the input.
+    expect(f.finish.code).toBe(2)
     expect(f.finish.stderr.trim().split('\n').at(-1)).toBe(
       `build ${f.buildId} has no image for api in ${rack.host}/${app}: their build leg failed or was cancelled`
     )
@@ -284,7 +285,7 @@ describe('stage inputs', () => {
       { CONVOX_BUILD_REGISTRY_PASSWORD: rig.registryPassword },
       dir => writeFile(path.join(dir, 'unused'), '')
     )
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(2)
     expect(r.stderr.trim().split('\n').at(-1)).toBe(
       `build BNEVERBUILT has no image for web, worker, api in ${repo}: their build leg failed or was cancelled`
     )

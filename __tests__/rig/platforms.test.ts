@@ -20,7 +20,7 @@ import { readExport, writeExport, type ExportSource } from '../../src/core/expor
 import { silentLogger } from '../../src/core/log.js'
 import type { Plan } from '../../src/core/plan.js'
 import { RackClient } from '../../src/core/rack/client.js'
-import { runImport } from '../../src/core/rack/import.js'
+import { runImport } from '../../src/core/rack/build-import.js'
 import {
   MediaType,
   RegistryClient,

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
-import { isUserError } from '../../src/core/errors.js'
+import { isUserError, RemoteError } from '../../src/core/errors.js'
 import { RegistryClient, sha256 } from '../../src/core/registry/client.js'
 import { copyImage } from '../../src/core/registry/copy.js'
 import { getImageConfig } from '../../src/core/registry/image-config.js'
@@ -81,7 +81,9 @@ describe('checkLogin', () => {
         password: 'secret-pw'
       })
     )
-    expect(isUserError(e)).toBe(true)
+    // A registry that gave up is a remote failure (exit code 3), not the user's mistake.
+    expect(e).toBeInstanceOf(RemoteError)
+    expect(isUserError(e)).toBe(false)
     expect(e.message).toBe(
       `registry 127.0.0.1:${port}: cannot connect (ECONNREFUSED) (gave up after 3 attempts)`
     )

@@ -19,6 +19,7 @@ import {
   completeExternalBuild,
   createExternalBuild,
   externalBuildTarget,
+  failBuildOnError,
   failExternalBuild
 } from '../../src/core/rack/external-build.js'
 import { formatRackTime, parseAnyTime, parseRackTime } from '../../src/core/rack/time.js'
@@ -661,6 +662,48 @@ describe('the external build in pieces (fan-out)', () => {
       ),
       expect.stringMatching(/could not mark build BAAAAAAAAAA failed: .*cannot connect/)
     ])
+  })
+})
+
+describe('failBuildOnError', () => {
+  const failing = async (before?: () => Promise<boolean>): Promise<{ id: string; e: unknown }> => {
+    const rack = client(server, cap)
+    const { id } = await rack.buildCreate('web', { external: true })
+    const e = await failBuildOnError(
+      rack,
+      { app: 'web', buildId: id, log: e => `log of ${(e as Error).message}`, before },
+      async () => {
+        throw new Error('step one\nstep two')
+      }
+    ).catch((x: unknown) => x)
+    return { id, e }
+  }
+
+  it('fails the build with the error as its reason after the log, and rethrows the error', async () => {
+    const { id, e } = await failing()
+    expect((e as Error).message).toBe('step one\nstep two')
+    const build = server.buildsOf('web').find(b => b.id === id)!
+    expect(build.status).toBe('failed')
+    const log = server.objects.get(build.logs.replace(/^object:\/\//, ''))?.toString()
+    expect(log).toBe('log of step one\nstep two\nERROR: step one | step two\n')
+  })
+
+  it('leaves the build alone when `before` says so, and still rethrows', async () => {
+    const { id, e } = await failing(async () => false)
+    expect((e as Error).message).toBe('step one\nstep two')
+    expect(server.buildsOf('web').find(b => b.id === id)!.status).not.toBe('failed')
+  })
+
+  it('returns what the work returns, and touches nothing', async () => {
+    const rack = client(server, cap)
+    const before = server.requests.length
+    const value = await failBuildOnError(
+      rack,
+      { app: 'web', buildId: 'BAAAAAAAAAA' },
+      async () => 7
+    )
+    expect(value).toBe(7)
+    expect(server.requests.length).toBe(before)
   })
 })
 

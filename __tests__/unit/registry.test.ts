@@ -2,7 +2,11 @@ import { describe, expect, it } from '@jest/globals'
 import { isUserError } from '../../src/core/errors.js'
 import { parseChallenges, pickChallenge, tokenUrl } from '../../src/core/registry/auth.js'
 import { shellJoin } from '../../src/core/registry/image-config.js'
-import { pickPlatforms, samePlatform, selectPlatform } from '../../src/core/registry/platforms.js'
+import {
+  pickPlatforms,
+  samePlatform,
+  selectPlatform
+} from '../../src/core/registry/index-platforms.js'
 import {
   formatReference,
   isLoopbackHost,

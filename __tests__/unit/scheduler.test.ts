@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runBuilds } from '../../src/core/engine/scheduler.js'
 import type { BuildRequest, Engine } from '../../src/core/engine/types.js'
-import { UserError } from '../../src/core/errors.js'
+import { BuildError } from '../../src/core/errors.js'
 import { spawnExec } from '../../src/core/exec.js'
 import type { Logger } from '../../src/core/log.js'
 import { makePlan } from '../helpers/engine-plan.js'
@@ -111,7 +111,8 @@ describe('scheduler', () => {
     const reason = 'process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'
     const err = await run([{ SLEEP: '30' }, { SLEEP: '0.2', FAIL: reason }], 2).catch(e => e)
     expect(Date.now() - t0).toBeLessThan(10000)
-    expect(err).toBeInstanceOf(UserError)
+    // A failed build is a build failure (exit code 2), reported as one line like a user's mistake.
+    expect(err).toBeInstanceOf(BuildError)
     expect((err as Error).message).toBe(`build of s1 failed: ${reason}`)
   })
 

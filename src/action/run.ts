@@ -5,17 +5,17 @@ import { DefaultArtifactClient } from '@actions/artifact'
 import * as core from '@actions/core'
 import { ciOf } from '../ci/context.js'
 import { CI_SECRET_VARIABLES } from '../ci/index.js'
-import { isUserError } from '../core/errors.js'
+import { exitCodeOf, isReported } from '../core/errors.js'
 import { spawnExec } from '../core/exec.js'
 import { watchInterrupts } from '../core/interrupt.js'
 import { makeRunTempDir } from '../core/run-owner.js'
-import { runPipeline, type PipelineResult } from '../core/pipeline.js'
+import { runPipeline, type PipelineResult } from '../core/pipeline/index.js'
 import { addEnvironmentSecrets, addInputSecrets, Redactor } from '../core/secrets.js'
 import { addSettingsSecrets, readSettings, type Settings } from '../core/settings.js'
 import { saveCleanupPaths } from './cleanup-state.js'
 import { restoreLocalCache, saveLocalCache, usesLocalCache } from './local-cache.js'
 import { annotateProblems, createActionLogger } from './logger.js'
-import { actionOutputs, artifactUrl, type UploadedArtifact } from './outputs.js'
+import { actionOutputs, artifactUrl, type UploadedArtifact } from './action-outputs.js'
 import { renderSummary } from '../core/summary.js'
 import { guardForkCode, type TrustScope } from '../core/trust.js'
 
@@ -147,15 +147,19 @@ async function writeSummary(
   }
 }
 
-/** User mistakes: one annotation per problem and no stack. Anything else: its message. */
+/**
+ * User mistakes and failed builds: one annotation per problem and no stack. Anything else: its
+ * message. The process exits with the error kind's code (README "Exit codes").
+ */
 function fail(e: unknown, fileBase: string, secrets: Redactor): void {
-  if (isUserError(e)) {
+  if (isReported(e)) {
     annotateProblems(e.problems, core, fileBase, secrets)
     const n = e.problems.length
     core.setFailed(`convox-build stopped: ${n} problem${n === 1 ? '' : 's'}, see the errors above`)
-    return
+  } else {
+    const err = e instanceof Error ? e : new Error(String(e))
+    if (err.stack) core.debug(secrets.redact(err.stack))
+    core.setFailed(secrets.redact(err.message))
   }
-  const err = e instanceof Error ? e : new Error(String(e))
-  if (err.stack) core.debug(secrets.redact(err.stack))
-  core.setFailed(secrets.redact(err.message))
+  process.exitCode = exitCodeOf(e)
 }

@@ -1,3 +1,4 @@
+import { EXIT_CODES } from '../core/errors.js'
 import { inputRow } from '../core/inputs.js'
 import { envName, SETTING_FLAGS, BOOLEAN_FLAGS, REPEATABLE_FLAGS } from './args.js'
 
@@ -25,10 +26,27 @@ export function helpText(): string {
     `  ${'--debug'.padEnd(width)}  debug logs and stack traces`,
     `  ${'--help, -h'.padEnd(width)}  this help`,
     `  ${'--version'.padEnd(width)}  the version`,
+    '',
+    'Exit codes:',
+    ...EXIT_CODE_HELP.map(([code, meaning]) => `  ${code.padEnd(width)}  ${meaning}`),
     ''
   ]
   return lines.join('\n')
 }
+
+/** What each exit code means (README "Exit codes" has the long form). */
+const EXIT_CODE_HELP: [string, string][] = [
+  [
+    `${EXIT_CODES.user}`,
+    'a mistake in the input, convox.yml or a Dockerfile; or an unexpected error'
+  ],
+  [
+    `${EXIT_CODES.build}`,
+    'a build failed (BuildKit), or a fan-out leg did and its images are missing'
+  ],
+  [`${EXIT_CODES.remote}`, 'a registry or the rack failed, timed out or gave up after retries'],
+  ['130, 143', 'cancelled by SIGINT, SIGTERM']
+]
 
 function usage(flag: string): string {
   if (BOOLEAN_FLAGS.has(flag)) return `--${flag}[=false]`

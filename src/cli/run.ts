@@ -6,11 +6,11 @@ import type { Finding } from './code-quality.js'
 import { ciOf } from '../ci/context.js'
 import { onActionsRunner } from '../ci/github.js'
 import { CI_SECRET_VARIABLES, projectDirOf } from '../ci/index.js'
-import { isUserError, UserError, type Problem } from '../core/errors.js'
+import { exitCodeOf, isReported, isUserError, UserError, type Problem } from '../core/errors.js'
 import { spawnExec, type Exec } from '../core/exec.js'
 import { Cancelled, watchInterrupts } from '../core/interrupt.js'
-import { runPipeline, type PipelineResult } from '../core/pipeline.js'
-import type { RunEnvironment } from '../core/run.js'
+import { runPipeline, type PipelineResult } from '../core/pipeline/index.js'
+import type { RunEnvironment } from '../core/run-environment.js'
 import { makeRunTempDir } from '../core/run-owner.js'
 import {
   addEnvironmentSecrets,
@@ -145,7 +145,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   } catch (e) {
     // A cancelled run reports why it stopped, not what failed on the way, and no findings.
     const cancelled = interrupts?.reason()
-    if (!cancelled && isUserError(e)) {
+    if (!cancelled && isReported(e)) {
       findings.push(...e.problems.map(p => ({ ...p, severity: 'major' as const })))
       await codeQuality()
     }
@@ -180,7 +180,7 @@ export function finalLines(result: PipelineResult): string {
 
 /** What --json prints when the run fails: the error, and each problem where it is. */
 export function errorObject(e: unknown): { error: { message: string; problems: Problem[] } } {
-  if (isUserError(e)) return { error: { message: e.message, problems: e.problems } }
+  if (isReported(e)) return { error: { message: e.message, problems: e.problems } }
   const message = e instanceof Error ? e.message : String(e)
   return { error: { message, problems: [{ message }] } }
 }
@@ -190,14 +190,14 @@ function failed(e: unknown, logger: CliLogger, debug: boolean): number {
     logger.line(`error: ${e.message}`)
     return e.exitCode
   }
-  if (isUserError(e)) {
+  if (isReported(e)) {
     for (const p of e.problems) logger.line(formatCliProblem(p))
-    return 1
+    return e.exitCode
   }
   const err = e instanceof Error ? e : new Error(String(e))
   logger.line(`error: ${err.message}`)
   if (debug && err.stack) logger.line(err.stack)
-  return 1
+  return exitCodeOf(e)
 }
 
 /**

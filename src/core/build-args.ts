@@ -3,7 +3,7 @@
 // passed only when named, and a build gets only the args its Dockerfile declares.
 import { UserError, type Problem } from './errors.js'
 import type { Logger } from './log.js'
-import type { Settings } from './settings.js'
+import type { LoginSettings } from './docker-config.js'
 
 export const MANAGED_ARGS = [
   'BUILD_APP',
@@ -100,7 +100,7 @@ export function parseBuildArgs(lines: string[], context: BuildArgsContext): Buil
  * (host or repository) to `{Username, Password}`, with the push registry's and Docker Hub's
  * credentials where given. A secret: callers mask it.
  */
-export function buildAuth(settings: Settings): string {
+export function buildAuth(settings: LoginSettings): string {
   const auth: Record<string, { Username: string; Password: string }> = {}
   if (settings.dockerHubUsername && settings.dockerHubPassword) {
     auth[settings.dockerHubRegistry || 'docker.io'] = {

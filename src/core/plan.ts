@@ -21,6 +21,7 @@ import { UserError, isUserError, type Problem } from './errors.js'
 import { newBuildId } from './ids.js'
 import type { Logger } from './log.js'
 import { loadManifest, type Manifest } from './manifest.js'
+import type { LoginSettings } from './docker-config.js'
 import type { BuildSecret, Settings } from './settings.js'
 
 /** One Dockerfile build; services with the same context, Dockerfile, args and target share it. */
@@ -115,9 +116,25 @@ export interface PlanContext {
 
 export const DEVELOPMENT_TARGET = 'development'
 
+/** What planning reads of the settings. */
+export type PlanSettings = LoginSettings &
+  Pick<
+    Settings,
+    | 'app'
+    | 'appEnvArgs'
+    | 'buildArgs'
+    | 'buildAuthInImage'
+    | 'development'
+    | 'manifest'
+    | 'push'
+    | 'rack'
+    | 'secrets'
+    | 'workingDirectory'
+  >
+
 /** Loads and checks everything a build needs; one UserError with every problem found. */
 export async function createPlan(
-  settings: Settings,
+  settings: PlanSettings,
   context: PlanContext,
   logger: Logger
 ): Promise<Plan> {
@@ -195,7 +212,7 @@ interface Dockerfile {
 }
 
 function assemble(
-  settings: Settings,
+  settings: PlanSettings,
   context: PlanContext,
   buildId: string,
   manifest: Manifest,
@@ -358,7 +375,7 @@ const ENGINE_ENV =
  * args overriding it.
  */
 function argSources(
-  settings: Settings,
+  settings: PlanSettings,
   context: PlanContext,
   requested: BuildArg[]
 ): Map<string, { value: string; appEnv: boolean }> {

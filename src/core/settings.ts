@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { UserError, type Problem } from './errors.js'
 import { BUILD_ID_PATTERN } from './ids.js'
-import { normalisePlatforms } from './platforms.js'
+import { normalisePlatforms } from './platform-choice.js'
 import {
   DOCKER_HUB,
   DOMAIN,

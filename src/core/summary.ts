@@ -1,7 +1,7 @@
 // The job summary as Markdown: GitHub's step summary, a Buildkite annotation, --summary-file.
-import type { PipelineResult } from './pipeline.js'
+import type { PipelineResult } from './pipeline/index.js'
 import type { PlannedService } from './plan.js'
-import type { ServiceReport } from './run.js'
+import type { ServiceReport } from './run-environment.js'
 import type { Redactor } from './secrets.js'
 
 /** An uploaded export (GitHub's artifact), linked from the summary. */

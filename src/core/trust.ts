@@ -83,7 +83,12 @@ export function ghaCacheScope(base: string, scope?: TrustScope): string {
 }
 
 /** Settings that give the run a credential: what the fork guard protects. */
-export function givenCredentials(s: Settings): string[] {
+export type CredentialSettings = Pick<
+  Settings,
+  'registryPassword' | 'dockerHubPassword' | 'rackUrl' | 'convoxPassword' | 'secrets'
+>
+
+export function givenCredentials(s: CredentialSettings): string[] {
   const given: [string, boolean][] = [
     ['registry-password', Boolean(s.registryPassword)],
     ['docker-hub-password', Boolean(s.dockerHubPassword)],
@@ -100,7 +105,10 @@ export function givenCredentials(s: Settings): string[] {
  * credential, before any network call, unless allow-fork-code says the code was reviewed.
  * `forkCode` is the shell's reason ('' when the code is not a fork's there).
  */
-export function guardForkCode(forkCode: string, s: Settings): void {
+export function guardForkCode(
+  forkCode: string,
+  s: CredentialSettings & Pick<Settings, 'allowForkCode'>
+): void {
   if (!forkCode || s.allowForkCode) return
   const given = givenCredentials(s)
   if (given.length === 0) return

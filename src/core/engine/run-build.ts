@@ -1,7 +1,7 @@
 // Runs one engine process for one build: progress parsed from rawjson, digest from the
 // metadata file, local cache rotated, a cache export failure turned into a warning.
 import { readFile, rm } from 'node:fs/promises'
-import { UserError } from '../errors.js'
+import { BuildError } from '../errors.js'
 import type { Exec } from '../exec.js'
 import type { Redactor } from '../secrets.js'
 import { isTagOverwriteRefusal } from './cache.js'
@@ -21,10 +21,11 @@ export interface RunBuildContext {
 }
 
 /**
- * A build that ran and failed: `reason` is BuildKit's most meaningful error line. A mistake in the
- * user's Dockerfile or code, so one line without a stack; the log goes on to the rack's record.
+ * One build that ran and failed: `reason` is BuildKit's most meaningful error line. Usually a
+ * mistake in the user's Dockerfile or code, so one line without a stack (exit code 2); the log
+ * goes on to the rack's record.
  */
-export class BuildFailure extends UserError {
+export class BuildFailure extends BuildError {
   constructor(
     readonly services: string[],
     readonly reason: string,

@@ -22,7 +22,7 @@ import {
   type ManifestJson,
   type RegistryClient
 } from '../registry/client.js'
-import { choosePlatforms, formatPlatform } from '../registry/platforms.js'
+import { choosePlatforms, formatPlatform } from '../registry/index-platforms.js'
 import { formatReference, withDigest, type ImageReference } from '../registry/reference.js'
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name'

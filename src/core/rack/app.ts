@@ -1,7 +1,7 @@
 // What the rack says about an app that a build needs: the environment a new release inherits
 // (manifest interpolation), the BuildArch parameter, and the CLI's environment drop guard.
 import { UserError } from '../errors.js'
-import { BUILD_ARCHES } from '../platforms.js'
+import { BUILD_ARCHES } from '../platform-choice.js'
 import type { RackClient } from './client.js'
 
 /**

@@ -24,7 +24,8 @@ import {
   exchange,
   type TlsConfig
 } from '../http.js'
-import { RackAuthError, RackError, RackTlsError, answerOutcome, tlsConfig } from './transport.js'
+import { RackAuthError, RackError, RackTlsError, answerOutcome } from './rack-errors.js'
+import { tlsConfig } from './tls.js'
 import type {
   BuildCreateParams,
   BuildUpdateParams,
@@ -37,7 +38,7 @@ import type {
   ReleasePromoteParams
 } from './types.js'
 
-export { RackAuthError, RackError, RackTlsError } from './transport.js'
+export { RackAuthError, RackError, RackTlsError } from './rack-errors.js'
 
 export const DEFAULT_CONVOX_HOST = 'console.convox.com'
 /** Every API call: from connecting to the last byte of the answer. */

@@ -3,7 +3,7 @@
 // In pieces for a fan-out (create on one machine, build legs on others, complete on a third).
 // Whatever the rack answers, a run makes at most one build and one release, and a build it made
 // ends `complete` or `failed`.
-import { UserError } from '../errors.js'
+import { RemoteError, UserError } from '../errors.js'
 import { shellJoin } from '../registry/image-config.js'
 import { CLEANUP_CALL, type RackClient, rackRepository, repositoryTarget } from './client.js'
 import type { RackBuild, RackSystem } from './types.js'
@@ -59,17 +59,14 @@ export async function createExternalBuild(
   })
   const buildId = build.id
   client.logger.info(`rack ${client.host}: build ${buildId} created on rack ${system.name}`)
-  try {
+  return failBuildOnError(client, { app, buildId }, async () => {
     // A build found by looking up a lost answer comes from BuildList, which has no push target.
     const target = build.repository
       ? fromRepository(build.repository, client)
       : targetOf(client, system, app)
     await client.buildUpdate(app, buildId, { manifest: options.manifestText, status: 'running' })
     return { buildId, rackName: system.name, build, ...target }
-  } catch (e) {
-    await failExternalBuild(client, { app, buildId, reason: failureReason(client, e), log: '' })
-    throw e
-  }
+  })
 }
 
 /**
@@ -101,18 +98,8 @@ export async function completeExternalBuild(
   options: { app: string; buildId: string; logs: string; entrypoint?: string[] | string }
 ): Promise<{ releaseId: string; build: RackBuild }> {
   const { app, buildId } = options
-  let current: RackBuild
-  try {
-    current = await client.buildGet(app, buildId)
-  } catch (e) {
-    await failExternalBuild(client, {
-      app,
-      buildId,
-      reason: failureReason(client, e),
-      log: options.logs
-    })
-    throw e
-  }
+  const failing = { app, buildId, log: options.logs }
+  const current = await failBuildOnError(client, failing, () => client.buildGet(app, buildId))
   if (current.status === 'complete' && current.release) {
     client.logger.info(
       `rack ${client.host}: build ${buildId} is already complete, release ${current.release}`
@@ -120,11 +107,11 @@ export async function completeExternalBuild(
     return { releaseId: current.release, build: current }
   }
   if (current.status !== 'created' && current.status !== 'running') {
-    throw new Error(
+    throw new RemoteError(
       `rack ${client.host}: build ${buildId} is ${current.status || 'without a status'}: not releasing it`
     )
   }
-  try {
+  return failBuildOnError(client, failing, async () => {
     const logs = await client.objectStore(app, `build/${buildId}/logs`, client.scrub(options.logs))
     const existing = await client.findRelease(app, buildId)
     // exactly one release (the CLI's buildExternal makes a second one by mistake)
@@ -141,13 +128,36 @@ export async function completeExternalBuild(
     })
     client.logger.info(`rack ${client.host}: build ${buildId} complete, release ${release.id}`)
     return { releaseId: release.id, build }
+  })
+}
+
+/** The build failBuildOnError fails, and what it stores before the reason. */
+export interface FailingBuild {
+  app: string
+  buildId: string
+  /** The log stored before `ERROR: <reason>` ('' by default), or how the error gives it. */
+  log?: string | ((e: unknown) => string)
+  /**
+   * Asked first, with the error and its log: false leaves the build as it is (a build another
+   * leg failed already keeps that failure's log).
+   */
+  before?: (e: unknown, log: string) => Promise<boolean>
+}
+
+/** Runs `work`; when it throws, the rack's build is failed with the reason and the error rethrown. */
+export async function failBuildOnError<T>(
+  client: RackClient,
+  build: FailingBuild,
+  work: () => Promise<T>
+): Promise<T> {
+  try {
+    return await work()
   } catch (e) {
-    await failExternalBuild(client, {
-      app,
-      buildId,
-      reason: failureReason(client, e),
-      log: options.logs
-    })
+    const log = typeof build.log === 'function' ? build.log(e) : (build.log ?? '')
+    if (!build.before || (await build.before(e, log))) {
+      const { app, buildId } = build
+      await failExternalBuild(client, { app, buildId, reason: failureReason(client, e), log })
+    }
     throw e
   }
 }

@@ -14,10 +14,10 @@ export {
   completeExternalBuild,
   createExternalBuild,
   externalBuildTarget,
-  failExternalBuild,
-  failureReason,
+  failBuildOnError,
   type ExternalBuildOptions,
-  type ExternalBuildTarget
+  type ExternalBuildTarget,
+  type FailingBuild
 } from './external-build.js'
 export {
   runImport,
@@ -25,7 +25,7 @@ export {
   type ImportedImage,
   type ImportOptions,
   type ImportResult
-} from './import.js'
+} from './build-import.js'
 export { PromoteError, promoteRelease, type PromoteOptions } from './promote.js'
 export { parseAnyTime } from './time.js'
 export type * from './types.js'

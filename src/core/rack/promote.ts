@@ -4,6 +4,7 @@
 // promote while the app updates with a 403 (pkg/api/validation.go ReleasePromoteValidate): that
 // one is waited out, within the same bound.
 import { setTimeout as sleep } from 'node:timers/promises'
+import { RemoteError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { RackError, type RackClient } from './client.js'
 import type { RackApp } from './types.js'
@@ -20,7 +21,8 @@ export interface PromoteOptions {
   force?: boolean
 }
 
-export class PromoteError extends Error {
+/** The rack did not promote the release, or the app did not settle in time (exit code 3). */
+export class PromoteError extends RemoteError {
   constructor(
     message: string,
     readonly app: RackApp | undefined

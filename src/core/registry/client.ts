@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
-import { UserError } from '../errors.js'
+import { RemoteError, UserError } from '../errors.js'
 import {
   BODY_LIMITS,
   ExchangeFailure,
@@ -205,7 +205,7 @@ export class RegistryClient {
       const bytes = res.body
       const digest = sha256(bytes)
       if (ref.digest && ref.digest !== digest) {
-        throw new Error(`manifest of ${formatReference(ref)} has digest ${digest}`)
+        throw new RemoteError(`manifest of ${formatReference(ref)} has digest ${digest}`)
       }
       const json = JSON.parse(bytes.toString('utf8')) as ManifestJson
       const header = (res.header('content-type') ?? '').split(';')[0]?.trim() ?? ''
@@ -278,7 +278,9 @@ export class RegistryClient {
         return { stream: res, size: Number(res.headers['content-length'] ?? '-1') }
       }
       const body = await this.readError(res)
-      if (status === 404) throw new Error(`blob ${digest} not found in ${host}/${repo.repository}`)
+      if (status === 404) {
+        throw new RemoteError(`blob ${digest} not found in ${host}/${repo.repository}`)
+      }
       throw this.statusError({ status }, host, `get blob ${digest}`, body)
     })
   }
@@ -291,7 +293,7 @@ export class RegistryClient {
     } catch (e) {
       if (this.options.signal?.aborted) throw this.options.signal.reason
       const host = this.endpoint(repo.registry)
-      throw new UserError(`registry ${host}: blob ${digest}: ${(e as Error).message}`)
+      throw new RemoteError(`registry ${host}: blob ${digest}: ${(e as Error).message}`)
     }
   }
 
@@ -445,7 +447,9 @@ export class RegistryClient {
   private location(registry: string, res: HttpAnswer): string {
     const loc = res.header('location')
     if (!loc)
-      throw new Error(`registry ${this.endpoint(registry)}: upload response without a Location`)
+      throw new RemoteError(
+        `registry ${this.endpoint(registry)}: upload response without a Location`
+      )
     return new URL(loc, this.baseUrl(this.endpoint(registry))).toString()
   }
 
@@ -465,7 +469,9 @@ export class RegistryClient {
       if (first.ok) return
       if (first.status !== 401) throw this.statusError(first, host, 'log in', '')
       const challenge = pickChallenge(first.header('www-authenticate'))
-      if (!challenge) throw new Error(`registry ${host}: unsupported authentication challenge`)
+      if (!challenge) {
+        throw new RemoteError(`registry ${host}: unsupported authentication challenge`)
+      }
       // Later requests to the host authenticate at once instead of learning this again.
       this.challenges.set(host, challenge)
       let authorization: string
@@ -564,7 +570,7 @@ export class RegistryClient {
       expires_in?: number
     }
     const token = body.token ?? body.access_token
-    if (!token) throw new Error(`registry ${host}: token response without a token`)
+    if (!token) throw new RemoteError(`registry ${host}: token response without a token`)
     // Renew a little early; the spec's default lifetime is 60 s.
     const lifetime = Math.max(30, body.expires_in ?? 60) * 1000
     this.tokens.set(key, { token, expires: Date.now() + lifetime - 10_000 })
@@ -605,7 +611,7 @@ export class RegistryClient {
       if (outer?.aborted) throw outer.reason
       if (!(e instanceof ExchangeFailure)) throw e
       // the host actually read: a token's realm may be another
-      if (e.overrun) throw new UserError(`registry ${target.host}: ${read.what}: ${e.message}`)
+      if (e.overrun) throw new RemoteError(`registry ${target.host}: ${read.what}: ${e.message}`)
       if (e.timedOut) throw new RetryableError(`${read.what}: ${e.message}`)
       throw networkError(e.error)
     }
@@ -644,7 +650,7 @@ export class RegistryClient {
       const credentials = this.options.credentials?.(host)
       return new UserError(`${message}${credentials ? '' : ` (no credentials given for ${host})`}`)
     }
-    return new Error(message)
+    return new RemoteError(message)
   }
 
   /** Runs fn, retrying connection errors, timeouts and 5xx with exponential backoff. */
@@ -664,7 +670,7 @@ export class RegistryClient {
       })
     } catch (e) {
       if (!(e instanceof RetryableError)) throw e
-      throw new UserError(
+      throw new RemoteError(
         `registry ${host}: ${e.message} (gave up after ${this.retries + 1} attempts)`
       )
     }

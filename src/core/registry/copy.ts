@@ -7,7 +7,7 @@ import {
   type RegistryClient
 } from './client.js'
 import { readConfigBlob } from './image-config.js'
-import { choosePlatforms, formatPlatform, samePlatform } from './platforms.js'
+import { choosePlatforms, formatPlatform, samePlatform } from './index-platforms.js'
 import {
   formatReference,
   withDigest,

@@ -1,5 +1,5 @@
 import { isIndexMediaType, type RegistryClient } from './client.js'
-import { selectPlatform } from './platforms.js'
+import { selectPlatform } from './index-platforms.js'
 import {
   formatReference,
   withDigest,

@@ -1,10 +1,7 @@
-// What a rack's answers and failures mean for the client's retry policy (Convox answers 500 for
-// permanent errors and 403 also while an app updates: pkg/api/validation.go, stdapi router.go
-// writeErrorResponse), and the TLS trust of rack-ca / rack-insecure. The exchange is core/http.ts.
-import { X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { UserError } from '../errors.js'
-import type { TlsConfig } from '../http.js'
+// The rack's failures, and what its answers mean for the client's retry policy (Convox answers 500
+// for permanent errors and 403 also while an app updates: pkg/api/validation.go, stdapi router.go
+// writeErrorResponse). The exchange is core/http.ts; the TLS trust is tls.ts.
+import { RemoteError, UserError } from '../errors.js'
 
 /**
  * What a failed exchange tells about the rack's state:
@@ -16,8 +13,11 @@ import type { TlsConfig } from '../http.js'
  */
 export type RackOutcome = 'unreached' | 'ambiguous' | 'refused' | 'later'
 
-/** A rack call that failed, as one line: `rack <host>: <METHOD> <path>: <status> <message>`. */
-export class RackError extends Error {
+/**
+ * A rack call that failed, as one line: `rack <host>: <METHOD> <path>: <status> <message>`. A
+ * remote failure (exit code 3), but for 401 and TLS (RackAuthError, RackTlsError: the user's to fix).
+ */
+export class RackError extends RemoteError {
   constructor(
     message: string,
     /** HTTP status, 0 when there was no answer. */
@@ -72,39 +72,4 @@ export function answerOutcome(status: number, message: string): RackOutcome {
   if (status === 500) return REFUSED_500.test(message) ? 'refused' : 'ambiguous'
   if (status === 501) return 'refused'
   return 'ambiguous'
-}
-
-export interface TlsOptions {
-  /** Path of a PEM bundle (rack-ca): its CAs, or the rack's own certificate, are trusted. */
-  ca?: string
-  /** Do not verify the certificate at all (rack-insecure). */
-  insecure?: boolean
-}
-
-export function tlsConfig(options: TlsOptions): TlsConfig {
-  if (options.insecure) return { rejectUnauthorized: false, pinned: new Set() }
-  if (!options.ca) return { rejectUnauthorized: true, pinned: new Set() }
-  let text: string
-  try {
-    text = readFileSync(options.ca, 'utf8')
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message
-    throw new UserError({ input: 'rack-ca', message: `cannot read ${options.ca} (${code})` })
-  }
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
-  const pinned = new Set<string>()
-  for (const pem of blocks) {
-    try {
-      pinned.add(new X509Certificate(pem).fingerprint256)
-    } catch {
-      throw new UserError({
-        input: 'rack-ca',
-        message: `${options.ca} holds a certificate that does not parse`
-      })
-    }
-  }
-  if (blocks.length === 0) {
-    throw new UserError({ input: 'rack-ca', message: `${options.ca} holds no PEM certificate` })
-  }
-  return { ca: blocks, rejectUnauthorized: true, pinned }
 }

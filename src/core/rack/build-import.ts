@@ -1,7 +1,7 @@
 // `convox builds import` over the API (pkg/cli/builds.go BuildsImport, sdk BuildImport), then a
 // check of what the rack made: provider/k8s/build.go BuildImport ignores failed pushes and marks the
 // new build complete anyway, so status, release and every image are verified here.
-import { UserError } from '../errors.js'
+import { RemoteError, UserError } from '../errors.js'
 import { readExport } from '../export/tarball.js'
 import type { Logger } from '../log.js'
 import { CLEANUP_CALL, type RackClient, rackRepository } from './client.js'
@@ -166,6 +166,6 @@ export async function runImport(client: RackClient, options: ImportOptions): Pro
       )
     }
     if (client.signal?.aborted) throw e
-    throw new Error(`rack ${client.host}: import into ${app} failed: ${reason}`, { cause: e })
+    throw new RemoteError(`rack ${client.host}: import into ${app} failed: ${reason}`, { cause: e })
   }
 }

@@ -1,6 +1,6 @@
 import { githubRunUrl } from '../ci/github.js'
-import { resultOutputs, type ResultOutputs } from '../core/outputs.js'
-import type { PipelineResult } from '../core/pipeline.js'
+import { resultOutputs, type ResultOutputs } from '../core/result-outputs.js'
+import type { PipelineResult } from '../core/pipeline/index.js'
 import type { SummaryArtifact } from '../core/summary.js'
 
 /** The uploaded export, when `upload-artifact` is set: GitHub's artifact ids are numbers. */

@@ -1,5 +1,5 @@
 // The run's outputs, named as action.yml names them, as every shell sets them.
-import type { PipelineResult } from './pipeline.js'
+import type { PipelineResult } from './pipeline/index.js'
 
 /** Output names of action.yml that every shell sets, to their string values. */
 export type ResultOutputs = Record<

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { isUserError } from '../../src/core/errors.js'
-import { decidePlatforms, normalisePlatforms } from '../../src/core/platforms.js'
+import { decidePlatforms, normalisePlatforms } from '../../src/core/platform-choice.js'
 import { readSettings } from '../../src/core/settings.js'
 
 describe('normalisePlatforms', () => {

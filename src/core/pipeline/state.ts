@@ -1,0 +1,83 @@
+// What the stages hand each other: the Run (known before any stage), what start makes, what
+// build makes, what finish makes; and the PipelineResult the shells report.
+import type { UserError } from '../errors.js'
+import type { BuildPlanResult, EnginePreparation, RegistryTools } from '../engine/index.js'
+import type { PreciseTime } from '../export/record.js'
+import type { Logger } from '../log.js'
+import type { Matrix, Plan, PlanOutput } from '../plan.js'
+import type { PlatformChoice } from '../platform-choice.js'
+import type { RackClient } from '../rack/index.js'
+import type { RunEnvironment, ServiceReport } from '../run-environment.js'
+import type { Settings, Stage } from '../settings.js'
+
+export interface PipelineResult {
+  /** The stage this run was (`all` for one-process runs, dry runs and imports). */
+  stage: Stage
+  plan: PlanOutput
+  buildId: string
+  releaseId: string
+  images: Record<string, string>
+  digests: Record<string, string>
+  services: ServiceReport[]
+  /** Absolute path of the export tarball, '' when none was written. */
+  exportPath: string
+  /** Warnings raised on the way (also already logged as warnings). */
+  warnings: string[]
+  /** Build-arg names passed to some build (values are never reported). */
+  buildArgNames: string[]
+  /** Those of buildArgNames whose values came from the app's env. */
+  appEnvArgNames?: string[]
+  /** The fan-out's build legs (the `matrix` output). */
+  matrix: Matrix
+  /** Which platforms were built, and why (`linux/arm64 (the app's BuildArch)`). */
+  platforms: string
+  /** The run's trust scope and why (`scope pr-7 (untrusted): pull_request from acme/app`). */
+  scope?: string
+  durationMs: number
+}
+
+/** What a run knows before any stage: its settings, logger, rack and the commit built. */
+export interface Run {
+  settings: Settings
+  run: RunEnvironment
+  logger: Logger
+  warnings: string[]
+  rack?: RackClient
+  gitSha: string
+  description: string
+  /** No commit when BUILD_GIT_SHA is asked for: reported after the manifest's problems. */
+  gitProblem?: UserError
+  /**
+   * Starts the logins, the engine's probe and git's index for a push target, once it is known:
+   * they do not wait for the plan. Undefined where nothing is built.
+   */
+  prepare?: (target: Settings) => void
+  prepared?: EnginePreparation
+  /** The run's platforms and why (the input, the app's BuildArch, the builder's own). */
+  platforms?: PlatformChoice
+  /** describeScope of the run's trust scope. */
+  scope: string
+}
+
+/** What start makes, and what build and finish find again from the build id. */
+export interface Started {
+  plan: Plan
+  /** The settings of the push target: the user's registry, else the rack's. */
+  target: Settings
+  /** Set when the build is registered on the rack. */
+  rackBuildId?: string
+  /** The rack's build was failed already (by a build leg): finish names what is missing. */
+  rackFailed?: boolean
+  started: PreciseTime
+}
+
+export interface Built {
+  result: BuildPlanResult
+  tools: RegistryTools
+}
+
+export interface Finished {
+  releaseId: string
+  services: ServiceReport[]
+  exportPath: string
+}
