@@ -56,7 +56,7 @@ export interface CopyContext {
   signal: AbortSignal
 }
 
-/** Copies one image service; a failure is the service's BuildFailure. */
+/** Copies one image service; a failure is the service's BuildFailure, of its cause's kind. */
 export async function copyImageService(s: PlannedService, ctx: CopyContext): Promise<CopyResult> {
   const from = s.from ?? ''
   const t0 = Date.now()
@@ -74,6 +74,6 @@ export async function copyImageService(s: PlannedService, ctx: CopyContext): Pro
     }
     return { digest: c.digest, durationMs: Date.now() - t0 }
   } catch (e) {
-    throw new BuildFailure([s.name], `copying ${from}: ${(e as Error).message}`, '')
+    throw new BuildFailure([s.name], `copying ${from}: ${(e as Error).message}`, '', e)
   }
 }

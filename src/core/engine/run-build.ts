@@ -1,7 +1,7 @@
 // Runs one engine process for one build: progress parsed from rawjson, digest from the
 // metadata file, local cache rotated, a cache export failure turned into a warning.
 import { readFile, rm } from 'node:fs/promises'
-import { BuildError } from '../errors.js'
+import { BuildError, EXIT_CODES, RemoteError, UserError } from '../errors.js'
 import type { Exec } from '../exec.js'
 import type { Redactor } from '../secrets.js'
 import { isTagOverwriteRefusal } from './cache.js'
@@ -26,13 +26,19 @@ export interface RunBuildContext {
  * goes on to the rack's record.
  */
 export class BuildFailure extends BuildError {
+  /** A build's own failure is 2; a failure that only came through it (a copy) keeps its kind. */
+  override readonly exitCode: number
+
   constructor(
     readonly services: string[],
     readonly reason: string,
-    readonly log: string
+    readonly log: string,
+    cause?: unknown
   ) {
     super(`build of ${services.join(', ')} failed: ${reason.replace(/\s*\n\s*/g, ' ')}`)
     this.name = 'BuildFailure'
+    this.exitCode =
+      cause instanceof RemoteError || cause instanceof UserError ? cause.exitCode : EXIT_CODES.build
   }
 }
 
