@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals'
 import { buildctlCommand } from '../../src/core/engine/buildctl.js'
 import { buildxCommand } from '../../src/core/engine/buildx.js'
 import { cacheOptions } from '../../src/core/engine/cache.js'
-import { parseBuilderPlatform, parseBuildxDriver } from '../../src/core/engine/select.js'
+import { parseBuilderPlatforms, parseBuildxDriver } from '../../src/core/engine/select.js'
 import { secretEnvName, type BuildRequest } from '../../src/core/engine/types.js'
 import { examplePlan } from '../helpers/engine-plan.js'
 
@@ -123,7 +123,7 @@ describe('buildx inspect', () => {
     expect(parseBuildxDriver('nothing')).toBe('')
   })
 
-  it("reads the builder's own platform from buildx inspect and buildctl debug workers", () => {
+  it("reads the builder's own platforms, each node's first, from buildx inspect and buildctl debug workers", () => {
     // As the rig's buildx v0.38 and buildctl v0.34 print them.
     const inspect = [
       'Name:          rig',
@@ -135,11 +135,23 @@ describe('buildx inspect', () => {
       'Platforms:        linux/amd64, linux/amd64/v2, linux/386, linux/arm64',
       'Labels:'
     ].join('\n')
-    expect(parseBuilderPlatform(inspect)).toBe('linux/amd64')
-    expect(parseBuilderPlatform('Platforms: linux/arm64*, linux/amd64')).toBe('linux/arm64')
+    expect(parseBuilderPlatforms(inspect)).toEqual(['linux/amd64'])
+    expect(parseBuilderPlatforms('Platforms: linux/arm64*, linux/amd64')).toEqual(['linux/arm64'])
+    // A builder of two nodes (remote driver, `--append`, each created with `--platform`): both.
+    const twoNodes = [
+      inspect,
+      'Name:             rig1',
+      'Status:           running',
+      'Platforms:        linux/arm64*, linux/amd64, linux/amd64/v2',
+      'Name:             rig2',
+      'Platforms:        linux/amd64*'
+    ].join('\n')
+    expect(parseBuilderPlatforms(twoNodes)).toEqual(['linux/amd64', 'linux/arm64'])
     const workers = 'ID\t\t\t\tPLATFORMS\naifcag457j8d\tlinux/arm64,linux/amd64\n'
-    expect(parseBuilderPlatform(workers)).toBe('linux/arm64')
-    expect(parseBuilderPlatform('nothing')).toBe('')
+    expect(parseBuilderPlatforms(workers)).toEqual(['linux/arm64'])
+    const twoWorkers = `${workers}bq0z1\tlinux/amd64\n`
+    expect(parseBuilderPlatforms(twoWorkers)).toEqual(['linux/arm64', 'linux/amd64'])
+    expect(parseBuilderPlatforms('nothing')).toEqual([])
   })
 })
 
