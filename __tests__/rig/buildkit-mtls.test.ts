@@ -16,8 +16,18 @@ import type { BuildkitTlsSettings } from '../../src/core/settings.js'
 import { tlsDaemons, type TlsDaemons } from '../helpers/buildkit-tls.js'
 import { buildId, makePlan, rigEngineSettings, rigRunEnvironment } from '../helpers/engine-plan.js'
 import { captureLogger } from '../helpers/logger.js'
-import { watchProcessTable } from '../helpers/process-table.js'
-import { loadRig, rigEnv, uniqueRepo, type Rig } from '../helpers/rig.js'
+import { runWatched, watchProcessTable } from '../helpers/process-table.js'
+import {
+  CLI,
+  loadRig,
+  makeDockerConfig,
+  rigCliEnv,
+  rigEnv,
+  rigLogins,
+  uniqueRepo,
+  type Rig
+} from '../helpers/rig.js'
+import { buildDir } from '../helpers/dockerfile-build.js'
 
 let rig: Rig
 let tls: TlsDaemons
@@ -92,40 +102,16 @@ async function madeBy(ref: string): Promise<string[]> {
     const dir = await mkdtemp(path.join(tmpdir(), 'mtls-read-'))
     await writeFile(path.join(dir, 'Dockerfile'), `FROM ${ref}\n`)
     const dest = path.join(dir, 'out')
-    const r = await spawnExec(
-      'buildctl',
-      [
-        '--addr',
-        rig.buildkitHost,
-        'build',
-        '--frontend',
-        'dockerfile.v0',
-        '--local',
-        `context=${dir}`,
-        '--local',
-        `dockerfile=${dir}`,
-        '--opt',
-        `platform=${platform}`,
-        '--output',
-        `type=local,dest=${dest}`
-      ],
-      { env: { ...rigEnv(rig), DOCKER_CONFIG: await dockerConfig() } }
-    )
+    const r = await buildDir(dir, `type=local,dest=${dest}`, {
+      rig,
+      dockerConfig: await makeDockerConfig(rigLogins(rig)),
+      flags: ['--opt', `platform=${platform}`]
+    })
     expect(r.stderr).not.toMatch(/^error/m)
     out.push((await readFile(path.join(dest, 'made'), 'utf8')).split(' ').slice(0, 3).join(' '))
     await rm(dir, { recursive: true, force: true })
   }
   return out
-}
-
-async function dockerConfig(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mtls-docker-'))
-  const auth = Buffer.from(`${rig.registryUsername}:${rig.registryPassword}`).toString('base64')
-  await writeFile(
-    path.join(dir, 'config.json'),
-    JSON.stringify({ auths: { [rig.registry]: { auth } } })
-  )
-  return dir
 }
 
 describe('buildctl over mutual TLS', () => {
@@ -226,6 +212,65 @@ describe('buildctl over mutual TLS', () => {
       /^input "buildkit-host": .*server preface: EOF" \(does it require mutual TLS\? set buildkit-tls-ca/
     )
   }, 120_000)
+})
+
+describe('the CLI over mutual TLS', () => {
+  it('takes the PEM texts from its environment: the key on no argv and in no output', async () => {
+    const app = await mkdtemp(path.join(tmpdir(), 'mtls-cli-'))
+    await writeFile(path.join(app, 'convox.yml'), 'services:\n  cross:\n    build: .\n')
+    await writeFile(
+      path.join(app, 'Dockerfile'),
+      await readFile(path.join(root, 'cross/Dockerfile'), 'utf8')
+    )
+    const tlsSettings = await clientTls()
+    const r = await runWatched(
+      [
+        CLI,
+        'build',
+        '--app',
+        'mtls',
+        '--engine',
+        'buildctl',
+        '--buildkit-host',
+        tls.amd64,
+        '--buildkit-tls-server-name',
+        tls.serverName,
+        '--registry',
+        uniqueRepo('mtls-cli', rig),
+        '--registry-username',
+        rig.registryUsername,
+        '--docker-hub-registry',
+        rig.hubRegistry,
+        '--docker-hub-username',
+        rig.hubUsername,
+        '--git-sha',
+        '0123456789abcdef0123456789abcdef01234567'
+      ],
+      {
+        cwd: app,
+        env: rigCliEnv(rig, {
+          CONVOX_BUILD_REGISTRY_PASSWORD: rig.registryPassword,
+          CONVOX_BUILD_BUILDKIT_TLS_CA: tlsSettings.ca,
+          CONVOX_BUILD_BUILDKIT_TLS_CERT: tlsSettings.cert,
+          CONVOX_BUILD_BUILDKIT_TLS_KEY: tlsSettings.key
+        })
+      }
+    )
+    await rm(app, { recursive: true, force: true })
+    expect({ code: r.code, tail: r.stderr.slice(-1500) }).toEqual({
+      code: 0,
+      tail: expect.anything()
+    })
+    expect(r.stderr).toContain(`engine: buildctl (${tls.amd64}, mutual TLS)`)
+    expect(r.cmdlines.some(c => / --tlskey \S+\/key\.pem build /.test(c))).toBe(true)
+    const keyLines = tlsSettings.key
+      .split('\n')
+      .filter(l => l.length > 20 && !l.startsWith('-----'))
+    for (const line of keyLines) {
+      expect(r.cmdlines.filter(c => c.includes(line))).toEqual([])
+      expect(r.stdout + r.stderr).not.toContain(line)
+    }
+  }, 600_000)
 })
 
 describe('a buildx builder of two remote nodes over mutual TLS, one per platform', () => {

@@ -9,15 +9,13 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildctlCommand } from '../../src/core/engine/buildctl.js'
-import { cacheOptions } from '../../src/core/engine/cache.js'
 import { checkClientCertificate, writeBuildkitTls } from '../../src/core/engine/buildkit-tls.js'
 import { selectEngine } from '../../src/core/engine/select.js'
-import type { BuildRequest } from '../../src/core/engine/types.js'
 import { UserError } from '../../src/core/errors.js'
 import type { Exec } from '../../src/core/exec.js'
 import { Redactor } from '../../src/core/secrets.js'
 import { addSettingsSecrets, readSettings } from '../../src/core/settings.js'
-import { examplePlan } from '../helpers/engine-plan.js'
+import { engineRequest } from '../helpers/engine-plan.js'
 
 const CERT_FILE = fileURLToPath(new URL('../fixtures/tls/client.pem', import.meta.url))
 const CERT = readFileSync(CERT_FILE, 'utf8')
@@ -33,30 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(temp, { recursive: true, force: true })
 })
-
-function request(): BuildRequest {
-  const spec = examplePlan('r.example/app', 'BABCDEFGHIJ').builds[0]!
-  return {
-    index: 0,
-    spec,
-    tags: ['r.example/app:web.BABCDEFGHIJ'],
-    output: { type: 'push' },
-    cache: cacheOptions('none', 'web', {
-      app: 'app',
-      registry: 'r.example/app',
-      push: true,
-      github: false,
-      env: {},
-      localCacheDir: '/c',
-      noCache: false
-    }),
-    noCache: false,
-    platforms: [],
-    secrets: [],
-    secretArgs: [],
-    metadataFile: '/tmp/m.json'
-  }
-}
 
 describe('writeBuildkitTls', () => {
   it('writes PEM text to 0600 files in a 0700 directory, gives buildctl their paths, removes them', async () => {
@@ -137,7 +111,7 @@ describe('buildctl addresses and TLS flags', () => {
   ]
 
   it.each(ADDRESSES)('passes %s untouched, the TLS files before the command', addr => {
-    const { args } = buildctlCommand(request(), addr, FLAGS)
+    const { args } = buildctlCommand(engineRequest(), addr, FLAGS)
     expect(args.slice(0, 9)).toEqual(['--addr', addr, ...FLAGS, 'build'])
   })
 
@@ -158,7 +132,12 @@ describe('buildctl addresses and TLS flags', () => {
     expect(seen).toEqual([['--addr', addr, ...FLAGS, 'debug', 'workers']])
     expect(engine.platforms).toEqual(['linux/arm64'])
     expect(engine.description).toBe(`buildctl (${addr}, mutual TLS)`)
-    expect(engine.command(request()).args.slice(0, 9)).toEqual(['--addr', addr, ...FLAGS, 'build'])
+    expect(engine.command(engineRequest()).args.slice(0, 9)).toEqual([
+      '--addr',
+      addr,
+      ...FLAGS,
+      'build'
+    ])
   })
 
   it('a daemon that wants a client certificate, given none: one line that names the inputs', async () => {

@@ -259,7 +259,7 @@ export const INPUTS = [
       'CA certificate (PEM text, or a file path) that `buildkit-host` must present a certificate of, for `buildctl` over mutual TLS.',
     readme:
       'CA certificate (PEM text or a file path) of `buildkit-host`, for mutual TLS (see [Remote BuildKit and multi-node builders](#remote-buildkit-and-multi-node-builders))',
-    help: 'CA certificate of --buildkit-host (a PEM file path), for mutual TLS',
+    help: 'CA certificate of --buildkit-host for mutual TLS: a PEM file, or PEM text in $CONVOX_BUILD_BUILDKIT_TLS_CA',
     shells: ['action', 'cli']
   },
   {
@@ -269,7 +269,7 @@ export const INPUTS = [
     description:
       'Client certificate (PEM text, or a file path) for `buildkit-host` over mutual TLS.',
     readme: 'client certificate (PEM text or a file path) for `buildkit-host` over mutual TLS',
-    help: 'client certificate for --buildkit-host (a PEM file path)',
+    help: 'client certificate for --buildkit-host: a PEM file, or PEM text in $CONVOX_BUILD_BUILDKIT_TLS_CERT',
     shells: ['action', 'cli']
   },
   {
@@ -278,7 +278,7 @@ export const INPUTS = [
     secret: 'value',
     description: 'Client key (PEM text, or a file path) for `buildkit-host` over mutual TLS.',
     readme: 'client key (PEM text or a file path) for `buildkit-host` over mutual TLS',
-    help: 'client key for --buildkit-host (a PEM file path)',
+    help: 'client key for --buildkit-host: a PEM file, or PEM text in $CONVOX_BUILD_BUILDKIT_TLS_KEY',
     shells: ['action', 'cli']
   },
   {
