@@ -347,6 +347,16 @@ describe('a buildx builder of two remote nodes over mutual TLS, one per platform
     const one = await buildOn(plan(registry), settings(oneNode))
     expect(one.result.engine.platforms).toEqual(['linux/amd64'])
     expect(cross(one).reusedFrom).toBeUndefined()
+    // Without platforms buildx builds the first node's alone (one manifest, not an index): a run
+    // naming both platforms must not take it.
+    const top = await client.getManifest(parseReference(cross(first).image))
+    expect(top.json.manifests).toBeUndefined()
+    const both = await buildOn(plan(registry), {
+      ...settings(builder),
+      platforms: ['linux/amd64', 'linux/arm64']
+    })
+    expect(cross(both).reusedFrom).toBeUndefined()
+    expect(await platformsOf(cross(both).image)).toEqual(['linux/amd64', 'linux/arm64'])
   }, 600_000)
 
   async function buildOn(p: Plan, settings: EngineSettings) {

@@ -67,7 +67,10 @@ export class Reuse {
   /** The platforms a key is made for. */
   async keyPlatforms(): Promise<string[]> {
     if (this.o.platforms.length > 0) return this.o.platforms
-    return (await this.builderPlatforms) ?? []
+    const own = (await this.builderPlatforms) ?? []
+    // A builder of several nodes still makes one image, its first node's, for a build without
+    // platforms: the key names them all, in a form no `platforms` list gives.
+    return own.length > 1 ? [`builder:${own.join(',')}`] : own
   }
 
   private knownBlobs(contextPath: string): Promise<Map<string, string>> {
