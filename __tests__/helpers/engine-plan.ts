@@ -2,7 +2,9 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { cacheOptions } from '../../src/core/engine/cache.js'
 import type { EngineSettings } from '../../src/core/engine/index.js'
+import type { BuildRequest } from '../../src/core/engine/types.js'
 import { spawnExec } from '../../src/core/exec.js'
 import type { RunEnvironment } from '../../src/core/run-environment.js'
 import type { BuildSpec, Plan, PlannedService } from '../../src/core/plan.js'
@@ -207,5 +209,34 @@ export function rigRunEnvironment(
     github: false,
     tempDir,
     localCacheDir
+  }
+}
+
+/** The BUILD_AUTH of engineRequest's build. */
+export const REQUEST_AUTH = '{"r.example":{"Username":"u","Password":"s3cret"}}'
+
+/** One build of the example app for an engine's command: two tags, two platforms, a secret. */
+export function engineRequest(output: BuildRequest['output'] = { type: 'push' }): BuildRequest {
+  const plan = examplePlan('r.example/app', 'BABCDEFGHIJ', REQUEST_AUTH)
+  const spec = plan.builds[0]!
+  return {
+    index: 0,
+    spec,
+    tags: ['r.example/app:web.BABCDEFGHIJ', 'r.example/app:worker.BABCDEFGHIJ'],
+    output,
+    cache: cacheOptions('registry', 'web', {
+      app: 'app',
+      registry: 'r.example/app',
+      push: true,
+      github: false,
+      env: {},
+      localCacheDir: '/c',
+      noCache: false
+    }),
+    noCache: false,
+    platforms: ['linux/amd64', 'linux/arm64'],
+    secrets: [{ id: 'npm', value: 'npm-token' }],
+    secretArgs: ['BUILD_AUTH'],
+    metadataFile: '/tmp/m.json'
   }
 }

@@ -1,40 +1,12 @@
 import { describe, expect, it } from '@jest/globals'
 import { buildctlCommand } from '../../src/core/engine/buildctl.js'
 import { buildxCommand } from '../../src/core/engine/buildx.js'
-import { cacheOptions } from '../../src/core/engine/cache.js'
-import { parseBuilderPlatform, parseBuildxDriver } from '../../src/core/engine/select.js'
-import { secretEnvName, type BuildRequest } from '../../src/core/engine/types.js'
-import { examplePlan } from '../helpers/engine-plan.js'
-
-const AUTH = '{"r.example":{"Username":"u","Password":"s3cret"}}'
-
-function request(output: BuildRequest['output'] = { type: 'push' }): BuildRequest {
-  const plan = examplePlan('r.example/app', 'BABCDEFGHIJ', AUTH)
-  const spec = plan.builds[0]!
-  return {
-    index: 0,
-    spec,
-    tags: ['r.example/app:web.BABCDEFGHIJ', 'r.example/app:worker.BABCDEFGHIJ'],
-    output,
-    cache: cacheOptions('registry', 'web', {
-      app: 'app',
-      registry: 'r.example/app',
-      push: true,
-      github: false,
-      env: {},
-      localCacheDir: '/c',
-      noCache: false
-    }),
-    noCache: false,
-    platforms: ['linux/amd64', 'linux/arm64'],
-    secrets: [{ id: 'npm', value: 'npm-token' }],
-    secretArgs: ['BUILD_AUTH'],
-    metadataFile: '/tmp/m.json'
-  }
-}
+import { parseBuilderPlatforms, parseBuildxDriver } from '../../src/core/engine/select.js'
+import { secretEnvName } from '../../src/core/engine/types.js'
+import { engineRequest, REQUEST_AUTH as AUTH } from '../helpers/engine-plan.js'
 
 describe('buildctl command', () => {
-  const cmd = buildctlCommand(request(), 'tcp://bk:1234')
+  const cmd = buildctlCommand(engineRequest(), 'tcp://bk:1234')
   const a = cmd.args
 
   it('builds like the rack: dockerfile frontend, locals, filename, args', () => {
@@ -46,7 +18,7 @@ describe('buildctl command', () => {
       '--frontend',
       'dockerfile.v0'
     ])
-    expect(a).toContain(`context=${request().spec.contextPath}`)
+    expect(a).toContain(`context=${engineRequest().spec.contextPath}`)
     expect(a).toContain('filename=Dockerfile')
     expect(a).toContain('build-arg:VERSION=1.2.3')
     expect(a).toContain('platform=linux/amd64,linux/arm64')
@@ -78,16 +50,16 @@ describe('buildctl command', () => {
   })
 
   it('writes an OCI archive when asked, nothing when not pushing', () => {
-    const oci = buildctlCommand(request({ type: 'oci', dest: '/t/build-0.tar' }), 'x').args
+    const oci = buildctlCommand(engineRequest({ type: 'oci', dest: '/t/build-0.tar' }), 'x').args
     expect(oci.find(s => s.startsWith('type=oci'))).toMatch(
       /^type=oci,dest=\/t\/build-0\.tar,"name=/
     )
-    expect(buildctlCommand(request({ type: 'none' }), 'x').args).not.toContain('--output')
+    expect(buildctlCommand(engineRequest({ type: 'none' }), 'x').args).not.toContain('--output')
   })
 })
 
 describe('buildx command', () => {
-  const cmd = buildxCommand(request(), 'rig')
+  const cmd = buildxCommand(engineRequest(), 'rig')
   const a = cmd.args
 
   it('never puts a secret value on the command line', () => {
@@ -104,11 +76,11 @@ describe('buildx command', () => {
     expect(a).toContain('VERSION=1.2.3')
     expect(a).toContain('--provenance=false')
     expect(a.join(' ')).toContain('--metadata-file /tmp/m.json --progress rawjson')
-    expect(a.at(-1)).toBe(request().spec.contextPath)
+    expect(a.at(-1)).toBe(engineRequest().spec.contextPath)
   })
 
   it('tags without output when not pushing (the docker driver loads them)', () => {
-    const none = buildxCommand(request({ type: 'none' }), '').args
+    const none = buildxCommand(engineRequest({ type: 'none' }), '').args
     expect(none).not.toContain('--builder')
     expect(none).not.toContain('--output')
     expect(none.filter(x => x === '--tag')).toHaveLength(2)
@@ -123,7 +95,7 @@ describe('buildx inspect', () => {
     expect(parseBuildxDriver('nothing')).toBe('')
   })
 
-  it("reads the builder's own platform from buildx inspect and buildctl debug workers", () => {
+  it("reads the builder's own platforms, each node's first, from buildx inspect and buildctl debug workers", () => {
     // As the rig's buildx v0.38 and buildctl v0.34 print them.
     const inspect = [
       'Name:          rig',
@@ -135,11 +107,23 @@ describe('buildx inspect', () => {
       'Platforms:        linux/amd64, linux/amd64/v2, linux/386, linux/arm64',
       'Labels:'
     ].join('\n')
-    expect(parseBuilderPlatform(inspect)).toBe('linux/amd64')
-    expect(parseBuilderPlatform('Platforms: linux/arm64*, linux/amd64')).toBe('linux/arm64')
+    expect(parseBuilderPlatforms(inspect)).toEqual(['linux/amd64'])
+    expect(parseBuilderPlatforms('Platforms: linux/arm64*, linux/amd64')).toEqual(['linux/arm64'])
+    // A builder of two nodes (remote driver, `--append`, each created with `--platform`): both.
+    const twoNodes = [
+      inspect,
+      'Name:             rig1',
+      'Status:           running',
+      'Platforms:        linux/arm64*, linux/amd64, linux/amd64/v2',
+      'Name:             rig2',
+      'Platforms:        linux/amd64*'
+    ].join('\n')
+    expect(parseBuilderPlatforms(twoNodes)).toEqual(['linux/amd64', 'linux/arm64'])
     const workers = 'ID\t\t\t\tPLATFORMS\naifcag457j8d\tlinux/arm64,linux/amd64\n'
-    expect(parseBuilderPlatform(workers)).toBe('linux/arm64')
-    expect(parseBuilderPlatform('nothing')).toBe('')
+    expect(parseBuilderPlatforms(workers)).toEqual(['linux/arm64'])
+    const twoWorkers = `${workers}bq0z1\tlinux/amd64\n`
+    expect(parseBuilderPlatforms(twoWorkers)).toEqual(['linux/arm64', 'linux/amd64'])
+    expect(parseBuilderPlatforms('nothing')).toEqual([])
   })
 })
 

@@ -16,6 +16,8 @@ import {
 import { parseIgnoreFile } from '../../src/core/reuse/dockerignore.js'
 import { parseDockerfile } from '../../src/core/dockerfile.js'
 import { imageRefs, keyTag } from '../../src/core/reuse/key.js'
+import { Reuse } from '../../src/core/reuse/unchanged-builds.js'
+import type { RegistryClient } from '../../src/core/registry/client.js'
 
 async function repo(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'reuse-key-'))
@@ -165,5 +167,32 @@ describe('images a Dockerfile reads', () => {
     const long = keyTag('s'.repeat(200), key)
     expect(long.length).toBe(128)
     expect(long).toMatch(/^[\w][\w.-]{0,127}$/)
+  })
+})
+
+describe("the builder's own platforms in the key", () => {
+  const reuse = (platforms: string[], own: string[] | undefined) =>
+    new Reuse({
+      client: {} as RegistryClient,
+      platforms,
+      secretIds: [],
+      secretArgs: [],
+      exec: spawnExec,
+      builderPlatforms: Promise.resolve(own)
+    })
+
+  it('one node: its platform, as if named; several: all of them, never as a list a run names', async () => {
+    expect(await reuse([], ['linux/amd64']).keyPlatforms()).toEqual(['linux/amd64'])
+    // buildx without --platform builds the first node's platform alone (one manifest).
+    expect(await reuse([], ['linux/amd64', 'linux/arm64']).keyPlatforms()).toEqual([
+      'builder:linux/amd64,linux/arm64'
+    ])
+    expect(await reuse([], ['linux/amd64', 'linux/arm64']).keyPlatforms()).not.toEqual(
+      await reuse(['linux/amd64', 'linux/arm64'], ['linux/amd64']).keyPlatforms()
+    )
+    expect(await reuse(['linux/arm64'], ['linux/amd64', 'linux/arm64']).keyPlatforms()).toEqual([
+      'linux/arm64'
+    ])
+    expect(await reuse([], undefined).keyPlatforms()).toEqual([])
   })
 })

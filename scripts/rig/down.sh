@@ -2,15 +2,16 @@
 # Stops the processes the rig started (by their pid files in .rig/run); keeps data,
 # passwords and caches so the next `npm run rig:up` is quick.
 #   down.sh             everything
-#   down.sh dockerd     only the named parts (dockerd, buildkitd, registry-push, registry-hub)
+#   down.sh dockerd     only the named parts (dockerd, buildkitd, buildkitd-tls-amd64,
+#                       buildkitd-tls-arm64, registry-push, registry-hub)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ -d $RIG_RUN ]] || exit 0
 rig_lock
-declare -A expect=([dockerd]=dockerd [buildkitd]=buildkitd [registry-push]=docker-registry [registry-hub]=docker-registry)
+declare -A expect=([dockerd]=dockerd [buildkitd]=buildkitd [buildkitd-tls-amd64]=buildkitd [buildkitd-tls-arm64]=buildkitd [registry-push]=docker-registry [registry-hub]=docker-registry)
 parts=("$@")
-((${#parts[@]})) || parts=(dockerd buildkitd registry-push registry-hub)
+((${#parts[@]})) || parts=(dockerd buildkitd buildkitd-tls-amd64 buildkitd-tls-arm64 registry-push registry-hub)
 for part in "${parts[@]}"; do
   [[ -n ${expect[$part]:-} ]] || die "unknown part: $part"
   stop_proc "$part" "${expect[$part]}"

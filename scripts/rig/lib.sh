@@ -91,8 +91,11 @@ write_if_changed() {
   mv -f "$tmp" "$1"
 }
 
-# rig_lock: one rig script at a time per checkout (held until the script exits).
+# rig_lock: one rig script at a time per checkout (held until the script exits); a rig script
+# run by one holding it (up.sh running buildkit-tls.sh) shares it.
 rig_lock() {
+  [[ -n ${RIG_LOCK_HELD:-} ]] && return 0
   exec 9>"$RIG_DIR/.lock"
   flock -w 600 9 || die "another rig script holds $RIG_DIR/.lock"
+  export RIG_LOCK_HELD=1
 }

@@ -171,6 +171,12 @@ make_builder ""
 BUILDX_CONFIG="$RIG_DIR/buildx" docker buildx inspect --bootstrap "$BUILDER_NAME" >>"$RIG_LOGS/buildx.log" 2>&1 ||
   die "the buildx builder does not answer: see $RIG_LOGS/buildx.log"
 
+# --- optional buildkitd over mutual TLS (the tests that need them start them) ----
+if [[ ${RIG_TLS:-} == 1 ]] || pid_alive buildkitd-tls-amd64 || pid_alive buildkitd-tls-arm64; then
+  bash "$RIG_ROOT/scripts/rig/buildkit-tls.sh" ||
+    say "warning: the buildkitd over mutual TLS did not start (see $RIG_LOGS/buildkitd-tls-*.log)"
+fi
+
 # --- optional docker engine ----------------------------------------------------
 DOCKER_HOST_LINE=
 if [[ ${RIG_DOCKER:-} == 1 ]] || pid_alive dockerd; then

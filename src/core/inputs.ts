@@ -252,6 +252,45 @@ export const INPUTS = [
     shells: BUILDKITE
   },
   {
+    name: 'buildkit-tls-ca',
+    type: 'string',
+    secret: 'value',
+    description:
+      'CA certificate (PEM text, or a file path) that `buildkit-host` must present a certificate of, for `buildctl` over mutual TLS.',
+    readme:
+      'CA certificate (PEM text or a file path) of `buildkit-host`, for mutual TLS (see [Remote BuildKit and multi-node builders](#remote-buildkit-and-multi-node-builders))',
+    help: 'CA certificate of --buildkit-host for mutual TLS: a PEM file, or PEM text in $CONVOX_BUILD_BUILDKIT_TLS_CA',
+    shells: ['action', 'cli']
+  },
+  {
+    name: 'buildkit-tls-cert',
+    type: 'string',
+    secret: 'value',
+    description:
+      'Client certificate (PEM text, or a file path) for `buildkit-host` over mutual TLS.',
+    readme: 'client certificate (PEM text or a file path) for `buildkit-host` over mutual TLS',
+    help: 'client certificate for --buildkit-host: a PEM file, or PEM text in $CONVOX_BUILD_BUILDKIT_TLS_CERT',
+    shells: ['action', 'cli']
+  },
+  {
+    name: 'buildkit-tls-key',
+    type: 'string',
+    secret: 'value',
+    description: 'Client key (PEM text, or a file path) for `buildkit-host` over mutual TLS.',
+    readme: 'client key (PEM text or a file path) for `buildkit-host` over mutual TLS',
+    help: 'client key for --buildkit-host: a PEM file, or PEM text in $CONVOX_BUILD_BUILDKIT_TLS_KEY',
+    shells: ['action', 'cli']
+  },
+  {
+    name: 'buildkit-tls-server-name',
+    type: 'string',
+    description:
+      "Name `buildkit-host`'s certificate is checked against; default: the address's host.",
+    readme: "name `buildkit-host`'s certificate is checked against; default: the address's host",
+    help: "name --buildkit-host's certificate is checked against (default: its host)",
+    shells: BUILDKITE
+  },
+  {
     name: 'platforms',
     type: 'string',
     description:

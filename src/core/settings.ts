@@ -34,6 +34,14 @@ export interface BuildSecret {
   value: string
 }
 
+/** buildctl's mutual TLS with buildkit-host: each PEM text or a file path; '' when not given. */
+export interface BuildkitTlsSettings {
+  ca: string
+  cert: string
+  key: string
+  serverName: string
+}
+
 /** Every setting of the action / CLI, typed and validated. Names follow action-interface.md. */
 export interface Settings {
   app: string
@@ -61,6 +69,8 @@ export interface Settings {
   engine: EngineName
   builder: string
   buildkitHost: string
+  /** buildctl's mutual TLS: PEM text or file paths (secret), and the server name. */
+  buildkitTls: BuildkitTlsSettings
   platforms: string[]
   concurrency: number
   /** Absolute path of the export tarball to write; empty: none. */
@@ -204,6 +214,12 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     engine: choice<EngineName>('engine'),
     builder: str('builder'),
     buildkitHost: str('buildkit-host'),
+    buildkitTls: {
+      ca: str('buildkit-tls-ca'),
+      cert: str('buildkit-tls-cert'),
+      key: str('buildkit-tls-key'),
+      serverName: str('buildkit-tls-server-name')
+    },
     platforms,
     concurrency,
     export: absolute('export'),
@@ -263,6 +279,13 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     problems.push({
       input: settings.dockerHubUsername ? 'docker-hub-password' : 'docker-hub-username',
       message: 'docker-hub-username and docker-hub-password go together'
+    })
+  }
+  const tls = settings.buildkitTls
+  if (Boolean(tls.cert) !== Boolean(tls.key)) {
+    problems.push({
+      input: tls.cert ? 'buildkit-tls-key' : 'buildkit-tls-cert',
+      message: 'buildkit-tls-cert and buildkit-tls-key go together'
     })
   }
   if (settings.uploadArtifact && !settings.export) {
@@ -493,6 +516,8 @@ export function addSettingsSecrets(redactor: Redactor, s: Settings): void {
   redactor.addLogin(s.dockerHubUsername, s.dockerHubPassword)
   redactor.addLogin('convox', s.convoxPassword)
   for (const x of s.secrets) redactor.add(x.value)
+  const tls = s.buildkitTls
+  for (const pem of [tls.key, tls.cert, tls.ca]) redactor.add(pem)
   if (s.rackUrl) {
     redactor.add(s.rackUrl)
     redactor.addLogin('convox', urlPassword(s.rackUrl))

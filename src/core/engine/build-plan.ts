@@ -16,6 +16,7 @@ import { Reuse } from '../reuse/index.js'
 import type { CopyImage } from './image-copies.js'
 import { legBuilds, runBuilds, type BuildsResult } from './scheduler.js'
 import { registryTools, type RegistryTools } from './registry-copy.js'
+import { writeBuildkitTls } from './buildkit-tls.js'
 import { selectEngine } from './select.js'
 import type { Engine } from './types.js'
 
@@ -32,8 +33,8 @@ export type EngineSettings = LoginSettings &
     | 'concurrency'
     | 'reuse'
   > &
-  /** Default auto. */
-  Partial<Pick<Settings, 'cacheTags'>>
+  /** Default auto; no TLS. */
+  Partial<Pick<Settings, 'cacheTags' | 'buildkitTls'>>
 
 export interface BuildPlanOptions {
   /** Registry-to-registry copy for image services (default: the registry client). */
@@ -101,14 +102,19 @@ export function prepareEngine(
   // The probe and the login checks first, not after the private docker config is written: the
   // probe needs no login, and the user's config answers it as the private one would (same
   // plugins, context and builders).
-  const engine = selectEngine({
-    engine: settings.engine,
-    builder: settings.builder,
-    buildkitHost: settings.buildkitHost,
-    exec: run.exec,
-    env: run.env,
-    signal: run.signal
-  })
+  // buildctl's TLS files first: the probe uses them.
+  const tls = writeBuildkitTls(settings.buildkitTls, run.tempDir, settings.buildkitHost)
+  const engine = tls.then(t =>
+    selectEngine({
+      engine: settings.engine,
+      builder: settings.builder,
+      buildkitHost: settings.buildkitHost,
+      buildkitTls: t.flags,
+      exec: run.exec,
+      env: run.env,
+      signal: run.signal
+    })
+  )
   const reuses = settings.reuse && !settings.noCache && settings.push
   const gitIndex =
     reuses && options.workingDirectory
@@ -123,11 +129,15 @@ export function prepareEngine(
   for (const p of [engine, gitIndex?.blobs, loggedIn]) p?.catch(() => undefined)
   const ready = (async (): Promise<PreparedEngine> => {
     const written = await config
+    const tlsFiles = await tls.catch(() => undefined)
+    const dispose = async () => {
+      await Promise.all([written.cleanup(), tlsFiles?.cleanup()])
+    }
     try {
       const [probed] = await Promise.all([engine, loggedIn])
-      return { engine: probed, childEnv: written.env, dispose: written.cleanup }
+      return { engine: probed, childEnv: written.env, dispose }
     } catch (e) {
-      await written.cleanup()
+      await dispose()
       throw e
     }
   })()
@@ -163,7 +173,7 @@ export async function buildPlan(
           exec: run.exec,
           env: run.env,
           index: preparation.gitIndex,
-          builderPlatform: preparation.ready.then(p => p.engine.platform),
+          builderPlatforms: preparation.ready.then(p => p.engine.platforms),
           scope: Promise.resolve(run.ci).then(ci => ci?.scope)
         })
       : undefined

@@ -2,14 +2,23 @@ import path from 'node:path'
 import type { Engine, BuildRequest, EngineCommand } from './types.js'
 import { buildArgValue, outputFlag, secretFlag } from './types.js'
 
-export function buildctlEngine(addr: string, platform?: string): Engine {
+/**
+ * buildctl against `addr`, any scheme buildctl takes (`tcp://`, `unix://`, `docker-container://`,
+ * `kube-pod://`, ...) passed as it is; `tls` are its global TLS flags (file paths, never contents).
+ */
+export function buildctlEngine(addr: string, platforms: string[] = [], tls: string[] = []): Engine {
   return {
     name: 'buildctl',
-    description: `buildctl (${addr})`,
+    description: `buildctl (${addr}${tls.some(f => f === '--tlscert') ? ', mutual TLS' : ''})`,
     driver: 'buildkit',
-    ...(platform ? { platform } : {}),
-    command: req => buildctlCommand(req, addr)
+    ...(platforms.length > 0 ? { platforms } : {}),
+    command: req => buildctlCommand(req, addr, tls)
   }
+}
+
+/** buildctl's global flags: the daemon's address and TLS files. */
+export function buildctlGlobalArgs(addr: string, tls: string[] = []): string[] {
+  return ['--addr', addr, ...tls]
 }
 
 /**
@@ -17,9 +26,13 @@ export function buildctlEngine(addr: string, platform?: string): Engine {
  * in the child's environment, never argv: `--opt build-arg:NAME` without a value takes NAME from
  * buildctl's environment (as `docker buildx build --build-arg NAME` does).
  */
-export function buildctlCommand(req: BuildRequest, addr: string): EngineCommand {
+export function buildctlCommand(
+  req: BuildRequest,
+  addr: string,
+  tls: string[] = []
+): EngineCommand {
   const { spec } = req
-  const args = ['--addr', addr, 'build', '--frontend', 'dockerfile.v0']
+  const args = [...buildctlGlobalArgs(addr, tls), 'build', '--frontend', 'dockerfile.v0']
   args.push('--local', `context=${spec.contextPath}`)
   args.push('--local', `dockerfile=${path.dirname(spec.dockerfilePath)}`)
   args.push('--opt', `filename=${path.basename(spec.dockerfilePath)}`)

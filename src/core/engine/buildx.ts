@@ -1,12 +1,18 @@
-import type { Engine, BuildRequest, EngineCommand } from './types.js'
+import type { BuilderNode, Engine, BuildRequest, EngineCommand } from './types.js'
 import { buildArgValue, outputFlag, secretFlag } from './types.js'
 
-export function buildxEngine(builder: string, driver: string, platform?: string): Engine {
+/**
+ * buildx on `builder`. Its progress names each step's platform, not the node: with several nodes
+ * the description lists them, each with the platform it builds natively.
+ */
+export function buildxEngine(builder: string, driver: string, nodes: BuilderNode[] = []): Engine {
+  const platforms = [...new Set(nodes.map(n => n.platform))]
+  const list = nodes.map(n => `${n.name} ${n.platform}`).join(', ')
   return {
     name: 'buildx',
-    description: `buildx (builder ${builder || 'current'}, driver ${driver})`,
+    description: `buildx (builder ${builder || 'current'}, driver ${driver}${nodes.length > 1 ? `, nodes ${list}` : ''})`,
     driver,
-    ...(platform ? { platform } : {}),
+    ...(platforms.length > 0 ? { platforms } : {}),
     command: req => buildxCommand(req, builder)
   }
 }

@@ -36,14 +36,23 @@ export interface EngineCommand {
   env: Record<string, string>
 }
 
+/** A node of a buildx builder: its name and its own platform. */
+export interface BuilderNode {
+  name: string
+  platform: string
+}
+
 export interface Engine {
   name: 'buildx' | 'buildctl'
   /** Human description for logs, e.g. `buildx (builder rig, driver remote)`. */
   description: string
   /** buildx driver (`docker`, `docker-container`, ...); `buildkit` for buildctl. */
   driver: string
-  /** The builder's own platform (its first, e.g. `linux/amd64`); absent when it did not say. */
-  platform?: string
+  /**
+   * The builder's own platforms: each node's first (e.g. `linux/amd64`, `linux/arm64` for a
+   * builder with an amd64 and an arm64 node); absent when it did not say.
+   */
+  platforms?: string[]
   command(req: BuildRequest): EngineCommand
 }
 

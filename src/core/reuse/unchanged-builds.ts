@@ -23,11 +23,11 @@ export interface ReuseOptions {
   /** Git's index of the working directory, already being read: one read for every build. */
   index?: { root: string; blobs: Promise<Map<string, string>> }
   /**
-   * The builder's own platform, which a build without `platforms` is for: it goes into the key
-   * then, so that builders of two architectures never hand each other their images. A promise:
-   * the keys are made while the engine is still being probed.
+   * The builder's own platforms (each node's), which a build without `platforms` is for: they go
+   * into the key then, so that builders of other architectures or other nodes never hand each
+   * other their images. A promise: the keys are made while the engine is still being probed.
    */
-  builderPlatform?: Promise<string | undefined>
+  builderPlatforms?: Promise<string[] | undefined>
   /** The run's trust scope (a promise: the CI context is read meanwhile); none: protected. */
   scope?: Promise<TrustScope | undefined>
 }
@@ -57,18 +57,20 @@ export class Reuse {
   private readonly digests = new Map<string, Promise<string>>()
   private readonly keys = new Map<string, Promise<BuildKey>>()
   private readonly lookups = new Map<string, Promise<Lookup>>()
-  private readonly builderPlatform: Promise<string | undefined>
+  private readonly builderPlatforms: Promise<string[] | undefined>
 
   constructor(private readonly o: ReuseOptions) {
-    this.builderPlatform = Promise.resolve(o.builderPlatform)
-    this.builderPlatform.catch(() => undefined)
+    this.builderPlatforms = Promise.resolve(o.builderPlatforms)
+    this.builderPlatforms.catch(() => undefined)
   }
 
   /** The platforms a key is made for. */
   async keyPlatforms(): Promise<string[]> {
     if (this.o.platforms.length > 0) return this.o.platforms
-    const own = await this.builderPlatform
-    return own ? [own] : []
+    const own = (await this.builderPlatforms) ?? []
+    // A builder of several nodes still makes one image, its first node's, for a build without
+    // platforms: the key names them all, in a form no `platforms` list gives.
+    return own.length > 1 ? [`builder:${own.join(',')}`] : own
   }
 
   private knownBlobs(contextPath: string): Promise<Map<string, string>> {
