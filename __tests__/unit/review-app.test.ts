@@ -5,8 +5,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from '@jest/globals'
-import { readCiContext } from '../../src/ci/context.js'
-import { spawnExec } from '../../src/core/exec.js'
 import type { PipelineResult } from '../../src/core/pipeline/index.js'
 import { reviewComment, reviewMarker } from '../../src/core/review/comment.js'
 import {
@@ -16,6 +14,7 @@ import {
   reviewAppName
 } from '../../src/core/review/review-app.js'
 import { Redactor } from '../../src/core/secrets.js'
+import { readCiWithoutCheckout } from '../helpers/ci-cases.js'
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/
 
@@ -123,13 +122,7 @@ describe('the comment', () => {
 })
 
 describe('the CI facts a review app is decided from', () => {
-  const nowhere = path.join(tmpdir(), 'no-such-checkout')
-  const read = (env: NodeJS.ProcessEnv) =>
-    readCiContext({
-      env: { PATH: process.env.PATH, GIT_CEILING_DIRECTORIES: tmpdir(), ...env },
-      cwd: nowhere,
-      exec: spawnExec
-    })
+  const read = readCiWithoutCheckout
 
   it("GitHub: the pull_request event's action and whether its head is a fork", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'review-event-'))
