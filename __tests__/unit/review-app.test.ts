@@ -8,6 +8,7 @@ import { describe, expect, it } from '@jest/globals'
 import type { PipelineResult } from '../../src/core/pipeline/index.js'
 import { reviewComment, reviewMarker } from '../../src/core/review/comment.js'
 import {
+  endpointUrls,
   environmentText,
   isReviewAppOf,
   parseReviewEnv,
@@ -45,6 +46,18 @@ describe('reviewAppName', () => {
     expect(isReviewAppOf('myapp-pr-7', 'myapp', '7', 'r')).toBe(true)
     expect(isReviewAppOf('myapp', 'myapp', '7', 'r')).toBe(false)
     expect(isReviewAppOf('myapp-pr-8', 'myapp', '7', 'r')).toBe(false)
+  })
+})
+
+describe('review-urls', () => {
+  it("are the services' endpoints ServiceList tells, as https links; others left out", () => {
+    expect(
+      endpointUrls([
+        { name: 'web', domain: 'web.app-pr-7.r.example.org' },
+        { name: 'worker', domain: '' },
+        { name: 'evil', domain: 'x.org/<script>' }
+      ])
+    ).toEqual({ web: 'https://web.app-pr-7.r.example.org' })
   })
 })
 

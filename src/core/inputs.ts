@@ -366,7 +366,8 @@ export const INPUTS = [
     type: 'string',
     secret: 'value',
     actionDefault: '${{ github.token }}',
-    shown: "the workflow's token",
+    env: ['GITHUB_TOKEN'],
+    shown: "the workflow's token (`$GITHUB_TOKEN`)",
     description:
       "Token for the review app's pull-request comment (needs `pull-requests: write`). Defaults to the workflow's token.",
     readme: "token for the review app's pull-request comment (needs `pull-requests: write`)",

@@ -5,7 +5,7 @@ import { noCi } from '../commit.js'
 import { UserError } from '../errors.js'
 import { planMatrix } from '../plan.js'
 import { appEnvironment, CLEANUP_CALL } from '../rack/index.js'
-import { isReviewAppOf, parseReviewEnv, reviewAppName } from '../review/review-app.js'
+import { endpointUrls, isReviewAppOf, parseReviewEnv, reviewAppName } from '../review/review-app.js'
 import type { Finishing } from './finish.js'
 import type { PipelineResult, ReviewReport, Run } from './state.js'
 
@@ -92,8 +92,9 @@ async function deleteReviewApp(
 export async function reviewLinks(f: Finishing): Promise<void> {
   const { r } = f
   if (!r.review || !r.rack) return
+  // Links only: a rack that cannot list them leaves the review app built and promoted.
   const services = await r.rack.serviceList(r.review.app, CLEANUP_CALL).catch(() => [])
-  for (const s of services) if (s.domain) f.reviewUrls[s.name] = `https://${s.domain}`
+  f.reviewUrls = endpointUrls(services)
 }
 
 /** The result of a run that builds nothing: its review app's fate only. */

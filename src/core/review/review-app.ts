@@ -2,6 +2,7 @@
 // be deleted is this pull request's review app. Pure: the pipeline's review step does the calls.
 import { createHash } from 'node:crypto'
 import { UserError, type Problem } from '../errors.js'
+import type { RackService } from '../rack/index.js'
 
 /**
  * The longest Kubernetes namespace name (a DNS label, RFC 1123): provider/k8s keeps an app in
@@ -82,4 +83,17 @@ export function environmentText(env: Record<string, string>): string {
     .sort()
     .map(k => `${k}=${env[k]}`)
     .join('\n')
+}
+
+/**
+ * Each service's endpoint as ServiceList tells it (pkg/structs Service `domain`, the host the
+ * rack's router serves it at over https); services without one are left out.
+ */
+export function endpointUrls(services: RackService[]): Record<string, string> {
+  const urls: Record<string, string> = {}
+  for (const s of services) {
+    const host = (s.domain ?? '').trim()
+    if (s.name && /^[A-Za-z0-9.-]+(:[0-9]+)?$/.test(host)) urls[s.name] = `https://${host}`
+  }
+  return urls
 }
