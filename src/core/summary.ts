@@ -40,6 +40,12 @@ export function renderSummary(input: SummaryInput): string {
   if (result.plan.description) head.push(`> ${text(result.plan.description)}`, '')
   if (result.platforms) head.push(`**Platforms:** ${text(result.platforms)}`, '')
   if (result.scope) head.push(`**Trust:** ${text(result.scope)}`, '')
+  const review = result.review
+  if (review && review.state !== 'skipped') {
+    const what =
+      review.state === 'deleted' ? 'deleted (the pull request closed)' : 'built and promoted'
+    head.push(`**Review app:** ${code(review.app)} ${what}`, '')
+  }
   if (result.stage === 'start') {
     const legs = result.matrix.include.map(l => code(l.services)).join(', ')
     head.push(`**Build legs** (${result.matrix.include.length}): ${legs || '-'}`, '')
