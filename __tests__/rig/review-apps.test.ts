@@ -193,6 +193,8 @@ describe('review apps on a pull request', () => {
     expect(Object.keys(state.builds).filter(id => !(id in before))).toEqual([])
     expect(await appStatus(reviewApp())).toBe(404)
     expect(await appStatus(rr.app)).toBe(200)
+    // deleting again (a retried DELETE) finds it gone: done, not an error
+    await expect(rack().appDelete(reviewApp())).resolves.toBeUndefined()
     expect(r.outputs['build-id']).toBe('')
 
     expect(gh.requests.filter(x => x.method === 'POST')).toHaveLength(1)

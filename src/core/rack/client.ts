@@ -288,9 +288,13 @@ export class RackClient {
     }
   }
 
-  /** AppDelete: the rack answers `ok`; deleting again is idempotent (404 once it is gone). */
+  /** AppDelete: the rack answers `ok`; an app gone already (404, a retry's) counts as deleted. */
   async appDelete(name: string, call: CallOptions = {}): Promise<void> {
-    await this.call<true>('DELETE', `/apps/${seg(name)}`, { ...call, parse: () => true })
+    try {
+      await this.call<true>('DELETE', `/apps/${seg(name)}`, { ...call, parse: () => true })
+    } catch (e) {
+      if (!(e instanceof RackError && e.status === 404)) throw e
+    }
   }
 
   /** ServiceList: the services of the app's release, each with its endpoint (`domain`). */
