@@ -1,8 +1,11 @@
 // Each CI's documented variables for a push and a PR/MR, and the context they give: shared by
 // the context's unit tests and the CLI's.
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { readCiContext } from '../../src/ci/context.js'
 import type { CiContext } from '../../src/core/commit.js'
+import { spawnExec } from '../../src/core/exec.js'
 
 const events = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/events')
 export const HEAD = '0123456789abcdef0123456789abcdef01234567'
@@ -425,4 +428,13 @@ const CI_VARIABLES =
 /** env without any CI's variables: tests that play a CI must not run inside another one. */
 export function withoutCi(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !CI_VARIABLES.test(k)))
+}
+
+/** The CI context of `env` alone: no checkout for git to read. */
+export function readCiWithoutCheckout(env: NodeJS.ProcessEnv): Promise<CiContext> {
+  return readCiContext({
+    env: { PATH: process.env.PATH, GIT_CEILING_DIRECTORIES: tmpdir(), ...env },
+    cwd: path.join(tmpdir(), 'no-such-checkout'),
+    exec: spawnExec
+  })
 }

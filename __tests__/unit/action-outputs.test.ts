@@ -52,7 +52,9 @@ describe('action outputs', () => {
         'matrix',
         'plan',
         'release-id',
-        'reused'
+        'reused',
+        'review-app',
+        'review-urls'
       ].sort()
     )
     // One build leg per distinct build, services that share a build together.

@@ -56,7 +56,9 @@ describe('action.yml', () => {
       'artifact-id',
       'artifact-url',
       'matrix',
-      'reused'
+      'reused',
+      'review-app',
+      'review-urls'
     ])
   })
 })

@@ -6,10 +6,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { readCiContext } from '../../src/ci/context.js'
 import { ADAPTERS, CI_SECRET_VARIABLES } from '../../src/ci/index.js'
 import { runCli } from '../../src/cli/run.js'
-import { spawnExec } from '../../src/core/exec.js'
+import { readCiWithoutCheckout } from '../helpers/ci-cases.js'
 import { readmeSection } from '../helpers/readme.js'
 import { REPO_ROOT } from '../helpers/rig.js'
 
@@ -48,13 +47,7 @@ describe('the adapters table', () => {
 })
 
 describe('a CI without an adapter: env-ci answers, the shared trust rules apply', () => {
-  const nowhere = path.join(tmpdir(), 'no-such-checkout')
-  const read = (env: NodeJS.ProcessEnv) =>
-    readCiContext({
-      env: { PATH: process.env.PATH, GIT_CEILING_DIRECTORIES: tmpdir(), ...env },
-      cwd: nowhere,
-      exec: spawnExec
-    })
+  const read = readCiWithoutCheckout
   const travis = {
     TRAVIS: 'true',
     TRAVIS_COMMIT: HEAD,

@@ -96,7 +96,7 @@ describe('--output-file', () => {
     expect(r.code).toBe(0)
     const text = await readFile(file, 'utf8')
     expect(text).toMatch(
-      /^BUILD_ID=B[A-Z]{10}\nRELEASE_ID=\nIMAGES=\{.*\}\nDIGESTS=\{\}\nPLAN=\{.*\}\nEXPORT_PATH=\nREUSED=\{\}\nMATRIX=\{"include":\[.*\]\}\n$/
+      /^BUILD_ID=B[A-Z]{10}\nRELEASE_ID=\nIMAGES=\{.*\}\nDIGESTS=\{\}\nPLAN=\{.*\}\nEXPORT_PATH=\nREUSED=\{\}\nMATRIX=\{"include":\[.*\]\}\nREVIEW_APP=\nREVIEW_URLS=\{\}\n$/
     )
     expect(text).not.toMatch(/[#$]/)
     const values = parseDotenv(text)

@@ -85,6 +85,23 @@ describe('job summary', () => {
     expect(text).toContain('Fix login \\| and \\<b\\>tags\\<\\/b\\>')
   })
 
+  it("names the review app and what became of it; a fork's skipped run says nothing of one", () => {
+    const review = (state: 'deployed' | 'deleted' | 'skipped'): string =>
+      renderSummary({
+        result: {
+          ...resultWith(1),
+          review: { app: 'myapp-pr-7', base: 'myapp', pullRequest: '7', state, urls: {} }
+        },
+        dryRun: false,
+        secrets: new Redactor()
+      })
+    expect(review('deployed')).toContain('**Review app:** `myapp-pr-7` built and promoted')
+    expect(review('deleted')).toContain(
+      '**Review app:** `myapp-pr-7` deleted (the pull request closed)'
+    )
+    expect(review('skipped')).not.toContain('Review app')
+  })
+
   it('shows image services as copies and lists warnings', () => {
     const result = resultWith(10, ['build arg VERSION is not declared by any Dockerfile'])
     const text = renderSummary({ result, dryRun: false, secrets: new Redactor() })

@@ -33,7 +33,11 @@ function actionInputs(): string {
     ...yamlEntry('    ', 'description', i.description),
     '    required: false',
     // With env fallbacks the default is not sent: the runner's value would hide the variable's.
-    ...(i.default !== undefined && !i.env ? [`    default: ${yamlScalar(i.default)}`] : [])
+    ...(i.actionDefault !== undefined
+      ? [`    default: ${yamlScalar(i.actionDefault)}`]
+      : i.default !== undefined && !i.env
+        ? [`    default: ${yamlScalar(i.default)}`]
+        : [])
   ])
   return `${lines.join('\n')}\n`
 }

@@ -9,7 +9,7 @@ import { Redactor } from '../core/secrets.js'
 /** The parts of @actions/core the logger uses (a parameter so tests can record the calls). */
 export type ActionsCore = Pick<
   typeof core,
-  'info' | 'debug' | 'warning' | 'error' | 'setSecret' | 'startGroup' | 'endGroup'
+  'info' | 'debug' | 'notice' | 'warning' | 'error' | 'setSecret' | 'startGroup' | 'endGroup'
 >
 
 /** Annotation properties of a problem: file, line and column when it names a position. */
@@ -74,6 +74,8 @@ export function createActionLogger(
         secrets.redact(annotationMessage({ ...where, message })),
         annotationOf(where, 'convox-build', fileBase())
       ),
+    notice: message =>
+      actions.notice(secrets.redact(annotationMessage({ message })), { title: 'convox-build' }),
     mask: secret => secrets.add(secret),
     group: async (title, fn) => {
       if (open) {

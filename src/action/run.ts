@@ -17,6 +17,8 @@ import { restoreLocalCache, saveLocalCache, usesLocalCache } from './local-cache
 import { annotateProblems, createActionLogger } from './logger.js'
 import { actionOutputs, artifactUrl, type UploadedArtifact } from './action-outputs.js'
 import { renderSummary } from '../core/summary.js'
+import { githubRunUrl } from '../ci/github.js'
+import { upsertReviewComment } from './review-comment.js'
 import { guardForkCode, type TrustScope } from '../core/trust.js'
 
 export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -81,6 +83,7 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
       }
     }
     if (settings.summary) await writeSummary(settings, result, secrets, artifact, logger)
+    if (result.review) await commentOnPullRequest(settings, result, secrets, env, logger)
     if (uploadError) {
       throw new Error(
         `upload-artifact "${settings.uploadArtifact}": upload failed: ${uploadError.message}`
@@ -130,6 +133,31 @@ async function uploadExport(
   )
   if (id === undefined) throw new Error('the artifact service returned no artifact id')
   return { id, url: artifactUrl(env, id) }
+}
+
+/** The review app's one comment on the pull request; a failure to write it only warns. */
+async function commentOnPullRequest(
+  settings: Settings,
+  result: PipelineResult,
+  secrets: Redactor,
+  env: NodeJS.ProcessEnv,
+  logger: ReturnType<typeof createActionLogger>
+): Promise<void> {
+  if (!settings.githubToken) return
+  try {
+    const runUrl = env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID ? githubRunUrl(env) : ''
+    const done = await upsertReviewComment(result, secrets, {
+      token: settings.githubToken,
+      env,
+      runUrl
+    })
+    if (done)
+      logger.info(`Review app comment ${done} on pull request ${result.review?.pullRequest}`)
+  } catch (e) {
+    logger.warning(
+      `could not write the review app's pull request comment (the token needs pull-requests: write): ${(e as Error).message}`
+    )
+  }
 }
 
 async function writeSummary(

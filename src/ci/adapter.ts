@@ -20,6 +20,10 @@ export interface CiFacts {
   branch?: string
   isPullRequest: boolean
   pullRequest?: string
+  /** What happened to the PR/MR (GitHub's `opened`, `synchronize`, `reopened`, `closed`). */
+  pullRequestAction?: string
+  /** The PR/MR comes from a fork (its runs get none of the repository's secrets). */
+  fromFork?: boolean
   targetBranch?: string
   defaultBranch?: string
   repository?: string

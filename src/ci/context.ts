@@ -107,6 +107,8 @@ export async function readCiContext(options: CiContextOptions): Promise<CiContex
     subject,
     ...where,
     isPullRequest,
+    pullRequestAction: text(facts.pullRequestAction),
+    fromFork: facts.fromFork ?? false,
     targetBranch: text(facts.targetBranch),
     runUrl: text(facts.runUrl),
     ...trust

@@ -47,6 +47,17 @@ function facts(env: Env, payload: Payload): CiFacts {
     subject: firstLine(from('head_commit', 'message')),
     isPullRequest: pr,
     pullRequest: pr ? from('pull_request', 'number') || from('number') : '',
+    pullRequestAction: pr ? from('action') : '',
+    fromFork:
+      pr &&
+      isFork(
+        pick(payload, 'repository', 'id'),
+        pick(payload, 'pull_request', 'head', 'repo', 'id'),
+        from('repository', 'full_name') || (env.GITHUB_REPOSITORY ?? ''),
+        from('pull_request', 'head', 'repo', 'full_name') ||
+          from('repository', 'full_name') ||
+          (env.GITHUB_REPOSITORY ?? '')
+      ),
     branch: pr
       ? env.GITHUB_HEAD_REF || from('pull_request', 'head', 'ref')
       : env.GITHUB_REF_TYPE === 'tag'

@@ -15,6 +15,9 @@ function facts(env: Env): CiFacts {
     subject: env.CI_COMMIT_TITLE || firstLine(env.CI_COMMIT_MESSAGE),
     isPullRequest: mr,
     pullRequest: env.CI_MERGE_REQUEST_IID || env.CI_MERGE_REQUEST_ID,
+    // A merge request pipeline runs for a new commit; GitLab starts none when it closes.
+    pullRequestAction: '',
+    fromFork: mr && isForkMergeRequest(env),
     branch: mr
       ? env.CI_MERGE_REQUEST_SOURCE_BRANCH_NAME
       : env.CI_COMMIT_BRANCH || (env.CI_COMMIT_TAG ? '' : env.CI_COMMIT_REF_NAME),
@@ -32,14 +35,20 @@ function facts(env: Env): CiFacts {
   }
 }
 
+/** A merge request from another project than the one it merges into. */
+function isForkMergeRequest(e: Env): boolean {
+  const sourceId = e.CI_MERGE_REQUEST_SOURCE_PROJECT_ID ?? ''
+  const target = e.CI_MERGE_REQUEST_PROJECT_ID || e.CI_PROJECT_ID || ''
+  return sourceId !== '' && target !== '' && sourceId !== target
+}
+
 /** Merge request pipelines, forks' run in the parent project, protected refs. */
 function trust(f: TrustFacts): Trust {
   const e = f.env
   if (e.CI_MERGE_REQUEST_IID || e.CI_MERGE_REQUEST_ID) {
     const source = e.CI_MERGE_REQUEST_SOURCE_PROJECT_PATH || e.CI_PROJECT_PATH || ''
     const sourceId = e.CI_MERGE_REQUEST_SOURCE_PROJECT_ID ?? ''
-    const target = e.CI_MERGE_REQUEST_PROJECT_ID || e.CI_PROJECT_ID || ''
-    const fork = sourceId !== '' && target !== '' && sourceId !== target
+    const fork = isForkMergeRequest(e)
     const iid = (e.CI_MERGE_REQUEST_IID || e.CI_MERGE_REQUEST_ID || '').replace(/\D/g, '')
     const scope = untrusted(
       numbered('mr', iid, f.branch),

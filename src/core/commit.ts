@@ -19,6 +19,10 @@ export interface CiContext {
   isPullRequest: boolean
   /** The PR/MR number as the CI shows it; '' when not one. */
   pullRequest: string
+  /** What happened to the PR/MR (`opened`, `synchronize`, `reopened`, `closed`); '' when unknown. */
+  pullRequestAction: string
+  /** The PR/MR comes from a fork. */
+  fromFork: boolean
   /** On a PR/MR, the branch it merges into. */
   targetBranch: string
   /** The repository's default branch, where the CI says. */
@@ -45,6 +49,8 @@ export function noCi(gitSha = ''): CiContext {
     branch: '',
     isPullRequest: false,
     pullRequest: '',
+    pullRequestAction: '',
+    fromFork: false,
     targetBranch: '',
     defaultBranch: '',
     repository: '',

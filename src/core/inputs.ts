@@ -48,6 +48,8 @@ export interface Input {
   envValues?: readonly string[]
   /** The README's default, when it is computed at run time or not just `default`. */
   shown?: string
+  /** action.yml's default when it is a workflow expression the runner expands (the CLI has none). */
+  actionDefault?: string
   secret?: SecretKind
   /** action.yml's description. */
   description: string
@@ -377,6 +379,39 @@ export const INPUTS = [
     readme: 'promote the release on the rack and wait',
     help: 'promote the release on the rack and wait',
     shells: BUILDKITE
+  },
+  {
+    name: 'review',
+    type: 'boolean',
+    default: 'false',
+    description:
+      "On pull-request events: build into the review app <app>-pr-<number> (created with the app's env, promoted), and delete it when the pull request closes.",
+    readme:
+      'on pull-request events, build into the review app `<app>-pr-<number>` (see [Review apps](#review-apps)); deleted when the pull request closes',
+    help: 'build pull requests into the review app <app>-pr-<number>',
+    shells: ACTION_CLI
+  },
+  {
+    name: 'review-env',
+    type: 'lines',
+    secret: 'lines',
+    description: "KEY=VALUE lines set in the review app's env over the app's (values are secret).",
+    readme: "`KEY=VALUE` lines set in the review app's env over the app's (values are secret)",
+    help: "KEY=VALUE set in the review app's env over the app's (repeatable)",
+    shells: ACTION_CLI
+  },
+  {
+    name: 'github-token',
+    type: 'string',
+    secret: 'value',
+    actionDefault: '${{ github.token }}',
+    env: ['GITHUB_TOKEN'],
+    shown: "the workflow's token (`$GITHUB_TOKEN`)",
+    description:
+      "Token for the review app's pull-request comment (needs `pull-requests: write`). Defaults to the workflow's token.",
+    readme: "token for the review app's pull-request comment (needs `pull-requests: write`)",
+    help: "GitHub token for the review app's pull-request comment",
+    shells: ACTION_CLI
   },
   {
     name: 'dry-run',

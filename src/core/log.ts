@@ -9,6 +9,8 @@ export interface Logger {
   debug(message: string): void
   /** A warning; shown as an annotation where the shell supports it. */
   warning(message: string, where?: Omit<Problem, 'message'>): void
+  /** Something the run did not do, said once (action: a notice annotation); else info. */
+  notice?(message: string): void
   /** Never print this value (action: core.setSecret). Call before the value can be logged. */
   mask(secret: string): void
   /** Run fn with its output grouped under a title (action: core.group). */

@@ -3,7 +3,16 @@ import type { PipelineResult } from './pipeline/index.js'
 
 /** Output names of action.yml that every shell sets, to their string values. */
 export type ResultOutputs = Record<
-  'build-id' | 'release-id' | 'images' | 'digests' | 'plan' | 'export-path' | 'reused' | 'matrix',
+  | 'build-id'
+  | 'release-id'
+  | 'images'
+  | 'digests'
+  | 'plan'
+  | 'export-path'
+  | 'reused'
+  | 'matrix'
+  | 'review-app'
+  | 'review-urls',
   string
 >
 
@@ -19,6 +28,8 @@ export function resultOutputs(result: PipelineResult): ResultOutputs {
     reused: JSON.stringify(
       Object.fromEntries(result.services.filter(s => s.reusedFrom).map(s => [s.name, s.reusedFrom]))
     ),
-    matrix: JSON.stringify(result.matrix)
+    matrix: JSON.stringify(result.matrix),
+    'review-app': result.review?.state === 'deployed' ? result.review.app : '',
+    'review-urls': JSON.stringify(result.review?.urls ?? {})
   }
 }

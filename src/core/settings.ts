@@ -82,6 +82,12 @@ export interface Settings {
   /** Absolute path of a tarball to import instead of building; empty: build. */
   import: string
   promote: boolean
+  /** On pull-request events: build into the review app <app>-pr-<number>. */
+  review: boolean
+  /** `KEY=VALUE` lines set over the app's env in the review app (values secret). */
+  reviewEnv: string[]
+  /** Token for the review app's pull-request comment (the action's shell only). */
+  githubToken: string
   dryRun: boolean
   summary: boolean
   /** Reuse the image of an unchanged build (same content key) instead of building it. */
@@ -231,6 +237,9 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     convoxPassword: str('convox-password'),
     import: absolute('import'),
     promote: bool('promote'),
+    review: bool('review'),
+    reviewEnv: lines('review-env'),
+    githubToken: str('github-token'),
     dryRun: bool('dry-run'),
     summary: bool('summary'),
     reuse: bool('reuse'),

@@ -40,6 +40,12 @@ export function renderSummary(input: SummaryInput): string {
   if (result.plan.description) head.push(`> ${text(result.plan.description)}`, '')
   if (result.platforms) head.push(`**Platforms:** ${text(result.platforms)}`, '')
   if (result.scope) head.push(`**Trust:** ${text(result.scope)}`, '')
+  const review = result.review
+  if (review && review.state !== 'skipped') {
+    const what =
+      review.state === 'deleted' ? 'deleted (the pull request closed)' : 'built and promoted'
+    head.push(`**Review app:** ${code(review.app)} ${what}`, '')
+  }
   if (result.stage === 'start') {
     const legs = result.matrix.include.map(l => code(l.services)).join(', ')
     head.push(`**Build legs** (${result.matrix.include.length}): ${legs || '-'}`, '')
@@ -162,7 +168,7 @@ const CONTROLS = /[\u0000-\u001f\u007f\u0085\u2028\u2029]+/g
  * written: every ASCII punctuation character backslash-escaped (CommonMark allows it of each),
  * so no heading, list, link, image, emphasis, raw HTML, entity or table cell can start in it.
  */
-function markdownText(s: string): string {
+export function markdownText(s: string): string {
   return s
     .replace(CONTROLS, ' ')
     .trimStart()
@@ -173,7 +179,7 @@ function markdownText(s: string): string {
  * Text in a code span: shown literally (no HTML, no entities), once nothing in it can end the
  * span; in a table row `|` is escaped (GFM reads it before the span).
  */
-function codeSpan(s: string, inTable: boolean): string {
+export function codeSpan(s: string, inTable: boolean): string {
   const literal = s.replace(CONTROLS, ' ').replace(/`/g, "'")
   return `\`${inTable ? literal.replace(/\|/g, '\\|') : literal}\``
 }

@@ -14,8 +14,10 @@ import { getImageConfig, shellJoin } from '../registry/image-config.js'
 import { parseReference } from '../registry/reference.js'
 import type { ServiceReport } from '../run-environment.js'
 import { Redactor } from '../secrets.js'
+import { environmentText } from '../review/review-app.js'
 import { builtLogs, gatherLegLogs } from './build-logs.js'
 import { promote } from './promote-step.js'
+import { reviewLinks } from './review.js'
 import type { Built, Finished, Run, Started } from './state.js'
 
 /** What finish's steps share: the stages' work, and what each step adds. */
@@ -36,6 +38,7 @@ export interface Finishing {
   recordLogs: string
   releaseId: string
   exportPath: string
+  reviewUrls: Record<string, string>
 }
 
 export interface FinishStep {
@@ -50,7 +53,8 @@ export const FINISH_STEPS: readonly FinishStep[] = [
   { name: 'logs', run: collectLogs },
   { name: 'release', run: registerRelease },
   { name: 'export', run: exportBuild },
-  { name: 'promote', run: promoteRelease }
+  { name: 'promote', run: promoteRelease },
+  { name: 'review', run: reviewLinks }
 ]
 
 export async function finish(
@@ -73,10 +77,16 @@ export async function finish(
     logs: '',
     recordLogs: '',
     releaseId: '',
-    exportPath: ''
+    exportPath: '',
+    reviewUrls: {}
   }
   for (const step of FINISH_STEPS) await step.run(f)
-  return { releaseId: f.releaseId, services: f.services, exportPath: f.exportPath }
+  return {
+    releaseId: f.releaseId,
+    services: f.services,
+    exportPath: f.exportPath,
+    reviewUrls: f.reviewUrls
+  }
 }
 
 /** What this run built, else each image looked up; a build a leg failed gets no release. */
@@ -120,7 +130,9 @@ async function registerRelease(f: Finishing): Promise<void> {
     app: r.settings.app,
     buildId: s.rackBuildId,
     logs: f.logs,
-    entrypoint: f.entrypoint
+    entrypoint: f.entrypoint,
+    // A review app's one release holds the app's env (review-env over it), not a fork of none.
+    env: r.review ? environmentText(r.review.env) : undefined
   })
   f.releaseId = done.releaseId
   f.recordLogs = done.build.logs || f.logs

@@ -9,6 +9,7 @@
 //   finish.ts        a list of steps: every image there, the release, the export, the promote;
 //   import.ts        `convox builds import` of an export tarball (a run of its own);
 //   promote-step.ts  the promote of a release (the last step of finish and of an import);
+//   review.ts        a pull request's review app: made, built into, or deleted when it closes;
 //   build-logs.ts    the logs the rack keeps, the user's arg values left out;
 //   state.ts         what the stages hand each other (Run, Started, Built, Finished);
 //   result.ts        what a run reports (PipelineResult).
@@ -17,4 +18,4 @@
 // entry after it; a stage of its own (run alone, like import) is a file here that stages() in
 // run-pipeline.ts calls. Each takes the Run and what the stages before it made (state.ts).
 export { runPipeline } from './run-pipeline.js'
-export type { PipelineResult } from './state.js'
+export type { PipelineResult, ReviewReport } from './state.js'

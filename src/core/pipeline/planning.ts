@@ -33,6 +33,8 @@ export async function plan(
  */
 export async function appEnv(r: Run): Promise<Record<string, string> | undefined> {
   if (!r.rack) return undefined
+  // A review app's release will hold the base app's env (review-env over it).
+  if (r.review) return r.review.env
   return appEnvironment(r.rack, r.settings.app)
 }
 

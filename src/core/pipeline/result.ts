@@ -31,6 +31,13 @@ export function resultOf(
     scope: r.scope,
     // The value without its label: the summary and --json label it.
     platforms: (r.platforms?.reason ?? '').replace(/^platforms:? /, ''),
-    durationMs: Date.now() - startedAt
+    durationMs: Date.now() - startedAt,
+    review: r.review && {
+      app: r.review.app,
+      base: r.review.base,
+      pullRequest: r.review.pullRequest,
+      state: 'deployed',
+      urls: finished?.reviewUrls ?? {}
+    }
   }
 }

@@ -14,6 +14,7 @@ import { importStage } from './import.js'
 import { prepare } from './prepare.js'
 import { resultOf } from './result.js'
 import { resume } from './resume.js'
+import { reviewStep } from './review.js'
 import { start } from './start.js'
 import type { PipelineResult, Run, Started } from './state.js'
 
@@ -34,6 +35,8 @@ export async function runPipeline(
 
 /** The stages this run is, from its settings. */
 async function stages(r: Run, startedAt: number): Promise<PipelineResult> {
+  const nothing = await reviewStep(r, startedAt)
+  if (nothing) return nothing
   const { settings } = r
   if (settings.import) return importStage(r, startedAt)
   const s =

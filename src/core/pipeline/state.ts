@@ -34,6 +34,30 @@ export interface PipelineResult {
   /** The run's trust scope and why (`scope pr-7 (untrusted): pull_request from acme/app`). */
   scope?: string
   durationMs: number
+  /** The pull request's review app, when `review` is set on a pull request. */
+  review?: ReviewReport
+}
+
+/** What became of a pull request's review app. */
+export interface ReviewReport {
+  /** The review app's name; '' when none was made (skipped). */
+  app: string
+  /** The app it reviews. */
+  base: string
+  pullRequest: string
+  /** Built and promoted there; deleted (the pull request closed); skipped (a fork's, no secrets). */
+  state: 'deployed' | 'deleted' | 'skipped'
+  /** Each service's endpoint, as the rack tells it. */
+  urls: Record<string, string>
+}
+
+/** The review app a run builds into (r.settings.app is its name). */
+export interface ReviewApp {
+  app: string
+  base: string
+  pullRequest: string
+  /** The env its release gets: the base app's, with review-env over it. */
+  env: Record<string, string>
 }
 
 /** What a run knows before any stage: its settings, logger, rack and the commit built. */
@@ -57,6 +81,8 @@ export interface Run {
   platforms?: PlatformChoice
   /** describeScope of the run's trust scope. */
   scope: string
+  /** Set when this run builds into a pull request's review app. */
+  review?: ReviewApp
 }
 
 /** What start makes, and what build and finish find again from the build id. */
@@ -80,4 +106,6 @@ export interface Finished {
   releaseId: string
   services: ServiceReport[]
   exportPath: string
+  /** A review app's service endpoints. */
+  reviewUrls: Record<string, string>
 }

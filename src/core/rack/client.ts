@@ -30,6 +30,7 @@ import type {
   BuildCreateParams,
   BuildUpdateParams,
   RackApp,
+  RackService,
   RackBuild,
   RackObject,
   RackRelease,
@@ -268,6 +269,39 @@ export class RackClient {
     return this.json('GET', `/apps/${seg(app)}`, call)
   }
 
+  /** AppCreate; a lost answer counts as done when AppGet finds the app. */
+  appCreate(name: string, call: CallOptions = {}): Promise<RackApp> {
+    return this.json('POST', '/apps', {
+      ...call,
+      params: { name },
+      recover: () => this.appGet(name).catch(() => undefined)
+    })
+  }
+
+  /** The app, or undefined when the rack has none by that name (404). */
+  async appFind(name: string, call: CallOptions = {}): Promise<RackApp | undefined> {
+    try {
+      return await this.appGet(name, call)
+    } catch (e) {
+      if (e instanceof RackError && e.status === 404) return undefined
+      throw e
+    }
+  }
+
+  /** AppDelete: the rack answers `ok`; an app gone already (404, a retry's) counts as deleted. */
+  async appDelete(name: string, call: CallOptions = {}): Promise<void> {
+    try {
+      await this.call<true>('DELETE', `/apps/${seg(name)}`, { ...call, parse: () => true })
+    } catch (e) {
+      if (!(e instanceof RackError && e.status === 404)) throw e
+    }
+  }
+
+  /** ServiceList: the services of the app's release, each with its endpoint (`domain`). */
+  serviceList(app: string, call: CallOptions = {}): Promise<RackService[]> {
+    return this.json('GET', `/apps/${seg(app)}/services`, call)
+  }
+
   /**
    * BuildCreate; a lost answer is looked up in BuildList (a build not there before the call,
    * `created`, with this description and commit, no manifest yet) before creating again.
@@ -391,7 +425,7 @@ export class RackClient {
     return this.json('POST', `/apps/${seg(app)}/releases`, {
       ...call,
       params,
-      recover: build && params.env === undefined ? () => this.findRelease(app, build) : undefined
+      recover: build ? () => this.findRelease(app, build) : undefined
     })
   }
 

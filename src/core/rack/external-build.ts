@@ -95,7 +95,14 @@ export async function externalBuildTarget(
  */
 export async function completeExternalBuild(
   client: RackClient,
-  options: { app: string; buildId: string; logs: string; entrypoint?: string[] | string }
+  options: {
+    app: string
+    buildId: string
+    logs: string
+    entrypoint?: string[] | string
+    /** The release's env (`KEY=VALUE` lines) instead of the newest release's: a review app's. */
+    env?: string
+  }
 ): Promise<{ releaseId: string; build: RackBuild }> {
   const { app, buildId } = options
   const failing = { app, buildId, log: options.logs }
@@ -115,7 +122,8 @@ export async function completeExternalBuild(
     const logs = await client.objectStore(app, `build/${buildId}/logs`, client.scrub(options.logs))
     const existing = await client.findRelease(app, buildId)
     // exactly one release (the CLI's buildExternal makes a second one by mistake)
-    const release = existing ?? (await client.releaseCreate(app, { build: buildId }))
+    const release =
+      existing ?? (await client.releaseCreate(app, { build: buildId, env: options.env }))
     const entrypoint = Array.isArray(options.entrypoint)
       ? shellJoin(options.entrypoint)
       : (options.entrypoint ?? '')

@@ -28,6 +28,14 @@ export interface RackApp {
   parameters?: Record<string, string>
 }
 
+/** pkg/structs Service, the fields a review app's links need. */
+export interface RackService {
+  name: string
+  /** The service's endpoint host; '' for a service without one. */
+  domain: string
+  ports?: { balancer: number; certificate?: string; container: number }[]
+}
+
 export interface RackSystem {
   name: string
   version: string
