@@ -1,5 +1,6 @@
 // What the pipeline's build step asks of the engine: private logins, engine choice, builds,
 // cleanup.
+import { reuseTrustedKeys } from '../signing/key.js'
 import {
   createDockerConfig,
   loginsFromSettings,
@@ -33,7 +34,9 @@ export type EngineSettings = LoginSettings &
     | 'reuse'
   > &
   /** Default auto. */
-  Partial<Pick<Settings, 'cacheTags'>>
+  Partial<Pick<Settings, 'cacheTags'>> &
+  /** The keys reuse trusts (none: reuse is not verified). */
+  Partial<Pick<Settings, 'sign' | 'signingKey' | 'signingKeyPassword' | 'reuseTrust'>>
 
 export interface BuildPlanOptions {
   /** Registry-to-registry copy for image services (default: the registry client). */
@@ -164,7 +167,8 @@ export async function buildPlan(
           env: run.env,
           index: preparation.gitIndex,
           builderPlatform: preparation.ready.then(p => p.engine.platform),
-          scope: Promise.resolve(run.ci).then(ci => ci?.scope)
+          scope: Promise.resolve(run.ci).then(ci => ci?.scope),
+          trustedKeys: reuseTrustedKeys(settings)
         })
       : undefined
   if (reuse && plan.registry) {

@@ -16,6 +16,7 @@ import type { ServiceReport } from '../run-environment.js'
 import { Redactor } from '../secrets.js'
 import { builtLogs, gatherLegLogs } from './build-logs.js'
 import { promote } from './promote-step.js'
+import { signImages } from './sign.js'
 import type { Built, Finished, Run, Started } from './state.js'
 
 /** What finish's steps share: the stages' work, and what each step adds. */
@@ -48,6 +49,7 @@ export const FINISH_STEPS: readonly FinishStep[] = [
   { name: 'images', run: waitForImages },
   { name: 'entrypoint', run: readEntrypoint },
   { name: 'logs', run: collectLogs },
+  { name: 'sign', run: signImages },
   { name: 'release', run: registerRelease },
   { name: 'export', run: exportBuild },
   { name: 'promote', run: promoteRelease }
