@@ -508,10 +508,7 @@ export function addSettingsSecrets(redactor: Redactor, s: Settings): void {
   redactor.addLogin(s.dockerHubUsername, s.dockerHubPassword)
   redactor.addLogin('convox', s.convoxPassword)
   for (const x of s.secrets) redactor.add(x.value)
-  // a PEM key is masked whole and line by line (a log line never holds more than one)
   redactor.add(s.signingKey)
-  for (const line of s.signingKey.split(/\r?\n/))
-    if (line.trim().length >= 16) redactor.add(line.trim())
   redactor.add(s.signingKeyPassword)
   if (s.rackUrl) {
     redactor.add(s.rackUrl)
