@@ -112,6 +112,7 @@ describe('signed images and provenance (cosign verifies them)', () => {
     expect(result.digests.web).toBe(result.digests.worker)
     expect(r.log.lines.filter(l => l.startsWith('signed '))).toHaveLength(digests.length)
 
+    const busybox = new Map<string, string | undefined>()
     for (const digest of digests) {
       const image = `${registry}@${digest}`
       const v = await cosign(['verify', '--key', path.join(dir, 'good.pub'), image])
@@ -134,7 +135,16 @@ describe('signed images and provenance (cosign verifies them)', () => {
       expect(st.predicate.buildDefinition.internalParameters.buildId).toBe(result.buildId)
       expect(st.predicate.buildDefinition.resolvedDependencies[0]!.digest.gitCommit).toBe(SHA)
       expect(st.predicate.buildDefinition.externalParameters.app).toBe('example')
+      // Every build of the example starts FROM busybox: named with the digest it resolved to.
+      const deps = st.predicate.buildDefinition.resolvedDependencies as {
+        uri?: string
+        digest: { sha256?: string }
+      }[]
+      busybox.set(digest, deps.find(d => d.uri === 'oci://busybox')?.digest.sha256)
     }
+    const built = result.services.filter(x => x.build !== null)
+    expect(built.length).toBeGreaterThan(0)
+    for (const x of built) expect(busybox.get(x.digest)).toMatch(/^[0-9a-f]{64}$/)
     const web = Buffer.from(
       JSON.parse(
         (

@@ -2,9 +2,12 @@
 // services sharing a build share it) gets a cosign signature and a signed SLSA v1 provenance
 // attestation, in cosign's tag scheme. Before the release: the rack never releases what the run
 // could not sign.
+import { readFile } from 'node:fs/promises'
 import { noCi } from '../commit.js'
+import { parseDockerfile } from '../dockerfile.js'
 import { forEachLimit } from '../pool.js'
 import { parseReference } from '../registry/reference.js'
+import { imageRefs } from '../reuse/key.js'
 import type { ServiceReport } from '../run-environment.js'
 import {
   attachLayer,
@@ -46,6 +49,15 @@ export async function signImages(f: Finishing): Promise<void> {
   const ci = (await r.run.ci) ?? noCi(r.gitSha)
   const images = imagesByDigest(f.services)
   const startedOn = s.started.date.toISOString()
+  const resolved = new Map<number, Promise<Record<string, string>>>()
+  const bases = (build: number): Promise<Record<string, string>> => {
+    let p = resolved.get(build)
+    if (!p) {
+      p = baseImages(f, build)
+      resolved.set(build, p)
+    }
+    return p
+  }
   await r.logger.group('Sign', () =>
     forEachLimit(images, 4, async ({ image, services }) => {
       const ref = parseReference(image)
@@ -67,13 +79,14 @@ export async function signImages(f: Finishing): Promise<void> {
         buildId: s.plan.buildId,
         services: services.map(x => x.name),
         reusedFrom: services[0]!.reusedFrom,
+        reuseKey: reuseKeyOf(services[0]!.reusedFrom),
         copiedFrom:
           build === null
             ? (s.plan.services.find(x => x.name === services[0]!.name)?.from ?? undefined)
             : undefined,
         gitSha: r.gitSha,
         ci,
-        baseImages: {},
+        baseImages: build === null ? {} : await bases(build),
         startedOn,
         finishedOn: new Date().toISOString()
       })
@@ -87,4 +100,28 @@ export async function signImages(f: Finishing): Promise<void> {
       )
     })
   )
+}
+
+/**
+ * The images a build read (FROM, `COPY --from`, the syntax frontend) and the digests they resolve
+ * to: those the reuse key was made of. A reference spelled with a secret (an arg's value from the
+ * app's env) is left out.
+ */
+async function baseImages(f: Finishing, build: number): Promise<Record<string, string>> {
+  const spec = f.s.plan.builds[build]
+  if (!spec) return {}
+  const model = parseDockerfile(await readFile(spec.dockerfilePath, 'utf8'))
+  const secrets = f.r.run.secrets
+  const refs = imageRefs(model, spec.argValues).filter(ref => secrets.redact(ref) === ref)
+  const out: Record<string, string> = {}
+  await forEachLimit(refs, 4, async ref => {
+    const found = await f.tools.client.findManifest(parseReference(ref))
+    if (found) out[ref] = found.digest
+  })
+  return out
+}
+
+/** The content key a reused image was found under (`<service>[.<scope>].<key>`). */
+function reuseKeyOf(from?: string): string | undefined {
+  return from ? parseReference(from).tag?.split('.').pop() : undefined
 }
