@@ -19,6 +19,7 @@ import {
   type ExampleApp,
   type PipelineRun
 } from '../helpers/pipeline.js'
+import { startRackServer } from '../helpers/rack-server.js'
 import { loadRig, uniqueRepo } from '../helpers/rig.js'
 
 const rig = loadRig()
@@ -182,6 +183,35 @@ describe('signed images and provenance (cosign verifies them)', () => {
       for (const line of key.split('\n').filter(l => l.length > 20 && !l.startsWith('-----'))) {
         expect(text).not.toContain(line)
       }
+    }
+  })
+
+  it("signs through the rack's registry, before the release: build and release as without signing", async () => {
+    const server = await startRackServer({
+      registry: {
+        host: rig.registry,
+        username: rig.registryUsername,
+        password: rig.registryPassword
+      }
+    })
+    try {
+      const { key, pub } = keyPair()
+      await writeFile(path.join(dir, 'rack.pub'), pub)
+      const app = `signed-${Date.now().toString(36)}`
+      server.addApp(app)
+      const result = ok(await runWith({ app, 'rack-url': server.rackUrl, 'signing-key': key }))
+      expect(server.buildsOf(app).map(b => b.status)).toEqual(['complete'])
+      expect(server.releasesOf(app).map(x => x.build)).toEqual([result.buildId])
+      // The rack's repository is the rig registry's <app>: cosign checks it there.
+      const v = await cosign([
+        'verify',
+        '--key',
+        path.join(dir, 'rack.pub'),
+        `${rig.registry}/${app}@${result.digests.web}`
+      ])
+      expect(`${v.code} ${v.err}`).toMatch(/^0 /)
+    } finally {
+      await server.close()
     }
   })
 
