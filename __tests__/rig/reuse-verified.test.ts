@@ -3,7 +3,6 @@
 // image, or one signed by another key, is built again and the log says why in one line;
 // `reuse-trust` adds keys (or `any`); an image signed by the run's key is reused as before.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { generateKeyPairSync } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import {
   exampleApp,
@@ -13,6 +12,7 @@ import {
   type ExampleApp,
   type PipelineRun
 } from '../helpers/pipeline.js'
+import { keyPair } from '../helpers/cosign.js'
 import { loadRig, uniqueRepo } from '../helpers/rig.js'
 
 const rig = loadRig()
@@ -21,16 +21,8 @@ const BUILT = ['web', 'worker', 'api']
 
 let example: ExampleApp
 
-const ec = (): { key: string; pub: string } => {
-  const k = generateKeyPairSync('ec', {
-    namedCurve: 'prime256v1',
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' }
-  })
-  return { key: k.privateKey, pub: k.publicKey }
-}
-const ours = ec()
-const theirs = ec()
+const ours = keyPair()
+const theirs = keyPair()
 
 beforeAll(async () => {
   example = await exampleApp()

@@ -2,60 +2,48 @@
 // (as every input, and never on argv), the finish stage signs every image the legs pushed, and
 // cosign verifies them; the key is in no stage's output.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFile, spawn } from 'node:child_process'
-import { generateKeyPairSync } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { promisify } from 'node:util'
+import type { ExecResult } from '../../src/core/exec.js'
+import { cosign, firstStatement, keyPair } from '../helpers/cosign.js'
 import { exampleApp, type ExampleApp } from '../helpers/pipeline.js'
-import { CLI, loadRig, rigCliEnv, rigCliFlags, uniqueRepo } from '../helpers/rig.js'
+import {
+  CLI,
+  loadRig,
+  makeDockerConfig,
+  rigCliEnv,
+  rigCliFlags,
+  rigLogins,
+  run,
+  uniqueRepo
+} from '../helpers/rig.js'
 
 const rig = loadRig()
-const { privateKey, publicKey } = generateKeyPairSync('ec', {
-  namedCurve: 'prime256v1',
-  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  publicKeyEncoding: { type: 'spki', format: 'pem' }
-})
-let dir: string
+const { key, pub } = keyPair()
+let dockerConfig: string
 let source: ExampleApp
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'signing-fanout-'))
+  dockerConfig = await makeDockerConfig(rigLogins(rig, { hub: false }))
   source = await exampleApp()
-  await writeFile(path.join(dir, 'cosign.pub'), publicKey)
-  const auth = Buffer.from(`${rig.registryUsername}:${rig.registryPassword}`).toString('base64')
-  await writeFile(
-    path.join(dir, 'config.json'),
-    JSON.stringify({ auths: { [rig.registry]: { auth } } })
-  )
+  await writeFile(path.join(dockerConfig, 'cosign.pub'), pub)
 })
 afterAll(async () => {
-  for (const d of [dir, source?.dir]) if (d) await rm(d, { recursive: true, force: true })
+  for (const d of [dockerConfig, source?.dir]) if (d) await rm(d, { recursive: true, force: true })
 })
 
-async function cli(
-  args: string[]
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
+const cli = (args: string[]): Promise<ExecResult> =>
+  run(
     process.execPath,
     [CLI, 'build', ...rigCliFlags(rig), '--build-args', 'VERSION=1.2.3', ...args],
     {
       cwd: source.dir,
       env: rigCliEnv(rig, {
         CONVOX_BUILD_REGISTRY_PASSWORD: rig.registryPassword,
-        CONVOX_BUILD_SIGNING_KEY: privateKey
-      }),
-      stdio: ['ignore', 'pipe', 'pipe']
+        CONVOX_BUILD_SIGNING_KEY: key
+      })
     }
   )
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (b: Buffer) => void (stdout += b.toString()))
-  child.stderr.on('data', (b: Buffer) => void (stderr += b.toString()))
-  const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
-  return { code, stdout, stderr }
-}
 
 describe('signing in a fan-out', () => {
   it('finish signs what the legs pushed; cosign verifies each digest', async () => {
@@ -71,7 +59,7 @@ describe('signing in a fan-out', () => {
       'key'
     ]
     const start = await cli([...common, '--stage', 'start', '--json'])
-    expect(start.code).toBe(0)
+    expect(start.exitCode).toBe(0)
     const started = JSON.parse(start.stdout) as {
       buildId: string
       matrix: { include: { services: string }[] }
@@ -89,7 +77,7 @@ describe('signing in a fan-out', () => {
         ])
       )
     )
-    expect(legs.map(l => l.code)).toEqual(legs.map(() => 0))
+    expect(legs.map(l => l.exitCode)).toEqual(legs.map(() => 0))
     const finish = await cli([
       ...common,
       '--stage',
@@ -98,43 +86,33 @@ describe('signing in a fan-out', () => {
       started.buildId,
       '--json'
     ])
-    expect({ code: finish.code, stderr: finish.code === 0 ? '' : finish.stderr }).toEqual({
+    expect({ code: finish.exitCode, stderr: finish.exitCode === 0 ? '' : finish.stderr }).toEqual({
       code: 0,
       stderr: ''
     })
-    const digests = [
-      ...new Set(
-        Object.values((JSON.parse(finish.stdout) as { digests: Record<string, string> }).digests)
-      )
-    ]
-    expect(digests.length).toBeGreaterThan(1)
-    for (const digest of digests) {
-      const { stdout } = await promisify(execFile)(
-        path.join(rig.rigBin, 'cosign'),
+    const { digests } = JSON.parse(finish.stdout) as { digests: Record<string, string> }
+    const distinct = [...new Set(Object.values(digests))]
+    expect(distinct.length).toBeGreaterThan(1)
+    for (const digest of distinct) {
+      const a = await cosign(
         [
           'verify-attestation',
           '--key',
-          path.join(dir, 'cosign.pub'),
+          path.join(dockerConfig, 'cosign.pub'),
           '--type',
           'slsaprovenance1',
-          '--allow-insecure-registry',
-          '--allow-http-registry',
-          '--insecure-ignore-tlog',
           `${repo}@${digest}`
         ],
-        { env: { ...process.env, DOCKER_CONFIG: dir }, maxBuffer: 16 * 1024 * 1024 }
+        dockerConfig,
+        rig
       )
-      const st = JSON.parse(
-        Buffer.from(
-          (JSON.parse(stdout.split('\n')[0]!) as { payload: string }).payload,
-          'base64'
-        ).toString()
-      ) as {
+      expect(`${a.exitCode} ${a.stderr}`).toMatch(/^0 /)
+      const st = firstStatement<{
         predicate: { buildDefinition: { internalParameters: { buildId: string } } }
-      }
+      }>(a.stdout)
       expect(st.predicate.buildDefinition.internalParameters.buildId).toBe(started.buildId)
     }
-    const body = privateKey.split('\n').filter(l => l.length > 20 && !l.startsWith('-----'))
+    const body = key.split('\n').filter(l => l.length > 20 && !l.startsWith('-----'))
     for (const out of [start, ...legs, finish]) {
       for (const line of body) expect(out.stdout + out.stderr).not.toContain(line)
     }

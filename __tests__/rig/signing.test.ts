@@ -4,12 +4,9 @@
 // slsaprovenance1` accepts, naming that digest, the commit and the build id. cosign's key mode
 // without a transparency log is `--insecure-ignore-tlog` (an air-gapped registry's case).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFile } from 'node:child_process'
-import { generateKeyPairSync } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import { gunzipSync } from 'node:zlib'
 import {
   exampleApp,
@@ -20,38 +17,25 @@ import {
   type PipelineRun
 } from '../helpers/pipeline.js'
 import { startRackServer } from '../helpers/rack-server.js'
-import { loadRig, uniqueRepo } from '../helpers/rig.js'
+import { cosign as cosignIn, firstStatement, keyPair } from '../helpers/cosign.js'
+import { loadRig, makeDockerConfig, rigLogins, uniqueRepo } from '../helpers/rig.js'
 
 const rig = loadRig()
-const run = promisify(execFile)
 const ARGS = 'BUILD_APP\nBUILD_GIT_SHA\nVERSION=1.2.3'
 const SHA = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00'
 
 let example: ExampleApp
 let dir: string
-
-function keyPair(passphrase?: string): { key: string; pub: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', {
-    namedCurve: 'prime256v1',
-    privateKeyEncoding: passphrase
-      ? { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }
-      : { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' }
-  })
-  return { key: privateKey, pub: publicKey }
-}
+let dockerConfig: string
 
 beforeAll(async () => {
   example = await exampleApp()
   dir = await mkdtemp(path.join(tmpdir(), 'signing-'))
-  const auth = Buffer.from(`${rig.registryUsername}:${rig.registryPassword}`).toString('base64')
-  await writeFile(
-    path.join(dir, 'config.json'),
-    JSON.stringify({ auths: { [rig.registry]: { auth } } })
-  )
+  dockerConfig = await makeDockerConfig(rigLogins(rig, { hub: false }))
 })
 afterAll(async () => {
-  for (const d of [dir, example?.dir]) if (d) await rm(d, { recursive: true, force: true })
+  for (const d of [dir, dockerConfig, example?.dir])
+    if (d) await rm(d, { recursive: true, force: true })
 })
 
 function ok(r: PipelineRun): NonNullable<PipelineRun['result']> {
@@ -65,19 +49,10 @@ const runWith = (inputs: Record<string, string>): Promise<PipelineRun> =>
     { env: pipelineEnv(rig), cwd: example.dir }
   )
 
-/** cosign with the rig's login (a private DOCKER_CONFIG) against the plain-http registry. */
+/** cosign with the rig's login. */
 async function cosign(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const flags = ['--allow-insecure-registry', '--allow-http-registry', '--insecure-ignore-tlog']
-  try {
-    const { stdout, stderr } = await run(path.join(rig.rigBin, 'cosign'), [...args, ...flags], {
-      env: { ...process.env, DOCKER_CONFIG: dir, COSIGN_EXPERIMENTAL: '' },
-      maxBuffer: 16 * 1024 * 1024
-    })
-    return { code: 0, out: stdout, err: stderr }
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string }
-    return { code: x.code ?? 1, out: x.stdout ?? '', err: x.stderr ?? '' }
-  }
+  const r = await cosignIn(args, dockerConfig, rig)
+  return { code: r.exitCode, out: r.stdout, err: r.stderr }
 }
 
 interface Statement {
@@ -129,8 +104,7 @@ describe('signed images and provenance (cosign verifies them)', () => {
         image
       ])
       expect(`${a.code} ${a.err}`).toMatch(/^0 /)
-      const envelope = JSON.parse(a.out.trim().split('\n')[0]!) as { payload: string }
-      const st = JSON.parse(Buffer.from(envelope.payload, 'base64').toString()) as Statement
+      const st = firstStatement<Statement>(a.out)
       expect(st.predicateType).toBe('https://slsa.dev/provenance/v1')
       expect(st.subject[0]!.digest.sha256).toBe(digest.slice('sha256:'.length))
       expect(st.predicate.buildDefinition.internalParameters.buildId).toBe(result.buildId)
@@ -146,25 +120,17 @@ describe('signed images and provenance (cosign verifies them)', () => {
     const built = result.services.filter(x => x.build !== null)
     expect(built.length).toBeGreaterThan(0)
     for (const x of built) expect(busybox.get(x.digest)).toMatch(/^[0-9a-f]{64}$/)
-    const web = Buffer.from(
-      JSON.parse(
-        (
-          await cosign([
-            'verify-attestation',
-            '--key',
-            path.join(dir, 'good.pub'),
-            '--type',
-            'slsaprovenance1',
-            `${registry}@${result.digests.web}`
-          ])
-        ).out.split('\n')[0]!
-      ).payload,
-      'base64'
-    ).toString()
-    expect(JSON.parse(web).predicate.buildDefinition.externalParameters.services).toEqual([
-      'web',
-      'worker'
+    const web = await cosign([
+      'verify-attestation',
+      '--key',
+      path.join(dir, 'good.pub'),
+      '--type',
+      'slsaprovenance1',
+      `${registry}@${result.digests.web}`
     ])
+    expect(
+      firstStatement<Statement>(web.out).predicate.buildDefinition.externalParameters.services
+    ).toEqual(['web', 'worker'])
 
     // Another key's public half verifies nothing.
     await writeFile(path.join(dir, 'other.pub'), keyPair().pub)
