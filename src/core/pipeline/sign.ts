@@ -82,7 +82,9 @@ export async function signImages(f: Finishing): Promise<void> {
         reuseKey: reuseKeyOf(services[0]!.reusedFrom),
         copiedFrom:
           build === null
-            ? (s.plan.services.find(x => x.name === services[0]!.name)?.from ?? undefined)
+            ? r.run.secrets.redact(
+                s.plan.services.find(x => x.name === services[0]!.name)?.from ?? ''
+              ) || undefined
             : undefined,
         gitSha: r.gitSha,
         ci,
