@@ -11,6 +11,8 @@ RIG_BIN=$RIG_CACHE/bin
 BUILDKIT_VERSION=v0.34.2
 BUILDX_VERSION=v0.38.2
 ACT_VERSION=v0.2.89
+# cosign: the independent verifier of our signatures and provenance in the rig's tests.
+COSIGN_VERSION=v2.6.5
 # Go toolchain fetched when the local go is older than 1.21 (newer ones fetch it themselves).
 GO_BOOTSTRAP=go1.26.8
 

@@ -97,6 +97,8 @@ fi
 go_install "buildx@$BUILDX_VERSION" go-buildx.log \
   "-X github.com/docker/buildx/version.Version=$BUILDX_VERSION" - "github.com/docker/buildx/cmd/buildx@$BUILDX_VERSION"
 go_install "act@$ACT_VERSION" go-act.log "-X main.version=$ACT_VERSION" - "github.com/nektos/act@$ACT_VERSION"
+go_install "cosign@$COSIGN_VERSION" go-cosign.log "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" - \
+  "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
 
 # The buildx plugin, where the docker CLI looks for it (also with a private DOCKER_CONFIG).
 for d in /usr/local/lib/docker/cli-plugins "$HOME/.docker/cli-plugins"; do

@@ -12,6 +12,8 @@ export const STAGES = ['all', 'start', 'build', 'finish'] as const
 export const CACHE_TAG_MODES = ['auto', 'mutable', 'immutable'] as const
 /** What a release that would drop env of the running release does (CLI 3.25.1). */
 export const ENV_DROP_GUARDS = ['warn', 'strict', 'off'] as const
+/** How pushed images are signed: `auto` signs with signing-key when it is given. */
+export const SIGN_MODES = ['auto', 'key', 'off'] as const
 
 /**
  * string: one value, trimmed; boolean: true/yes/1/on or false/no/0/off (a bare CLI flag);
@@ -581,6 +583,49 @@ export const INPUTS = [
       "build a fork's checked-out code with credentials under `pull_request_target` / `workflow_run` (see [The fork guard](#the-fork-guard))",
     help: "build a fork's checked-out code with credentials under pull_request_target / workflow_run (default: false)",
     shells: BUILDKITE
+  },
+  {
+    name: 'sign',
+    type: 'choice',
+    options: SIGN_MODES,
+    default: 'auto',
+    description:
+      '`auto`, `key` or `off`: sign every pushed image (a cosign signature and a signed SLSA v1 provenance attestation) with `signing-key`. auto: when signing-key is given.',
+    readme:
+      '`auto`, `key` or `off`: a cosign signature and a signed SLSA v1 provenance on every pushed image, with `signing-key` (see [Signed images](#signed-images-and-provenance)); auto: when a key is given',
+    help: 'auto, key or off: sign pushed images and their provenance with --signing-key (default: auto)',
+    shells: BUILDKITE
+  },
+  {
+    name: 'signing-key',
+    type: 'string',
+    secret: 'value',
+    description:
+      'ECDSA P-256 private key (PEM, PKCS#8 or SEC1, encrypted PKCS#8 with signing-key-password) that signs the images; `cosign verify --key` checks them with its public half.',
+    readme:
+      'ECDSA P-256 private key, PEM (PKCS#8, SEC1, or encrypted PKCS#8 with `signing-key-password`), that signs the images',
+    help: 'PEM ECDSA P-256 private key that signs the images',
+    shells: ACTION_CLI
+  },
+  {
+    name: 'signing-key-password',
+    type: 'string',
+    secret: 'value',
+    description: 'Password of an encrypted `signing-key`.',
+    readme: 'password of an encrypted `signing-key`',
+    help: 'password of an encrypted --signing-key',
+    shells: ACTION_CLI
+  },
+  {
+    name: 'reuse-trust',
+    type: 'string',
+    shown: 'the signing key',
+    description:
+      "Whose signature makes an image under a reuse key tag reusable when images are signed: PEM public keys (cosign.pub) trusted besides signing-key's own, or `any` to reuse unsigned images as before. With a signing key, an image no trusted key signed is built again.",
+    readme:
+      "PEM public keys trusted for reuse besides `signing-key`'s own, or `any` (reuse unsigned images); see [Verified reuse](#verified-reuse)",
+    help: 'PEM public keys trusted for reuse besides --signing-key, or any',
+    shells: ACTION_CLI
   },
   {
     name: 'app-env-args',

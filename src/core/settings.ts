@@ -14,6 +14,7 @@ import {
   CACHE_TAG_MODES,
   ENGINES,
   ENV_DROP_GUARDS,
+  SIGN_MODES,
   STAGES,
   inputRow,
   type InputName,
@@ -27,6 +28,7 @@ export type EngineName = (typeof ENGINES)[number]
 export type Stage = (typeof STAGES)[number]
 export type CacheTagMode = (typeof CACHE_TAG_MODES)[number]
 export type EnvDropGuard = (typeof ENV_DROP_GUARDS)[number]
+export type SignMode = (typeof SIGN_MODES)[number]
 
 /** A BuildKit secret (`--secret id=...`): masked, never a build arg. */
 export interface BuildSecret {
@@ -120,6 +122,12 @@ export interface Settings {
   trustedRefs: string[]
   /** Build a fork's code with credentials in pull_request_target / workflow_run (src/core/trust.ts). */
   allowForkCode: boolean
+  sign: SignMode
+  /** PEM private key (`sign: key`); '' when none. */
+  signingKey: string
+  signingKeyPassword: string
+  /** PEM public keys trusted for reuse besides the signing key's, or `any`; '' for none. */
+  reuseTrust: string
 }
 
 /** Raw value of an input by its action name (`build-args`); '' when not given. */
@@ -256,7 +264,11 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     gitSha: str('git-sha'),
     trustedRefs: list('trusted-refs'),
     allowForkCode: bool('allow-fork-code'),
-    appEnvArgs: bool('app-env-args')
+    appEnvArgs: bool('app-env-args'),
+    sign: choice<SignMode>('sign'),
+    signingKey: str('signing-key'),
+    signingKeyPassword: str('signing-key-password'),
+    reuseTrust: str('reuse-trust')
   }
 
   if (!/^[a-z0-9][a-z0-9-]*$/.test(settings.app)) {
@@ -277,6 +289,9 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
   }
   if (settings.push && !settings.registry) {
     problems.push({ input: 'push', message: 'pushing needs a registry: set the "registry" input' })
+  }
+  if (settings.sign === 'key' && !settings.signingKey.trim()) {
+    problems.push({ input: 'sign', message: 'sign: key needs the signing-key input' })
   }
   if (Boolean(settings.registryUsername) !== Boolean(settings.registryPassword)) {
     problems.push({
@@ -527,6 +542,8 @@ export function addSettingsSecrets(redactor: Redactor, s: Settings): void {
   for (const x of s.secrets) redactor.add(x.value)
   const tls = s.buildkitTls
   for (const pem of [tls.key, tls.cert, tls.ca]) redactor.add(pem)
+  redactor.add(s.signingKey)
+  redactor.add(s.signingKeyPassword)
   if (s.rackUrl) {
     redactor.add(s.rackUrl)
     redactor.addLogin('convox', urlPassword(s.rackUrl))

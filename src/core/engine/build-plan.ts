@@ -1,5 +1,6 @@
 // What the pipeline's build step asks of the engine: private logins, engine choice, builds,
 // cleanup.
+import { reuseTrustedKeys } from '../signing/key.js'
 import {
   createDockerConfig,
   loginsFromSettings,
@@ -34,7 +35,9 @@ export type EngineSettings = LoginSettings &
     | 'reuse'
   > &
   /** Default auto; no TLS. */
-  Partial<Pick<Settings, 'cacheTags' | 'buildkitTls'>>
+  Partial<Pick<Settings, 'cacheTags' | 'buildkitTls'>> &
+  /** The keys reuse trusts (none: reuse is not verified). */
+  Partial<Pick<Settings, 'sign' | 'signingKey' | 'signingKeyPassword' | 'reuseTrust'>>
 
 export interface BuildPlanOptions {
   /** Registry-to-registry copy for image services (default: the registry client). */
@@ -174,7 +177,8 @@ export async function buildPlan(
           env: run.env,
           index: preparation.gitIndex,
           builderPlatforms: preparation.ready.then(p => p.engine.platforms),
-          scope: Promise.resolve(run.ci).then(ci => ci?.scope)
+          scope: Promise.resolve(run.ci).then(ci => ci?.scope),
+          trustedKeys: reuseTrustedKeys(settings)
         })
       : undefined
   if (reuse && plan.registry) {

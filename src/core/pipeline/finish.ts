@@ -18,6 +18,7 @@ import { environmentText } from '../review/review-app.js'
 import { builtLogs, gatherLegLogs } from './build-logs.js'
 import { promote } from './promote-step.js'
 import { reviewLinks } from './review.js'
+import { signImages } from './sign.js'
 import type { Built, Finished, Run, Started } from './state.js'
 
 /** What finish's steps share: the stages' work, and what each step adds. */
@@ -51,6 +52,7 @@ export const FINISH_STEPS: readonly FinishStep[] = [
   { name: 'images', run: waitForImages },
   { name: 'entrypoint', run: readEntrypoint },
   { name: 'logs', run: collectLogs },
+  { name: 'sign', run: signImages },
   { name: 'release', run: registerRelease },
   { name: 'export', run: exportBuild },
   { name: 'promote', run: promoteRelease },

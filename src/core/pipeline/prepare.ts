@@ -7,6 +7,7 @@ import type { Logger } from '../log.js'
 import { RackClient, rackClientOptions } from '../rack/index.js'
 import type { RunEnvironment } from '../run-environment.js'
 import { addSettingsSecrets, type Settings } from '../settings.js'
+import { loadSigningKey, reuseTrustedKeys } from '../signing/key.js'
 import { describeScope, guardForkCode } from '../trust.js'
 import type { Run } from './state.js'
 
@@ -36,6 +37,11 @@ export async function prepare(settings: Settings, run: RunEnvironment): Promise<
     scope: ''
   }
   if (settings.import) return r
+  // A bad key stops the run before anything is built or pushed.
+  if (settings.sign !== 'off' && settings.signingKey && !settings.dryRun) {
+    r.signing = loadSigningKey(settings.signingKey, settings.signingKeyPassword)
+  }
+  reuseTrustedKeys(settings)
   const ci = (await run.ci) ?? noCi(settings.gitSha)
   // Before any network call: a dry run makes none but the rack's read-only GETs (the app's env).
   if (!settings.dryRun || rack) guardForkCode(ci.forkCode, settings)

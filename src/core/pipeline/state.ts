@@ -9,6 +9,7 @@ import type { PlatformChoice } from '../platform-choice.js'
 import type { RackClient } from '../rack/index.js'
 import type { RunEnvironment, ServiceReport } from '../run-environment.js'
 import type { Settings, Stage } from '../settings.js'
+import type { SigningKey } from '../signing/key.js'
 
 export interface PipelineResult {
   /** The stage this run was (`all` for one-process runs, dry runs and imports). */
@@ -83,6 +84,8 @@ export interface Run {
   scope: string
   /** Set when this run builds into a pull request's review app. */
   review?: ReviewApp
+  /** The key images are signed with (`sign: key`), read before anything is built. */
+  signing?: SigningKey
 }
 
 /** What start makes, and what build and finish find again from the build id. */

@@ -4,11 +4,13 @@
 // blob moves). Otherwise the build runs and its push also carries the key tags.
 // An untrusted run (src/core/trust.ts) looks up its own `<service>.<scope>.<key>` first, then
 // the protected tag, and tags only its own: a protected run never finds what it pushed.
+import type { KeyObject } from 'node:crypto'
 import path from 'node:path'
 import type { Exec } from '../exec.js'
 import type { BuildSpec } from '../plan.js'
 import type { FetchedManifest, RegistryClient } from '../registry/client.js'
 import { formatReference, parseReference } from '../registry/reference.js'
+import { hasValidSignature, type SignatureCheck } from '../signing/cosign-tags.js'
 import { readOrder, reuseKeyTag, type TrustScope } from '../trust.js'
 import { gitKnownBlobs, underDirectory } from './context.js'
 import { buildKey, type BuildKey } from './key.js'
@@ -30,6 +32,11 @@ export interface ReuseOptions {
   builderPlatforms?: Promise<string[] | undefined>
   /** The run's trust scope (a promise: the CI context is read meanwhile); none: protected. */
   scope?: Promise<TrustScope | undefined>
+  /**
+   * Keys one of which must have signed an image (cosign's signature) for it to be reused;
+   * undefined: any image under a key tag is (no signing configured, or `reuse-trust: any`).
+   */
+  trustedKeys?: readonly KeyObject[]
 }
 
 /** What to do with one build. */
@@ -57,6 +64,8 @@ export class Reuse {
   private readonly digests = new Map<string, Promise<string>>()
   private readonly keys = new Map<string, Promise<BuildKey>>()
   private readonly lookups = new Map<string, Promise<Lookup>>()
+  /** Signature checks by image (`registry/repository@digest`): one per run. */
+  private readonly checks = new Map<string, Promise<SignatureCheck>>()
   private readonly builderPlatforms: Promise<string[] | undefined>
 
   constructor(private readonly o: ReuseOptions) {
@@ -162,13 +171,48 @@ export class Reuse {
     signal?.throwIfAborted()
     if (k.key === null) return { reused: false, key: null, tags: [], reason: k.reason }
     const key = k.key
-    const first = found[0]
-    if (!first) return { reused: false, key, tags: keyRefs, note: k.note }
+    if (found.length === 0) return { reused: false, key, tags: keyRefs, note: k.note }
+    const first = await this.firstTrusted(found)
+    if ('refused' in first) {
+      return { reused: false, key, tags: keyRefs, note: k.note, reason: first.refused }
+    }
     const { manifest } = first
     const has = new Set(found.filter(f => f.manifest.digest === manifest.digest).map(f => f.ref))
     const missing = keyRefs.filter(ref => !has.has(ref))
     await Promise.all([...images, ...missing].map(ref => this.tag(manifest, ref)))
     return { reused: true, key, from: first.ref, digest: manifest.digest, note: k.note }
+  }
+
+  /** The first image found that a trusted key signed; else why none is taken. */
+  private async firstTrusted(
+    found: Lookup['found']
+  ): Promise<Lookup['found'][number] | { refused: string }> {
+    const keys = this.o.trustedKeys
+    if (!keys) return found[0]!
+    const seen = new Map<string, string>()
+    for (const f of found) {
+      const check = await this.signature(f.ref, f.manifest.digest, keys)
+      if (check === 'signed') return f
+      const why = check === 'unsigned' ? 'unsigned' : 'not signed by a trusted key'
+      if (!seen.has(f.manifest.digest)) seen.set(f.manifest.digest, `${f.ref} is ${why}`)
+    }
+    return { refused: `${[...seen.values()].join('; ')}: building` }
+  }
+
+  private signature(
+    ref: string,
+    digest: string,
+    keys: readonly KeyObject[]
+  ): Promise<SignatureCheck> {
+    const repo = parseReference(ref)
+    const id = `${repo.registry}/${repo.repository}@${digest}`
+    let c = this.checks.get(id)
+    if (!c) {
+      c = hasValidSignature(this.o.client, repo, digest, keys)
+      c.catch(() => undefined)
+      this.checks.set(id, c)
+    }
+    return c
   }
 
   private async tag(manifest: FetchedManifest, ref: string): Promise<void> {

@@ -1,0 +1,129 @@
+// The sign step of finish: every image digest the run pushed, built or reused (one per digest:
+// services sharing a build share it) gets a cosign signature and a signed SLSA v1 provenance
+// attestation, in cosign's tag scheme. Before the release: the rack never releases what the run
+// could not sign.
+import { readFile } from 'node:fs/promises'
+import { noCi } from '../commit.js'
+import { parseDockerfile } from '../dockerfile.js'
+import { forEachLimit } from '../pool.js'
+import { parseReference } from '../registry/reference.js'
+import { imageRefs } from '../reuse/key.js'
+import type { ServiceReport } from '../run-environment.js'
+import {
+  attachLayer,
+  dsseEnvelope,
+  DSSE_ENVELOPE,
+  signBytes,
+  SIGNATURE_ANNOTATION,
+  SIMPLE_SIGNING,
+  simpleSigningPayload
+} from '../signing/cosign-tags.js'
+import { provenanceStatement, SLSA_PROVENANCE_V1 } from '../signing/provenance.js'
+import type { Finishing } from './finish.js'
+
+/** The images of the run, one entry per digest, with every service that has it. */
+export function imagesByDigest(
+  services: ServiceReport[]
+): { image: string; services: ServiceReport[] }[] {
+  const by = new Map<string, { image: string; services: ServiceReport[] }>()
+  for (const svc of services) {
+    if (!svc.digest) continue
+    const repo = parseReference(svc.image)
+    const id = `${repo.registry}/${repo.repository}@${svc.digest}`
+    const entry = by.get(id) ?? { image: svc.image, services: [] }
+    entry.services.push(svc)
+    by.set(id, entry)
+  }
+  return [...by.values()]
+}
+
+export async function signImages(f: Finishing): Promise<void> {
+  const { r, s } = f
+  const key = r.signing
+  if (!s.target.push) return
+  if (!key) {
+    if (r.settings.sign === 'auto')
+      r.logger.info('Images not signed: no signing-key given (sign: auto)')
+    return
+  }
+  const ci = (await r.run.ci) ?? noCi(r.gitSha)
+  const images = imagesByDigest(f.services)
+  const startedOn = s.started.date.toISOString()
+  const resolved = new Map<number, Promise<Record<string, string>>>()
+  const bases = (build: number): Promise<Record<string, string>> => {
+    let p = resolved.get(build)
+    if (!p) {
+      p = baseImages(f, build)
+      resolved.set(build, p)
+    }
+    return p
+  }
+  await r.logger.group('Sign', () =>
+    forEachLimit(images, 4, async ({ image, services }) => {
+      const ref = parseReference(image)
+      const repo = { registry: ref.registry, repository: ref.repository }
+      const digest = services[0]!.digest
+      const payload = simpleSigningPayload(repo, digest)
+      await attachLayer(f.tools.client, repo, digest, 'sig', {
+        mediaType: SIMPLE_SIGNING,
+        bytes: payload,
+        annotations: {
+          [SIGNATURE_ANNOTATION]: signBytes(key.privateKey, payload).toString('base64')
+        }
+      })
+      const build = services[0]!.build
+      const statement = provenanceStatement({
+        repository: `${repo.registry}/${repo.repository}`,
+        digest,
+        app: s.plan.app,
+        buildId: s.plan.buildId,
+        services: services.map(x => x.name),
+        reusedFrom: services[0]!.reusedFrom,
+        reuseKey: reuseKeyOf(services[0]!.reusedFrom),
+        copiedFrom:
+          build === null
+            ? r.run.secrets.redact(
+                s.plan.services.find(x => x.name === services[0]!.name)?.from ?? ''
+              ) || undefined
+            : undefined,
+        gitSha: r.gitSha,
+        ci,
+        baseImages: build === null ? {} : await bases(build),
+        startedOn,
+        finishedOn: new Date().toISOString()
+      })
+      await attachLayer(f.tools.client, repo, digest, 'att', {
+        mediaType: DSSE_ENVELOPE,
+        bytes: dsseEnvelope(key.privateKey, statement),
+        annotations: { [SIGNATURE_ANNOTATION]: '', predicateType: SLSA_PROVENANCE_V1 }
+      })
+      r.logger.info(
+        `signed ${repo.registry}/${repo.repository}@${digest} (${services.map(x => x.name).join(', ')}): signature and SLSA provenance`
+      )
+    })
+  )
+}
+
+/**
+ * The images a build read (FROM, `COPY --from`, the syntax frontend) and the digests they resolve
+ * to: those the reuse key was made of. A reference spelled with a secret (an arg's value from the
+ * app's env) is left out.
+ */
+async function baseImages(f: Finishing, build: number): Promise<Record<string, string>> {
+  const spec = f.s.plan.builds[build]
+  if (!spec) return {}
+  const model = parseDockerfile(await readFile(spec.dockerfilePath, 'utf8'))
+  const secrets = f.r.run.secrets
+  const refs = imageRefs(model, spec.argValues).filter(ref => secrets.redact(ref) === ref)
+  const out: Record<string, string> = {}
+  await forEachLimit(refs, 4, async ref => {
+    const found = await f.tools.client.findManifest(parseReference(ref))
+    if (found) out[ref] = found.digest
+  })
+  return out
+}
+
+/** The content key a reused image was found under (`<service>[.<scope>].<key>`). */
+function reuseKeyOf(from?: string): string | undefined {
+  return from ? parseReference(from).tag?.split('.').pop() : undefined
+}
