@@ -17,6 +17,8 @@ import { loadRig } from '../helpers/rig.js'
 
 const rig = loadRig()
 const BOTH = ['linux/amd64', 'linux/arm64']
+// A repository of its own per run: the rig's registry outlives it.
+const APP = `legs-${Date.now().toString(36)}`
 const RUNNERS = 'linux/arm64: ubuntu-24.04-arm\nlinux/amd64: ubuntu-24.04'
 const logins: Record<string, { username: string; password: string }> = {
   [rig.registry]: { username: rig.registryUsername, password: rig.registryPassword }
@@ -42,7 +44,7 @@ beforeAll(async () => {
   rack = await startRackServer({
     registry: { host: rig.registry, username: rig.registryUsername, password: rig.registryPassword }
   })
-  rack.addApp('legs')
+  rack.addApp(APP)
 })
 
 afterAll(async () => {
@@ -59,7 +61,7 @@ const stage = (inputs: Record<string, string>): Promise<PipelineRun> =>
   runWithInputs(
     {
       ...rigInputs(rig),
-      app: 'legs',
+      app: APP,
       'rack-url': rack.rackUrl,
       'git-sha': 'f'.repeat(40),
       legs: 'platforms',
@@ -122,12 +124,12 @@ describe('legs per platform', () => {
   })
 
   it('joins the legs’ images into the index <service>.<BUILD_ID>, its digest the output', async () => {
-    const repo = rack.upstreamRepository('legs')
+    const repo = rack.upstreamRepository(APP)
     const id = first.start.buildId
     const [amd, arm] = first.legs
     // Pushed through the rack's registry proxy, into the rig's registry.
-    expect(amd!.images.web).toMatch(new RegExp(`/legs:web\\.${id}\\.linux-amd64$`))
-    expect(arm!.images.web).toMatch(new RegExp(`/legs:web\\.${id}\\.linux-arm64$`))
+    expect(amd!.images.web).toMatch(new RegExp(`/${APP}:web\\.${id}\\.linux-amd64$`))
+    expect(arm!.images.web).toMatch(new RegExp(`/${APP}:web\\.${id}\\.linux-arm64$`))
     for (const [leg, tag] of [
       [amd!, 'linux-amd64'],
       [arm!, 'linux-arm64']
@@ -158,8 +160,17 @@ describe('legs per platform', () => {
     ])
   })
 
+  it('gives each platform leg a registry cache of its own', async () => {
+    const repo = rack.upstreamRepository(APP)
+    for (const tag of ['web.linux-amd64.buildcache', 'web.linux-arm64.buildcache']) {
+      expect(await client.findManifest(parseReference(`${repo}:${tag}`))).toBeDefined()
+    }
+    // Neither leg wrote the shared tag the other would have overwritten.
+    expect(await client.findManifest(parseReference(`${repo}:web.buildcache`))).toBeUndefined()
+  })
+
   it('releases the build on the rack and exports the index', async () => {
-    const builds = rack.buildsOf('legs').filter(b => b.id === first.start.buildId)
+    const builds = rack.buildsOf(APP).filter(b => b.id === first.start.buildId)
     expect(builds.map(b => b.status)).toEqual(['complete'])
     expect(builds[0]!.release).toBe(first.finish.releaseId)
     const log = rack.objects.get(builds[0]!.logs.replace(/^object:\/\//, ''))?.toString() ?? ''
@@ -195,9 +206,9 @@ describe('legs per platform', () => {
     expect(finish.error?.message).toContain(
       `build ${start.buildId} has no image for web (linux/arm64)`
     )
-    expect(rack.buildsOf('legs').find(b => b.id === start.buildId)?.status).toBe('failed')
+    expect(rack.buildsOf(APP).find(b => b.id === start.buildId)?.status).toBe('failed')
     const index = await client.findManifest(
-      parseReference(`${rack.upstreamRepository('legs')}:web.${start.buildId}`)
+      parseReference(`${rack.upstreamRepository(APP)}:web.${start.buildId}`)
     )
     expect(index).toBeUndefined()
   })

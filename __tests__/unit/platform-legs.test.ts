@@ -16,6 +16,7 @@ import {
 } from '../../src/core/registry/client.js'
 import { formatReference, type ImageReference } from '../../src/core/registry/reference.js'
 import { readSettings, type Settings } from '../../src/core/settings.js'
+import { cacheName, registryCacheTag } from '../../src/core/trust.js'
 
 const IMAGE = 'reg.example/app:web.BABCDEFGHIJ'
 
@@ -51,6 +52,12 @@ describe('legs per platform', () => {
     expect(legImage(IMAGE, 'linux/arm/v7')).toBe(`${IMAGE}.linux-arm-v7`)
   })
 
+  it('names a platform leg’s caches after its platform too', () => {
+    expect(cacheName('web', 'linux/arm64')).toBe('web.linux-arm64')
+    expect(cacheName('web')).toBe('web')
+    expect(registryCacheTag(cacheName('web', 'linux/amd64'))).toBe('web.linux-amd64.buildcache')
+  })
+
   it('a leg plan retags built services only (image services are copied by finish)', () => {
     const p = {
       services: [
@@ -58,6 +65,7 @@ describe('legs per platform', () => {
         { name: 'cache', image: 'reg.example/app:cache.BABCDEFGHIJ', build: null, from: 'redis' }
       ]
     } as unknown as Plan
+    expect(legPlan(p, 'linux/amd64').platformLeg).toBe('linux/amd64')
     expect(legPlan(p, 'linux/amd64').services.map(s => s.image)).toEqual([
       `${IMAGE}.linux-amd64`,
       'reg.example/app:cache.BABCDEFGHIJ'

@@ -92,6 +92,8 @@ export interface Plan extends Omit<PlanOutput, 'builds'> {
   workingDirectory: string
   /** BuildKit secrets of every build: the `secrets` input, and BUILD_AUTH when requested. */
   secrets: BuildSecret[]
+  /** A platform leg's one platform (legs: platforms): its caches are named after it too. */
+  platformLeg?: string
   /** Said after the plan when the app's env was not read: which consumed ARGs nothing fills. */
   appEnvNote?: string
 }

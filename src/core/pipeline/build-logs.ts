@@ -6,7 +6,7 @@ import type { BuildPlanResult } from '../engine/index.js'
 import type { Plan } from '../plan.js'
 import type { RackClient } from '../rack/index.js'
 import { Redactor } from '../secrets.js'
-import { platformTagPart } from './platform-legs.js'
+import { platformTagPart } from '../trust.js'
 import type { Started } from './state.js'
 
 /**

@@ -14,11 +14,7 @@ import {
 import { parsePlatform, pickPlatforms } from '../registry/index-platforms.js'
 import { formatReference, parseReference } from '../registry/reference.js'
 import type { Settings } from '../settings.js'
-
-/** `linux/arm64/v8` → `linux-arm64-v8`: a platform as a tag's part. */
-export function platformTagPart(platform: string): string {
-  return platform.replace(/\//g, '-')
-}
+import { platformTagPart } from '../trust.js'
 
 /** The image a platform leg pushes for a service's image `<repo>:<service>.<BUILD_ID>`. */
 export function legImage(image: string, platform: string): string {
@@ -46,6 +42,7 @@ export function checkPlatformLegs(settings: Settings, platforms: string[]): void
 export function legPlan(p: Plan, platform: string): Plan {
   return {
     ...p,
+    platformLeg: platform,
     services: p.services.map(s =>
       s.build === null ? s : { ...s, image: legImage(s.image, platform) }
     )
