@@ -511,4 +511,31 @@ describe('planMatrix', () => {
   it('has no leg when there is nothing to build (image services are copied by finish)', () => {
     expect(planMatrix(builds())).toEqual({ include: [] })
   })
+
+  it('with platform legs, gives an entry per build and platform, with its runner when mapped', () => {
+    const legs = {
+      platforms: ['linux/amd64', 'linux/arm64', 'linux/arm/v7'],
+      runners: { 'linux/arm64': 'ubuntu-24.04-arm', 'linux/amd64': 'ubuntu-24.04' }
+    }
+    expect(planMatrix(builds(['web', 'worker'], ['api']), 0, legs)).toEqual({
+      include: [
+        { services: 'web,worker', platform: 'linux/amd64', runner: 'ubuntu-24.04' },
+        { services: 'web,worker', platform: 'linux/arm64', runner: 'ubuntu-24.04-arm' },
+        { services: 'web,worker', platform: 'linux/arm/v7' },
+        { services: 'api', platform: 'linux/amd64', runner: 'ubuntu-24.04' },
+        { services: 'api', platform: 'linux/arm64', runner: 'ubuntu-24.04-arm' },
+        { services: 'api', platform: 'linux/arm/v7' }
+      ]
+    })
+  })
+
+  it('with platform legs, max-legs groups the builds, each group once per platform', () => {
+    const legs = { platforms: ['linux/amd64', 'linux/arm64'], runners: {} }
+    expect(planMatrix(builds(['a'], ['b'], ['c']), 2, legs).include).toEqual([
+      { services: 'a,c', platform: 'linux/amd64' },
+      { services: 'a,c', platform: 'linux/arm64' },
+      { services: 'b', platform: 'linux/amd64' },
+      { services: 'b', platform: 'linux/arm64' }
+    ])
+  })
 })

@@ -209,6 +209,60 @@ describe('stage settings', () => {
   })
 })
 
+describe('legs per platform settings', () => {
+  const leg = { app: 'shop', stage: 'build', 'build-id': 'BABCDEFGHIJ', services: 'web' }
+
+  it('splits by services unless legs: platforms is given', () => {
+    expect(settings({}).legs).toBe('services')
+    expect(settings({ legs: 'Platforms' }).legs).toBe('platforms')
+    expect(problems({ app: 'shop', legs: 'nodes' }).map(p => p.input)).toEqual(['legs'])
+  })
+
+  it('reads platform-runners as platform: runner lines, platforms normalised', () => {
+    const s = settings({
+      'platform-runners': 'linux/arm64: ubuntu-24.04-arm\n\n  amd64 :ubuntu-24.04 '
+    })
+    expect(s.platformRunners).toEqual({
+      'linux/arm64': 'ubuntu-24.04-arm',
+      'linux/amd64': 'ubuntu-24.04'
+    })
+  })
+
+  it('refuses a bad platform-runners line, naming the input and the line', () => {
+    expect(
+      problems({
+        'platform-runners': 'linux/arm64: arm\nlinux/arm64: other\nnonsense\nlinux/amd64: a b'
+      })
+    ).toEqual([
+      { input: 'platform-runners', line: 2, message: 'linux/arm64 is given twice' },
+      expect.objectContaining({ input: 'platform-runners', line: 3 }),
+      expect.objectContaining({ input: 'platform-runners', line: 4 })
+    ])
+  })
+
+  it('a platform leg builds exactly one platform, named with its services', () => {
+    expect(settings({ ...leg, legs: 'platforms', platforms: 'linux/arm64' }).platforms).toEqual([
+      'linux/arm64'
+    ])
+    expect(
+      problems({ ...leg, legs: 'platforms', platforms: 'linux/amd64,linux/arm64' }).map(
+        p => p.input
+      )
+    ).toEqual(['platforms'])
+    expect(problems({ ...leg, legs: 'platforms' }).map(p => p.input)).toEqual(['platforms'])
+    expect(
+      problems({ ...leg, services: '', legs: 'platforms', platforms: 'arm64', leg: '1/2' }).map(
+        p => p.input
+      )
+    ).toEqual(['leg'])
+    // Other stages take every platform.
+    expect(
+      settings({ app: 'shop', stage: 'start', legs: 'platforms', platforms: 'amd64,arm64' })
+        .platforms
+    ).toEqual(['linux/amd64', 'linux/arm64'])
+  })
+})
+
 describe('secrets input', () => {
   it('refuses an id given twice, naming its lines', () => {
     expect(problems({ app: 'shop', secrets: 'npm=a\nssh=b\nnpm=c' })).toEqual([

@@ -14,6 +14,8 @@ export const CACHE_TAG_MODES = ['auto', 'mutable', 'immutable'] as const
 export const ENV_DROP_GUARDS = ['warn', 'strict', 'off'] as const
 /** How pushed images are signed: `auto` signs with signing-key when it is given. */
 export const SIGN_MODES = ['auto', 'key', 'off'] as const
+/** What a fan-out's legs split: services, or builds and platforms. */
+export const LEG_SPLITS = ['services', 'platforms'] as const
 
 /**
  * string: one value, trimmed; boolean: true/yes/1/on or false/no/0/off (a bare CLI flag);
@@ -493,6 +495,27 @@ export const INPUTS = [
       'Most entries of the `matrix` output; builds are grouped to fit (default: one entry per distinct build).',
     readme: 'most entries of the `matrix` output (builds are grouped to fit)',
     help: 'most entries of the fan-out matrix (default: one per build)',
+    shells: BUILDKITE
+  },
+  {
+    name: 'legs',
+    type: 'choice',
+    options: LEG_SPLITS,
+    default: 'services',
+    description:
+      "What a fan-out splits into legs: `services` (a leg builds its services for every platform), or `platforms` (a leg per build and platform, each on its own runner; finish joins each service's platforms into one index). The same value in every stage.",
+    readme:
+      'what the `matrix` splits: `services`, or `platforms` (a leg per build and platform, joined into one index by finish; [legs per platform](#legs-per-platform))',
+    help: 'fan-out legs: services, or platforms (one per build and platform)',
+    shells: BUILDKITE
+  },
+  {
+    name: 'platform-runners',
+    type: 'lines',
+    description:
+      "With `legs: platforms`: a runner per platform for the `matrix` entries' `runner`, one `platform: runner` a line (e.g. `linux/arm64: ubuntu-24.04-arm`).",
+    readme: 'with `legs: platforms`: `platform: runner` lines, the `runner` of each `matrix` entry',
+    help: "with --legs platforms: a platform: runner line, the matrix entries' runner",
     shells: BUILDKITE
   },
   {

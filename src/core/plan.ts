@@ -92,6 +92,8 @@ export interface Plan extends Omit<PlanOutput, 'builds'> {
   workingDirectory: string
   /** BuildKit secrets of every build: the `secrets` input, and BUILD_AUTH when requested. */
   secrets: BuildSecret[]
+  /** A platform leg's one platform (legs: platforms): its caches are named after it too. */
+  platformLeg?: string
   /** Said after the plan when the app's env was not read: which consumed ARGs nothing fills. */
   appEnvNote?: string
 }
@@ -500,16 +502,38 @@ export function planLines(plan: Plan | PlanOutput, buildIdFrom = ''): string[] {
 
 /** The `matrix` output: `strategy.matrix` for a fan-out's build legs. */
 export interface Matrix {
-  include: { services: string }[]
+  /** With legs per platform, each entry has its `platform`, and the `runner` mapped to it. */
+  include: { services: string; platform?: string; runner?: string }[]
+}
+
+/** Legs per platform: the platforms built, and a runner hint for each (platform-runners). */
+export interface PlatformLegs {
+  platforms: string[]
+  runners: Record<string, string>
 }
 
 /**
  * One leg per distinct build (services that share a build stay together), or `maxLegs` legs
- * with the builds dealt round them in order; image services are left to the finish stage.
+ * with the builds dealt round them in order; image services are left to the finish stage. With
+ * platform legs, each of those entries once per platform (maxLegs counts the groups).
  */
-export function planMatrix(plan: Pick<PlanOutput, 'builds'>, maxLegs = 0): Matrix {
+export function planMatrix(
+  plan: Pick<PlanOutput, 'builds'>,
+  maxLegs = 0,
+  platformLegs?: PlatformLegs
+): Matrix {
   const legs = maxLegs > 0 ? Math.min(maxLegs, plan.builds.length) : plan.builds.length
   const services: string[][] = Array.from({ length: legs }, () => [])
   plan.builds.forEach((b, i) => services[i % legs]!.push(...b.services))
-  return { include: services.map(s => ({ services: s.join(',') })) }
+  const groups = services.map(s => s.join(','))
+  if (!platformLegs) return { include: groups.map(s => ({ services: s })) }
+  const { platforms, runners } = platformLegs
+  return {
+    include: groups.flatMap(s =>
+      platforms.map(platform => {
+        const runner = runners[platform]
+        return runner ? { services: s, platform, runner } : { services: s, platform }
+      })
+    )
+  }
 }

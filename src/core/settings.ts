@@ -15,6 +15,7 @@ import {
   ENGINES,
   ENV_DROP_GUARDS,
   SIGN_MODES,
+  LEG_SPLITS,
   STAGES,
   inputRow,
   type InputName,
@@ -22,13 +23,14 @@ import {
 } from './inputs.js'
 import { urlPassword, type Redactor } from './secrets.js'
 
-export { CACHE_MODES, CACHE_TAG_MODES, ENGINES, ENV_DROP_GUARDS, STAGES }
+export { CACHE_MODES, CACHE_TAG_MODES, ENGINES, ENV_DROP_GUARDS, LEG_SPLITS, STAGES }
 export type CacheMode = (typeof CACHE_MODES)[number]
 export type EngineName = (typeof ENGINES)[number]
 export type Stage = (typeof STAGES)[number]
 export type CacheTagMode = (typeof CACHE_TAG_MODES)[number]
 export type EnvDropGuard = (typeof ENV_DROP_GUARDS)[number]
 export type SignMode = (typeof SIGN_MODES)[number]
+export type LegSplit = (typeof LEG_SPLITS)[number]
 
 /** A BuildKit secret (`--secret id=...`): masked, never a build arg. */
 export interface BuildSecret {
@@ -106,6 +108,10 @@ export interface Settings {
   buildId: string
   /** Most entries of the `matrix` output (builds are grouped to fit); 0: one per build. */
   maxLegs: number
+  /** What the legs split: services, or builds and platforms (joined into an index by finish). */
+  legs: LegSplit
+  /** With legs `platforms`: the runner of each platform's matrix entries (normalised platform). */
+  platformRunners: Record<string, string>
   /** Keep the rack's behaviour: BUILD_AUTH may reach the final image's history (warns). */
   buildAuthInImage: boolean
   /** Absolute path of a PEM bundle to verify the rack's certificate with; '' for the system's. */
@@ -256,6 +262,8 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     services: list('services'),
     buildId: str('build-id'),
     maxLegs: wholeNumber('max-legs') ?? 0,
+    legs: choice<LegSplit>('legs'),
+    platformRunners: platformRunners(lines('platform-runners'), problems),
     buildAuthInImage: bool('build-auth-in-image'),
     rackCa: absolute('rack-ca'),
     rackInsecure: bool('rack-insecure'),
@@ -364,6 +372,7 @@ function stageProblems(s: Settings, legGiven: boolean): Problem[] {
   if (stage !== 'build' && s.leg) {
     problems.push({ input: 'leg', message: 'is for stage build only' })
   }
+  problems.push(...platformLegProblems(s))
   if (stage !== 'all' && s.import) {
     problems.push({ input: 'stage', message: 'an import runs in one stage: drop stage' })
   }
@@ -381,6 +390,66 @@ function stageProblems(s: Settings, legGiven: boolean): Problem[] {
     problems.push({ input: 'export', message: 'the export is written by the finish stage' })
   }
   return problems
+}
+
+/** A platform leg builds the one platform of its matrix entry, named with its services. */
+function platformLegProblems(s: Settings): Problem[] {
+  if (s.legs !== 'platforms' || s.stage !== 'build') return []
+  if (s.leg) {
+    return [
+      {
+        input: 'leg',
+        message: "with legs: platforms, give the matrix entry's services and platforms instead"
+      }
+    ]
+  }
+  if (s.platforms.length !== 1) {
+    return [
+      {
+        input: 'platforms',
+        message: `a leg of legs: platforms builds one platform, its matrix entry's; got ${s.platforms.length === 0 ? 'none' : s.platforms.join(',')}`
+      }
+    ]
+  }
+  return []
+}
+
+/** `linux/arm64: ubuntu-24.04-arm` lines: the runner of each platform. */
+function platformRunners(lines: string[], problems: Problem[]): Record<string, string> {
+  const runners: Record<string, string> = {}
+  lines.forEach((l, i) => {
+    if (l === '') return
+    const m = /^([^:\s]+)\s*:\s*([A-Za-z0-9][A-Za-z0-9._/-]*)\s*$/.exec(l)
+    const platform = m ? platformOf(m[1]!) : ''
+    if (!m || !platform) {
+      problems.push({
+        input: 'platform-runners',
+        line: i + 1,
+        message:
+          'each line must be platform: runner, a runner label of letters, digits and ._/- (e.g. linux/arm64: ubuntu-24.04-arm)'
+      })
+      return
+    }
+    if (Object.hasOwn(runners, platform)) {
+      problems.push({
+        input: 'platform-runners',
+        line: i + 1,
+        message: `${platform} is given twice`
+      })
+      return
+    }
+    runners[platform] = m[2]!
+  })
+  return runners
+}
+
+/** A platform normalised, or '' when it is none. */
+function platformOf(text: string): string {
+  try {
+    return normalisePlatforms([text])[0] ?? ''
+  } catch {
+    return ''
+  }
 }
 
 /** `N/M` (1 <= N <= M): a parallel job's number and how many there are. */

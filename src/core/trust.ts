@@ -4,6 +4,7 @@
 //     the shared names the rack uses too: `<svc>.buildcache`, `<svc>.<key>`, gha `<app>-<svc>`;
 //   untrusted (pull/merge requests, forks, other branches): reads its own names first, then the
 //     protected ones; writes only its own: `<svc>.buildcache.<scope>`, `<svc>.<scope>.<key>`.
+// A platform leg's cache names have its platform after the service (`<svc>.linux-arm64...`).
 // A protected run never reads an untrusted name: each has the scope's name in it, and scope
 // names are lowercase where build ids (the only other suffix) are capitals.
 import { createHash } from 'node:crypto'
@@ -16,6 +17,19 @@ export interface TrustScope {
   name: string
   /** Why: `pull_request from acme/app`. */
   reason: string
+}
+
+/** `linux/arm64/v8` → `linux-arm64-v8`: a platform as a part of a tag. */
+export function platformTagPart(platform: string): string {
+  return platform.replace(/\//g, '-')
+}
+
+/**
+ * What a build's caches are named after: its first service, and a platform leg's platform
+ * (`web.linux-arm64`), so that the legs of one build never write each other's cache tags.
+ */
+export function cacheName(service: string, platformLeg?: string): string {
+  return platformLeg ? `${service}.${platformTagPart(platformLeg)}` : service
 }
 
 /** Keeps `<service>.buildcache.<scope>.<BUILD_ID>` within an OCI tag's 128 characters. */

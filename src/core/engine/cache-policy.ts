@@ -7,7 +7,7 @@
 import type { Logger } from '../log.js'
 import type { Plan } from '../plan.js'
 import type { CacheMode, CacheTagMode } from '../settings.js'
-import { registryCacheTag, type TrustScope } from '../trust.js'
+import { cacheName, registryCacheTag, type TrustScope } from '../trust.js'
 import {
   cacheOptions,
   canExport,
@@ -86,8 +86,9 @@ async function previousCaches(
 }
 
 /** A build's cache is named after its first service in the plan, whichever leg builds it. */
+/** What a build's caches are named after (trust.ts cacheName). */
 function firstService(plan: Plan, index: number): string {
-  return plan.builds[index]?.services[0] ?? `build-${index}`
+  return cacheName(plan.builds[index]?.services[0] ?? `build-${index}`, plan.platformLeg)
 }
 
 export async function cachePolicy(

@@ -6,11 +6,15 @@ import type { BuildPlanResult } from '../engine/index.js'
 import type { Plan } from '../plan.js'
 import type { RackClient } from '../rack/index.js'
 import { Redactor } from '../secrets.js'
+import { platformTagPart } from '../trust.js'
 import type { Started } from './state.js'
 
-/** Where a build leg keeps a build's log on the rack, for the finish stage to gather. */
-export function legLogKey(buildId: string, firstService: string): string {
-  return `build/${buildId}/legs/${firstService}.log`
+/**
+ * Where a build leg keeps a build's log on the rack, for the finish stage to gather; a platform
+ * leg's has its platform.
+ */
+export function legLogKey(buildId: string, firstService: string, platform?: string): string {
+  return `build/${buildId}/legs/${firstService}${platform ? `.${platformTagPart(platform)}` : ''}.log`
 }
 
 /** The first service of the build a service is in: what names the build's log and cache. */
@@ -25,7 +29,8 @@ export async function storeLegLogs(
   rack: RackClient,
   app: string,
   s: Started,
-  result: BuildPlanResult
+  result: BuildPlanResult,
+  platform?: string
 ): Promise<void> {
   for (const b of result.builds) {
     // Named after the build's first service in the plan, whichever leg built it.
@@ -33,7 +38,7 @@ export async function storeLegLogs(
     if (!first) continue
     const log = rack.scrub(redactArgValues(s.plan, b.log))
     try {
-      await rack.objectStore(app, legLogKey(s.plan.buildId, first), log)
+      await rack.objectStore(app, legLogKey(s.plan.buildId, first, platform), log)
     } catch (e) {
       rack.logger.warning(
         `could not store the log of ${b.services.join(', ')}: ${(e as Error).message}`
@@ -50,17 +55,28 @@ export function builtLogs(p: Plan, result: BuildPlanResult): string {
   )
 }
 
-/** The logs the build legs stored on the rack, in the plan's build order. */
-export async function gatherLegLogs(rack: RackClient, s: Started): Promise<string> {
+/**
+ * The logs the build legs stored on the rack, in the plan's build order; with legs per platform,
+ * each build's once per platform.
+ */
+export async function gatherLegLogs(
+  rack: RackClient,
+  s: Started,
+  platforms: (string | undefined)[] = [undefined]
+): Promise<string> {
   const parts: string[] = []
   for (const b of s.plan.builds) {
     const first = b.services[0]
     if (!first) continue
-    try {
-      const text = (await rack.objectFetch(s.plan.app, legLogKey(s.plan.buildId, first))).toString()
-      parts.push(`==> ${b.services.join(', ')}\n${text.trimEnd()}\n`)
-    } catch {
-      parts.push(`==> ${b.services.join(', ')}\n(no log stored by its build leg)\n`)
+    for (const platform of platforms) {
+      const head = `==> ${b.services.join(', ')}${platform ? ` (${platform})` : ''}\n`
+      try {
+        const key = legLogKey(s.plan.buildId, first, platform)
+        const text = (await rack.objectFetch(s.plan.app, key)).toString()
+        parts.push(`${head}${text.trimEnd()}\n`)
+      } catch {
+        parts.push(`${head}(no log stored by its build leg)\n`)
+      }
     }
   }
   return parts.join('')

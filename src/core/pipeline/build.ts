@@ -18,9 +18,16 @@ export async function build(r: Run, s: Started, only?: string[]): Promise<Built>
     previousBuildId: previousBuild(r, s)
   })
   if (r.rack && s.rackBuildId && settings.stage === 'build') {
-    await storeLegLogs(r.rack, settings.app, s, result)
+    await storeLegLogs(r.rack, settings.app, s, result, legPlatform(r, s))
   }
   return { result, tools: preparation.tools }
+}
+
+/** The one platform a platform leg builds (legs: platforms); undefined for other legs. */
+export function legPlatform(r: Run, s: Started): string | undefined {
+  return r.settings.legs === 'platforms' && r.settings.stage === 'build'
+    ? s.target.platforms[0]
+    : undefined
 }
 
 /** A leg's services: as given, checked against the plan, or those of its matrix entry. */

@@ -7,7 +7,7 @@ import { BuildError } from '../errors.js'
 import { buildRecord, preciseNow } from '../export/record.js'
 import { writeExport, type ExportSource } from '../export/tarball.js'
 import { newReleaseId } from '../ids.js'
-import type { Plan } from '../plan.js'
+import type { Plan, PlannedService } from '../plan.js'
 import { forEachLimit } from '../pool.js'
 import { completeExternalBuild } from '../rack/index.js'
 import { getImageConfig, shellJoin } from '../registry/image-config.js'
@@ -16,6 +16,7 @@ import type { ServiceReport } from '../run-environment.js'
 import { Redactor } from '../secrets.js'
 import { environmentText } from '../review/review-app.js'
 import { builtLogs, gatherLegLogs } from './build-logs.js'
+import { joinPlatforms } from './platform-legs.js'
 import { promote } from './promote-step.js'
 import { reviewLinks } from './review.js'
 import { signImages } from './sign.js'
@@ -115,7 +116,11 @@ async function collectLogs(f: Finishing): Promise<void> {
   f.logs = built
     ? builtLogs(s.plan, built.result)
     : r.rack && s.rackBuildId
-      ? await gatherLegLogs(r.rack, s)
+      ? await gatherLegLogs(
+          r.rack,
+          s,
+          r.settings.legs === 'platforms' ? s.target.platforms : undefined
+        )
       : ''
   f.recordLogs = f.logs
 }
@@ -190,8 +195,23 @@ async function gatherImages(
   const { plan: p } = s
   const reports = new Map<string, ServiceReport>()
   const missing: string[] = []
+  const byPlatform = r.settings.legs === 'platforms'
   await r.logger.group(`Images of build ${p.buildId}`, () =>
     forEachLimit(p.services, 8, async svc => {
+      if (byPlatform && svc.build !== null) {
+        // Into a build failed already, no index is put either.
+        if (!copy) return
+        const joined = await joinPlatforms(tools.client, svc.image, s.target.platforms)
+        if (joined.missing.length > 0) {
+          missing.push(`${svc.name} (${joined.missing.join(', ')})`)
+          return
+        }
+        r.logger.info(
+          `[${svc.name}] ${svc.image} ${joined.digest}: index of ${s.target.platforms.join(', ')}`
+        )
+        reports.set(svc.name, serviceReport(svc, joined.digest))
+        return
+      }
       const found = await tools.client.findManifest(parseReference(svc.image))
       let digest = found?.digest ?? ''
       if (!found && svc.build === null && svc.from) {
@@ -210,25 +230,31 @@ async function gatherImages(
         return
       }
       r.logger.info(`[${svc.name}] ${svc.image} ${digest}`)
-      reports.set(svc.name, {
-        name: svc.name,
-        image: svc.image,
-        digest,
-        build: svc.build,
-        sharedWith: [],
-        cachedSteps: 0,
-        totalSteps: 0,
-        durationMs: 0
-      })
+      reports.set(svc.name, serviceReport(svc, digest))
     })
   )
   if (missing.length > 0) {
-    const names = p.services.map(x => x.name).filter(n => missing.includes(n))
+    // In the plan's order, whichever leg answered first.
+    const names = p.services.flatMap(x => missing.filter(m => m.split(' ')[0] === x.name))
     throw new BuildError(
       `build ${p.buildId} has no image for ${names.join(', ')} in ${p.registry}: their build leg failed or was cancelled`
     )
   }
   return p.services.flatMap(x => reports.get(x.name) ?? [])
+}
+
+/** A service finish found in the registry (nothing of its build is known here). */
+function serviceReport(svc: PlannedService, digest: string): ServiceReport {
+  return {
+    name: svc.name,
+    image: svc.image,
+    digest,
+    build: svc.build,
+    sharedWith: [],
+    cachedSteps: 0,
+    totalSteps: 0,
+    durationMs: 0
+  }
 }
 
 /** Where the export reads each service's image from: the registry, or BuildKit's OCI archive. */

@@ -1,5 +1,6 @@
 // What a run reports to its shell: the stages' work as a PipelineResult.
 import { planMatrix, planOutput } from '../plan.js'
+import { platformLegsOf } from './platform-legs.js'
 import type { Built, Finished, PipelineResult, Run, Started } from './state.js'
 
 export function resultOf(
@@ -27,7 +28,11 @@ export function resultOf(
     warnings: r.warnings,
     buildArgNames: [...new Set(p.builds.flatMap(b => b.args))].sort(),
     appEnvArgNames: [...new Set(p.builds.flatMap(b => b.appEnvArgs ?? []))].sort(),
-    matrix: planMatrix(planOutput(p), r.settings.maxLegs),
+    matrix: planMatrix(
+      planOutput(p),
+      r.settings.maxLegs,
+      platformLegsOf(r.settings, s.target.platforms)
+    ),
     scope: r.scope,
     // The value without its label: the summary and --json label it.
     platforms: (r.platforms?.reason ?? '').replace(/^platforms:? /, ''),

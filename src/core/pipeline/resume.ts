@@ -4,11 +4,20 @@ import { UserError } from '../errors.js'
 import { preciseNow } from '../export/record.js'
 import { externalBuildTarget, parseAnyTime } from '../rack/index.js'
 import { checkTargetFile } from '../target-file.js'
+import { legPlatform } from './build.js'
 import { appEnv, decide, plan } from './planning.js'
+import { checkPlatformLegs, legPlan } from './platform-legs.js'
 import { rackTarget } from './start.js'
 import type { Run, Started } from './state.js'
 
 export async function resume(r: Run): Promise<Started> {
+  const s = await found(r)
+  checkPlatformLegs(r.settings, s.target.platforms)
+  const platform = legPlatform(r, s)
+  return platform ? { ...s, plan: legPlan(s.plan, platform) } : s
+}
+
+async function found(r: Run): Promise<Started> {
   const { settings, rack } = r
   const buildId = settings.buildId
   // Before the release is made: a bad export path must not fail a build after it.

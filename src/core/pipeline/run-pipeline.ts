@@ -7,7 +7,7 @@ import { BuildFailure } from '../engine/run-build.js'
 import { CLEANUP_CALL, failBuildOnError, type FailingBuild } from '../rack/index.js'
 import type { RunEnvironment } from '../run-environment.js'
 import type { Settings } from '../settings.js'
-import { build, legServices } from './build.js'
+import { build, legPlatform, legServices } from './build.js'
 import { buildFirstService, legLogKey, redactArgValues } from './build-logs.js'
 import { finish } from './finish.js'
 import { importStage } from './import.js'
@@ -82,7 +82,9 @@ function rackBuildFailing(
       if (leg().handedOver) return false
       if (r.settings.stage !== 'build') return true
       const first = e instanceof BuildFailure ? e.services[0] : leg().only?.[0]
-      const key = first ? legLogKey(buildId, buildFirstService(s.plan, first)) : undefined
+      const key = first
+        ? legLogKey(buildId, buildFirstService(s.plan, first), legPlatform(r, s))
+        : undefined
       if (key) {
         await rack.objectStore(app, key, rack.scrub(log), {}, CLEANUP_CALL).catch(() => undefined)
       }

@@ -12,6 +12,7 @@ import {
 import type { Settings } from '../settings.js'
 import { checkTargetFile } from '../target-file.js'
 import { appEnv, decide, plan } from './planning.js'
+import { checkPlatformLegs } from './platform-legs.js'
 import type { Run, Started } from './state.js'
 
 export async function start(r: Run): Promise<Started> {
@@ -28,6 +29,7 @@ export async function start(r: Run): Promise<Started> {
   }
   const started = preciseNow()
   const { platforms } = await decide(r)
+  checkPlatformLegs(settings, platforms)
   if (settings.dryRun || !rack) {
     return { plan: first, target: { ...settings, platforms }, started }
   }

@@ -9,7 +9,7 @@ interface PlatformParts {
 }
 
 /** `linux/amd64`, `linux/arm64/v8` → parts. */
-function parsePlatform(text: string): PlatformParts {
+export function parsePlatform(text: string): PlatformParts {
   const [os = '', architecture = '', variant] = text.split('/')
   return variant ? { os, architecture, variant } : { os, architecture }
 }
