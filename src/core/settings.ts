@@ -10,6 +10,7 @@ import {
   looksLikeRegistryHost
 } from './registry/reference.js'
 import {
+  BUILD_CHECK_MODES,
   CACHE_MODES,
   CACHE_TAG_MODES,
   ENGINES,
@@ -21,12 +22,13 @@ import {
 } from './inputs.js'
 import { urlPassword, type Redactor } from './secrets.js'
 
-export { CACHE_MODES, CACHE_TAG_MODES, ENGINES, ENV_DROP_GUARDS, STAGES }
+export { BUILD_CHECK_MODES, CACHE_MODES, CACHE_TAG_MODES, ENGINES, ENV_DROP_GUARDS, STAGES }
 export type CacheMode = (typeof CACHE_MODES)[number]
 export type EngineName = (typeof ENGINES)[number]
 export type Stage = (typeof STAGES)[number]
 export type CacheTagMode = (typeof CACHE_TAG_MODES)[number]
 export type EnvDropGuard = (typeof ENV_DROP_GUARDS)[number]
+export type BuildCheckMode = (typeof BUILD_CHECK_MODES)[number]
 
 /** A BuildKit secret (`--secret id=...`): masked, never a build arg. */
 export interface BuildSecret {
@@ -49,6 +51,8 @@ export interface Settings {
   description: string
   development: boolean
   noCache: boolean
+  /** BuildKit's Dockerfile checks: warnings at their line, a failed build, or skipped. */
+  buildChecks: BuildCheckMode
   /** Push repository without tag, e.g. `ghcr.io/acme/myapp`; empty when not set. */
   registry: string
   registryUsername: string
@@ -193,6 +197,7 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     description: str('description'),
     development: bool('development'),
     noCache: bool('no-cache'),
+    buildChecks: choice<BuildCheckMode>('build-checks'),
     registry,
     registryUsername: str('registry-username'),
     registryPassword: str('registry-password'),

@@ -33,7 +33,7 @@ export type EngineSettings = LoginSettings &
     | 'reuse'
   > &
   /** Default auto. */
-  Partial<Pick<Settings, 'cacheTags'>>
+  Partial<Pick<Settings, 'cacheTags' | 'buildChecks'>>
 
 export interface BuildPlanOptions {
   /** Registry-to-registry copy for image services (default: the registry client). */
@@ -186,6 +186,7 @@ export async function buildPlan(
       hasManifest: async ref =>
         (await tools.client.findManifest(parseReference(ref))) !== undefined,
       noCache: settings.noCache,
+      buildChecks: settings.buildChecks,
       push: settings.push,
       platforms: settings.platforms,
       concurrency: settings.concurrency,

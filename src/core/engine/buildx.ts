@@ -1,5 +1,5 @@
 import type { Engine, BuildRequest, EngineCommand } from './types.js'
-import { buildArgValue, outputFlag, secretFlag } from './types.js'
+import { buildArgValue, buildCheckArg, outputFlag, secretFlag } from './types.js'
 
 export function buildxEngine(builder: string, driver: string, platform?: string): Engine {
   return {
@@ -22,6 +22,8 @@ export function buildxCommand(req: BuildRequest, builder: string): EngineCommand
   for (const [name, value] of Object.entries(spec.argValues)) {
     args.push('--build-arg', buildArgValue(name, value, req.secretArgs, env))
   }
+  const check = buildCheckArg(req)
+  if (check) args.push('--build-arg', check)
   if (spec.target) args.push('--target', spec.target)
   if (req.platforms.length > 0) args.push('--platform', req.platforms.join(','))
   for (const s of req.secrets) args.push('--secret', secretFlag(s.id, env, s.value))

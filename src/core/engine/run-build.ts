@@ -1,12 +1,13 @@
 // Runs one engine process for one build: progress parsed from rawjson, digest from the
 // metadata file, local cache rotated, a cache export failure turned into a warning.
 import { readFile, rm } from 'node:fs/promises'
-import { BuildError } from '../errors.js'
+import path from 'node:path'
+import { BuildError, type Problem } from '../errors.js'
 import type { Exec } from '../exec.js'
 import type { Redactor } from '../secrets.js'
 import { isTagOverwriteRefusal } from './cache.js'
 import { installLocalCache, prepareLocalCache, releaseLocalCache } from './local-cache.js'
-import { ProgressReader, type Step } from './progress.js'
+import { ProgressReader, type BuildCheck, type Step } from './progress.js'
 import type { BuildRequest, BuildResult, Engine } from './types.js'
 
 export interface RunBuildContext {
@@ -18,6 +19,8 @@ export interface RunBuildContext {
   onStep?: (step: Step) => void
   /** The run's secrets: the build's secret values are added before anything is printed. */
   secrets: Redactor
+  /** Absolute working directory: build checks name their Dockerfile relative to it. */
+  workingDirectory?: string
 }
 
 /**
@@ -29,9 +32,11 @@ export class BuildFailure extends BuildError {
   constructor(
     readonly services: string[],
     readonly reason: string,
-    readonly log: string
+    readonly log: string,
+    /** Instead of the one line: the problems that failed it (build checks with `error`). */
+    problems?: Problem[]
   ) {
-    super(`build of ${services.join(', ')} failed: ${reason.replace(/\s*\n\s*/g, ' ')}`)
+    super(problems ?? `build of ${services.join(', ')} failed: ${reason.replace(/\s*\n\s*/g, ' ')}`)
     this.name = 'BuildFailure'
   }
 }
@@ -89,9 +94,17 @@ async function runEngine(
   const durationMs = Date.now() - started
   const log = progress.text()
   const services = req.spec.services
+  const checks = progress.checks.map(c => checkAt(c, req.spec.dockerfilePath, ctx.workingDirectory))
   if (result.exitCode !== 0) {
     const reason = progress.errorMessage() || `${cmd.command} exited with code ${result.exitCode}`
-    throw new BuildFailure(services, reason, log)
+    // build-checks error: BuildKit refused before any step ran ("lint violation found for rules").
+    const failedChecks = req.buildChecks === 'error' && /lint violation/i.test(reason)
+    throw new BuildFailure(
+      services,
+      reason,
+      log,
+      failedChecks ? checks.map(checkProblem) : undefined
+    )
   }
   const warnings = [...progress.warnings]
   // With ignore-error=true a failed cache export only shows as a failed vertex; a registry that
@@ -118,6 +131,29 @@ async function runEngine(
     durationMs,
     log,
     warnings,
+    checks,
     ...(cacheTagRefused ? { cacheTagRefused } : {})
+  }
+}
+
+/** The check with its Dockerfile relative to the working directory (BuildKit knows a base name). */
+export function checkAt(
+  check: BuildCheck,
+  dockerfile: string,
+  workingDirectory?: string
+): BuildCheck {
+  if (!workingDirectory || check.source !== path.basename(dockerfile)) return check
+  const file = path.relative(workingDirectory, dockerfile).split(path.sep).join('/')
+  return file.startsWith('../') ? check : { ...check, file }
+}
+
+/** A check as a problem at its line: `Dockerfile:2: SecretsUsedInArgOrEnv: ...`. */
+export function checkProblem(c: BuildCheck): Problem {
+  const message = `${c.rule ? `${c.rule}: ` : ''}${c.message}${c.url ? ` (${c.url})` : ''}`
+  return {
+    message,
+    ...(c.file ? { file: c.file } : {}),
+    ...(c.file && c.line ? { line: c.line } : {}),
+    ...(c.rule ? { title: c.rule } : {})
   }
 }
