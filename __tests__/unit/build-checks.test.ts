@@ -1,10 +1,9 @@
 // BuildKit's Dockerfile checks as the rig's buildkitd (v0.34.2) reports them in rawjson: parsed,
 // mapped to the Dockerfile relative to the working directory, deduplicated, and turned into the
-// build arg that makes them fail the build or skips them.
+// build arg that makes them fail the build or skips them. The summary's section: summary.test.ts.
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { HtmlRenderer, Parser } from 'commonmark'
 import { describe, expect, it } from '@jest/globals'
 import { codeQualityReport } from '../../src/cli/code-quality.js'
 import { buildctlCommand } from '../../src/core/engine/buildctl.js'
@@ -14,9 +13,7 @@ import { checkAt, checkProblem } from '../../src/core/engine/run-build.js'
 import { buildCheckArg, type BuildRequest } from '../../src/core/engine/types.js'
 import { annotationOf } from '../../src/action/logger.js'
 import { formatProblem } from '../../src/core/errors.js'
-import type { PipelineResult } from '../../src/core/pipeline/index.js'
 import { Redactor } from '../../src/core/secrets.js'
-import { renderSummary } from '../../src/core/summary.js'
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/build-checks')
 const read = (name: string): ProgressReader => {
@@ -112,6 +109,12 @@ describe('a check at its Dockerfile', () => {
     })
   })
 
+  it('says its line in the text when its file is not known', () => {
+    expect(formatProblem(checkProblem(check))).toBe(
+      "FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1) (https://docs.docker.com/go/dockerfile/rule/from-as-casing/)"
+    )
+  })
+
   it('is a code quality entry at its path and line, named by its rule', () => {
     const p = checkProblem(checkAt(check, '/repo/app/svc/Dockerfile', '/repo/app'))
     const report = JSON.parse(
@@ -175,50 +178,5 @@ describe('build-checks as the Dockerfile frontend build arg', () => {
     expect(buildctlCommand(req('warn'), 'unix:///b').args.join(' ')).not.toContain(
       'BUILDKIT_DOCKERFILE_CHECK'
     )
-  })
-})
-
-describe('the summary', () => {
-  it('has a Build checks section, each at file:line, escaped', () => {
-    const hostile: BuildCheck = {
-      rule: 'UndefinedVar',
-      message: "Usage of undefined variable '$X' <img src=x onerror=alert(1)> | `x`",
-      detail: '',
-      url: 'https://docs.docker.com/go/dockerfile/rule/undefined-var/',
-      source: 'Dockerfile',
-      line: 4,
-      file: 'svc/Dockerfile'
-    }
-    const result = {
-      stage: 'all',
-      plan: {
-        app: 'app',
-        buildId: 'B1',
-        manifest: 'convox.yml',
-        gitSha: '',
-        description: '',
-        development: false,
-        services: [],
-        builds: []
-      },
-      buildId: 'B1',
-      releaseId: '',
-      images: {},
-      digests: {},
-      services: [],
-      exportPath: '',
-      warnings: [],
-      checks: [hostile],
-      buildArgNames: [],
-      matrix: { include: [] },
-      platforms: '',
-      durationMs: 1
-    } as PipelineResult
-    const text = renderSummary({ result, dryRun: false, secrets: new Redactor() })
-    expect(text).toContain('### Build checks (1)')
-    const html = new HtmlRenderer().render(new Parser().parse(text))
-    expect(html).toContain('<code>svc/Dockerfile:4</code> <strong>UndefinedVar</strong>')
-    expect(html).not.toContain('<img')
-    expect(html).toContain('href="https://docs.docker.com/go/dockerfile/rule/undefined-var/"')
   })
 })

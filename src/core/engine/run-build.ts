@@ -149,7 +149,9 @@ export function checkAt(
 
 /** A check as a problem at its line: `Dockerfile:2: SecretsUsedInArgOrEnv: ...`. */
 export function checkProblem(c: BuildCheck): Problem {
-  const message = `${c.rule ? `${c.rule}: ` : ''}${c.message}${c.url ? ` (${c.url})` : ''}`
+  // Without its file, the line goes in the text.
+  const at = !c.file && c.line ? ` (line ${c.line})` : ''
+  const message = `${c.rule ? `${c.rule}: ` : ''}${c.message}${at}${c.url ? ` (${c.url})` : ''}`
   return {
     message,
     ...(c.file ? { file: c.file } : {}),
