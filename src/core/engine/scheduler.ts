@@ -121,7 +121,8 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
   const check = (c: BuildCheck): void => {
     if (checks.some(k => sameCheck(k, c))) return
     checks.push(c)
-    logger.warning(checkProblem(c).message, checkProblem(c))
+    const { message, ...where } = checkProblem(c)
+    logger.warning(message, where)
   }
   const where = { push: o.push, github: run.github }
   const mode = exportableCacheMode(o.cache, engine, where, warn)
