@@ -40,6 +40,10 @@ beforeAll(async () => {
     'services:\n  web:\n    build: svc\n  worker:\n    build: svc\n'
   )
   await writeFile(path.join(workspace, 'app', 'svc', 'Dockerfile'), DOCKERFILE)
+  // The same with the Dockerfile's own directive making its checks errors.
+  await mkdir(path.join(workspace, 'strict'), { recursive: true })
+  await writeFile(path.join(workspace, 'strict', 'convox.yml'), 'services:\n  web:\n    build: .\n')
+  await writeFile(path.join(workspace, 'strict', 'Dockerfile'), `# check=error=true\n${DOCKERFILE}`)
 }, 300_000)
 afterAll(() => rm(work, { recursive: true, force: true }))
 
@@ -111,6 +115,19 @@ describe('build-checks error and off (buildctl)', () => {
     expect(annotations(r, 'warning')).toEqual([])
     expect(r.stdout).not.toContain('FromAsCasing')
     expect(r.summary).not.toContain('Build checks')
+  })
+})
+
+describe("the Dockerfile's own # check=error=true", () => {
+  it('is honoured with warn, its failure one error per check at its line', async () => {
+    const r = await action({ engine: 'buildctl', 'working-directory': 'strict' })
+    expect(r.status).toBe(2)
+    expect(annotations(r, 'error')).toEqual(
+      CHECKS.map(
+        c =>
+          `::error title=${c.rule},file=strict/Dockerfile,line=${c.line + 1}::${c.rule}: ${c.text} (https://docs.docker.com/go/dockerfile/rule/${kebab(c.rule)}/)`
+      )
+    )
   })
 })
 

@@ -97,8 +97,9 @@ async function runEngine(
   const checks = progress.checks.map(c => checkAt(c, req.spec.dockerfilePath, ctx.workingDirectory))
   if (result.exitCode !== 0) {
     const reason = progress.errorMessage() || `${cmd.command} exited with code ${result.exitCode}`
-    // build-checks error: BuildKit refused before any step ran ("lint violation found for rules").
-    const failedChecks = req.buildChecks === 'error' && /lint violation/i.test(reason)
+    // build-checks error, or the Dockerfile's own `# check=error=true`: BuildKit refused before
+    // any step ran ("lint violation found for rules: ...").
+    const failedChecks = checks.length > 0 && /lint violation found/i.test(reason)
     throw new BuildFailure(
       services,
       reason,
