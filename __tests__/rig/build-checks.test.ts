@@ -72,6 +72,13 @@ const action = (inputs: Record<string, string>): Promise<RunnerRun> =>
 const annotations = (r: RunnerRun, kind: 'warning' | 'error'): string[] =>
   shownLines(r.stdout).filter(l => new RegExp(`^::${kind} [^:]*file=`).test(l))
 
+/** The annotation each check should be, in a Dockerfile whose checks start `below` line 1. */
+const expected = (kind: 'warning' | 'error', file: string, below = 0): string[] =>
+  CHECKS.map(
+    c =>
+      `::${kind} title=${c.rule},file=${file},line=${c.line + below}::${c.rule}: ${c.text} (https://docs.docker.com/go/dockerfile/rule/${kebab(c.rule)}/)`
+  )
+
 describe.each(['buildctl', 'buildx'])('build checks on %s', engine => {
   it('warn: one annotation per check at app/svc/Dockerfile:line, and a summary section', async () => {
     const r = await action({ engine, 'build-checks': 'warn' })
@@ -79,12 +86,7 @@ describe.each(['buildctl', 'buildx'])('build checks on %s', engine => {
       status: 0,
       tail: expect.any(String)
     })
-    expect(annotations(r, 'warning')).toEqual(
-      CHECKS.map(
-        c =>
-          `::warning title=${c.rule},file=app/svc/Dockerfile,line=${c.line}::${c.rule}: ${c.text} (https://docs.docker.com/go/dockerfile/rule/${kebab(c.rule)}/)`
-      )
-    )
+    expect(annotations(r, 'warning')).toEqual(expected('warning', 'app/svc/Dockerfile'))
     expect(r.summary).toContain('### Build checks (3)')
     for (const c of CHECKS) {
       expect(r.summary).toContain(`- \`svc/Dockerfile:${c.line}\` **${c.rule}**: `)
@@ -98,12 +100,7 @@ describe('build-checks error and off (buildctl)', () => {
   it('error: the build fails before it runs, one error per check at its line', async () => {
     const r = await action({ engine: 'buildctl', 'build-checks': 'error' })
     expect(r.status).toBe(2)
-    expect(annotations(r, 'error')).toEqual(
-      CHECKS.map(
-        c =>
-          `::error title=${c.rule},file=app/svc/Dockerfile,line=${c.line}::${c.rule}: ${c.text} (https://docs.docker.com/go/dockerfile/rule/${kebab(c.rule)}/)`
-      )
-    )
+    expect(annotations(r, 'error')).toEqual(expected('error', 'app/svc/Dockerfile'))
     expect(r.stdout).toContain('::error::convox-build stopped: 3 problems, see the errors above')
     expect(annotations(r, 'warning')).toEqual([])
     expect(r.outputs['build-id']).toBeUndefined()
@@ -122,12 +119,7 @@ describe("the Dockerfile's own # check=error=true", () => {
   it('is honoured with warn, its failure one error per check at its line', async () => {
     const r = await action({ engine: 'buildctl', 'working-directory': 'strict' })
     expect(r.status).toBe(2)
-    expect(annotations(r, 'error')).toEqual(
-      CHECKS.map(
-        c =>
-          `::error title=${c.rule},file=strict/Dockerfile,line=${c.line + 1}::${c.rule}: ${c.text} (https://docs.docker.com/go/dockerfile/rule/${kebab(c.rule)}/)`
-      )
-    )
+    expect(annotations(r, 'error')).toEqual(expected('error', 'strict/Dockerfile', 1))
   })
 })
 
