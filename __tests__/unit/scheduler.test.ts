@@ -362,3 +362,53 @@ describe('scheduler: cache tags a registry refuses to overwrite', () => {
     expect(r.warnings).toEqual([])
   })
 })
+
+describe('build checks of several builds', () => {
+  // Every build replays the rig's rawjson of the build-checks fixture Dockerfile.
+  const fixture = path.resolve('__tests__/fixtures/build-checks/buildctl-warn.rawjson')
+  const checksEngine: Engine = {
+    ...shEngine,
+    command: (req: BuildRequest) => ({
+      command: 'sh',
+      args: ['-c', `cat '${fixture}' >&2; echo '{}' > '${req.metadataFile}'`],
+      env: {}
+    })
+  }
+
+  it('says a check of a Dockerfile two builds share once, at the Dockerfile', async () => {
+    const tempDir = await mkdtemp(path.join(tmpdir(), 'sched-checks-'))
+    const plan = makePlan({
+      root: tempDir,
+      registry: 'r.example/app',
+      builds: [
+        { services: ['web'], context: '.', argValues: { A: '1' } },
+        { services: ['tool'], context: '.', argValues: { A: '2' } }
+      ]
+    })
+    const log = captureLogger()
+    const r = await runBuilds({
+      plan,
+      engine: checksEngine,
+      run: runEnvironment(tempDir, log.logger),
+      childEnv: {},
+      cache: 'none',
+      noCache: false,
+      push: true,
+      platforms: [],
+      concurrency: 2
+    })
+    expect(r.builds).toHaveLength(2)
+    expect(r.checks.map(c => [c.rule, c.file, c.line])).toEqual([
+      ['FromAsCasing', 'Dockerfile', 1],
+      ['SecretsUsedInArgOrEnv', 'Dockerfile', 2],
+      ['JSONArgsRecommended', 'Dockerfile', 3]
+    ])
+    expect(log.warnings.map(w => w.where)).toEqual(
+      r.checks.map(c => ({
+        file: 'Dockerfile',
+        line: c.line,
+        title: c.rule
+      }))
+    )
+  })
+})

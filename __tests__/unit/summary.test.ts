@@ -1,5 +1,6 @@
 import { HtmlRenderer, Parser } from 'commonmark'
 import { describe, expect, it } from '@jest/globals'
+import type { BuildCheck } from '../../src/core/engine/index.js'
 import type { PipelineResult } from '../../src/core/pipeline/index.js'
 import type { ServiceReport } from '../../src/core/run-environment.js'
 import type { PlannedService } from '../../src/core/plan.js'
@@ -334,3 +335,24 @@ describe('job summary of hostile text', () => {
 function renderHtml(md: string): string {
   return new HtmlRenderer().render(new Parser().parse(md))
 }
+
+describe('build checks in the summary', () => {
+  it('has a Build checks section, each at file:line, escaped', () => {
+    const hostile: BuildCheck = {
+      rule: 'UndefinedVar',
+      message: "Usage of undefined variable '$X' <img src=x onerror=alert(1)> | `x`",
+      detail: '',
+      url: 'https://docs.docker.com/go/dockerfile/rule/undefined-var/',
+      source: 'Dockerfile',
+      line: 4,
+      file: 'svc/Dockerfile'
+    }
+    const result = { ...resultWith(1), checks: [hostile] }
+    const text = renderSummary({ result, dryRun: false, secrets: new Redactor() })
+    expect(text).toContain('### Build checks (1)')
+    const html = new HtmlRenderer().render(new Parser().parse(text))
+    expect(html).toContain('<code>svc/Dockerfile:4</code> <strong>UndefinedVar</strong>')
+    expect(html).not.toContain('<img')
+    expect(html).toContain('href="https://docs.docker.com/go/dockerfile/rule/undefined-var/"')
+  })
+})

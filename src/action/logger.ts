@@ -19,7 +19,7 @@ export function annotationOf(
   fileBase = ''
 ): core.AnnotationProperties {
   const props: core.AnnotationProperties = {}
-  if (title) props.title = title
+  if (where?.title ?? title) props.title = where?.title ?? title
   if (where?.file) {
     // Problems name files relative to working-directory; annotations want the repository root.
     props.file = fileBase && fileBase !== '.' ? path.posix.join(fileBase, where.file) : where.file

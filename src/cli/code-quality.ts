@@ -34,7 +34,7 @@ export function codeQualityReport(
       const line = f.line ?? 1
       return {
         description,
-        check_name: 'convox-build',
+        check_name: f.title ?? 'convox-build',
         fingerprint: createHash('sha256')
           .update(`${file}:${line}:${f.col ?? ''}:${description}`)
           .digest('hex'),

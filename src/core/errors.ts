@@ -7,6 +7,8 @@ export interface Problem {
   col?: number
   /** The input the problem is about, e.g. `build-args`. */
   input?: string
+  /** A short name for the annotation's title, e.g. a build check's rule. */
+  title?: string
 }
 
 /**

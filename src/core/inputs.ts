@@ -16,6 +16,8 @@ export const ENV_DROP_GUARDS = ['warn', 'strict', 'off'] as const
 export const SIGN_MODES = ['auto', 'key', 'off'] as const
 /** What a fan-out's legs split: services, or builds and platforms. */
 export const LEG_SPLITS = ['services', 'platforms'] as const
+/** BuildKit's Dockerfile checks: shown as warnings, failing the build, or skipped. */
+export const BUILD_CHECK_MODES = ['warn', 'error', 'off'] as const
 
 /**
  * string: one value, trimmed; boolean: true/yes/1/on or false/no/0/off (a bare CLI flag);
@@ -152,6 +154,18 @@ export const INPUTS = [
     description: 'Build without any cache.',
     readme: 'build without any cache',
     help: 'build without any cache',
+    shells: BUILDKITE
+  },
+  {
+    name: 'build-checks',
+    type: 'choice',
+    options: BUILD_CHECK_MODES,
+    default: 'warn',
+    description:
+      "`warn`, `error` or `off`: BuildKit's Dockerfile checks (lint rules such as SecretsUsedInArgOrEnv) as warnings at the Dockerfile's line, as a failed build, or skipped.",
+    readme:
+      "BuildKit's [Dockerfile checks](#build-checks): `warn` (annotations at the Dockerfile's line), `error` (a check fails the build before it runs) or `off`",
+    help: "warn, error or off for BuildKit's Dockerfile checks (default: warn)",
     shells: BUILDKITE
   },
   {

@@ -10,6 +10,7 @@ import {
   looksLikeRegistryHost
 } from './registry/reference.js'
 import {
+  BUILD_CHECK_MODES,
   CACHE_MODES,
   CACHE_TAG_MODES,
   ENGINES,
@@ -23,7 +24,15 @@ import {
 } from './inputs.js'
 import { urlPassword, type Redactor } from './secrets.js'
 
-export { CACHE_MODES, CACHE_TAG_MODES, ENGINES, ENV_DROP_GUARDS, LEG_SPLITS, STAGES }
+export {
+  BUILD_CHECK_MODES,
+  CACHE_MODES,
+  CACHE_TAG_MODES,
+  ENGINES,
+  ENV_DROP_GUARDS,
+  LEG_SPLITS,
+  STAGES
+}
 export type CacheMode = (typeof CACHE_MODES)[number]
 export type EngineName = (typeof ENGINES)[number]
 export type Stage = (typeof STAGES)[number]
@@ -31,6 +40,7 @@ export type CacheTagMode = (typeof CACHE_TAG_MODES)[number]
 export type EnvDropGuard = (typeof ENV_DROP_GUARDS)[number]
 export type SignMode = (typeof SIGN_MODES)[number]
 export type LegSplit = (typeof LEG_SPLITS)[number]
+export type BuildCheckMode = (typeof BUILD_CHECK_MODES)[number]
 
 /** A BuildKit secret (`--secret id=...`): masked, never a build arg. */
 export interface BuildSecret {
@@ -61,6 +71,8 @@ export interface Settings {
   description: string
   development: boolean
   noCache: boolean
+  /** BuildKit's Dockerfile checks: warnings at their line, a failed build, or skipped. */
+  buildChecks: BuildCheckMode
   /** Push repository without tag, e.g. `ghcr.io/acme/myapp`; empty when not set. */
   registry: string
   registryUsername: string
@@ -223,6 +235,7 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     description: str('description'),
     development: bool('development'),
     noCache: bool('no-cache'),
+    buildChecks: choice<BuildCheckMode>('build-checks'),
     registry,
     registryUsername: str('registry-username'),
     registryPassword: str('registry-password'),

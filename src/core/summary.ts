@@ -1,4 +1,5 @@
 // The job summary as Markdown: GitHub's step summary, a Buildkite annotation, --summary-file.
+import type { BuildCheck } from './engine/index.js'
 import type { PipelineResult } from './pipeline/index.js'
 import type { PlannedService } from './plan.js'
 import type { ServiceReport } from './run-environment.js'
@@ -72,19 +73,28 @@ export function renderSummary(input: SummaryInput): string {
   if (artifact)
     tail.push('', `**Artifact:** [${text(String(artifact.id))}](<${encodeURI(artifact.url)}>)`)
   const warnings = result.warnings.map(w => `- ${text(w)}`)
+  const checks = (result.checks ?? []).map(c => checkLine(c, text, code))
 
-  // Fit the limit: drop warnings first, then service rows, saying how many were left out.
+  // Fit the limit: drop warnings and checks first, then service rows, saying how many were left out.
   const fixed = Buffer.byteLength([...head, ...tableHead, ...tail].join('\n')) + 200
   let budget = BUDGET - fixed
   const keptRows = take(rows, budget)
   budget -= keptRows.reduce((n, r) => n + Buffer.byteLength(r) + 1, 0)
-  const keptWarnings = take(warnings, budget - 20)
+  const keptChecks = take(checks, budget - 40)
+  budget -= keptChecks.reduce((n, r) => n + Buffer.byteLength(r) + 1, 0)
+  const keptWarnings = take(warnings, budget - 40)
 
   const out = [...head, ...tableHead, ...keptRows]
   if (keptRows.length < rows.length) {
     out.push('', `_${rows.length - keptRows.length} more services not shown (summary size limit)._`)
   }
   out.push(...tail)
+  if (checks.length > 0) {
+    out.push('', `### Build checks (${checks.length})`, '', ...keptChecks)
+    if (keptChecks.length < checks.length) {
+      out.push(`- _${checks.length - keptChecks.length} more not shown._`)
+    }
+  }
   if (warnings.length > 0) {
     out.push('', `### Warnings (${warnings.length})`, '', ...keptWarnings)
     if (keptWarnings.length < warnings.length) {
@@ -92,6 +102,18 @@ export function renderSummary(input: SummaryInput): string {
     }
   }
   return input.secrets.redact(out.join('\n') + '\n')
+}
+
+/** `- `Dockerfile:3` **JSONArgsRecommended**: message ([rule](url))`: BuildKit's check. */
+function checkLine(
+  c: BuildCheck,
+  text: (s: string) => string,
+  code: (s: string) => string
+): string {
+  const where = c.file ? code(c.line ? `${c.file}:${c.line}` : c.file) : code(c.source || '?')
+  const rule = c.rule ? `**${text(c.rule)}**: ` : ''
+  const link = c.url ? ` ([docs](<${encodeURI(c.url)}>))` : ''
+  return `- ${where} ${rule}${text(c.message)}${link}`
 }
 
 /** A planned service, with what its build reported when it ran (nothing in a dry run). */

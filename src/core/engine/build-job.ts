@@ -10,6 +10,7 @@ import type { Reuse, ReuseDecision } from '../reuse/index.js'
 import type { RunEnvironment } from '../run-environment.js'
 import { afterCacheRefusal, retryAfterFailure } from './build-retries.js'
 import type { CachePolicy } from './cache-policy.js'
+import type { BuildCheck } from './progress.js'
 import { BuildFailure, runBuild } from './run-build.js'
 import type { BuildOutput, BuildRequest, BuildResult, Engine } from './types.js'
 
@@ -21,6 +22,7 @@ export interface RequestOptions {
   /** When not pushing: write the build's OCI archive to `<tempDir>/build-<n>.tar`. */
   ociArchives?: boolean
   noCache: boolean
+  buildChecks?: BuildRequest['buildChecks']
   platforms: string[]
   /** Build-arg names whose values are secret. */
   secretArgs: string[]
@@ -48,7 +50,8 @@ export function buildRequest(spec: BuildSpec, index: number, o: RequestOptions):
     secrets: plan.secrets,
     // Values from the app's env are secret too: in the engine's environment, never its argv.
     secretArgs: [...o.secretArgs, ...(spec.secretArgs ?? [])],
-    metadataFile: path.join(run.tempDir, `build-${index}.metadata.json`)
+    metadataFile: path.join(run.tempDir, `build-${index}.metadata.json`),
+    ...(o.buildChecks ? { buildChecks: o.buildChecks } : {})
   }
 }
 
@@ -64,6 +67,8 @@ export interface BuildJobContext {
   /** The run's: aborted at its first failure. */
   signal: AbortSignal
   warn: (message: string) => void
+  /** A Dockerfile check of a build (said once per run). */
+  check: (check: BuildCheck) => void
 }
 
 export interface BuildJobResult {
@@ -94,6 +99,7 @@ export async function buildJob(
       env: { ...run.env, ...ctx.childEnv },
       signal,
       secrets: run.secrets,
+      workingDirectory: ctx.plan.workingDirectory,
       onStep: step =>
         logger.info(
           `[${who}] ${run.secrets.cut(step.name, 90)} ${step.error ? 'ERROR' : step.cached ? 'CACHED' : 'done'}`
@@ -118,6 +124,7 @@ export async function buildJob(
     }
     if (r.cacheTagRefused) await exportCacheAgain(r, r.cacheTagRefused, req, who, attempt, ctx)
     for (const w of r.warnings) ctx.warn(w)
+    for (const c of r.checks ?? []) ctx.check(c)
     await logger.group(
       `Build ${who}: ${r.cachedSteps}/${r.totalSteps} steps cached, ${(r.durationMs / 1000).toFixed(1)}s`,
       async () => logger.info(r.log)

@@ -35,7 +35,7 @@ export type EngineSettings = LoginSettings &
     | 'reuse'
   > &
   /** Default auto; no TLS. */
-  Partial<Pick<Settings, 'cacheTags' | 'buildkitTls'>> &
+  Partial<Pick<Settings, 'cacheTags' | 'buildkitTls' | 'buildChecks'>> &
   /** The keys reuse trusts (none: reuse is not verified). */
   Partial<Pick<Settings, 'sign' | 'signingKey' | 'signingKeyPassword' | 'reuseTrust'>>
 
@@ -200,6 +200,7 @@ export async function buildPlan(
       hasManifest: async ref =>
         (await tools.client.findManifest(parseReference(ref))) !== undefined,
       noCache: settings.noCache,
+      buildChecks: settings.buildChecks,
       push: settings.push,
       platforms: settings.platforms,
       concurrency: settings.concurrency,

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import type { Engine, BuildRequest, EngineCommand } from './types.js'
-import { buildArgValue, outputFlag, secretFlag } from './types.js'
+import { buildArgValue, buildCheckArg, outputFlag, secretFlag } from './types.js'
 
 /**
  * buildctl against `addr`, any scheme buildctl takes (`tcp://`, `unix://`, `docker-container://`,
@@ -40,6 +40,8 @@ export function buildctlCommand(
   for (const [name, value] of Object.entries(spec.argValues)) {
     args.push('--opt', `build-arg:${buildArgValue(name, value, req.secretArgs, env)}`)
   }
+  const check = buildCheckArg(req)
+  if (check) args.push('--opt', `build-arg:${check}`)
   if (spec.target) args.push('--opt', `target=${spec.target}`)
   if (req.platforms.length > 0) args.push('--opt', `platform=${req.platforms.join(',')}`)
   for (const s of req.secrets) args.push('--secret', secretFlag(s.id, env, s.value))

@@ -1,5 +1,5 @@
 import type { BuilderNode, Engine, BuildRequest, EngineCommand } from './types.js'
-import { buildArgValue, outputFlag, secretFlag } from './types.js'
+import { buildArgValue, buildCheckArg, outputFlag, secretFlag } from './types.js'
 
 /**
  * buildx on `builder`. Its progress names each step's platform, not the node: with several nodes
@@ -28,6 +28,8 @@ export function buildxCommand(req: BuildRequest, builder: string): EngineCommand
   for (const [name, value] of Object.entries(spec.argValues)) {
     args.push('--build-arg', buildArgValue(name, value, req.secretArgs, env))
   }
+  const check = buildCheckArg(req)
+  if (check) args.push('--build-arg', check)
   if (spec.target) args.push('--target', spec.target)
   if (req.platforms.length > 0) args.push('--platform', req.platforms.join(','))
   for (const s of req.secrets) args.push('--secret', secretFlag(s.id, env, s.value))

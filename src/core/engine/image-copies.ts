@@ -74,6 +74,8 @@ export async function copyImageService(s: PlannedService, ctx: CopyContext): Pro
     }
     return { digest: c.digest, durationMs: Date.now() - t0 }
   } catch (e) {
-    throw new BuildFailure([s.name], `copying ${from}: ${(e as Error).message}`, '', e)
+    throw new BuildFailure([s.name], `copying ${from}: ${(e as Error).message}`, '', {
+      cause: e
+    })
   }
 }

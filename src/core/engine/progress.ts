@@ -18,6 +18,30 @@ interface RawLog {
 interface RawWarning {
   vertex?: string
   short?: string
+  detail?: string[]
+  url?: string
+  /** Set for the Dockerfile frontend's checks: the file it read (its `filename` option). */
+  sourceInfo?: { filename?: string }
+  range?: Array<{ start?: { line?: number } }>
+}
+
+/**
+ * One of BuildKit's Dockerfile checks (moby/buildkit frontend/dockerfile/linter; a VertexWarning
+ * of client/graph.go with the Dockerfile's sourceInfo and range).
+ */
+export interface BuildCheck {
+  /** The rule, e.g. `FromAsCasing`; '' when BuildKit's text names none. */
+  rule: string
+  /** BuildKit's short text without its rule and `(line n)`. */
+  message: string
+  /** The rule's description. */
+  detail: string
+  url: string
+  /** The file BuildKit read (its `filename` option, the Dockerfile's base name). */
+  source: string
+  line?: number
+  /** The Dockerfile relative to the working directory, once mapped (run-build.ts). */
+  file?: string
 }
 interface RawStatus {
   vertexes?: RawVertex[]
@@ -49,6 +73,8 @@ export class ProgressReader {
   /** Lines of stderr that were not JSON (the CLI's own messages, e.g. its final error). */
   readonly otherLines: string[] = []
   readonly warnings: string[] = []
+  /** The Dockerfile checks, once each (BuildKit may repeat one per platform). */
+  readonly checks: BuildCheck[] = []
 
   /**
    * @param onStep called once when a Dockerfile step completes (for a streamed one-line progress)
@@ -77,15 +103,21 @@ export class ProgressReader {
     }
     for (const v of status.vertexes ?? []) this.vertex(v)
     for (const l of status.logs ?? []) this.log(l)
-    for (const w of status.warnings ?? []) {
-      const text = w.short
-        ? this.redact(Buffer.from(w.short, 'base64').toString('utf8').trim())
-        : ''
-      if (text && !this.warnings.includes(text)) {
-        this.warnings.push(text)
-        this.lines.push(`WARNING: ${text}`)
-      }
+    for (const w of status.warnings ?? []) this.warning(w)
+  }
+
+  private warning(w: RawWarning): void {
+    const text = w.short ? this.redact(decode(w.short).trim()) : ''
+    if (!text) return
+    if (w.sourceInfo?.filename) {
+      const check = buildCheck(text, w, s => this.redact(s))
+      if (this.checks.some(c => sameCheck(c, check))) return
+      this.checks.push(check)
+    } else {
+      if (this.warnings.includes(text)) return
+      this.warnings.push(text)
     }
+    this.lines.push(`WARNING: ${text}`)
   }
 
   private vertex(v: RawVertex): void {
@@ -169,6 +201,34 @@ export class ProgressReader {
     if (cli) return cli.replace(/^(error|ERROR):?\s*/, '').trim()
     return this.otherLines.at(-1) ?? ''
   }
+}
+
+function decode(base64: string): string {
+  return Buffer.from(base64, 'base64').toString('utf8')
+}
+
+/** `FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)` as its parts. */
+function buildCheck(short: string, w: RawWarning, redact: (s: string) => string): BuildCheck {
+  const named = /^([A-Z][A-Za-z0-9]*): ([\s\S]*)$/.exec(short)
+  const line = w.range?.[0]?.start?.line
+  return {
+    rule: named?.[1] ?? '',
+    message: (named?.[2] ?? short).replace(/\s*\(line \d+\)$/, ''),
+    detail: redact((w.detail ?? []).map(decode).join(' ').trim()),
+    url: /^https:\/\/[^\s]+$/.test(w.url ?? '') ? (w.url ?? '') : '',
+    source: redact(w.sourceInfo?.filename ?? ''),
+    ...(typeof line === 'number' && line > 0 ? { line } : {})
+  }
+}
+
+/** The same check at the same place (another platform's, another build's of the Dockerfile). */
+export function sameCheck(a: BuildCheck, b: BuildCheck): boolean {
+  return (
+    a.rule === b.rule &&
+    a.message === b.message &&
+    a.line === b.line &&
+    (a.file ?? a.source) === (b.file ?? b.source)
+  )
 }
 
 /**

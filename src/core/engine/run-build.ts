@@ -1,12 +1,13 @@
 // Runs one engine process for one build: progress parsed from rawjson, digest from the
 // metadata file, local cache rotated, a cache export failure turned into a warning.
 import { readFile, rm } from 'node:fs/promises'
-import { BuildError, EXIT_CODES, RemoteError, UserError } from '../errors.js'
+import path from 'node:path'
+import { BuildError, EXIT_CODES, RemoteError, UserError, type Problem } from '../errors.js'
 import type { Exec } from '../exec.js'
 import type { Redactor } from '../secrets.js'
 import { isTagOverwriteRefusal } from './cache.js'
 import { installLocalCache, prepareLocalCache, releaseLocalCache } from './local-cache.js'
-import { ProgressReader, type Step } from './progress.js'
+import { ProgressReader, type BuildCheck, type Step } from './progress.js'
 import type { BuildRequest, BuildResult, Engine } from './types.js'
 
 export interface RunBuildContext {
@@ -18,6 +19,8 @@ export interface RunBuildContext {
   onStep?: (step: Step) => void
   /** The run's secrets: the build's secret values are added before anything is printed. */
   secrets: Redactor
+  /** Absolute working directory: build checks name their Dockerfile relative to it. */
+  workingDirectory?: string
 }
 
 /**
@@ -33,10 +36,19 @@ export class BuildFailure extends BuildError {
     readonly services: string[],
     readonly reason: string,
     readonly log: string,
-    cause?: unknown
+    options: {
+      /** Instead of the one line: the problems that failed it (build checks with `error`). */
+      problems?: Problem[]
+      /** What failed it when not BuildKit (an image copy's registry): its kind is kept. */
+      cause?: unknown
+    } = {}
   ) {
-    super(`build of ${services.join(', ')} failed: ${reason.replace(/\s*\n\s*/g, ' ')}`)
+    super(
+      options.problems ??
+        `build of ${services.join(', ')} failed: ${reason.replace(/\s*\n\s*/g, ' ')}`
+    )
     this.name = 'BuildFailure'
+    const { cause } = options
     this.exitCode =
       cause instanceof RemoteError || cause instanceof UserError ? cause.exitCode : EXIT_CODES.build
   }
@@ -95,9 +107,15 @@ async function runEngine(
   const durationMs = Date.now() - started
   const log = progress.text()
   const services = req.spec.services
+  const checks = progress.checks.map(c => checkAt(c, req.spec.dockerfilePath, ctx.workingDirectory))
   if (result.exitCode !== 0) {
     const reason = progress.errorMessage() || `${cmd.command} exited with code ${result.exitCode}`
-    throw new BuildFailure(services, reason, log)
+    // build-checks error, or the Dockerfile's own `# check=error=true`: BuildKit refused before
+    // any step ran ("lint violation found for rules: ...").
+    const failedChecks = checks.length > 0 && /lint violation found/i.test(reason)
+    throw new BuildFailure(services, reason, log, {
+      problems: failedChecks ? checks.map(checkProblem) : undefined
+    })
   }
   const warnings = [...progress.warnings]
   // With ignore-error=true a failed cache export only shows as a failed vertex; a registry that
@@ -124,6 +142,31 @@ async function runEngine(
     durationMs,
     log,
     warnings,
+    checks,
     ...(cacheTagRefused ? { cacheTagRefused } : {})
+  }
+}
+
+/** The check with its Dockerfile relative to the working directory (BuildKit knows a base name). */
+export function checkAt(
+  check: BuildCheck,
+  dockerfile: string,
+  workingDirectory?: string
+): BuildCheck {
+  if (!workingDirectory || check.source !== path.basename(dockerfile)) return check
+  const file = path.relative(workingDirectory, dockerfile).split(path.sep).join('/')
+  return file.startsWith('../') ? check : { ...check, file }
+}
+
+/** A check as a problem at its line: `Dockerfile:2: SecretsUsedInArgOrEnv: ...`. */
+export function checkProblem(c: BuildCheck): Problem {
+  // Without its file, the line goes in the text.
+  const at = !c.file && c.line ? ` (line ${c.line})` : ''
+  const message = `${c.rule ? `${c.rule}: ` : ''}${c.message}${at}${c.url ? ` (${c.url})` : ''}`
+  return {
+    message,
+    ...(c.file ? { file: c.file } : {}),
+    ...(c.file && c.line ? { line: c.line } : {}),
+    ...(c.rule ? { title: c.rule } : {})
   }
 }

@@ -18,6 +18,9 @@ import { buildJob, buildRequest, type BuildJobContext } from './build-job.js'
 import { cachePolicy, exportableCacheMode } from './cache-policy.js'
 import { copyImageService, imageCopies, type CopyImage, type CopyResult } from './image-copies.js'
 import type { BuildResult, Engine } from './types.js'
+import { sameCheck, type BuildCheck } from './progress.js'
+import { checkProblem } from './run-build.js'
+import type { BuildCheckMode } from '../settings.js'
 
 export type { CopiedImage, CopyImage } from './image-copies.js'
 
@@ -41,6 +44,8 @@ export interface BuildsOptions {
   /** Whether a reference exists in the registry (the registry client). */
   hasManifest?: (ref: string, signal: AbortSignal) => Promise<boolean>
   noCache: boolean
+  /** BuildKit's Dockerfile checks (default warn). */
+  buildChecks?: BuildCheckMode
   push: boolean
   platforms: string[]
   concurrency: number
@@ -63,6 +68,8 @@ export interface BuildsResult {
   builds: BuildResult[]
   services: ServiceReport[]
   warnings: string[]
+  /** BuildKit's Dockerfile checks of the builds, each once (also logged as warnings). */
+  checks: BuildCheck[]
   /** Build index to OCI archive path, when ociArchives was asked. */
   ociArchives: Record<number, string>
   /** Wall time of the whole run, and the part when at least one engine process ran. */
@@ -109,6 +116,14 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     warnings.push(m)
     logger.warning(m)
   }
+  const checks: BuildCheck[] = []
+  // Builds of one Dockerfile (targets, a leg's platforms) repeat its checks: each is said once.
+  const check = (c: BuildCheck): void => {
+    if (checks.some(k => sameCheck(k, c))) return
+    checks.push(c)
+    const { message, ...where } = checkProblem(c)
+    logger.warning(message, where)
+  }
   const where = { push: o.push, github: run.github }
   const mode = exportableCacheMode(o.cache, engine, where, warn)
   const ci = await run.ci
@@ -138,6 +153,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
       push: o.push,
       ociArchives: o.ociArchives,
       noCache: o.noCache,
+      buildChecks: o.buildChecks,
       platforms: o.platforms,
       secretArgs
     })
@@ -155,7 +171,8 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     cache,
     ...(o.reuse && o.push && plan.registry ? { reuse: o.reuse } : {}),
     signal: abort.signal,
-    warn
+    warn,
+    check
   }
   const intervals: Array<[number, number]> = []
   const results: BuildResult[] = []
@@ -180,6 +197,7 @@ export async function runBuilds(o: BuildsOptions): Promise<BuildsResult> {
     builds: results,
     services: serviceReports(plan, wanted, results, copied),
     warnings,
+    checks,
     ociArchives,
     wallMs: Date.now() - started,
     engineMs: unionMs(intervals)

@@ -1,6 +1,7 @@
 import type { BuildSpec } from '../plan.js'
 import type { BuildSecret } from '../settings.js'
 import type { CacheOptions } from './cache.js'
+import type { BuildCheck } from './progress.js'
 
 /** Where a build's image goes. */
 export type BuildOutput =
@@ -26,6 +27,8 @@ export interface BuildRequest {
   /** Build-arg names whose values must not be on the command line (BUILD_AUTH). */
   secretArgs: string[]
   metadataFile: string
+  /** BuildKit's Dockerfile checks; default warn (the Dockerfile's own `# check=` directive). */
+  buildChecks?: 'warn' | 'error' | 'off'
 }
 
 /** A program to run: its args never hold a secret value. */
@@ -66,6 +69,8 @@ export interface BuildResult {
   durationMs: number
   log: string
   warnings: string[]
+  /** BuildKit's Dockerfile checks, their file relative to the working directory. */
+  checks?: BuildCheck[]
   /** Not built: the image of the same content key it was tagged from. */
   reusedFrom?: string
   /** The cache export failed because the registry refused to overwrite its tag (the step and error). */
@@ -121,4 +126,16 @@ export function secretFlag(id: string, env: Record<string, string>, value: strin
   const name = secretEnvName(id)
   env[name] = value
   return `id=${id},env=${name}`
+}
+
+/**
+ * The Dockerfile frontend's BUILDKIT_DOCKERFILE_CHECK build arg (it overrides a `# check=`
+ * directive): `error=true` fails the build on a check before any step runs, `skip=all` runs
+ * none. Undefined for warn, or when the build args set it themselves.
+ */
+export function buildCheckArg(req: BuildRequest): string | undefined {
+  if ('BUILDKIT_DOCKERFILE_CHECK' in req.spec.argValues) return undefined
+  if (req.buildChecks === 'error') return 'BUILDKIT_DOCKERFILE_CHECK=error=true'
+  if (req.buildChecks === 'off') return 'BUILDKIT_DOCKERFILE_CHECK=skip=all'
+  return undefined
 }

@@ -1,4 +1,5 @@
 // What a run reports to its shell: the stages' work as a PipelineResult.
+import { checkProblem } from '../engine/index.js'
 import { planMatrix, planOutput } from '../plan.js'
 import { platformLegsOf } from './platform-legs.js'
 import type { Built, Finished, PipelineResult, Run, Started } from './state.js'
@@ -11,6 +12,9 @@ export function resultOf(
   finished?: Finished
 ): PipelineResult {
   const { plan: p } = s
+  const checks = built?.result.checks ?? []
+  // The checks have their own section: not again among the warnings.
+  const said = new Set(checks.map(c => checkProblem(c).message))
   const services = finished?.services ?? built?.result.services ?? []
   const listed =
     r.settings.stage === 'build'
@@ -25,7 +29,8 @@ export function resultOf(
     digests: Object.fromEntries(services.filter(x => x.digest).map(x => [x.name, x.digest])),
     services,
     exportPath: finished?.exportPath ?? '',
-    warnings: r.warnings,
+    warnings: r.warnings.filter(w => !said.has(w)),
+    ...(checks.length > 0 ? { checks } : {}),
     buildArgNames: [...new Set(p.builds.flatMap(b => b.args))].sort(),
     appEnvArgNames: [...new Set(p.builds.flatMap(b => b.appEnvArgs ?? []))].sort(),
     matrix: planMatrix(

@@ -1,7 +1,12 @@
 // What the stages hand each other: the Run (known before any stage), what start makes, what
 // build makes, what finish makes; and the PipelineResult the shells report.
 import type { UserError } from '../errors.js'
-import type { BuildPlanResult, EnginePreparation, RegistryTools } from '../engine/index.js'
+import type {
+  BuildCheck,
+  BuildPlanResult,
+  EnginePreparation,
+  RegistryTools
+} from '../engine/index.js'
 import type { PreciseTime } from '../export/record.js'
 import type { Logger } from '../log.js'
 import type { Matrix, Plan, PlanOutput } from '../plan.js'
@@ -22,8 +27,10 @@ export interface PipelineResult {
   services: ServiceReport[]
   /** Absolute path of the export tarball, '' when none was written. */
   exportPath: string
-  /** Warnings raised on the way (also already logged as warnings). */
+  /** Warnings raised on the way (also already logged as warnings), but the build checks. */
   warnings: string[]
+  /** BuildKit's Dockerfile checks of this run's builds (logged as warnings at their line). */
+  checks?: BuildCheck[]
   /** Build-arg names passed to some build (values are never reported). */
   buildArgNames: string[]
   /** Those of buildArgNames whose values came from the app's env. */
