@@ -18,7 +18,7 @@ import {
 } from '../helpers/pipeline.js'
 import { startRackServer } from '../helpers/rack-server.js'
 import { cosign as cosignIn, firstStatement, keyPair } from '../helpers/cosign.js'
-import { loadRig, makeDockerConfig, rigLogins, uniqueRepo } from '../helpers/rig.js'
+import { loadRig, makeDockerConfig, REPO_ROOT, rigLogins, uniqueRepo } from '../helpers/rig.js'
 
 const rig = loadRig()
 const ARGS = 'BUILD_APP\nBUILD_GIT_SHA\nVERSION=1.2.3'
@@ -178,6 +178,35 @@ describe('signed images and provenance (cosign verifies them)', () => {
       expect(`${v.code} ${v.err}`).toMatch(/^0 /)
     } finally {
       await server.close()
+    }
+  })
+
+  it('signs with a key `cosign generate-key-pair` made: cosign verifies with its cosign.pub', async () => {
+    const fixtures = path.join(REPO_ROOT, '__tests__', 'fixtures', 'cosign')
+    const registry = uniqueRepo('signing-cosign-key', rig)
+    const result = ok(
+      await runWith({
+        app: 'example',
+        registry,
+        'registry-username': rig.registryUsername,
+        'registry-password': rig.registryPassword,
+        'signing-key': await readFile(path.join(fixtures, 'cosign.key'), 'utf8'),
+        'signing-key-password': 'fixture-pass'
+      })
+    )
+    for (const digest of new Set(Object.values(result.digests))) {
+      const pub = path.join(fixtures, 'cosign.pub')
+      const v = await cosign(['verify', '--key', pub, `${registry}@${digest}`])
+      expect(`${v.code} ${v.err}`).toMatch(/^0 /)
+      const a = await cosign([
+        'verify-attestation',
+        '--key',
+        pub,
+        '--type',
+        'slsaprovenance1',
+        `${registry}@${digest}`
+      ])
+      expect(`${a.code} ${a.err}`).toMatch(/^0 /)
     }
   })
 

@@ -1,7 +1,8 @@
-// The signing key of `sign: key`: a PEM private key, read by node:crypto. cosign's own format
-// ("ENCRYPTED SIGSTORE PRIVATE KEY": scrypt + NaCl secretbox) needs a secretbox library the
-// project does not ship yet, so it is refused with the way to make a key we read.
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
+// The signing key of `sign: key`: a PEM private key read by node:crypto, or cosign's own format
+// (`cosign generate-key-pair`: "ENCRYPTED SIGSTORE PRIVATE KEY", scrypt + NaCl secretbox, as
+// sigstore/sigstore pkg/cryptoutils and pkg/encrypted write it), decrypted to its PKCS#8 key.
+import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js'
+import { createPrivateKey, createPublicKey, scryptSync, type KeyObject } from 'node:crypto'
 import { UserError } from '../errors.js'
 
 export interface SigningKey {
@@ -13,20 +14,20 @@ export interface SigningKey {
 const COSIGN_ENCRYPTED = /-----BEGIN ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY-----/
 
 export const MAKE_A_KEY =
-  'make one with `openssl ecparam -name prime256v1 -genkey | openssl pkcs8 -topk8 -nocrypt -out signing.key` (add `-v2 aes-256-cbc` instead of `-nocrypt` and give signing-key-password to encrypt it)'
+  'make one with `cosign generate-key-pair`, or `openssl ecparam -name prime256v1 -genkey | openssl pkcs8 -topk8 -nocrypt -out signing.key` (add `-v2 aes-256-cbc` instead of `-nocrypt` and give signing-key-password to encrypt it)'
 
 /** Reads `signing-key` (with `signing-key-password` when it is encrypted): an ECDSA P-256 key. */
 export function loadSigningKey(pem: string, password: string): SigningKey {
   const text = pem.trim()
-  if (COSIGN_ENCRYPTED.test(text)) {
-    throw new UserError(`signing-key: cosign's encrypted key format is not read yet; ${MAKE_A_KEY}`)
-  }
-  if (!/-----BEGIN (EC |ENCRYPTED )?PRIVATE KEY-----/.test(text)) {
+  const cosignKey = COSIGN_ENCRYPTED.test(text)
+  if (!cosignKey && !/-----BEGIN (EC |ENCRYPTED )?PRIVATE KEY-----/.test(text)) {
     throw new UserError(`signing-key: not a PEM private key; ${MAKE_A_KEY}`)
   }
   let privateKey: KeyObject
   try {
-    privateKey = createPrivateKey({ key: text, format: 'pem', passphrase: password || undefined })
+    privateKey = cosignKey
+      ? createPrivateKey({ key: decryptCosignKey(text, password), format: 'der', type: 'pkcs8' })
+      : createPrivateKey({ key: text, format: 'pem', passphrase: password || undefined })
   } catch {
     // node's message may quote the key's bytes: say only what is wrong
     throw new UserError(
@@ -45,6 +46,40 @@ export function loadSigningKey(pem: string, password: string): SigningKey {
     .export({ format: 'pem', type: 'spki' })
     .toString()
   return { privateKey, publicKeyPem }
+}
+
+/** What `cosign generate-key-pair` writes in the PEM body (sigstore/sigstore pkg/encrypted). */
+interface CosignEncrypted {
+  kdf?: { name?: string; params?: { N?: number; r?: number; p?: number }; salt?: string }
+  cipher?: { name?: string; nonce?: string }
+  ciphertext?: string
+}
+
+/** Bounds a hostile key's scrypt cost (cosign writes N=65536, r=8, p=1: 64 MiB). */
+const SCRYPT_MAX_MEMORY = 512 * 1024 * 1024
+
+/** The PKCS#8 DER key inside cosign's encrypted PEM; throws on a wrong password or a bad key. */
+function decryptCosignKey(pem: string, password: string): Buffer {
+  const body = pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, '').replace(/\s+/g, '')
+  const e = JSON.parse(Buffer.from(body, 'base64').toString('utf8')) as CosignEncrypted
+  const { N = 0, r = 0, p = 0 } = e.kdf?.params ?? {}
+  if (
+    e.kdf?.name !== 'scrypt' ||
+    e.cipher?.name !== 'nacl/secretbox' ||
+    128 * N * r * p > SCRYPT_MAX_MEMORY
+  ) {
+    throw new Error('unknown kind')
+  }
+  const key = scryptSync(password, Buffer.from(e.kdf.salt ?? '', 'base64'), 32, {
+    N,
+    r,
+    p,
+    maxmem: 2 * 128 * N * r * p
+  })
+  const nonce = Buffer.from(e.cipher.nonce ?? '', 'base64')
+  return Buffer.from(
+    xsalsa20poly1305(key, nonce).decrypt(Buffer.from(e.ciphertext ?? '', 'base64'))
+  )
 }
 
 /** Reads a PEM public key (`reuse-trust` keys, a key's own half). */
