@@ -1,6 +1,7 @@
 // The command lines of a process and its descendants, read from /proc every few milliseconds
 // while it runs: what `ps` shows every user of the machine.
 import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 
 /**
@@ -39,6 +40,30 @@ export function watchProcessTable(root: number): { stop: () => Promise<string[]>
       return [...seen]
     }
   }
+}
+
+/** The pids descending from `root` now (its children's children too), as /proc lists them. */
+export function descendants(root: number): number[] {
+  const found: number[] = []
+  // a process gone meanwhile has no task or children files
+  const read = <T>(f: () => T, none: T): T => {
+    try {
+      return f()
+    } catch {
+      return none
+    }
+  }
+  const visit = (pid: number): void => {
+    for (const tid of read(() => readdirSync(`/proc/${pid}/task`), [])) {
+      const children = read(() => readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8'), '')
+      for (const c of children.split(' ').filter(Boolean).map(Number)) {
+        found.push(c)
+        visit(c)
+      }
+    }
+  }
+  visit(root)
+  return found
 }
 
 export interface WatchedRun {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { bundleToTemp, runAction, type RunnerRun } from '../helpers/action-runner.js'
 import { flood, listenHostile, MiB } from '../helpers/hostile-server.js'
 import { loadRig, rigCliEnv, rigCliFlags, rigEnv, uniqueRepo, type Rig } from '../helpers/rig.js'
+import { descendants } from '../helpers/process-table.js'
 import { runnerCommands } from '../helpers/workflow-commands.js'
 
 let rig: Rig
@@ -221,8 +222,18 @@ describe('kill -9 mid-build', () => {
     const live = cli(args, app, env)
     const both = await until(2)
     const alive = both.find(f => f !== dead) as string
+    // A killed CLI leaves its engine running (its own process group): a runner ends the job's
+    // whole tree, and so does the test, or the build holds BuildKit's records for later tests.
+    const orphans = descendants(killed.child.pid!)
     killed.child.kill('SIGKILL')
     await killed.done
+    for (const pid of orphans) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // ended by itself
+      }
+    }
     expect(readFileSync(dead as string, 'utf8')).toContain('auths')
 
     // the next run, however short (a plan)
