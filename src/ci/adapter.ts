@@ -3,6 +3,7 @@
 // (context.ts), the trust rules every CI shares (trust.ts), the CLI's files (src/cli/report.ts).
 import type { Exec } from '../core/exec.js'
 import type { Logger } from '../core/log.js'
+import type { PipelineResult } from '../core/pipeline/index.js'
 import type { Redactor } from '../core/secrets.js'
 import type { Trust, TrustFacts } from './trust.js'
 
@@ -34,6 +35,9 @@ export interface CiFacts {
 /** What the CLI hands a CI to publish beyond the files it is told to write. */
 export interface CiPublication {
   app: string
+  result: PipelineResult
+  /** gitlab-token: the review app's merge request note is written with it. */
+  gitlabToken: string
   /** The run's outputs by action output name (src/core/outputs.ts). */
   outputs: Record<string, string>
   /** The job summary as Markdown, rendered once; undefined when the summary setting is off. */

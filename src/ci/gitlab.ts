@@ -1,8 +1,10 @@
 // GitLab CI/CD: merge request pipelines (merged results build a merge commit), forks' merge
 // requests run in the parent project, protected refs. The CLI's outputs are a dotenv report,
-// its problems a code quality report (templates/convox-build.yml).
+// its problems a code quality report (templates/convox-build.yml), a review app's merge request
+// note its publishing (gitlab-note.ts).
 import { scopeName } from '../core/trust.js'
-import type { CiAdapter, CiFacts, Env } from './adapter.js'
+import type { CiAdapter, CiFacts, CiPublication, Env } from './adapter.js'
+import { upsertReviewNote } from './gitlab-note.js'
 import { firstLine } from './read.js'
 import { numbered, refScope, untrusted, type Trust, type TrustFacts } from './trust.js'
 
@@ -77,6 +79,24 @@ function trust(f: TrustFacts): Trust {
   return { scope: refScope(f, 'pipeline'), forkCode: '' }
 }
 
+/** The review app's one merge request note, where a token is given; a failure only warns. */
+async function publish(p: CiPublication): Promise<void> {
+  if (!p.gitlabToken || !p.result.review) return
+  try {
+    const done = await upsertReviewNote(p.result, p.secrets, {
+      token: p.gitlabToken,
+      env: p.env,
+      runUrl: facts(p.env).runUrl ?? ''
+    })
+    if (done)
+      p.logger.info(`Review app note ${done} on merge request !${p.result.review.pullRequest}`)
+  } catch (e) {
+    p.logger.warning(
+      `could not write the review app's merge request note (gitlab-token needs api scope): ${p.secrets.redact((e as Error).message)}`
+    )
+  }
+}
+
 export const gitlab: CiAdapter = {
   service: 'gitlab',
   name: 'GitLab CI/CD',
@@ -86,5 +106,6 @@ export const gitlab: CiAdapter = {
   secretVariables: ['CI_JOB_TOKEN', 'CI_REGISTRY_PASSWORD', 'CI_JOB_JWT', 'CI_JOB_JWT_V2'],
   // Read whether or not the context found GitLab: the report is written for a failed run too.
   projectDir: env => env.CI_PROJECT_DIR ?? '',
+  publish,
   packaging: ['templates/convox-build.yml']
 }

@@ -1,6 +1,7 @@
 // What a run leaves for the CI beyond stdout: the outputs as a dotenv file (--output-file), the
 // job summary as Markdown (--summary-file), and what the CI's adapter publishes where the CI
-// shows it (src/ci/<ci>.ts publish: Buildkite's annotation and meta-data).
+// shows it (src/ci/<ci>.ts publish: Buildkite's annotation and meta-data, GitLab's
+// review app note).
 import { writeFile } from 'node:fs/promises'
 import { adapterNamed } from '../ci/index.js'
 import { codeQualityReport, type CodeQualityPaths, type Finding } from './code-quality.js'
@@ -24,6 +25,8 @@ interface ReportOptions {
   /** Absolute paths; '' for none. */
   outputFile: string
   summaryFile: string
+  /** gitlab-token, for the review app's merge request note. */
+  gitlabToken: string
   env: NodeJS.ProcessEnv
   exec: Exec
   logger: Logger
@@ -49,6 +52,8 @@ export async function writeReports(o: ReportOptions): Promise<void> {
   if (!publish) return
   await publish({
     app: o.result.plan.app,
+    result: o.result,
+    gitlabToken: o.gitlabToken,
     outputs: { ...outputs },
     summary: o.summary ? summary : undefined,
     outcome: o.result.warnings.length > 0 ? 'warning' : o.dryRun ? 'info' : 'success',

@@ -127,6 +127,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       summary: settings.summary,
       ci,
       ...files,
+      gitlabToken: settings.gitlabToken,
       env: io.env,
       exec: run.exec,
       logger,

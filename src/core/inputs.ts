@@ -432,6 +432,17 @@ export const INPUTS = [
     shells: ACTION_CLI
   },
   {
+    name: 'gitlab-token',
+    type: 'string',
+    secret: 'value',
+    description:
+      "GitLab token for the review app's merge request note (a project or personal access token with `api` scope; CI_JOB_TOKEN cannot write notes). CLI: $CONVOX_BUILD_GITLAB_TOKEN.",
+    readme:
+      "CLI on GitLab: token for the review app's merge request note, a project or personal access token with `api` scope (`CI_JOB_TOKEN` cannot write notes)",
+    help: "GitLab token (api scope) for the review app's merge request note",
+    shells: ACTION_CLI
+  },
+  {
     name: 'dry-run',
     type: 'boolean',
     default: 'false',

@@ -104,6 +104,8 @@ export interface Settings {
   reviewEnv: string[]
   /** Token for the review app's pull-request comment (the action's shell only). */
   githubToken: string
+  /** Token for the review app's merge request note (the CLI on GitLab). */
+  gitlabToken: string
   dryRun: boolean
   summary: boolean
   /** Reuse the image of an unchanged build (same content key) instead of building it. */
@@ -267,6 +269,7 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     review: bool('review'),
     reviewEnv: lines('review-env'),
     githubToken: str('github-token'),
+    gitlabToken: str('gitlab-token'),
     dryRun: bool('dry-run'),
     summary: bool('summary'),
     reuse: bool('reuse'),
