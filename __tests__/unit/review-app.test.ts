@@ -186,5 +186,16 @@ describe('the CI facts a review app is decided from', () => {
     expect([own.isPullRequest, own.pullRequest, own.fromFork]).toEqual([true, '5', false])
     const fork = await read({ ...mr, CI_MERGE_REQUEST_SOURCE_PROJECT_ID: '11' })
     expect(fork.fromFork).toBe(true)
+    // GitLab starts no pipeline when a merge request closes: its review environment's stop job
+    // (environment: action: stop, run by on_stop) is the close
+    expect(own.pullRequestAction).toBe('')
+    const stop = await read({ ...mr, CI_ENVIRONMENT_ACTION: 'stop' })
+    expect(stop.pullRequestAction).toBe('closed')
+    const noMr = await read({
+      GITLAB_CI: 'true',
+      CI_COMMIT_SHA: 'a'.repeat(40),
+      CI_ENVIRONMENT_ACTION: 'stop'
+    })
+    expect(noMr.pullRequestAction).toBe('')
   })
 })

@@ -17,8 +17,9 @@ function facts(env: Env): CiFacts {
     subject: env.CI_COMMIT_TITLE || firstLine(env.CI_COMMIT_MESSAGE),
     isPullRequest: mr,
     pullRequest: env.CI_MERGE_REQUEST_IID || env.CI_MERGE_REQUEST_ID,
-    // A merge request pipeline runs for a new commit; GitLab starts none when it closes.
-    pullRequestAction: '',
+    // A merge request pipeline runs for a new commit; GitLab starts none when it closes, but the
+    // review environment's stop job (`environment: action: stop`, its `on_stop`) is the close.
+    pullRequestAction: mr && env.CI_ENVIRONMENT_ACTION === 'stop' ? 'closed' : '',
     fromFork: mr && isForkMergeRequest(env),
     branch: mr
       ? env.CI_MERGE_REQUEST_SOURCE_BRANCH_NAME
