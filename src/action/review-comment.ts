@@ -2,17 +2,13 @@
 // then edited (found by its hidden marker). Needs `pull-requests: write` for the token.
 import { getOctokit } from '@actions/github'
 import type { PipelineResult } from '../core/pipeline/index.js'
-import { reviewComment, reviewMarker } from '../core/review/comment.js'
+import {
+  REVIEW_COMMENT_PAGES,
+  reviewComment,
+  reviewMarker,
+  type ReviewCommentTarget
+} from '../core/review/comment.js'
 import type { Redactor } from '../core/secrets.js'
-
-/** Comments read while looking for ours (100 a page). */
-const MAX_PAGES = 10
-
-export interface ReviewCommentTarget {
-  token: string
-  env: NodeJS.ProcessEnv
-  runUrl: string
-}
 
 /** Creates or edits the comment; 'created' / 'updated' / '' when there is nothing to say. */
 export async function upsertReviewComment(
@@ -31,7 +27,7 @@ export async function upsertReviewComment(
   const issue = { owner, repo, issue_number: Number(review.pullRequest) }
   const marker = reviewMarker(review.base)
   let id: number | undefined
-  for (let page = 1; page <= MAX_PAGES && id === undefined; page++) {
+  for (let page = 1; page <= REVIEW_COMMENT_PAGES && id === undefined; page++) {
     const { data } = await octokit.rest.issues.listComments({ ...issue, per_page: 100, page })
     id = data.find(c => (c.body ?? '').startsWith(marker))?.id
     if (data.length < 100) break

@@ -3,24 +3,21 @@
 // PRIVATE-TOKEN header only; it needs `api` scope (CI_JOB_TOKEN cannot write notes).
 import { BODY_LIMITS, exchange, type HttpAnswer } from '../core/http.js'
 import type { PipelineResult } from '../core/pipeline/index.js'
-import { reviewComment, reviewMarker } from '../core/review/comment.js'
+import {
+  REVIEW_COMMENT_PAGES,
+  reviewComment,
+  reviewMarker,
+  type ReviewCommentTarget
+} from '../core/review/comment.js'
 import type { Redactor } from '../core/secrets.js'
 
-/** Notes read while looking for ours (100 a page). */
-const MAX_PAGES = 10
 const TIMEOUT_MS = 30_000
-
-export interface ReviewNoteTarget {
-  token: string
-  env: NodeJS.ProcessEnv
-  runUrl: string
-}
 
 /** Creates or edits the note; 'created' / 'updated' / '' when there is nothing to say. */
 export async function upsertReviewNote(
   result: PipelineResult,
   secrets: Redactor,
-  t: ReviewNoteTarget
+  t: ReviewCommentTarget
 ): Promise<'created' | 'updated' | ''> {
   const review = result.review
   const body = reviewComment(result, secrets, t.runUrl)
@@ -45,7 +42,7 @@ export async function upsertReviewNote(
   }
   const marker = reviewMarker(review.base)
   let id: number | undefined
-  for (let page = 1; page <= MAX_PAGES && id === undefined; page++) {
+  for (let page = 1; page <= REVIEW_COMMENT_PAGES && id === undefined; page++) {
     const data = JSON.parse((await call('GET', `${notes}?per_page=100&page=${page}`)).text()) as {
       id: number
       body?: string

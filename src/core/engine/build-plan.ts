@@ -1,5 +1,6 @@
 // What the pipeline's build step asks of the engine: private logins, engine choice, builds,
 // cleanup.
+import type { KeyObject } from 'node:crypto'
 import { reuseTrustedKeys } from '../signing/key.js'
 import {
   createDockerConfig,
@@ -57,6 +58,8 @@ export interface BuildPlanOptions {
    * May be a promise: the rack is asked while the keys are made and the engine is prepared.
    */
   previousBuildId?: string | Promise<string | undefined>
+  /** The keys reuse trusts, read once by the caller (undefined: not verified); default: the settings'. */
+  trustedKeys?: KeyObject[]
   signal?: AbortSignal
 }
 
@@ -178,7 +181,7 @@ export async function buildPlan(
           index: preparation.gitIndex,
           builderPlatforms: preparation.ready.then(p => p.engine.platforms),
           scope: Promise.resolve(run.ci).then(ci => ci?.scope),
-          trustedKeys: reuseTrustedKeys(settings)
+          trustedKeys: 'trustedKeys' in options ? options.trustedKeys : reuseTrustedKeys(settings)
         })
       : undefined
   if (reuse && plan.registry) {

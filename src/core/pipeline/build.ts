@@ -15,7 +15,8 @@ export async function build(r: Run, s: Started, only?: string[]): Promise<Built>
     only,
     ociArchives: !s.target.push && settings.export !== '',
     preparation,
-    previousBuildId: previousBuild(r, s)
+    previousBuildId: previousBuild(r, s),
+    trustedKeys: r.trustedKeys
   })
   if (r.rack && s.rackBuildId && settings.stage === 'build') {
     await storeLegLogs(r.rack, settings.app, s, result, legPlatform(r, s))

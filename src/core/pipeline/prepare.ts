@@ -41,7 +41,7 @@ export async function prepare(settings: Settings, run: RunEnvironment): Promise<
   if (settings.sign !== 'off' && settings.signingKey && !settings.dryRun) {
     r.signing = loadSigningKey(settings.signingKey, settings.signingKeyPassword)
   }
-  reuseTrustedKeys(settings)
+  r.trustedKeys = reuseTrustedKeys(settings, r.signing)
   const ci = (await run.ci) ?? noCi(settings.gitSha)
   // Before any network call: a dry run makes none but the rack's read-only GETs (the app's env).
   if (!settings.dryRun || rack) guardForkCode(ci.forkCode, settings)

@@ -1,5 +1,6 @@
 // What the stages hand each other: the Run (known before any stage), what start makes, what
 // build makes, what finish makes; and the PipelineResult the shells report.
+import type { KeyObject } from 'node:crypto'
 import type { UserError } from '../errors.js'
 import type {
   BuildCheck,
@@ -93,6 +94,8 @@ export interface Run {
   review?: ReviewApp
   /** The key images are signed with (`sign: key`), read before anything is built. */
   signing?: SigningKey
+  /** The keys reuse trusts (reuseTrustedKeys), read once; undefined: reuse is not verified. */
+  trustedKeys?: KeyObject[]
 }
 
 /** What start makes, and what build and finish find again from the build id. */

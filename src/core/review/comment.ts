@@ -5,6 +5,16 @@ import type { PipelineResult } from '../pipeline/index.js'
 import type { Redactor } from '../secrets.js'
 import { codeSpan, markdownText } from '../summary.js'
 
+/** Where a shell publishes the comment: its API's token, the CI's environment, the run's page. */
+export interface ReviewCommentTarget {
+  token: string
+  env: NodeJS.ProcessEnv
+  runUrl: string
+}
+
+/** Comments read while looking for ours (100 a page). */
+export const REVIEW_COMMENT_PAGES = 10
+
 /** The hidden first line of the comment about `app`'s review app (an app name: [a-z0-9-]). */
 export function reviewMarker(app: string): string {
   return `<!-- convox-build:review:${app.replace(/[^a-z0-9-]/g, '')} -->`

@@ -93,14 +93,18 @@ export function loadPublicKey(pem: string, what: string): KeyObject {
 
 /**
  * The keys whose signature makes an image reusable: the signing key's own and `reuse-trust`'s;
- * undefined when reuse is not verified (nothing signs, or `reuse-trust: any`).
+ * undefined when reuse is not verified (nothing signs, or `reuse-trust: any`). `loaded`: the
+ * signing key read already (cosign's format costs an scrypt each time it is read).
  */
-export function reuseTrustedKeys(s: {
-  sign?: string
-  signingKey?: string
-  signingKeyPassword?: string
-  reuseTrust?: string
-}): KeyObject[] | undefined {
+export function reuseTrustedKeys(
+  s: {
+    sign?: string
+    signingKey?: string
+    signingKeyPassword?: string
+    reuseTrust?: string
+  },
+  loaded?: SigningKey
+): KeyObject[] | undefined {
   const trust = (s.reuseTrust ?? '').trim()
   if (trust.toLowerCase() === 'any') return undefined
   const keys = (
@@ -110,7 +114,8 @@ export function reuseTrustedKeys(s: {
     throw new UserError('reuse-trust: give PEM public keys (-----BEGIN PUBLIC KEY-----) or `any`')
   }
   if (s.sign !== 'off' && s.signingKey) {
-    keys.push(createPublicKey(loadSigningKey(s.signingKey, s.signingKeyPassword ?? '').privateKey))
+    const key = loaded ?? loadSigningKey(s.signingKey, s.signingKeyPassword ?? '')
+    keys.push(createPublicKey(key.privateKey))
   }
   return keys.length > 0 ? keys : undefined
 }
