@@ -61,7 +61,7 @@ interface Statement {
   predicate: {
     buildDefinition: {
       externalParameters: { app: string; services: string[] }
-      internalParameters: { buildId: string }
+      internalParameters: { buildId: string; reuseKey?: string }
       resolvedDependencies: { digest: { gitCommit?: string } }[]
     }
   }
@@ -89,6 +89,7 @@ describe('signed images and provenance (cosign verifies them)', () => {
     expect(r.log.lines.filter(l => l.startsWith('signed '))).toHaveLength(digests.length)
 
     const busybox = new Map<string, string | undefined>()
+    const reuseKeys = new Map<string, string | undefined>()
     for (const digest of digests) {
       const image = `${registry}@${digest}`
       const v = await cosign(['verify', '--key', path.join(dir, 'good.pub'), image])
@@ -108,6 +109,7 @@ describe('signed images and provenance (cosign verifies them)', () => {
       expect(st.predicateType).toBe('https://slsa.dev/provenance/v1')
       expect(st.subject[0]!.digest.sha256).toBe(digest.slice('sha256:'.length))
       expect(st.predicate.buildDefinition.internalParameters.buildId).toBe(result.buildId)
+      reuseKeys.set(digest, st.predicate.buildDefinition.internalParameters.reuseKey)
       expect(st.predicate.buildDefinition.resolvedDependencies[0]!.digest.gitCommit).toBe(SHA)
       expect(st.predicate.buildDefinition.externalParameters.app).toBe('example')
       // Every build of the example starts FROM busybox: named with the digest it resolved to.
@@ -120,6 +122,8 @@ describe('signed images and provenance (cosign verifies them)', () => {
     const built = result.services.filter(x => x.build !== null)
     expect(built.length).toBeGreaterThan(0)
     for (const x of built) expect(busybox.get(x.digest)).toMatch(/^[0-9a-f]{64}$/)
+    // A built image names the content key it was pushed under (what a later run reuses).
+    for (const x of built) expect(reuseKeys.get(x.digest)).toMatch(/^[0-9a-f]{12,}$/)
     const web = await cosign([
       'verify-attestation',
       '--key',

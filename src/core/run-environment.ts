@@ -42,4 +42,6 @@ export interface ServiceReport {
   durationMs: number
   /** The image this service's image was reused from (same content key), when it was not built. */
   reusedFrom?: string
+  /** The reuse content key of its build, when it has one (built or reused). */
+  reuseKey?: string
 }

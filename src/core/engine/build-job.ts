@@ -122,6 +122,7 @@ export async function buildJob(
       }
       r = await attempt()
     }
+    if (req.reuseKey) r.reuseKey = req.reuseKey
     if (r.cacheTagRefused) await exportCacheAgain(r, r.cacheTagRefused, req, who, attempt, ctx)
     for (const w of r.warnings) ctx.warn(w)
     for (const c of r.checks ?? []) ctx.check(c)
@@ -196,6 +197,7 @@ async function reuseCheck(
   if (!d.reused) {
     if (d.reason) logger.info(`[${who}] not reused: ${d.reason}`)
     req.tags.push(...d.tags)
+    if (d.key) req.reuseKey = d.key
     return undefined
   }
   logger.info(`[${who}] unchanged (content key ${d.key}): reused ${d.from}, not built`)
@@ -208,6 +210,7 @@ async function reuseCheck(
     durationMs: Date.now() - t0,
     log: `reused ${d.from} (${d.digest}): content key ${d.key} unchanged`,
     warnings: [],
-    reusedFrom: d.from
+    reusedFrom: d.from,
+    reuseKey: d.key
   }
 }

@@ -284,7 +284,8 @@ function serviceReports(
         cachedSteps: r?.cachedSteps ?? 0,
         totalSteps: r?.totalSteps ?? 0,
         durationMs: r?.durationMs ?? c?.durationMs ?? 0,
-        ...(r?.reusedFrom ? { reusedFrom: r.reusedFrom } : {})
+        ...(r?.reusedFrom ? { reusedFrom: r.reusedFrom } : {}),
+        ...(r?.reuseKey ? { reuseKey: r.reuseKey } : {})
       }
     })
 }

@@ -26,6 +26,8 @@ export interface BuildRequest {
   secrets: BuildSecret[]
   /** Build-arg names whose values must not be on the command line (BUILD_AUTH). */
   secretArgs: string[]
+  /** The reuse content key the build is pushed under, when it has one. */
+  reuseKey?: string
   metadataFile: string
   /** BuildKit's Dockerfile checks; default warn (the Dockerfile's own `# check=` directive). */
   buildChecks?: 'warn' | 'error' | 'off'
@@ -73,6 +75,8 @@ export interface BuildResult {
   checks?: BuildCheck[]
   /** Not built: the image of the same content key it was tagged from. */
   reusedFrom?: string
+  /** The reuse content key of the build (reused or built under its key tags). */
+  reuseKey?: string
   /** The cache export failed because the registry refused to overwrite its tag (the step and error). */
   cacheTagRefused?: string
 }

@@ -79,7 +79,7 @@ export async function signImages(f: Finishing): Promise<void> {
         buildId: s.plan.buildId,
         services: services.map(x => x.name),
         reusedFrom: services[0]!.reusedFrom,
-        reuseKey: reuseKeyOf(services[0]!.reusedFrom),
+        reuseKey: services[0]!.reuseKey,
         copiedFrom:
           build === null
             ? r.run.secrets.redact(
@@ -121,9 +121,4 @@ async function baseImages(f: Finishing, build: number): Promise<Record<string, s
     if (found) out[ref] = found.digest
   })
   return out
-}
-
-/** The content key a reused image was found under (`<service>[.<scope>].<key>`). */
-function reuseKeyOf(from?: string): string | undefined {
-  return from ? parseReference(from).tag?.split('.').pop() : undefined
 }
