@@ -25,6 +25,11 @@ export interface RunEnvironment {
    * cache scopes. A promise: the pipeline starts other work while the shell reads it.
    */
   ci?: Promise<CiContext>
+  /**
+   * The CI's OIDC identity token for `audience` (GitHub's id-token, GitLab's id_tokens, Buildkite's
+   * and CircleCI's OIDC), from the CI's adapter; undefined where the CI gives none. A secret.
+   */
+  idToken?: (audience: string) => Promise<string | undefined>
 }
 
 /** Per-service result, for outputs and the job summary. */
