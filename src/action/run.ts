@@ -4,7 +4,8 @@ import path from 'node:path'
 import { DefaultArtifactClient } from '@actions/artifact'
 import * as core from '@actions/core'
 import { ciOf } from '../ci/context.js'
-import { CI_SECRET_VARIABLES } from '../ci/index.js'
+import { idTokenSource } from '../ci/id-token.js'
+import { ADAPTERS, CI_SECRET_VARIABLES } from '../ci/index.js'
 import { exitCodeOf, isReported } from '../core/errors.js'
 import { spawnExec } from '../core/exec.js'
 import { watchInterrupts } from '../core/interrupt.js'
@@ -66,7 +67,8 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
       localCacheDir,
       secrets,
       signal: interrupts.signal,
-      ci
+      ci,
+      idToken: idTokenSource(env, ADAPTERS, { exec: spawnExec, signal: interrupts.signal, secrets })
     })
     if (localCache) await saveLocalCache(localCacheDir, settings, env, logger, scope)
 

@@ -5,6 +5,7 @@ import type { Exec } from '../core/exec.js'
 import type { Logger } from '../core/log.js'
 import type { PipelineResult } from '../core/pipeline/index.js'
 import type { Redactor } from '../core/secrets.js'
+import type { IdTokenIo } from './id-token.js'
 import type { Trust, TrustFacts } from './trust.js'
 
 export type Env = NodeJS.ProcessEnv
@@ -66,6 +67,11 @@ export interface CiAdapter {
   checksOutAnyCommit?(env: Env): boolean
   /** The trust scope and fork-code reason (the per-CI part; shared rules in trust.ts). */
   trust(f: TrustFacts): Trust
+  /**
+   * The job's OIDC token for `audience` (keyless signing), the CI's own way; undefined when the
+   * job was given none (src/ci/id-token.ts asks SIGSTORE_ID_TOKEN first).
+   */
+  idToken?(env: Env, audience: string, io: IdTokenIo): Promise<string | undefined>
   /** Variables holding the CI's tokens: masked wherever they would be written. */
   secretVariables: readonly string[]
   /** Where the job's repository is checked out: the code quality report's paths start there. */

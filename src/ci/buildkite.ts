@@ -4,6 +4,7 @@
 import { accessSync, constants } from 'node:fs'
 import path from 'node:path'
 import type { CiAdapter, CiFacts, CiPublication, Env } from './adapter.js'
+import { agentIdToken } from './id-token.js'
 import { firstLine, slugOf } from './read.js'
 import { pullRequestBuild } from './trust.js'
 
@@ -82,6 +83,11 @@ export const buildkite: CiAdapter = {
   facts,
   trust: f =>
     pullRequestBuild(f, slugOf(f.env.BUILDKITE_PULL_REQUEST_REPO), "the pipeline's agents"),
+  // The agent's OIDC token (https://buildkite.com/docs/agent/v3/cli-oidc).
+  idToken: (env, audience, io) =>
+    env.BUILDKITE_AGENT_ACCESS_TOKEN
+      ? agentIdToken('buildkite-agent', ['oidc', 'request-token', '--audience', audience], io)
+      : Promise.resolve(undefined),
   secretVariables: ['BUILDKITE_AGENT_ACCESS_TOKEN'],
   publish,
   packaging: ['plugin.yml', 'hooks/command']

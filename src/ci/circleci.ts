@@ -1,6 +1,7 @@
 // CircleCI: it builds the pull request's head, and names the fork only for a fork's pull
 // request, which it builds with the project's secrets when told to. The orb is orb/.
 import type { CiAdapter, CiFacts, Env } from './adapter.js'
+import { agentIdToken } from './id-token.js'
 import { pullRequestBuild } from './trust.js'
 
 function facts(env: Env): CiFacts {
@@ -29,6 +30,15 @@ export const circleci: CiAdapter = {
     const { CIRCLE_PR_USERNAME: owner, CIRCLE_PR_REPONAME: name } = f.env
     return pullRequestBuild(f, owner && name ? `${owner}/${name}` : '', "the project's secrets")
   },
-  secretVariables: ['CIRCLE_TOKEN'],
+  // CIRCLE_OIDC_TOKEN_V2's audience is the organization: Fulcio needs its own, asked of the CLI.
+  idToken: (env, audience, io) =>
+    env.CIRCLE_OIDC_TOKEN_V2 || env.CIRCLE_OIDC_TOKEN
+      ? agentIdToken(
+          'circleci',
+          ['run', 'oidc', 'get', '--claims', JSON.stringify({ aud: audience })],
+          io
+        )
+      : Promise.resolve(undefined),
+  secretVariables: ['CIRCLE_TOKEN', 'CIRCLE_OIDC_TOKEN', 'CIRCLE_OIDC_TOKEN_V2'],
   packaging: ['orb/src/@orb.yml']
 }

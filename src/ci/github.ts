@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import { scopeName } from '../core/trust.js'
 import type { CiAdapter, CiFacts, Env, Payload } from './adapter.js'
+import { githubIdToken } from './id-token.js'
 import { firstLine, pick, shortRef, str } from './read.js'
 import { refScope, numbered, untrusted, type Trust, type TrustFacts } from './trust.js'
 
@@ -198,6 +199,7 @@ export const github: CiAdapter = {
   facts,
   checksOutAnyCommit: env => BASE_EVENTS.includes(env.GITHUB_EVENT_NAME ?? ''),
   trust,
+  idToken: githubIdToken,
   secretVariables: ['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN'],
   packaging: ['action.yml']
 }

@@ -7,6 +7,7 @@ import { bitbucket } from './bitbucket.js'
 import { buildkite } from './buildkite.js'
 import { circleci } from './circleci.js'
 import { github } from './github.js'
+import { ID_TOKEN_VARIABLES } from './id-token.js'
 import { gitlab } from './gitlab.js'
 import { jenkins } from './jenkins.js'
 import { envCiAdapter } from './other.js'
@@ -33,7 +34,10 @@ export function adapterOf(detected: EnvCiResult, env: Env): CiAdapter {
 }
 
 /** Every CI's token variables: masked whichever CI runs (detection comes later). */
-export const CI_SECRET_VARIABLES: readonly string[] = ADAPTERS.flatMap(a => a.secretVariables)
+export const CI_SECRET_VARIABLES: readonly string[] = [
+  ...ADAPTERS.flatMap(a => a.secretVariables),
+  ...ID_TOKEN_VARIABLES
+]
 
 /** Where the job's repository is checked out, as the CI that says so says; '' elsewhere. */
 export function projectDirOf(env: Env): string {

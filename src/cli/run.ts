@@ -5,7 +5,8 @@ import path from 'node:path'
 import type { Finding } from './code-quality.js'
 import { ciOf } from '../ci/context.js'
 import { onActionsRunner } from '../ci/github.js'
-import { CI_SECRET_VARIABLES, projectDirOf } from '../ci/index.js'
+import { idTokenSource } from '../ci/id-token.js'
+import { ADAPTERS, CI_SECRET_VARIABLES, projectDirOf } from '../ci/index.js'
 import { exitCodeOf, isReported, isUserError, UserError, type Problem } from '../core/errors.js'
 import { spawnExec, type Exec } from '../core/exec.js'
 import { Cancelled, watchInterrupts } from '../core/interrupt.js'
@@ -118,7 +119,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       localCacheDir: localCacheDir(io.env, settings.app),
       secrets,
       signal: interrupts?.signal,
-      ci
+      ci,
+      idToken: idTokenSource(io.env, ADAPTERS, { exec, signal: interrupts?.signal, secrets })
     }
     const result = await (io.pipeline ?? runPipeline)(settings, run)
     await writeReports({
