@@ -96,7 +96,7 @@ describe("each adapter's token variables", () => {
     github: ['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN'],
     gitlab: ['CI_JOB_TOKEN', 'CI_REGISTRY_PASSWORD', 'CI_JOB_JWT', 'CI_JOB_JWT_V2'],
     buildkite: ['BUILDKITE_AGENT_ACCESS_TOKEN'],
-    circleci: ['CIRCLE_TOKEN'],
+    circleci: ['CIRCLE_TOKEN', 'CIRCLE_OIDC_TOKEN', 'CIRCLE_OIDC_TOKEN_V2'],
     bitbucket: ['BITBUCKET_STEP_OIDC_TOKEN'],
     jenkins: [],
     azurePipelines: ['SYSTEM_ACCESSTOKEN']
