@@ -106,11 +106,14 @@ describe("each adapter's token variables", () => {
     expect(Object.fromEntries(ADAPTERS.map(a => [a.service, a.secretVariables]))).toEqual(
       documented
     )
-    expect([...CI_SECRET_VARIABLES].sort()).toEqual(Object.values(documented).flat().sort())
+    // Any CI's: the variable cosign and GitLab's Sigstore docs name for the OIDC token.
+    expect([...CI_SECRET_VARIABLES].sort()).toEqual(
+      [...Object.values(documented).flat(), 'SIGSTORE_ID_TOKEN'].sort()
+    )
   })
 
   it('never reach what the CLI prints or writes', async () => {
-    const names = Object.values(documented).flat()
+    const names = [...Object.values(documented).flat(), 'SIGSTORE_ID_TOKEN']
     const tokens = Object.fromEntries(names.map((n, i) => [n, `tok-${i}-${n}`]))
     const summary = path.join(work, 'summary.md')
     const output = path.join(work, 'out.env')
