@@ -12,8 +12,8 @@ import { Redactor } from '../../src/core/secrets.js'
 import { serveJson, type ApiRequest, type LoopbackApi } from '../helpers/loopback-api.js'
 
 const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url')
-const jwt = (aud = 'sigstore'): string =>
-  `${b64({ alg: 'RS256' })}.${b64({ aud, sub: 'repo:o/r:ref:refs/heads/main', n: randomBytes(4).toString('hex') })}.${randomBytes(16).toString('base64url')}`
+const jwt = (aud = 'sigstore', exp = Math.floor(Date.now() / 1000) + 300): string =>
+  `${b64({ alg: 'RS256' })}.${b64({ aud, exp, sub: 'repo:o/r:ref:refs/heads/main', n: randomBytes(4).toString('hex') })}.${randomBytes(16).toString('base64url')}`
 
 let api: LoopbackApi | undefined
 afterEach(async () => {
@@ -80,6 +80,29 @@ describe('the CI OIDC token', () => {
     expect(new URL(seen[0]!.path, 'http://x').searchParams.get('api-version')).toBe('2.0')
     expect(seen[0]!.path).not.toContain(bearer)
     expect(secrets.redact(token)).not.toContain(token)
+  })
+
+  it('asks again when the token kept is about to expire (a long build signs at its end)', async () => {
+    let clock = Date.now()
+    const tokens = [jwt('sigstore', Math.floor(clock / 1000) + 120), jwt()]
+    let served = 0
+    api = await serveJson((_r, answer) => answer(200, { value: tokens[served++] }))
+    const env = {
+      GITHUB_ACTIONS: 'true',
+      ACTIONS_ID_TOKEN_REQUEST_URL: `${api.url}/token`,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'b'
+    }
+    const source = idTokenSource(
+      env,
+      ADAPTERS,
+      { exec: noExec, secrets: new Redactor() },
+      () => clock
+    )
+    await expect(source('sigstore')).resolves.toBe(tokens[0])
+    await expect(source('sigstore')).resolves.toBe(tokens[0])
+    clock += 70_000
+    await expect(source('sigstore')).resolves.toBe(tokens[1])
+    expect(served).toBe(2)
   })
 
   it("fails with GitHub's status when its token service refuses (no id-token permission)", async () => {

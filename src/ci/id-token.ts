@@ -27,28 +27,42 @@ export function jwtOrNothing(text: string | undefined): string | undefined {
 }
 
 /**
- * The run's `idToken(audience)`: asked once per audience, lazily (a run that signs nothing asks
- * nothing), of the first adapter (src/ci/index.ts's table) whose CI this is.
+ * The run's `idToken(audience)`: asked lazily (a run that signs nothing asks nothing), of the
+ * first adapter (src/ci/index.ts's table) whose CI this is; kept per audience until a minute
+ * before it expires (a long build signs at its end).
  */
 export function idTokenSource(
   env: Env,
   adapters: readonly CiAdapter[],
-  io: IdTokenIo & { secrets: Redactor }
+  io: IdTokenIo & { secrets: Redactor },
+  now: () => number = Date.now
 ): (audience: string) => Promise<string | undefined> {
   const asked = new Map<string, Promise<string | undefined>>()
-  return audience => {
-    let p = asked.get(audience)
-    if (!p) {
-      p = (async () => {
-        const given = jwtOrNothing(env.SIGSTORE_ID_TOKEN)
-        const ci = adapters.find(a => a.detect(env))
-        const token = given ?? jwtOrNothing(await ci?.idToken?.(env, audience, io))
-        if (token) io.secrets.add(token)
-        return token
-      })()
-      asked.set(audience, p)
-    }
+  const ask = async (audience: string): Promise<string | undefined> => {
+    const given = jwtOrNothing(env.SIGSTORE_ID_TOKEN)
+    const ci = adapters.find(a => a.detect(env))
+    const token = given ?? jwtOrNothing(await ci?.idToken?.(env, audience, io))
+    if (token) io.secrets.add(token)
+    return token
+  }
+  return async audience => {
+    const kept = await asked.get(audience)?.catch(() => undefined)
+    if (kept && expiresAt(kept) - 60_000 > now()) return kept
+    const p = ask(audience)
+    asked.set(audience, p)
     return p
+  }
+}
+
+/** A JWT's `exp` in ms; 0 when it has none readable (asked again each time). */
+export function expiresAt(token: string): number {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
+      exp?: unknown
+    }
+    return typeof claims.exp === 'number' ? claims.exp * 1000 : 0
+  } catch {
+    return 0
   }
 }
 
