@@ -8,6 +8,8 @@ import { RackClient, rackClientOptions } from '../rack/index.js'
 import type { RunEnvironment } from '../run-environment.js'
 import { addSettingsSecrets, type Settings } from '../settings.js'
 import { loadSigningKey, reuseTrustedKeys } from '../signing/key.js'
+import { keylessTrustFor } from '../signing/keyless-trust.js'
+import { chooseSigner } from '../signing/signer.js'
 import { describeScope, guardForkCode } from '../trust.js'
 import type { Run } from './state.js'
 
@@ -42,7 +44,9 @@ export async function prepare(settings: Settings, run: RunEnvironment): Promise<
     r.signing = loadSigningKey(settings.signingKey, settings.signingKeyPassword)
   }
   r.trustedKeys = reuseTrustedKeys(settings, r.signing)
+  if (!settings.dryRun) r.signer = await chooseSigner(settings, run, r.signing)
   const ci = (await run.ci) ?? noCi(settings.gitSha)
+  r.keylessTrust = keylessTrustFor(settings, ci, run.tempDir, r.signer?.kind === 'keyless')
   // Before any network call: a dry run makes none but the rack's read-only GETs (the app's env).
   if (!settings.dryRun || rack) guardForkCode(ci.forkCode, settings)
   r.scope = describeScope(ci.scope)
