@@ -144,4 +144,49 @@ describe('keyless signing (cosign verifies against the mock Sigstore)', () => {
       expect(other.code).not.toBe(0)
     }
   })
+
+  it('without a transparency log, timestamps: cosign verifies with the TSA chain', async () => {
+    const registry = uniqueRepo('signing-keyless-tsa', rig)
+    await writeFile(path.join(dir, 'tsa.pem'), mock.tsaChainPem)
+    const r = await runWithInputs(
+      {
+        ...rigInputs(rig),
+        'build-args': ARGS,
+        app: 'example',
+        registry,
+        'registry-username': rig.registryUsername,
+        'registry-password': rig.registryPassword,
+        sign: 'keyless',
+        'sigstore-fulcio-url': mock.fulcioUrl,
+        'sigstore-rekor-url': 'none',
+        'sigstore-tsa-url': mock.tsaUrl
+      },
+      {
+        env: pipelineEnv(rig),
+        cwd: example.dir,
+        idToken: async () => githubToken('acme/app', 'refs/heads/main')
+      }
+    )
+    const result = ok(r)
+    const tsa = [
+      '--use-signed-timestamps',
+      '--timestamp-certificate-chain',
+      path.join(dir, 'tsa.pem'),
+      '--insecure-ignore-tlog'
+    ]
+    for (const digest of new Set(Object.values(result.digests))) {
+      const image = `${registry}@${digest}`
+      const v = await cosign(['verify', ...identity('refs/heads/main'), ...tsa, image])
+      expect(`${v.code} ${v.err}`).toMatch(/^0 /)
+      const a = await cosign([
+        'verify-attestation',
+        ...identity('refs/heads/main'),
+        ...tsa,
+        '--type',
+        'slsaprovenance1',
+        image
+      ])
+      expect(`${a.code} ${a.err}`).toMatch(/^0 /)
+    }
+  })
 })

@@ -240,9 +240,11 @@ describe('isProtectedRef', () => {
 })
 
 describe('chooseSigner', () => {
+  const notices: string[] = []
   const env = (token?: string): RunEnvironment =>
     ({
       secrets: new Redactor(),
+      logger: { info: (m: string) => notices.push(m) },
       idToken: async (audience: string) => (audience === 'sigstore' ? token : undefined)
     }) as unknown as RunEnvironment
   const key = loadSigningKey(
@@ -253,9 +255,9 @@ describe('chooseSigner', () => {
     }).privateKey,
     ''
   )
-  const s = (sign: 'auto' | 'keyless' | 'key' | 'off') => ({
+  const s = (sign: 'auto' | 'keyless' | 'key' | 'off', rekorUrl = mock.rekorUrl) => ({
     sign,
-    sigstore: { ...instance(mock), trustedRoot: '' }
+    sigstore: { ...instance(mock), rekorUrl, trustedRoot: '' }
   })
 
   it('auto: keyless with a token (a secret from then on), else the key, else nothing', async () => {
@@ -267,6 +269,20 @@ describe('chooseSigner', () => {
     expect(await chooseSigner(s('auto'), env(), undefined)).toBeUndefined()
     expect((await chooseSigner(s('key'), env(token), key))?.kind).toBe('key')
     expect(await chooseSigner(s('off'), env(token), key)).toBeUndefined()
+  })
+
+  it("auto keeps a private repository's name out of the public log; keyless or a private instance sign", async () => {
+    const token = githubToken('acme/app', 'refs/heads/main', { repository_visibility: 'private' })
+    const publicLog = 'https://rekor.sigstore.dev'
+    notices.length = 0
+    expect((await chooseSigner(s('auto', publicLog), env(token), key))?.kind).toBe('key')
+    expect(notices).toEqual([
+      expect.stringMatching(/^Not signing keylessly: the repository is private/)
+    ])
+    expect((await chooseSigner(s('keyless', publicLog), env(token), key))?.kind).toBe('keyless')
+    expect((await chooseSigner(s('auto'), env(token), key))?.kind).toBe('keyless')
+    const open = githubToken('acme/app', 'refs/heads/main', { repository_visibility: 'public' })
+    expect((await chooseSigner(s('auto', publicLog), env(open), key))?.kind).toBe('keyless')
   })
 
   it('keyless without a token: one line naming sign and what gives one', async () => {

@@ -325,7 +325,8 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
   if (settings.sign === 'key' && !settings.signingKey.trim()) {
     problems.push({ input: 'sign', message: 'sign: key needs the signing-key input' })
   }
-  if (!settings.sigstore.rekorUrl && !settings.sigstore.tsaUrl) {
+  const keylessPossible = settings.sign === 'keyless' || settings.sign === 'auto'
+  if (keylessPossible && !settings.sigstore.rekorUrl && !settings.sigstore.tsaUrl) {
     problems.push({
       input: 'sigstore-rekor-url',
       message:

@@ -23,6 +23,7 @@ import {
 import { CAClient } from '@sigstore/sign/dist/signer/fulcio/ca.js'
 import { EphemeralSigner } from '@sigstore/sign/dist/signer/fulcio/ephemeral.js'
 import { extractJWTSubject } from '@sigstore/sign/dist/util/oidc.js'
+import { TSAClient } from '@sigstore/sign/dist/witness/tsa/client.js'
 import {
   CERTIFICATE_ANNOTATION,
   CHAIN_ANNOTATION,
@@ -89,6 +90,7 @@ export class KeylessSigner {
   private readonly cert: RunCertificate
   private readonly messages: MessageSignatureBundleBuilder
   private readonly statements: DSSEBundleBuilder
+  private readonly tsa?: TSAClient
 
   constructor(instance: SigstoreInstance, token: () => Promise<string>) {
     const retry = { retries: 2 }
@@ -101,7 +103,9 @@ export class KeylessSigner {
       witnesses.push(new RekorWitness({ rekorBaseURL: instance.rekorUrl, retry, timeout: 30_000 }))
     }
     if (instance.tsaUrl) {
-      witnesses.push(new TSAWitness({ tsaBaseURL: instance.tsaUrl, retry, timeout: 30_000 }))
+      const tsa = { tsaBaseURL: instance.tsaUrl, retry, timeout: 30_000 }
+      witnesses.push(new TSAWitness(tsa))
+      this.tsa = new TSAClient(tsa)
     }
     this.messages = new MessageSignatureBundleBuilder({ signer: this.cert, witnesses })
     this.statements = new DSSEBundleBuilder({ signer: this.cert, witnesses })
@@ -130,13 +134,18 @@ export class KeylessSigner {
     })
     const content = bundle.content
     if (content.$case !== 'dsseEnvelope') throw new Error('not a DSSE bundle')
+    const bytes = Buffer.from(JSON.stringify(envelopeToJSON(content.dsseEnvelope)))
+    const material = await this.material(bundle)
+    // cosign checks an attestation's timestamp over the envelope it reads (pkg/cosign/verify.go
+    // VerifyRFC3161Timestamp), the bundle's covers the envelope's signature: one each.
+    if (this.tsa) {
+      material[TIMESTAMP_ANNOTATION] = JSON.stringify({
+        SignedRFC3161Timestamp: (await this.tsa.createTimestamp(bytes)).toString('base64')
+      })
+    }
     return {
-      bytes: Buffer.from(JSON.stringify(envelopeToJSON(content.dsseEnvelope))),
-      annotations: {
-        [SIGNATURE_ANNOTATION]: '',
-        predicateType,
-        ...(await this.material(bundle))
-      },
+      bytes,
+      annotations: { [SIGNATURE_ANNOTATION]: '', predicateType, ...material },
       bundle: bundleToJSON(bundle)
     }
   }

@@ -13,7 +13,7 @@ import {
   type SignedLayer
 } from './cosign-tags.js'
 import type { SigningKey } from './key.js'
-import { KeylessSigner } from './keyless.js'
+import { KeylessSigner, PUBLIC_GOOD } from './keyless.js'
 
 /** The audience of the OIDC token Fulcio takes. */
 export const SIGSTORE_AUDIENCE = 'sigstore'
@@ -76,6 +76,30 @@ async function sigstoreToken(run: RunEnvironment): Promise<string | undefined> {
   return token || undefined
 }
 
+/** The token's claims, or none when it is not a readable JWT. */
+function claims(token: string): Record<string, unknown> {
+  try {
+    return JSON.parse(
+      Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')
+    ) as Record<string, unknown>
+  } catch {
+    return {}
+  }
+}
+
+/**
+ * Whether `auto` keeps a private repository out of the public log: GitHub's token names the
+ * repository's visibility, and the public-good Rekor would publish its name and workflow.
+ */
+function privateOnPublicGood(s: Pick<Settings, 'sigstore'>, token: string): boolean {
+  const visibility = claims(token).repository_visibility
+  return (
+    typeof visibility === 'string' &&
+    visibility !== 'public' &&
+    s.sigstore.rekorUrl === PUBLIC_GOOD.rekorUrl
+  )
+}
+
 /**
  * The run's signer, as `sign` says: keyless when asked, or on auto when the CI gives a token;
  * else the key when one is given (already read: `key`); else none.
@@ -88,7 +112,11 @@ export async function chooseSigner(
   if (s.sign === 'off') return undefined
   if (s.sign === 'keyless' || s.sign === 'auto') {
     const token = await sigstoreToken(run)
-    if (token) {
+    if (token && s.sign === 'auto' && privateOnPublicGood(s, token)) {
+      run.logger.info(
+        "Not signing keylessly: the repository is private and sigstore-rekor-url is the public log (it would publish the repository's name); set sign: keyless to, or give a private Sigstore instance's sigstore-* inputs"
+      )
+    } else if (token) {
       // A fresh token when signing: the build may outlast this one.
       return keylessImageSigner(s.sigstore, async () => (await sigstoreToken(run)) ?? token)
     }
