@@ -74,6 +74,27 @@ async function cosign(args: string[]): Promise<{ code: number; out: string; err:
   return { code: r.exitCode, out: r.stdout, err: r.stderr }
 }
 
+/** A keyless run of acme/app on main through the mock, pushing to `registry`. */
+const runKeyless = (
+  registry: string,
+  inputs: Record<string, string>,
+  idToken: (audience: string) => Promise<string | undefined>
+): Promise<PipelineRun> =>
+  runWithInputs(
+    {
+      ...rigInputs(rig),
+      'build-args': ARGS,
+      'git-sha': SHA,
+      app: 'example',
+      registry,
+      'registry-username': rig.registryUsername,
+      'registry-password': rig.registryPassword,
+      'sigstore-fulcio-url': mock.fulcioUrl,
+      ...inputs
+    },
+    { env: pipelineEnv(rig), cwd: example.dir, idToken }
+  )
+
 const identity = (ref: string): string[] => [
   '--certificate-identity-regexp',
   `^https://github\\.com/acme/app/\\.github/workflows/.*@${ref.replace(/\//g, '\\/')}$`,
@@ -86,25 +107,12 @@ describe('keyless signing (cosign verifies against the mock Sigstore)', () => {
     const registry = uniqueRepo('signing-keyless', rig)
     const token = githubToken('acme/app', 'refs/heads/main')
     const audiences: string[] = []
-    const r = await runWithInputs(
-      {
-        ...rigInputs(rig),
-        'build-args': ARGS,
-        'git-sha': SHA,
-        app: 'example',
-        registry,
-        'registry-username': rig.registryUsername,
-        'registry-password': rig.registryPassword,
-        'sigstore-fulcio-url': mock.fulcioUrl,
-        'sigstore-rekor-url': mock.rekorUrl
-      },
-      {
-        env: pipelineEnv(rig),
-        cwd: example.dir,
-        idToken: async audience => {
-          audiences.push(audience)
-          return token
-        }
+    const r = await runKeyless(
+      registry,
+      { 'sigstore-rekor-url': mock.rekorUrl },
+      async audience => {
+        audiences.push(audience)
+        return token
       }
     )
     const result = ok(r)
@@ -148,24 +156,10 @@ describe('keyless signing (cosign verifies against the mock Sigstore)', () => {
   it('without a transparency log, timestamps: cosign verifies with the TSA chain', async () => {
     const registry = uniqueRepo('signing-keyless-tsa', rig)
     await writeFile(path.join(dir, 'tsa.pem'), mock.tsaChainPem)
-    const r = await runWithInputs(
-      {
-        ...rigInputs(rig),
-        'build-args': ARGS,
-        app: 'example',
-        registry,
-        'registry-username': rig.registryUsername,
-        'registry-password': rig.registryPassword,
-        sign: 'keyless',
-        'sigstore-fulcio-url': mock.fulcioUrl,
-        'sigstore-rekor-url': 'none',
-        'sigstore-tsa-url': mock.tsaUrl
-      },
-      {
-        env: pipelineEnv(rig),
-        cwd: example.dir,
-        idToken: async () => githubToken('acme/app', 'refs/heads/main')
-      }
+    const r = await runKeyless(
+      registry,
+      { sign: 'keyless', 'sigstore-rekor-url': 'none', 'sigstore-tsa-url': mock.tsaUrl },
+      async () => githubToken('acme/app', 'refs/heads/main')
     )
     const result = ok(r)
     const tsa = [

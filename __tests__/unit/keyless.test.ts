@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { noCi, type CiContext } from '../../src/core/commit.js'
-import { UserError } from '../../src/core/errors.js'
+import { RemoteError, UserError } from '../../src/core/errors.js'
 import type { RunEnvironment } from '../../src/core/run-environment.js'
 import { Redactor } from '../../src/core/secrets.js'
 import {
@@ -144,6 +144,24 @@ describe('KeylessSigner', () => {
     expect(s.annotations[REKOR_BUNDLE_ANNOTATION]).toBeUndefined()
     expect(s.annotations[TIMESTAMP_ANNOTATION]).toBeDefined()
     expect(await trustOn(ci({})).check(payload(1), s.annotations)).toMatchObject({ trusted: true })
+  })
+
+  it("a Sigstore service's refusal: one line naming the instance, not the token", async () => {
+    const token = githubToken('acme/app', 'refs/heads/main')
+    // Fulcio's path on the Rekor server: a 404.
+    const signer = new KeylessSigner(
+      { fulcioUrl: mock.rekorUrl, rekorUrl: mock.rekorUrl, tsaUrl: '' },
+      async () => token
+    )
+    const e = await signer.signPayload(payload(1)).catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(RemoteError)
+    expect((e as Error).message).toMatch(
+      new RegExp(
+        `^keyless signing through Sigstore \\(${mock.rekorUrl}, ${mock.rekorUrl}\\): .*404`
+      )
+    )
+    expect((e as Error).message).not.toContain(token.split('.')[1])
+    expect((e as Error).message).not.toContain('\n')
   })
 })
 

@@ -44,11 +44,12 @@ export async function prepare(settings: Settings, run: RunEnvironment): Promise<
     r.signing = loadSigningKey(settings.signingKey, settings.signingKeyPassword)
   }
   r.trustedKeys = reuseTrustedKeys(settings, r.signing)
-  if (!settings.dryRun) r.signer = await chooseSigner(settings, run, r.signing)
   const ci = (await run.ci) ?? noCi(settings.gitSha)
-  r.keylessTrust = keylessTrustFor(settings, ci, run.tempDir, r.signer?.kind === 'keyless')
   // Before any network call: a dry run makes none but the rack's read-only GETs (the app's env).
   if (!settings.dryRun || rack) guardForkCode(ci.forkCode, settings)
+  // Asks the CI for its OIDC token: after the fork guard.
+  if (!settings.dryRun) r.signer = await chooseSigner(settings, r.run, r.signing)
+  r.keylessTrust = keylessTrustFor(settings, ci, run.tempDir, r.signer?.kind === 'keyless')
   r.scope = describeScope(ci.scope)
   if ((settings.stage === 'all' || settings.stage === 'build') && !settings.dryRun) {
     r.prepare = target => {

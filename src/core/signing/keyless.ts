@@ -24,6 +24,8 @@ import { CAClient } from '@sigstore/sign/dist/signer/fulcio/ca.js'
 import { EphemeralSigner } from '@sigstore/sign/dist/signer/fulcio/ephemeral.js'
 import { extractJWTSubject } from '@sigstore/sign/dist/util/oidc.js'
 import { TSAClient } from '@sigstore/sign/dist/witness/tsa/client.js'
+import { RemoteError } from '../errors.js'
+import { oneLine } from '../trust.js'
 import {
   CERTIFICATE_ANNOTATION,
   CHAIN_ANNOTATION,
@@ -92,7 +94,10 @@ export class KeylessSigner {
   private readonly statements: DSSEBundleBuilder
   private readonly tsa?: TSAClient
 
-  constructor(instance: SigstoreInstance, token: () => Promise<string>) {
+  constructor(
+    private readonly instance: SigstoreInstance,
+    token: () => Promise<string>
+  ) {
     const retry = { retries: 2 }
     this.cert = new RunCertificate(
       new CAClient({ fulcioBaseURL: instance.fulcioUrl, retry, timeout: 30_000 }),
@@ -113,7 +118,7 @@ export class KeylessSigner {
 
   /** cosign's image signature: `payload` (simple signing) signed, with its verification material. */
   async signPayload(payload: Buffer): Promise<KeylessSigned> {
-    const bundle = await this.messages.create({ data: payload })
+    const bundle = await this.guard(() => this.messages.create({ data: payload }))
     const content = bundle.content
     if (content.$case !== 'messageSignature') throw new Error('not a message signature bundle')
     return {
@@ -128,10 +133,9 @@ export class KeylessSigner {
 
   /** A DSSE envelope of the in-toto `statement`, as `cosign attest` writes it. */
   async attest(statement: unknown, predicateType: string): Promise<KeylessSigned> {
-    const bundle = await this.statements.create({
-      data: Buffer.from(JSON.stringify(statement)),
-      type: IN_TOTO
-    })
+    const bundle = await this.guard(() =>
+      this.statements.create({ data: Buffer.from(JSON.stringify(statement)), type: IN_TOTO })
+    )
     const content = bundle.content
     if (content.$case !== 'dsseEnvelope') throw new Error('not a DSSE bundle')
     const bytes = Buffer.from(JSON.stringify(envelopeToJSON(content.dsseEnvelope)))
@@ -140,13 +144,28 @@ export class KeylessSigner {
     // VerifyRFC3161Timestamp), the bundle's covers the envelope's signature: one each.
     if (this.tsa) {
       material[TIMESTAMP_ANNOTATION] = JSON.stringify({
-        SignedRFC3161Timestamp: (await this.tsa.createTimestamp(bytes)).toString('base64')
+        SignedRFC3161Timestamp: (await this.guard(() => this.tsa!.createTimestamp(bytes))).toString(
+          'base64'
+        )
       })
     }
     return {
       bytes,
       annotations: { [SIGNATURE_ANNOTATION]: '', predicateType, ...material },
       bundle: bundleToJSON(bundle)
+    }
+  }
+
+  /** A failure of Fulcio, Rekor or the TSA in one line naming the instance (exit code 3). */
+  private async guard<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f()
+    } catch (e) {
+      const { fulcioUrl, rekorUrl, tsaUrl } = this.instance
+      const where = [fulcioUrl, rekorUrl, tsaUrl].filter(Boolean).join(', ')
+      throw new RemoteError(`keyless signing through Sigstore (${where}): ${causes(e)}`, {
+        cause: e
+      })
     }
   }
 
@@ -165,6 +184,13 @@ export class KeylessSigner {
     }
     return out
   }
+}
+
+/** An error and its causes' messages, in one bounded line (a server's answer is untrusted). */
+function causes(e: unknown): string {
+  const parts: string[] = []
+  for (let c = e; c instanceof Error && parts.length < 3; c = c.cause) parts.push(c.message)
+  return oneLine(parts.join(': ') || String(e)).slice(0, 400)
 }
 
 /** cosign's Rekor bundle (pkg/cosign/bundle RekorBundle): the entry and its promise. */
