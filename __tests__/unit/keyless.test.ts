@@ -116,7 +116,7 @@ describe('KeylessSigner', () => {
     expect(att.bundle.mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json')
     const verifier = new Verifier(
       toTrustMaterial(TrustedRoot.fromJSON(JSON.parse(mock.trustedRoot))),
-      { tlogThreshold: 0 }
+      { tlogThreshold: 0, tsaThreshold: 1 }
     )
     const bundle = bundleFromJSON(att.bundle)
     bundle.verificationMaterial.tlogEntries = []

@@ -64,7 +64,7 @@ export type KeylessVerdict =
 
 /** Checks keyless signatures for reuse; the trusted root is read once, when first needed. */
 export class KeylessTrust {
-  private verifier?: Promise<Verifier>
+  private verifiers?: Promise<Verifiers>
 
   constructor(private readonly o: KeylessTrustOptions) {}
 
@@ -72,7 +72,9 @@ export class KeylessTrust {
     let identity: CertIdentity
     try {
       const bundle = bundleOfLayer(payload, annotations)
-      ;(await this.load()).verify(toSignedEntity(bundle, payload))
+      const { logged, timestamped } = await this.load()
+      const verifier = bundle.verificationMaterial.tlogEntries.length > 0 ? logged : timestamped
+      verifier.verify(toSignedEntity(bundle, payload))
       identity = certIdentity(annotations[CERTIFICATE_ANNOTATION]!)
     } catch (e) {
       const message = (e instanceof Error ? e.message : String(e)).slice(0, 200)
@@ -112,10 +114,10 @@ export class KeylessTrust {
     return this.sameRepository(id) && id.ref ? id.ref : id.subject || 'an unknown identity'
   }
 
-  private load(): Promise<Verifier> {
-    this.verifier ??= loadVerifier(this.o.trustedRoot, this.o.tempDir)
-    this.verifier.catch(() => undefined)
-    return this.verifier
+  private load(): Promise<Verifiers> {
+    this.verifiers ??= loadVerifiers(this.o.trustedRoot, this.o.tempDir)
+    this.verifiers.catch(() => undefined)
+    return this.verifiers
   }
 }
 
@@ -171,17 +173,23 @@ export function keylessTrustFor(
   })
 }
 
-async function loadVerifier(file: string, tempDir: string): Promise<Verifier> {
+/** A signature is logged (its log entry verified) or, without a log entry, timestamped by a TSA. */
+interface Verifiers {
+  logged: Verifier
+  timestamped: Verifier
+}
+
+async function loadVerifiers(file: string, tempDir: string): Promise<Verifiers> {
   const root = file
     ? TrustedRoot.fromJSON(JSON.parse(await readFile(file, 'utf8')))
     : await getTrustedRoot({ cachePath: path.join(tempDir, 'sigstore-tuf') })
   const material = toTrustMaterial(root)
-  // A log or a timestamp authority; CT logs where the instance has them (GitHub's has none).
-  return new Verifier(material, {
-    tlogThreshold: 0,
-    timestampThreshold: 1,
-    ctlogThreshold: root.ctlogs.length > 0 ? 1 : 0
-  })
+  // CT logs where the instance has them (GitHub's has none).
+  const ctlogThreshold = root.ctlogs.length > 0 ? 1 : 0
+  return {
+    logged: new Verifier(material, { tlogThreshold: 1, tsaThreshold: 0, ctlogThreshold }),
+    timestamped: new Verifier(material, { tlogThreshold: 0, tsaThreshold: 1, ctlogThreshold })
+  }
 }
 
 /** The Sigstore bundle of a cosign `.sig` layer (cosign's pkg/cosign/bundle, read back). */
