@@ -78,6 +78,12 @@ export async function startSigstoreMock(): Promise<SigstoreMock> {
   const ctLog = await initializeCTLog(p256())
   const ca = await initializeCA(p256(), ctLog)
   const tsa = await initializeTSA(p256())
+  // @sigstore/core reads a GeneralizedTime's fraction only with three digits, where DER drops
+  // trailing zeros (`.93Z`): a timestamp made on a millisecond ending in 0 would fail to parse.
+  ;(tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () => {
+    const now = new Date()
+    return now.getUTCMilliseconds() % 10 === 0 ? new Date(now.getTime() + 1) : now
+  }
   const rekorKeys = p256()
   // The log's URL is only echoed in its entries.
   const tlog = await initializeTLog('http://127.0.0.1', rekorKeys)

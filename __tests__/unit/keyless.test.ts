@@ -233,6 +233,24 @@ describe('KeylessTrust (reuse by identity)', () => {
     }
   })
 
+  it('a trusted root it cannot read: not reused, saying which root', async () => {
+    const trust = keylessTrustFor(
+      {
+        ...sigstoreSettings(),
+        sigstore: { ...instance(mock), trustedRoot: path.join(dir, 'missing.json') }
+      },
+      ci({}),
+      dir,
+      true
+    )!
+    expect(await trust.check(payload(1), await signed('acme/app', 'refs/heads/main'))).toEqual({
+      trusted: false,
+      why: expect.stringMatching(
+        /^cannot check its keyless signature: trusted root .*missing\.json: .*ENOENT/
+      )
+    })
+  })
+
   it('is off with reuse-trust: any, and without keyless signing unless identities are named', () => {
     expect(keylessTrustFor(sigstoreSettings('any'), ci({}), dir, true)).toBeUndefined()
     expect(keylessTrustFor(sigstoreSettings(''), ci({}), dir, false)).toBeUndefined()
