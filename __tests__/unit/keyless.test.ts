@@ -233,6 +233,21 @@ describe('KeylessTrust (reuse by identity)', () => {
     }
   })
 
+  it('a logged signature stands on its log entry: a TSA time beside it is not read', async () => {
+    const s = await signerFor(mock, 'acme/app', 'refs/heads/main', { tsa: true }).signPayload(
+      payload(1)
+    )
+    const garbled: Record<string, string> = {
+      ...s.annotations,
+      [TIMESTAMP_ANNOTATION]: '{"SignedRFC3161Timestamp":"AAAA"}'
+    }
+    expect(await trustOn(ci({})).check(payload(1), garbled)).toMatchObject({ trusted: true })
+    // Without the log entry the timestamp is what counts.
+    const timestampOnly = { ...garbled }
+    delete timestampOnly[REKOR_BUNDLE_ANNOTATION]
+    expect(await trustOn(ci({})).check(payload(1), timestampOnly)).toMatchObject({ trusted: false })
+  })
+
   it('a trusted root it cannot read: not reused, saying which root', async () => {
     const trust = keylessTrustFor(
       {
