@@ -59,6 +59,13 @@ interface Lookup {
   found: { ref: string; manifest: FetchedManifest }[]
 }
 
+/** Why an image is not taken: a keyless identity's refusal names the key, others the image. */
+function refusal(ref: string, check: SignatureCheck, why: string | undefined): string {
+  if (check === 'unsigned') return `${ref} is unsigned`
+  if (!why) return `${ref} is not signed by a trusted key`
+  return why.startsWith('reuse key ') ? why : `${ref}: ${why}`
+}
+
 /** What a key is made of (its services are not: a leg's copy of a build has fewer). */
 function buildIdentity(spec: BuildSpec): string {
   return JSON.stringify([spec.contextPath, spec.dockerfilePath, spec.target, spec.argValues])
@@ -199,16 +206,7 @@ export class Reuse {
       const { check, why } = await this.signature(f.ref, f.manifest.digest)
       if (check === 'signed') return f
       if (seen.has(f.manifest.digest)) continue
-      seen.set(
-        f.manifest.digest,
-        check === 'unsigned'
-          ? `${f.ref} is unsigned`
-          : !why
-            ? `${f.ref} is not signed by a trusted key`
-            : why.startsWith('reuse key ')
-              ? why
-              : `${f.ref}: ${why}`
-      )
+      seen.set(f.manifest.digest, refusal(f.ref, check, why))
     }
     return { refused: `${[...seen.values()].join('; ')}: building` }
   }
