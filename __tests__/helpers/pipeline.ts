@@ -48,7 +48,12 @@ export interface PipelineRun {
  */
 export async function runWithInputs(
   inputs: Record<string, string>,
-  options: { env: NodeJS.ProcessEnv; cwd: string }
+  options: {
+    env: NodeJS.ProcessEnv
+    cwd: string
+    /** The CI's OIDC token (RunEnvironment.idToken); none by default. */
+    idToken?: (audience: string) => Promise<string | undefined>
+  }
 ): Promise<PipelineRun> {
   const log = captureLogger()
   const started = Date.now()
@@ -64,7 +69,8 @@ export async function runWithInputs(
       exec: spawnExec,
       github: false,
       tempDir,
-      localCacheDir: path.join(tempDir, 'cache')
+      localCacheDir: path.join(tempDir, 'cache'),
+      idToken: options.idToken
     })
     return { settings, result, log, durationMs: Date.now() - started }
   } catch (e) {

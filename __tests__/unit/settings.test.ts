@@ -52,6 +52,38 @@ describe('readSettings', () => {
     expect(s.export).toBe('/work/repo/apps/shop/out/build.tgz')
   })
 
+  it('reads the Sigstore instance of keyless signing: the public-good one by default, none as no log', () => {
+    expect(settings({ app: 'shop' }).sigstore).toEqual({
+      fulcioUrl: 'https://fulcio.sigstore.dev',
+      rekorUrl: 'https://rekor.sigstore.dev',
+      tsaUrl: '',
+      trustedRoot: ''
+    })
+    const own = settings({
+      app: 'shop',
+      sign: 'keyless',
+      'sigstore-fulcio-url': 'https://fulcio.example.com',
+      'sigstore-rekor-url': 'None',
+      'sigstore-tsa-url': 'https://tsa.example.com',
+      'sigstore-trusted-root': 'sigstore/trusted_root.json'
+    })
+    expect(own.sign).toBe('keyless')
+    expect(own.sigstore).toEqual({
+      fulcioUrl: 'https://fulcio.example.com',
+      rekorUrl: '',
+      tsaUrl: 'https://tsa.example.com',
+      trustedRoot: '/work/repo/sigstore/trusted_root.json'
+    })
+    expect(problems({ app: 'shop', 'sigstore-rekor-url': 'none' })).toEqual([
+      {
+        input: 'sigstore-rekor-url',
+        message:
+          'sigstore-rekor-url: none needs sigstore-tsa-url (a keyless signature is logged or timestamped)'
+      }
+    ])
+    expect(settings({ app: 'shop', sign: 'off', 'sigstore-rekor-url': 'none' }).sign).toBe('off')
+  })
+
   it('keeps build-args lines verbatim after the name, with their line numbers', () => {
     const s = settings({ app: 'shop', 'build-args': '  BUILD_APP\n\nGREETING=a b = c  \nEMPTY=' })
     expect(s.buildArgs).toEqual(['BUILD_APP', '', 'GREETING=a b = c  ', 'EMPTY='])

@@ -1,7 +1,9 @@
 // The trust rules every CI shares: a run's trust scope (src/core/trust.ts) from its refs and
 // pull request, and the fork-code reason (the fork guard's question). Each CI's own rules are in
 // its adapter (src/ci/<ci>.ts): GitHub's events, GitLab's fork merge requests, ...
-import { LOCAL_SCOPE, scopeName, type TrustScope } from '../core/trust.js'
+import { LOCAL_SCOPE, matchTrustedRef, scopeName, type TrustScope } from '../core/trust.js'
+
+export { matchTrustedRef }
 import type { Env, Payload } from './adapter.js'
 
 export interface TrustFacts {
@@ -25,34 +27,6 @@ export interface Trust {
   scope: TrustScope
   /** Why the code built is a fork's in a trigger with secrets; '' when it is not. */
   forkCode: string
-}
-
-/** A trusted-refs glob as a regular expression: `*` within one path segment, `**` across. */
-function globRegExp(glob: string): RegExp {
-  const body = glob
-    .split(/(\*\*|\*|\?)/)
-    .map(p =>
-      p === '**'
-        ? '.*'
-        : p === '*'
-          ? '[^/]*'
-          : p === '?'
-            ? '[^/]'
-            : p.replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    )
-    .join('')
-  return new RegExp(`^${body}$`)
-}
-
-/** The trusted-refs entry a ref matches: `refs/...` globs against the full ref, others the name. */
-export function matchTrustedRef(
-  globs: string[],
-  ref: { branch?: string; tag?: string }
-): string | undefined {
-  const full = ref.tag ? `refs/tags/${ref.tag}` : ref.branch ? `refs/heads/${ref.branch}` : ''
-  const name = ref.tag || ref.branch || ''
-  if (!name) return undefined
-  return globs.find(g => globRegExp(g).test(g.startsWith('refs/') ? full : name))
 }
 
 /** A branch or tag run: protected when a tag, the default branch or a trusted ref; else its own. */

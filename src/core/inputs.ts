@@ -12,8 +12,11 @@ export const STAGES = ['all', 'start', 'build', 'finish'] as const
 export const CACHE_TAG_MODES = ['auto', 'mutable', 'immutable'] as const
 /** What a release that would drop env of the running release does (CLI 3.25.1). */
 export const ENV_DROP_GUARDS = ['warn', 'strict', 'off'] as const
-/** How pushed images are signed: `auto` signs with signing-key when it is given. */
-export const SIGN_MODES = ['auto', 'key', 'off'] as const
+/**
+ * How pushed images are signed: `auto` keylessly when the CI gives an OIDC token, else with
+ * signing-key when it is given.
+ */
+export const SIGN_MODES = ['auto', 'keyless', 'key', 'off'] as const
 /** What a fan-out's legs split: services, or builds and platforms. */
 export const LEG_SPLITS = ['services', 'platforms'] as const
 /** BuildKit's Dockerfile checks: shown as warnings, failing the build, or skipped. */
@@ -638,10 +641,53 @@ export const INPUTS = [
     options: SIGN_MODES,
     default: 'auto',
     description:
-      '`auto`, `key` or `off`: sign every pushed image (a cosign signature and a signed SLSA v1 provenance attestation) with `signing-key`. auto: when signing-key is given.',
+      "`auto`, `keyless`, `key` or `off`: sign every pushed image (a cosign signature and a signed SLSA v1 provenance attestation). keyless: through Sigstore with the CI's OIDC identity (GitHub needs `permissions: id-token: write`); key: with `signing-key`. auto: keyless when the CI gives an OIDC token, else key when signing-key is given, else off.",
     readme:
-      '`auto`, `key` or `off`: a cosign signature and a signed SLSA v1 provenance on every pushed image, with `signing-key` (see [Signed images](#signed-images-and-provenance)); auto: when a key is given',
-    help: 'auto, key or off: sign pushed images and their provenance with --signing-key (default: auto)',
+      "`auto`, `keyless`, `key` or `off`: a cosign signature and a signed SLSA v1 provenance on every pushed image, keylessly through Sigstore with the CI's OIDC identity, or with `signing-key` (see [Signed images](#signed-images-and-provenance)); auto: keyless when the CI gives an OIDC token, else key when a key is given",
+    help: "auto, keyless, key or off: sign pushed images and their provenance through Sigstore with the CI's OIDC identity, or with --signing-key (default: auto)",
+    shells: BUILDKITE
+  },
+  {
+    name: 'sigstore-fulcio-url',
+    type: 'string',
+    default: 'https://fulcio.sigstore.dev',
+    description:
+      "Fulcio (Sigstore's certificate authority) that certifies the CI's identity for `sign: keyless`; GitHub's private instance or your own Sigstore's.",
+    readme:
+      "Sigstore's certificate authority (Fulcio) for `sign: keyless`: the public-good instance, GitHub's private one or your own",
+    help: 'Fulcio URL for keyless signing (default: https://fulcio.sigstore.dev)',
+    shells: BUILDKITE
+  },
+  {
+    name: 'sigstore-rekor-url',
+    type: 'string',
+    default: 'https://rekor.sigstore.dev',
+    description:
+      'Rekor transparency log the keyless signatures are logged in; `none` logs nothing (then sigstore-tsa-url timestamps them).',
+    readme:
+      'transparency log (Rekor) of keyless signatures; `none`: not logged, timestamped by `sigstore-tsa-url` instead',
+    help: 'Rekor URL for keyless signing, or none (default: https://rekor.sigstore.dev)',
+    shells: BUILDKITE
+  },
+  {
+    name: 'sigstore-tsa-url',
+    type: 'string',
+    description:
+      'RFC 3161 timestamp authority that timestamps keyless signatures (as well as, or instead of, Rekor): its base URL, `/api/v1/timestamp` is asked.',
+    readme:
+      'RFC 3161 timestamp authority for keyless signatures, besides or instead of Rekor (none by default)',
+    help: 'timestamp authority URL for keyless signing (default: none)',
+    shells: BUILDKITE
+  },
+  {
+    name: 'sigstore-trusted-root',
+    type: 'path',
+    shown: "the public-good instance's, from Sigstore's TUF repository",
+    description:
+      "Path of the Sigstore trusted_root.json (Fulcio roots, Rekor, CT log and TSA keys) keyless signatures are verified against before an image is reused; default: the public-good instance's, from Sigstore's TUF repository.",
+    readme:
+      'path of the Sigstore `trusted_root.json` keyless signatures are verified against before reuse (see [Verified reuse](#verified-reuse))',
+    help: "path of the Sigstore trusted_root.json verifying keyless signatures (default: the public-good instance's)",
     shells: BUILDKITE
   },
   {
@@ -667,12 +713,12 @@ export const INPUTS = [
   {
     name: 'reuse-trust',
     type: 'string',
-    shown: 'the signing key',
+    shown: "the signing key; keyless: this repository's protected refs",
     description:
-      "Whose signature makes an image under a reuse key tag reusable when images are signed: PEM public keys (cosign.pub) trusted besides signing-key's own, or `any` to reuse unsigned images as before. With a signing key, an image no trusted key signed is built again.",
+      "Whose signature makes an image under a reuse key tag reusable when images are signed, one a line, besides signing-key's own and (keyless) this repository's protected refs: PEM public keys (cosign.pub); certificate identities (`identity: https://github.com/acme/*/.github/workflows/*.yml@refs/heads/main`, a glob over the Fulcio certificate's subject, `*` within a path segment, `**` across); or `any` to reuse unsigned images as before.",
     readme:
-      "PEM public keys trusted for reuse besides `signing-key`'s own, or `any` (reuse unsigned images); see [Verified reuse](#verified-reuse)",
-    help: 'PEM public keys trusted for reuse besides --signing-key, or any',
+      "PEM public keys and `identity: <glob>` lines (Fulcio certificate identities) trusted for reuse besides `signing-key`'s own and this repository's protected refs, or `any` (reuse unsigned images); see [Verified reuse](#verified-reuse)",
+    help: 'PEM public keys or identity: <glob> lines trusted for reuse, or any',
     shells: ACTION_CLI
   },
   {

@@ -146,8 +146,10 @@ export interface Settings {
   /** PEM private key (`sign: key`); '' when none. */
   signingKey: string
   signingKeyPassword: string
-  /** PEM public keys trusted for reuse besides the signing key's, or `any`; '' for none. */
+  /** PEM public keys and `identity:` globs trusted for reuse, or `any`; '' for none. */
   reuseTrust: string
+  /** The Sigstore instance of `sign: keyless` (rekor '' : none, tsa '' : none). */
+  sigstore: { fulcioUrl: string; rekorUrl: string; tsaUrl: string; trustedRoot: string }
 }
 
 /** Raw value of an input by its action name (`build-args`); '' when not given. */
@@ -292,7 +294,13 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     sign: choice<SignMode>('sign'),
     signingKey: str('signing-key'),
     signingKeyPassword: str('signing-key-password'),
-    reuseTrust: str('reuse-trust')
+    reuseTrust: str('reuse-trust'),
+    sigstore: {
+      fulcioUrl: str('sigstore-fulcio-url'),
+      rekorUrl: /^none$/i.test(str('sigstore-rekor-url')) ? '' : str('sigstore-rekor-url'),
+      tsaUrl: str('sigstore-tsa-url'),
+      trustedRoot: absolute('sigstore-trusted-root')
+    }
   }
 
   if (!/^[a-z0-9][a-z0-9-]*$/.test(settings.app)) {
@@ -316,6 +324,14 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
   }
   if (settings.sign === 'key' && !settings.signingKey.trim()) {
     problems.push({ input: 'sign', message: 'sign: key needs the signing-key input' })
+  }
+  const keylessPossible = settings.sign === 'keyless' || settings.sign === 'auto'
+  if (keylessPossible && !settings.sigstore.rekorUrl && !settings.sigstore.tsaUrl) {
+    problems.push({
+      input: 'sigstore-rekor-url',
+      message:
+        'sigstore-rekor-url: none needs sigstore-tsa-url (a keyless signature is logged or timestamped)'
+    })
   }
   if (Boolean(settings.registryUsername) !== Boolean(settings.registryPassword)) {
     problems.push({

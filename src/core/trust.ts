@@ -56,13 +56,57 @@ export function scopeName(prefix: string, text: string): string {
   return `${clean.slice(0, SCOPE_NAME_MAX - 9).replace(/-+$/, '')}-${hash}`
 }
 
+/** A trusted-refs glob as a regular expression: `*` within one path segment, `**` across. */
+export function globRegExp(glob: string): RegExp {
+  const body = glob
+    .split(/(\*\*|\*|\?)/)
+    .map(p =>
+      p === '**'
+        ? '.*'
+        : p === '*'
+          ? '[^/]*'
+          : p === '?'
+            ? '[^/]'
+            : p.replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    )
+    .join('')
+  return new RegExp(`^${body}$`)
+}
+
+/** The trusted-refs entry a ref matches: `refs/...` globs against the full ref, others the name. */
+export function matchTrustedRef(
+  globs: string[],
+  ref: { branch?: string; tag?: string }
+): string | undefined {
+  const full = ref.tag ? `refs/tags/${ref.tag}` : ref.branch ? `refs/heads/${ref.branch}` : ''
+  const name = ref.tag || ref.branch || ''
+  if (!name) return undefined
+  return globs.find(g => globRegExp(g).test(g.startsWith('refs/') ? full : name))
+}
+
+/**
+ * Whether a full git ref (`refs/heads/main`, `refs/tags/v1`, `refs/pull/7/merge`) is protected by
+ * the rule a run's scope follows (src/ci/trust.ts refScope): a tag, the default branch (main or
+ * master where the CI names none), or a trusted-refs glob's.
+ */
+export function isProtectedRef(
+  ref: string,
+  p: { defaultBranch: string; trustedRefs: string[] }
+): boolean {
+  if (ref.startsWith('refs/tags/')) return true
+  if (!ref.startsWith('refs/heads/')) return false
+  const branch = ref.slice('refs/heads/'.length)
+  const defaults = p.defaultBranch ? [p.defaultBranch] : ['main', 'master']
+  return defaults.includes(branch) || matchTrustedRef(p.trustedRefs, { branch }) !== undefined
+}
+
 /** `scope pr-7 (untrusted): pull_request from acme/app`, for the log and the summary. */
 export function describeScope(scope: TrustScope): string {
   return oneLine(`scope ${scope.name} (${scope.kind}): ${scope.reason}`)
 }
 
 /** Reasons quote branch and repository names: one line, whatever they hold. */
-const oneLine = (text: string): string => text.replace(/\p{Cc}+/gu, ' ')
+export const oneLine = (text: string): string => text.replace(/\p{Cc}+/gu, ' ')
 
 const own = (scope: TrustScope | undefined): string =>
   scope?.kind === 'untrusted' ? `.${scope.name}` : ''

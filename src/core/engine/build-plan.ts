@@ -1,6 +1,7 @@
 // What the pipeline's build step asks of the engine: private logins, engine choice, builds,
 // cleanup.
 import type { KeyObject } from 'node:crypto'
+import type { KeylessChecker } from '../signing/cosign-tags.js'
 import { reuseTrustedKeys } from '../signing/key.js'
 import {
   createDockerConfig,
@@ -60,6 +61,8 @@ export interface BuildPlanOptions {
   previousBuildId?: string | Promise<string | undefined>
   /** The keys reuse trusts, read once by the caller (undefined: not verified); default: the settings'. */
   trustedKeys?: KeyObject[]
+  /** Checks keyless signatures for reuse (src/core/signing/keyless-trust.ts); none: keys only. */
+  keylessTrust?: KeylessChecker
   signal?: AbortSignal
 }
 
@@ -181,7 +184,8 @@ export async function buildPlan(
           index: preparation.gitIndex,
           builderPlatforms: preparation.ready.then(p => p.engine.platforms),
           scope: Promise.resolve(run.ci).then(ci => ci?.scope),
-          trustedKeys: 'trustedKeys' in options ? options.trustedKeys : reuseTrustedKeys(settings)
+          trustedKeys: 'trustedKeys' in options ? options.trustedKeys : reuseTrustedKeys(settings),
+          keyless: options.keylessTrust
         })
       : undefined
   if (reuse && plan.registry) {

@@ -16,7 +16,8 @@ export async function build(r: Run, s: Started, only?: string[]): Promise<Built>
     ociArchives: !s.target.push && settings.export !== '',
     preparation,
     previousBuildId: previousBuild(r, s),
-    trustedKeys: r.trustedKeys
+    trustedKeys: r.trustedKeys,
+    keylessTrust: r.keylessTrust
   })
   if (r.rack && s.rackBuildId && settings.stage === 'build') {
     await storeLegLogs(r.rack, settings.app, s, result, legPlatform(r, s))

@@ -8,6 +8,8 @@ import { RackClient, rackClientOptions } from '../rack/index.js'
 import type { RunEnvironment } from '../run-environment.js'
 import { addSettingsSecrets, type Settings } from '../settings.js'
 import { loadSigningKey, reuseTrustedKeys } from '../signing/key.js'
+import { keylessTrustFor } from '../signing/keyless-trust.js'
+import { chooseSigner } from '../signing/signer.js'
 import { describeScope, guardForkCode } from '../trust.js'
 import type { Run } from './state.js'
 
@@ -45,6 +47,9 @@ export async function prepare(settings: Settings, run: RunEnvironment): Promise<
   const ci = (await run.ci) ?? noCi(settings.gitSha)
   // Before any network call: a dry run makes none but the rack's read-only GETs (the app's env).
   if (!settings.dryRun || rack) guardForkCode(ci.forkCode, settings)
+  // Asks the CI for its OIDC token: after the fork guard.
+  if (!settings.dryRun) r.signer = await chooseSigner(settings, r.run, r.signing)
+  r.keylessTrust = keylessTrustFor(settings, ci, run.tempDir, r.signer?.kind === 'keyless')
   r.scope = describeScope(ci.scope)
   if ((settings.stage === 'all' || settings.stage === 'build') && !settings.dryRun) {
     r.prepare = target => {

@@ -1,7 +1,8 @@
 // The sign step of finish: every image digest the run pushed, built or reused (one per digest:
 // services sharing a build share it) gets a cosign signature and a signed SLSA v1 provenance
-// attestation, in cosign's tag scheme. Before the release: the rack never releases what the run
-// could not sign.
+// attestation, in cosign's tag scheme, with the key or keylessly (src/core/signing/signer.ts).
+// Before the release: the rack never releases what the run could not sign.
+import type { SerializedBundle } from '@sigstore/bundle'
 import { readFile } from 'node:fs/promises'
 import { noCi } from '../commit.js'
 import { parseDockerfile } from '../dockerfile.js'
@@ -9,17 +10,17 @@ import { forEachLimit } from '../pool.js'
 import { parseReference } from '../registry/reference.js'
 import { imageRefs } from '../reuse/key.js'
 import type { ServiceReport } from '../run-environment.js'
-import {
-  attachLayer,
-  dsseEnvelope,
-  DSSE_ENVELOPE,
-  signBytes,
-  SIGNATURE_ANNOTATION,
-  SIMPLE_SIGNING,
-  simpleSigningPayload
-} from '../signing/cosign-tags.js'
+import { attachLayer, simpleSigningPayload } from '../signing/cosign-tags.js'
 import { provenanceStatement, SLSA_PROVENANCE_V1 } from '../signing/provenance.js'
 import type { Finishing } from './finish.js'
+
+/** An image the run signed: `registry/repository`, its digest, its provenance's bundle (keyless). */
+export interface SignedImage {
+  repository: string
+  digest: string
+  /** The provenance attestation's Sigstore bundle (v0.3): what an OCI referrer can carry. */
+  bundle?: SerializedBundle
+}
 
 /** The images of the run, one entry per digest, with every service that has it. */
 export function imagesByDigest(
@@ -39,11 +40,13 @@ export function imagesByDigest(
 
 export async function signImages(f: Finishing): Promise<void> {
   const { r, s } = f
-  const key = r.signing
+  const signer = r.signer
   if (!s.target.push) return
-  if (!key) {
+  if (!signer) {
     if (r.settings.sign === 'auto')
-      r.logger.info('Images not signed: no signing-key given (sign: auto)')
+      r.logger.info(
+        'Images not signed: the CI gave no OIDC token and no signing-key is given (sign: auto)'
+      )
     return
   }
   const ci = (await r.run.ci) ?? noCi(r.gitSha)
@@ -63,14 +66,8 @@ export async function signImages(f: Finishing): Promise<void> {
       const ref = parseReference(image)
       const repo = { registry: ref.registry, repository: ref.repository }
       const digest = services[0]!.digest
-      const payload = simpleSigningPayload(repo, digest)
-      await attachLayer(f.tools.client, repo, digest, 'sig', {
-        mediaType: SIMPLE_SIGNING,
-        bytes: payload,
-        annotations: {
-          [SIGNATURE_ANNOTATION]: signBytes(key.privateKey, payload).toString('base64')
-        }
-      })
+      const signature = await signer.signature(simpleSigningPayload(repo, digest))
+      await attachLayer(f.tools.client, repo, digest, 'sig', signature)
       const build = services[0]!.build
       const statement = provenanceStatement({
         repository: `${repo.registry}/${repo.repository}`,
@@ -92,13 +89,11 @@ export async function signImages(f: Finishing): Promise<void> {
         startedOn,
         finishedOn: new Date().toISOString()
       })
-      await attachLayer(f.tools.client, repo, digest, 'att', {
-        mediaType: DSSE_ENVELOPE,
-        bytes: dsseEnvelope(key.privateKey, statement),
-        annotations: { [SIGNATURE_ANNOTATION]: '', predicateType: SLSA_PROVENANCE_V1 }
-      })
+      const { layer, bundle } = await signer.attestation(statement, SLSA_PROVENANCE_V1)
+      await attachLayer(f.tools.client, repo, digest, 'att', layer)
+      f.signed.push({ repository: `${repo.registry}/${repo.repository}`, digest, bundle })
       r.logger.info(
-        `signed ${repo.registry}/${repo.repository}@${digest} (${services.map(x => x.name).join(', ')}): signature and SLSA provenance`
+        `signed ${repo.registry}/${repo.repository}@${digest} (${services.map(x => x.name).join(', ')}): signature and SLSA provenance${signer.kind === 'keyless' ? ', keyless (Sigstore)' : ''}`
       )
     })
   )

@@ -16,6 +16,8 @@ import type { RackClient } from '../rack/index.js'
 import type { RunEnvironment, ServiceReport } from '../run-environment.js'
 import type { Settings, Stage } from '../settings.js'
 import type { SigningKey } from '../signing/key.js'
+import type { KeylessTrust } from '../signing/keyless-trust.js'
+import type { ImageSigner } from '../signing/signer.js'
 
 export interface PipelineResult {
   /** The stage this run was (`all` for one-process runs, dry runs and imports). */
@@ -96,6 +98,10 @@ export interface Run {
   signing?: SigningKey
   /** The keys reuse trusts (reuseTrustedKeys), read once; undefined: reuse is not verified. */
   trustedKeys?: KeyObject[]
+  /** What signs the images (the key, or Sigstore keylessly); undefined: nothing does. */
+  signer?: ImageSigner
+  /** Checks keyless signatures for reuse; undefined: only keys (or nothing) are trusted. */
+  keylessTrust?: KeylessTrust
 }
 
 /** What start makes, and what build and finish find again from the build id. */

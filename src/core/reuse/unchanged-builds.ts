@@ -10,7 +10,7 @@ import type { Exec } from '../exec.js'
 import type { BuildSpec } from '../plan.js'
 import type { FetchedManifest, RegistryClient } from '../registry/client.js'
 import { formatReference, parseReference } from '../registry/reference.js'
-import { hasValidSignature, type SignatureCheck } from '../signing/cosign-tags.js'
+import { checkSignature, type KeylessChecker, type SignatureCheck } from '../signing/cosign-tags.js'
 import { readOrder, reuseKeyTag, type TrustScope } from '../trust.js'
 import { gitKnownBlobs, underDirectory } from './context.js'
 import { buildKey, type BuildKey } from './key.js'
@@ -37,6 +37,11 @@ export interface ReuseOptions {
    * undefined: any image under a key tag is (no signing configured, or `reuse-trust: any`).
    */
   trustedKeys?: readonly KeyObject[]
+  /**
+   * Checks keyless (Sigstore) signatures: set when the run signs keylessly or reuse-trust names
+   * identities; then an image must carry a signature it or a trusted key accepts.
+   */
+  keyless?: KeylessChecker
 }
 
 /** What to do with one build. */
@@ -54,6 +59,13 @@ interface Lookup {
   found: { ref: string; manifest: FetchedManifest }[]
 }
 
+/** Why an image is not taken: a keyless identity's refusal names the key, others the image. */
+function refusal(ref: string, check: SignatureCheck, why: string | undefined): string {
+  if (check === 'unsigned') return `${ref} is unsigned`
+  if (!why) return `${ref} is not signed by a trusted key`
+  return why.startsWith('reuse key ') ? why : `${ref}: ${why}`
+}
+
 /** What a key is made of (its services are not: a leg's copy of a build has fewer). */
 function buildIdentity(spec: BuildSpec): string {
   return JSON.stringify([spec.contextPath, spec.dockerfilePath, spec.target, spec.argValues])
@@ -65,7 +77,7 @@ export class Reuse {
   private readonly keys = new Map<string, Promise<BuildKey>>()
   private readonly lookups = new Map<string, Promise<Lookup>>()
   /** Signature checks by image (`registry/repository@digest`): one per run. */
-  private readonly checks = new Map<string, Promise<SignatureCheck>>()
+  private readonly checks = new Map<string, Promise<{ check: SignatureCheck; why?: string }>>()
   private readonly builderPlatforms: Promise<string[] | undefined>
 
   constructor(private readonly o: ReuseOptions) {
@@ -183,32 +195,29 @@ export class Reuse {
     return { reused: true, key, from: first.ref, digest: manifest.digest, note: k.note }
   }
 
-  /** The first image found that a trusted key signed; else why none is taken. */
+  /** The first image found that a trusted key or identity signed; else why none is taken. */
   private async firstTrusted(
     found: Lookup['found']
   ): Promise<Lookup['found'][number] | { refused: string }> {
-    const keys = this.o.trustedKeys
-    if (!keys) return found[0]!
+    const { trustedKeys, keyless } = this.o
+    if (!trustedKeys && !keyless) return found[0]!
     const seen = new Map<string, string>()
     for (const f of found) {
-      const check = await this.signature(f.ref, f.manifest.digest, keys)
+      const { check, why } = await this.signature(f.ref, f.manifest.digest)
       if (check === 'signed') return f
-      const why = check === 'unsigned' ? 'unsigned' : 'not signed by a trusted key'
-      if (!seen.has(f.manifest.digest)) seen.set(f.manifest.digest, `${f.ref} is ${why}`)
+      if (seen.has(f.manifest.digest)) continue
+      seen.set(f.manifest.digest, refusal(f.ref, check, why))
     }
     return { refused: `${[...seen.values()].join('; ')}: building` }
   }
 
-  private signature(
-    ref: string,
-    digest: string,
-    keys: readonly KeyObject[]
-  ): Promise<SignatureCheck> {
+  /** The image's signature check, once per image in the run. */
+  private signature(ref: string, digest: string): Promise<{ check: SignatureCheck; why?: string }> {
     const repo = parseReference(ref)
     const id = `${repo.registry}/${repo.repository}@${digest}`
     let c = this.checks.get(id)
     if (!c) {
-      c = hasValidSignature(this.o.client, repo, digest, keys)
+      c = checkSignature(this.o.client, repo, digest, this.o.trustedKeys ?? [], this.o.keyless)
       c.catch(() => undefined)
       this.checks.set(id, c)
     }

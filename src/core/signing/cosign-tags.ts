@@ -17,6 +17,11 @@ export const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json'
 export const DSSE_ENVELOPE = 'application/vnd.dsse.envelope.v1+json'
 export const IN_TOTO = 'application/vnd.in-toto+json'
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature'
+/** A keyless signature's verification material (cosign's pkg/oci/static). */
+export const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate'
+export const CHAIN_ANNOTATION = 'dev.sigstore.cosign/chain'
+export const REKOR_BUNDLE_ANNOTATION = 'dev.sigstore.cosign/bundle'
+export const TIMESTAMP_ANNOTATION = 'dev.sigstore.cosign/rfc3161timestamp'
 /** Layers kept in one .sig/.att manifest: an old one's are dropped first (a bounded read). */
 const MAX_LAYERS = 20
 
@@ -116,28 +121,58 @@ async function upload(client: RegistryClient, repo: RepositoryName, bytes: Buffe
 /** What an image's signatures say: one by a trusted key, none, or only others'. */
 export type SignatureCheck = 'signed' | 'unsigned' | 'foreign'
 
+/** Checks a keyless signature's payload and annotations (src/core/signing/keyless-trust.ts). */
+export interface KeylessChecker {
+  check(
+    payload: Buffer,
+    annotations: Record<string, string>
+  ): Promise<{ trusted: true } | { trusted: false; why: string }>
+}
+
 /**
- * Whether the image `digest` has a cosign signature by one of `keys` over its own digest: two
- * round trips (the .sig manifest, then the payloads until one verifies).
+ * Whether the image `digest` has a cosign signature by one of `keys`, or a keyless one `keyless`
+ * trusts, over its own digest: two round trips (the .sig manifest, then the payloads until one
+ * verifies). `why`: what the last untrusted keyless signature said.
  */
+export async function checkSignature(
+  client: RegistryClient,
+  repo: RepositoryName,
+  digest: string,
+  keys: readonly KeyObject[],
+  keyless?: KeylessChecker
+): Promise<{ check: SignatureCheck; why?: string }> {
+  const found = await client.findManifest({ ...repo, tag: cosignTag(digest, 'sig') })
+  const layers = (found?.json.layers ?? []).filter(
+    l => l.mediaType === SIMPLE_SIGNING && l.annotations?.[SIGNATURE_ANNOTATION]
+  )
+  if (layers.length === 0) return { check: 'unsigned' }
+  let why: string | undefined
+  for (const layer of layers.slice(-MAX_LAYERS)) {
+    const annotations = layer.annotations ?? {}
+    const certified = Boolean(annotations[CERTIFICATE_ANNOTATION])
+    if (certified && !keyless) continue
+    const payload = await client.readBlob(repo, layer.digest)
+    if (sha256(payload) !== layer.digest || !signsDigest(payload, digest)) continue
+    if (certified) {
+      const verdict = await keyless!.check(payload, annotations)
+      if (verdict.trusted) return { check: 'signed' }
+      why = verdict.why
+      continue
+    }
+    const sig = Buffer.from(annotations[SIGNATURE_ANNOTATION] ?? '', 'base64')
+    if (keys.some(k => verifies(payload, k, sig))) return { check: 'signed' }
+  }
+  return { check: 'foreign', why }
+}
+
+/** checkSignature with keys only. */
 export async function hasValidSignature(
   client: RegistryClient,
   repo: RepositoryName,
   digest: string,
   keys: readonly KeyObject[]
 ): Promise<SignatureCheck> {
-  const found = await client.findManifest({ ...repo, tag: cosignTag(digest, 'sig') })
-  const layers = (found?.json.layers ?? []).filter(
-    l => l.mediaType === SIMPLE_SIGNING && l.annotations?.[SIGNATURE_ANNOTATION]
-  )
-  if (layers.length === 0) return 'unsigned'
-  for (const layer of layers.slice(-MAX_LAYERS)) {
-    const payload = await client.readBlob(repo, layer.digest)
-    if (sha256(payload) !== layer.digest || !signsDigest(payload, digest)) continue
-    const sig = Buffer.from(layer.annotations?.[SIGNATURE_ANNOTATION] ?? '', 'base64')
-    if (keys.some(k => verifies(payload, k, sig))) return 'signed'
-  }
-  return 'foreign'
+  return (await checkSignature(client, repo, digest, keys)).check
 }
 
 /** A malformed signature (a forged layer) is one that does not verify. */

@@ -110,8 +110,10 @@ export function reuseTrustedKeys(
   const keys = (
     trust.match(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g) ?? []
   ).map(pem => loadPublicKey(pem, 'reuse-trust'))
-  if (trust && keys.length === 0) {
-    throw new UserError('reuse-trust: give PEM public keys (-----BEGIN PUBLIC KEY-----) or `any`')
+  if (trust && keys.length === 0 && !/^\s*identity:/im.test(trust)) {
+    throw new UserError(
+      'reuse-trust: give PEM public keys (-----BEGIN PUBLIC KEY-----), `identity: <glob>` lines or `any`'
+    )
   }
   if (s.sign !== 'off' && s.signingKey) {
     const key = loaded ?? loadSigningKey(s.signingKey, s.signingKeyPassword ?? '')
