@@ -1,0 +1,144 @@
+// The CLI on a GitHub runner with `permissions: id-token: write`, as users run it: the token comes
+// from GitHub's token service (a stand-in answering ACTIONS_ID_TOKEN_REQUEST_URL, as
+// @actions/core's getIDToken asks it), `sign` left at auto, Sigstore is the mock on loopback.
+// Proves the shell's wiring (src/ci/id-token.ts through RunEnvironment.idToken) end to end:
+// cosign verifies the pushed image's keyless signature for the workflow's identity, and neither
+// token reaches stdout, stderr or the output file.
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { runCli } from '../../src/cli/run.js'
+import { exampleApp, type ExampleApp } from '../helpers/pipeline.js'
+import { serveJson, type ApiRequest, type LoopbackApi } from '../helpers/loopback-api.js'
+import {
+  loadRig,
+  makeDockerConfig,
+  rigCliEnv,
+  rigCliFlags,
+  rigLogins,
+  run,
+  uniqueRepo
+} from '../helpers/rig.js'
+import {
+  GITHUB_ISSUER,
+  githubToken,
+  startSigstoreMock,
+  type SigstoreMock
+} from '../helpers/sigstore-mock.js'
+
+const rig = loadRig()
+const SHA = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00'
+let example: ExampleApp
+let dir: string
+let dockerConfig: string
+let mock: SigstoreMock
+let tokenService: LoopbackApi
+const asked: ApiRequest[] = []
+const bearer = `idreq-${randomBytes(12).toString('hex')}`
+const token = githubToken('acme/app', 'refs/heads/main')
+
+beforeAll(async () => {
+  example = await exampleApp()
+  dir = await mkdtemp(path.join(tmpdir(), 'keyless-cli-'))
+  dockerConfig = await makeDockerConfig(rigLogins(rig, { hub: false }))
+  mock = await startSigstoreMock()
+  await writeFile(path.join(dir, 'fulcio.pem'), mock.fulcioRootPem)
+  await writeFile(path.join(dir, 'rekor.pub'), mock.rekorPublicKeyPem)
+  await writeFile(path.join(dir, 'ctlog.pub'), mock.ctLogPublicKeyPem)
+  tokenService = await serveJson((r, answer) => {
+    asked.push(r)
+    const audience = new URL(r.path, 'http://x').searchParams.get('audience')
+    if (r.headers.authorization !== `Bearer ${bearer}`) return answer(401, {})
+    answer(200, { value: audience === 'sigstore' ? token : 'wrong audience' })
+  })
+})
+afterAll(async () => {
+  await tokenService?.close()
+  await mock?.close()
+  for (const d of [dir, dockerConfig, example?.dir])
+    if (d) await rm(d, { recursive: true, force: true })
+})
+
+describe('keyless signing from the CLI on a GitHub runner', () => {
+  it("signs with the token GitHub's token service gives (sign: auto); cosign verifies the workflow's identity", async () => {
+    const registry = uniqueRepo('keyless-cli', rig)
+    const outputs = path.join(dir, 'outputs.env')
+    let stdout = ''
+    let stderr = ''
+    const code = await runCli(
+      [
+        'build',
+        ...rigCliFlags(rig),
+        '--app',
+        'example',
+        '--registry',
+        registry,
+        '--registry-username',
+        rig.registryUsername,
+        '--git-sha',
+        SHA,
+        '--sigstore-fulcio-url',
+        mock.fulcioUrl,
+        '--sigstore-rekor-url',
+        mock.rekorUrl,
+        '--output-file',
+        outputs,
+        '--json'
+      ],
+      {
+        stdout: t => (stdout += t),
+        stderr: t => (stderr += t),
+        env: rigCliEnv(rig, {
+          CONVOX_BUILD_REGISTRY_PASSWORD: rig.registryPassword,
+          GITHUB_ACTIONS: 'true',
+          GITHUB_REPOSITORY: 'acme/app',
+          GITHUB_REF: 'refs/heads/main',
+          GITHUB_REF_NAME: 'main',
+          GITHUB_REF_TYPE: 'branch',
+          GITHUB_EVENT_NAME: 'push',
+          GITHUB_SHA: SHA,
+          ACTIONS_ID_TOKEN_REQUEST_URL: `${tokenService.url}/_apis/token?api-version=2.0`,
+          ACTIONS_ID_TOKEN_REQUEST_TOKEN: bearer
+        }),
+        cwd: example.dir,
+        signals: false
+      }
+    )
+    expect({ code, stderr: stderr.slice(-2000) }).toEqual({ code: 0, stderr: expect.any(String) })
+    expect(asked.length).toBeGreaterThan(0)
+    expect(mock.calls.fulcio).toBe(1)
+    const result = JSON.parse(stdout) as { digests: Record<string, string> }
+    const digest = result.digests.web!
+    expect(stderr).toMatch(/keyless \(Sigstore\)/)
+    const files = [stdout, stderr, await readFile(outputs, 'utf8')].join('\n')
+    for (const secret of [token, token.split('.')[1]!, bearer]) expect(files).not.toContain(secret)
+
+    const v = await run(
+      path.join(rig.rigBin, 'cosign'),
+      [
+        'verify',
+        '--certificate-identity',
+        'https://github.com/acme/app/.github/workflows/build.yml@refs/heads/main',
+        '--certificate-oidc-issuer',
+        GITHUB_ISSUER,
+        '--allow-insecure-registry',
+        '--allow-http-registry',
+        `${registry}@${digest}`
+      ],
+      {
+        rig,
+        dockerConfig,
+        env: {
+          SIGSTORE_ROOT_FILE: path.join(dir, 'fulcio.pem'),
+          SIGSTORE_REKOR_PUBLIC_KEY: path.join(dir, 'rekor.pub'),
+          SIGSTORE_CT_LOG_PUBLIC_KEY_FILE: path.join(dir, 'ctlog.pub'),
+          TUF_ROOT: path.join(dir, 'tuf')
+        }
+      }
+    )
+    expect(`${v.exitCode} ${v.stderr}`).toMatch(/^0 /)
+    expect(v.stdout).toContain(digest)
+  })
+})
