@@ -17,6 +17,7 @@ import {
   ENV_DROP_GUARDS,
   SIGN_MODES,
   LEG_SPLITS,
+  OCI_REFERRERS_MODES,
   STAGES,
   inputRow,
   type InputName,
@@ -39,6 +40,7 @@ export type Stage = (typeof STAGES)[number]
 export type CacheTagMode = (typeof CACHE_TAG_MODES)[number]
 export type EnvDropGuard = (typeof ENV_DROP_GUARDS)[number]
 export type SignMode = (typeof SIGN_MODES)[number]
+export type OciReferrersMode = (typeof OCI_REFERRERS_MODES)[number]
 export type LegSplit = (typeof LEG_SPLITS)[number]
 export type BuildCheckMode = (typeof BUILD_CHECK_MODES)[number]
 
@@ -148,6 +150,10 @@ export interface Settings {
   signingKeyPassword: string
   /** PEM public keys trusted for reuse besides the signing key's, or `any`; '' for none. */
   reuseTrust: string
+  /** Where a provenance's Sigstore bundle is attached as an OCI referrer. */
+  ociReferrers: OciReferrersMode
+  /** Also store each provenance as the CI's own attestation (GitHub's, from the action). */
+  githubAttestation: boolean
 }
 
 /** Raw value of an input by its action name (`build-args`); '' when not given. */
@@ -292,7 +298,9 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
     sign: choice<SignMode>('sign'),
     signingKey: str('signing-key'),
     signingKeyPassword: str('signing-key-password'),
-    reuseTrust: str('reuse-trust')
+    reuseTrust: str('reuse-trust'),
+    ociReferrers: choice<OciReferrersMode>('oci-referrers'),
+    githubAttestation: bool('github-attestation')
   }
 
   if (!/^[a-z0-9][a-z0-9-]*$/.test(settings.app)) {

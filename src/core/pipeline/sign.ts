@@ -18,8 +18,10 @@ import {
   SIMPLE_SIGNING,
   simpleSigningPayload
 } from '../signing/cosign-tags.js'
+import { keySigner } from '../signing/bundle.js'
 import { provenanceStatement, SLSA_PROVENANCE_V1 } from '../signing/provenance.js'
 import type { Finishing } from './finish.js'
+import { provenancePublisher } from './publish-provenance.js'
 
 /** The images of the run, one entry per digest, with every service that has it. */
 export function imagesByDigest(
@@ -44,6 +46,8 @@ export async function signImages(f: Finishing): Promise<void> {
   if (!key) {
     if (r.settings.sign === 'auto')
       r.logger.info('Images not signed: no signing-key given (sign: auto)')
+    if (r.settings.githubAttestation)
+      r.logger.warning('github-attestation: the images are not signed: no attestation written')
     return
   }
   const ci = (await r.run.ci) ?? noCi(r.gitSha)
@@ -58,6 +62,7 @@ export async function signImages(f: Finishing): Promise<void> {
     }
     return p
   }
+  const publish = provenancePublisher(f, keySigner(key))
   await r.logger.group('Sign', () =>
     forEachLimit(images, 4, async ({ image, services }) => {
       const ref = parseReference(image)
@@ -100,6 +105,7 @@ export async function signImages(f: Finishing): Promise<void> {
       r.logger.info(
         `signed ${repo.registry}/${repo.repository}@${digest} (${services.map(x => x.name).join(', ')}): signature and SLSA provenance`
       )
+      await publish(repo, digest, statement)
     })
   )
 }

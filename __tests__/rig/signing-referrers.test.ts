@@ -1,0 +1,227 @@
+// The provenance as a Sigstore bundle among the image's OCI referrers, on the rig's registry
+// (distribution 2.8: no referrers API, its manifest PUT answers no OCI-Subject). With
+// `oci-referrers: always` the referrers tag schema's index (`sha256-<hex>`) lists one bundle per
+// pushed digest, and the real cosign (2.6.5) verifies it: `verify-attestation --new-bundle-format
+// --key`, which reads referrers as go-containerregistry's remote.Referrers does (the API, else
+// that tag). cosign 2.5+ also switches plain `verify`/`verify-attestation` to such bundles when it
+// finds one (cmd/cosign/cli/verify/verify_attestation.go, VerifyAttestationCommand.Exec: "Check
+// to see if we are using the new bundle format"), and then wants a trusted root, which an offline
+// verifier has only by `--trusted-root`: why `auto`, the default, writes no fallback tag.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { createPublicKey } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { bundleFromJSON } from '@sigstore/bundle'
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify'
+import { MediaType, RegistryClient } from '../../src/core/registry/client.js'
+import { parseRepository } from '../../src/core/registry/reference.js'
+import {
+  exampleApp,
+  pipelineEnv,
+  rigInputs,
+  runWithInputs,
+  type ExampleApp,
+  type PipelineRun
+} from '../helpers/pipeline.js'
+import { cosign as cosignIn, firstStatement, keyPair } from '../helpers/cosign.js'
+import { loadRig, makeDockerConfig, rigLogins, uniqueRepo } from '../helpers/rig.js'
+
+const rig = loadRig()
+const SHA = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00'
+const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
+/** A trusted root with no authority: a key bundle without a log needs none (cosign --trusted-root). */
+const EMPTY_ROOT = {
+  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+  tlogs: [],
+  certificateAuthorities: [],
+  ctlogs: [],
+  timestampAuthorities: []
+}
+
+let example: ExampleApp
+let dir: string
+let dockerConfig: string
+
+beforeAll(async () => {
+  example = await exampleApp()
+  dir = await mkdtemp(path.join(tmpdir(), 'signing-referrers-'))
+  dockerConfig = await makeDockerConfig(rigLogins(rig, { hub: false }))
+  await writeFile(path.join(dir, 'root.json'), JSON.stringify(EMPTY_ROOT))
+})
+afterAll(async () => {
+  for (const d of [dir, dockerConfig, example?.dir])
+    if (d) await rm(d, { recursive: true, force: true })
+})
+
+function ok(r: PipelineRun): NonNullable<PipelineRun['result']> {
+  if (r.error) throw r.error
+  return r.result!
+}
+
+async function signedRun(
+  registry: string,
+  key: string,
+  inputs: Record<string, string>
+): Promise<PipelineRun> {
+  return runWithInputs(
+    {
+      ...rigInputs(rig),
+      'build-args': 'BUILD_APP\nBUILD_GIT_SHA\nVERSION=1.2.3',
+      'git-sha': SHA,
+      app: 'example',
+      registry,
+      'registry-username': rig.registryUsername,
+      'registry-password': rig.registryPassword,
+      sign: 'key',
+      'signing-key': key,
+      ...inputs
+    },
+    { env: pipelineEnv(rig), cwd: example.dir }
+  )
+}
+
+const client = (): RegistryClient =>
+  new RegistryClient({
+    credentials: () => ({ username: rig.registryUsername, password: rig.registryPassword })
+  })
+
+async function cosign(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = await cosignIn(args, dockerConfig, rig)
+  return { code: r.exitCode, out: r.stdout, err: r.stderr }
+}
+
+interface Statement {
+  subject: { digest: { sha256: string } }[]
+  predicateType: string
+  predicate: {
+    buildDefinition: {
+      internalParameters: { buildId: string }
+      resolvedDependencies: { digest: { gitCommit?: string } }[]
+    }
+  }
+}
+
+describe('provenance bundles as OCI referrers (cosign --new-bundle-format verifies them)', () => {
+  it('oci-referrers: always: the referrers tag of every pushed digest lists its bundle, which cosign and @sigstore/verify accept with the key', async () => {
+    const { key, pub } = keyPair()
+    await writeFile(path.join(dir, 'always.pub'), pub)
+    const registry = uniqueRepo('referrers', rig)
+    const r = await signedRun(registry, key, { 'oci-referrers': 'always' })
+    const result = ok(r)
+    const digests = [...new Set(Object.values(result.digests))]
+    expect(digests.length).toBeGreaterThan(1)
+    const repo = parseRepository(registry)
+    for (const digest of digests) {
+      const tag = digest.replace(':', '-')
+      const index = await client().getManifest({ ...repo, tag })
+      expect(index.mediaType).toBe(MediaType.ociIndex)
+      const bundles = (index.json.manifests ?? []).filter(m => m.artifactType === BUNDLE)
+      // one per digest (web and worker share a build: one bundle for both)
+      expect(bundles).toHaveLength(1)
+      expect(bundles[0]!.annotations?.['dev.sigstore.bundle.predicateType']).toBe(
+        'https://slsa.dev/provenance/v1'
+      )
+      const referrer = await client().getManifest({ ...repo, digest: bundles[0]!.digest })
+      expect(referrer.json.subject).toMatchObject({ digest })
+      expect(r.log.lines).toContain(
+        `provenance of ${registry}@${digest}: also a Sigstore bundle in its referrers tag :${tag}`
+      )
+
+      const a = await cosign([
+        'verify-attestation',
+        '--new-bundle-format',
+        '--trusted-root',
+        path.join(dir, 'root.json'),
+        '--key',
+        path.join(dir, 'always.pub'),
+        '--type',
+        'slsaprovenance1',
+        `${registry}@${digest}`
+      ])
+      expect(`${a.code} ${a.err}`).toMatch(/^0 /)
+      const st = firstStatement<Statement>(a.out)
+      expect(st.subject[0]!.digest.sha256).toBe(digest.slice('sha256:'.length))
+      expect(st.predicate.buildDefinition.internalParameters.buildId).toBe(result.buildId)
+      expect(st.predicate.buildDefinition.resolvedDependencies[0]!.digest.gitCommit).toBe(SHA)
+
+      // @sigstore/verify, with the public key under the bundle's hint
+      const layer = referrer.json.layers![0]!
+      const bundle = bundleFromJSON(
+        JSON.parse((await client().readBlob(repo, layer.digest)).toString())
+      )
+      const trust = toTrustMaterial(EMPTY_ROOT as never, () => ({
+        publicKey: createPublicKey(pub),
+        validFor: () => true
+      }))
+      const verifier = new Verifier(trust, {
+        tlogThreshold: 0,
+        ctlogThreshold: 0,
+        timestampThreshold: 0
+      })
+      expect(() => verifier.verify(toSignedEntity(bundle))).not.toThrow()
+      const other = toTrustMaterial(EMPTY_ROOT as never, () => ({
+        publicKey: createPublicKey(keyPair().pub),
+        validFor: () => true
+      }))
+      expect(() =>
+        new Verifier(other, { tlogThreshold: 0 }).verify(toSignedEntity(bundle))
+      ).toThrow()
+    }
+
+    // Another key: cosign verifies nothing.
+    await writeFile(path.join(dir, 'other.pub'), keyPair().pub)
+    const wrong = await cosign([
+      'verify-attestation',
+      '--new-bundle-format',
+      '--trusted-root',
+      path.join(dir, 'root.json'),
+      '--key',
+      path.join(dir, 'other.pub'),
+      `${registry}@${digests[0]}`
+    ])
+    expect(wrong.code).not.toBe(0)
+
+    // What the default avoids: offline, cosign's plain verify now finds the bundle and wants a root.
+    const plain = await cosign([
+      'verify',
+      '--key',
+      path.join(dir, 'always.pub'),
+      `${registry}@${digests[0]}`
+    ])
+    expect(`${plain.code} ${plain.err}`).toMatch(
+      /trusted root is required when using new bundle format/
+    )
+  })
+
+  it('oci-referrers: auto (default) on a registry without the referrers API: no referrers tag; plain cosign verify still works', async () => {
+    const { key, pub } = keyPair()
+    await writeFile(path.join(dir, 'auto.pub'), pub)
+    const registry = uniqueRepo('referrers-auto', rig)
+    const r = await signedRun(registry, key, {})
+    const result = ok(r)
+    const repo = parseRepository(registry)
+    for (const digest of new Set(Object.values(result.digests))) {
+      expect(
+        await client().findManifest({ ...repo, tag: digest.replace(':', '-') })
+      ).toBeUndefined()
+      const v = await cosign([
+        'verify',
+        '--key',
+        path.join(dir, 'auto.pub'),
+        `${registry}@${digest}`
+      ])
+      expect(`${v.code} ${v.err}`).toMatch(/^0 /)
+      const a = await cosign([
+        'verify-attestation',
+        '--key',
+        path.join(dir, 'auto.pub'),
+        '--type',
+        'slsaprovenance1',
+        `${registry}@${digest}`
+      ])
+      expect(`${a.code} ${a.err}`).toMatch(/^0 /)
+    }
+    expect(r.log.lines.filter(l => l.startsWith('provenance of '))).toEqual([])
+  })
+})
