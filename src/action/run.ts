@@ -19,6 +19,7 @@ import { actionOutputs, artifactUrl, type UploadedArtifact } from './action-outp
 import { renderSummary } from '../core/summary.js'
 import { githubRunUrl } from '../ci/github.js'
 import { upsertReviewComment } from './review-comment.js'
+import { githubAttestation } from './attestation.js'
 import { guardForkCode, type TrustScope } from '../core/trust.js'
 
 export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -40,6 +41,7 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
     )
     fileBase = annotationBase(env.GITHUB_WORKSPACE || process.cwd(), settings.workingDirectory)
     addSettingsSecrets(secrets, settings)
+    const attest = githubAttestation(settings, env)
 
     const runnerTemp = env.RUNNER_TEMP || tmpdir()
     tempDir = await makeRunTempDir(runnerTemp, [settings.export])
@@ -66,7 +68,8 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
       localCacheDir,
       secrets,
       signal: interrupts.signal,
-      ci
+      ci,
+      attest
     })
     if (localCache) await saveLocalCache(localCacheDir, settings, env, logger, scope)
 

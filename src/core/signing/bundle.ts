@@ -42,9 +42,10 @@ export function keySigner(key: SigningKey): BundleSigning {
 /** The statement, signed as a DSSE envelope in a Sigstore bundle: the bundle's JSON bytes. */
 export async function statementBundle(statement: unknown, signing: BundleSigning): Promise<Buffer> {
   // loaded when a run signs: the library and its fetch stack cost a start that does not
+  // (`eager`: in the same bundle file, evaluated on first use)
   const [{ DSSEBundleBuilder }, { bundleToJSON }] = await Promise.all([
-    import('@sigstore/sign'),
-    import('@sigstore/bundle')
+    import(/* webpackMode: "eager" */ '@sigstore/sign'),
+    import(/* webpackMode: "eager" */ '@sigstore/bundle')
   ])
   const builder = new DSSEBundleBuilder({
     signer: signing.signer,
