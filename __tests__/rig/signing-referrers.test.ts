@@ -8,12 +8,9 @@
 // to see if we are using the new bundle format"), and then wants a trusted root, which an offline
 // verifier has only by `--trusted-root`: why `auto`, the default, writes no fallback tag.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { createPublicKey } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { bundleFromJSON } from '@sigstore/bundle'
-import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify'
 import { MediaType, RegistryClient } from '../../src/core/registry/client.js'
 import { parseRepository } from '../../src/core/registry/reference.js'
 import {
@@ -24,20 +21,18 @@ import {
   type ExampleApp,
   type PipelineRun
 } from '../helpers/pipeline.js'
-import { cosign as cosignIn, firstStatement, keyPair } from '../helpers/cosign.js'
+import {
+  cosign as cosignIn,
+  EMPTY_TRUSTED_ROOT,
+  firstStatement,
+  keyPair,
+  verifyKeyBundle
+} from '../helpers/cosign.js'
 import { loadRig, makeDockerConfig, rigLogins, uniqueRepo } from '../helpers/rig.js'
 
 const rig = loadRig()
 const SHA = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00'
 const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
-/** A trusted root with no authority: a key bundle without a log needs none (cosign --trusted-root). */
-const EMPTY_ROOT = {
-  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-  tlogs: [],
-  certificateAuthorities: [],
-  ctlogs: [],
-  timestampAuthorities: []
-}
 
 let example: ExampleApp
 let dir: string
@@ -47,7 +42,7 @@ beforeAll(async () => {
   example = await exampleApp()
   dir = await mkdtemp(path.join(tmpdir(), 'signing-referrers-'))
   dockerConfig = await makeDockerConfig(rigLogins(rig, { hub: false }))
-  await writeFile(path.join(dir, 'root.json'), JSON.stringify(EMPTY_ROOT))
+  await writeFile(path.join(dir, 'root.json'), JSON.stringify(EMPTY_TRUSTED_ROOT))
 })
 afterAll(async () => {
   for (const d of [dir, dockerConfig, example?.dir])
@@ -91,6 +86,23 @@ async function cosign(args: string[]): Promise<{ code: number; out: string; err:
   return { code: r.exitCode, out: r.stdout, err: r.stderr }
 }
 
+/** cosign's check of the bundles among an image's referrers, with the key in `pubFile`. */
+const verifyBundleAttestation = (
+  pubFile: string,
+  image: string
+): Promise<{ code: number; out: string; err: string }> =>
+  cosign([
+    'verify-attestation',
+    '--new-bundle-format',
+    '--trusted-root',
+    path.join(dir, 'root.json'),
+    '--key',
+    path.join(dir, pubFile),
+    '--type',
+    'slsaprovenance1',
+    image
+  ])
+
 interface Statement {
   subject: { digest: { sha256: string } }[]
   predicateType: string
@@ -128,17 +140,7 @@ describe('provenance bundles as OCI referrers (cosign --new-bundle-format verifi
         `provenance of ${registry}@${digest}: also a Sigstore bundle in its referrers tag :${tag}`
       )
 
-      const a = await cosign([
-        'verify-attestation',
-        '--new-bundle-format',
-        '--trusted-root',
-        path.join(dir, 'root.json'),
-        '--key',
-        path.join(dir, 'always.pub'),
-        '--type',
-        'slsaprovenance1',
-        `${registry}@${digest}`
-      ])
+      const a = await verifyBundleAttestation('always.pub', `${registry}@${digest}`)
       expect(`${a.code} ${a.err}`).toMatch(/^0 /)
       const st = firstStatement<Statement>(a.out)
       expect(st.subject[0]!.digest.sha256).toBe(digest.slice('sha256:'.length))
@@ -147,39 +149,14 @@ describe('provenance bundles as OCI referrers (cosign --new-bundle-format verifi
 
       // @sigstore/verify, with the public key under the bundle's hint
       const layer = referrer.json.layers![0]!
-      const bundle = bundleFromJSON(
-        JSON.parse((await client().readBlob(repo, layer.digest)).toString())
-      )
-      const trust = toTrustMaterial(EMPTY_ROOT as never, () => ({
-        publicKey: createPublicKey(pub),
-        validFor: () => true
-      }))
-      const verifier = new Verifier(trust, {
-        tlogThreshold: 0,
-        ctlogThreshold: 0,
-        timestampThreshold: 0
-      })
-      expect(() => verifier.verify(toSignedEntity(bundle))).not.toThrow()
-      const other = toTrustMaterial(EMPTY_ROOT as never, () => ({
-        publicKey: createPublicKey(keyPair().pub),
-        validFor: () => true
-      }))
-      expect(() =>
-        new Verifier(other, { tlogThreshold: 0 }).verify(toSignedEntity(bundle))
-      ).toThrow()
+      const bundle = JSON.parse((await client().readBlob(repo, layer.digest)).toString()) as unknown
+      expect(() => verifyKeyBundle(bundle, pub)).not.toThrow()
+      expect(() => verifyKeyBundle(bundle, keyPair().pub)).toThrow()
     }
 
     // Another key: cosign verifies nothing.
     await writeFile(path.join(dir, 'other.pub'), keyPair().pub)
-    const wrong = await cosign([
-      'verify-attestation',
-      '--new-bundle-format',
-      '--trusted-root',
-      path.join(dir, 'root.json'),
-      '--key',
-      path.join(dir, 'other.pub'),
-      `${registry}@${digests[0]}`
-    ])
+    const wrong = await verifyBundleAttestation('other.pub', `${registry}@${digests[0]}`)
     expect(wrong.code).not.toBe(0)
 
     // What the default avoids: offline, cosign's plain verify now finds the bundle and wants a root.

@@ -7,8 +7,6 @@ import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from '@jest/globals'
-import { bundleFromJSON } from '@sigstore/bundle'
-import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify'
 import { silentLogger } from '../../src/core/log.js'
 import { MediaType, RegistryClient, sha256 } from '../../src/core/registry/client.js'
 import { keyHint, keySigner, statementBundle } from '../../src/core/signing/bundle.js'
@@ -19,6 +17,7 @@ import {
   OCI_EMPTY,
   referrersTag
 } from '../../src/core/signing/referrers.js'
+import { verifyKeyBundle } from '../helpers/cosign.js'
 import { MiB } from '../helpers/hostile-server.js'
 
 const SLSA = 'https://slsa.dev/provenance/v1'
@@ -167,26 +166,8 @@ describe('the provenance bundle (@sigstore/sign over our key)', () => {
     expect(b.dsseEnvelope.signatures.map(s => s.keyid ?? '')).toEqual([''])
     expect(b.dsseEnvelope.payloadType).toBe('application/vnd.in-toto+json')
 
-    const verify = (pem: string): void => {
-      const trust = toTrustMaterial(
-        {
-          mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-          tlogs: [],
-          certificateAuthorities: [],
-          ctlogs: [],
-          timestampAuthorities: []
-        } as never,
-        (hint: string) => {
-          if (hint !== b.verificationMaterial.publicKey.hint) throw new Error('unknown key')
-          return { publicKey: createPublicKey(pem), validFor: () => true }
-        }
-      )
-      new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(
-        toSignedEntity(bundleFromJSON(b))
-      )
-    }
-    expect(() => verify(key.publicKeyPem)).not.toThrow()
-    expect(() => verify(newKey().publicKeyPem)).toThrow()
+    expect(() => verifyKeyBundle(b, key.publicKeyPem)).not.toThrow()
+    expect(() => verifyKeyBundle(b, newKey().publicKeyPem)).toThrow()
   })
 })
 
