@@ -33,8 +33,9 @@ export interface SigstoreStandIn {
   requests: { host: string; path: string; headers: http.IncomingHttpHeaders; body: string }[]
   /** Requests the OIDC endpoint answered: their Authorization headers and audiences. */
   tokenRequests: { authorization: string; audience: string }[]
-  /** The claims of the token it gives. */
+  /** The claims of the token it gives, and the token. */
   claims: Record<string, string>
+  token: string
   /** What verifies a bundle the mock Fulcio's certificate and its timestamp authority signed. */
   trust: TrustMaterial
   close(): Promise<void>
@@ -91,6 +92,111 @@ const listen = async (server: net.Server): Promise<number> => {
   return (server.address() as AddressInfo).port
 }
 
+/** @sigstore/mock's Fulcio (with its CT log) and timestamp authority, by path; their trust material. */
+export interface MockSigstore {
+  /** The handler of a POST by its path (`/api/v2/signingCert`, `/api/v1/timestamp`). */
+  routes: Map<string, HandlerFn>
+  trust: TrustMaterial
+}
+
+export async function mockSigstore(): Promise<MockSigstore> {
+  const key = (): KeyPairKeyObjectResult => generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  const ctlog = await initializeCTLog(key())
+  const ca = await initializeCA(key(), ctlog)
+  const tsa = await initializeTSA(key())
+  const routes = new Map<string, HandlerFn>()
+  for (const handler of [fulcioHandler(ca), tsaHandler(tsa)]) routes.set(handler.path, handler.fn)
+  const validFor = { start: new Date(Date.now() - 3600_000).toISOString() }
+  const raw = (b: ArrayBufferView | ArrayBuffer): string => bytes(b).toString('base64')
+  const trust = toTrustMaterial(
+    TrustedRoot.fromJSON({
+      mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+      tlogs: [],
+      certificateAuthorities: [
+        {
+          subject: { organization: 'mock', commonName: 'fulcio' },
+          uri: 'https://fulcio.mock',
+          certChain: { certificates: [{ rawBytes: raw(ca.rootCertificate) }] },
+          validFor
+        }
+      ],
+      ctlogs: [
+        {
+          baseUrl: 'https://ctfe.mock',
+          hashAlgorithm: 'SHA2_256',
+          publicKey: {
+            rawBytes: raw(ctlog.publicKey),
+            keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+            validFor
+          },
+          logId: { keyId: raw(ctlog.logID) }
+        }
+      ],
+      timestampAuthorities: [
+        {
+          subject: { organization: 'mock', commonName: 'tsa' },
+          uri: 'https://timestamp.mock',
+          certChain: {
+            certificates: [
+              { rawBytes: raw(tsa.intCertificate) },
+              { rawBytes: raw(tsa.rootCertificate) }
+            ]
+          },
+          validFor
+        }
+      ]
+    })
+  )
+
+  return { routes, trust }
+}
+
+/** Answers a POST with the route of its path; counts what it was sent in `requests`. */
+function serveRoutes(
+  routes: Map<string, HandlerFn>,
+  requests: SigstoreStandIn['requests']
+): http.RequestListener {
+  return (req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const host = (req.headers.host ?? '').replace(/:443$/, '')
+      const body = Buffer.concat(chunks).toString('latin1')
+      requests.push({ host, path: req.url ?? '', headers: req.headers, body })
+      const fn = routes.get(req.url ?? '')
+      if (!fn || req.method !== 'POST') return void res.writeHead(404).end()
+      void fn(body).then(r => {
+        res.writeHead(r.statusCode, { 'content-type': r.contentType ?? 'application/json' })
+        res.end(typeof r.response === 'string' ? r.response : bytes(r.response))
+      })
+    })
+  }
+}
+
+/** An unsigned JWT: the mock Fulcio reads its claims without checking a signature. */
+export function unsignedJwt(claims: Record<string, string>): string {
+  return `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ ...claims, aud: 'sigstore' })}.`
+}
+
+/** The mock services on loopback over plain http, for a signer in this process. */
+export async function serveSigstore(): Promise<{
+  url: string
+  trust: TrustMaterial
+  close(): Promise<void>
+}> {
+  const { routes, trust } = await mockSigstore()
+  const server = http.createServer(serveRoutes(routes, []))
+  const port = await listen(server)
+  return {
+    url: `http://127.0.0.1:${port}`,
+    trust,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise(r => server.close(r))
+    }
+  }
+}
+
 /** Stand-ins for `https://fulcio.<host>` and `https://timestamp.<host>`, and the OIDC endpoint. */
 export async function startSigstore(
   host: string,
@@ -99,36 +205,12 @@ export async function startSigstore(
 ): Promise<SigstoreStandIn> {
   const fulcioHost = `fulcio.${host}`
   const tsaHost = `timestamp.${host}`
-  const key = (): KeyPairKeyObjectResult => generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-  const ctlog = await initializeCTLog(key())
-  const ca = await initializeCA(key(), ctlog)
-  const tsa = await initializeTSA(key())
-  const routes = new Map<string, HandlerFn>()
-  for (const [h, handler] of [
-    [fulcioHost, fulcioHandler(ca)],
-    [tsaHost, tsaHandler(tsa)]
-  ] as const)
-    routes.set(`${h}${handler.path}`, handler.fn)
-
+  const { routes, trust } = await mockSigstore()
   const files = tlsFiles(dir, [fulcioHost, tsaHost])
   const requests: SigstoreStandIn['requests'] = []
   const tls = https.createServer(
     { key: readFileSync(files.key), cert: readFileSync(files.cert) },
-    (req, res) => {
-      const chunks: Buffer[] = []
-      req.on('data', (c: Buffer) => chunks.push(c))
-      req.on('end', () => {
-        const host = (req.headers.host ?? '').replace(/:443$/, '')
-        const body = Buffer.concat(chunks).toString('latin1')
-        requests.push({ host, path: req.url ?? '', headers: req.headers, body })
-        const fn = routes.get(`${host}${req.url}`)
-        if (!fn || req.method !== 'POST') return void res.writeHead(404).end()
-        void fn(body).then(r => {
-          res.writeHead(r.statusCode, { 'content-type': r.contentType ?? 'application/json' })
-          res.end(typeof r.response === 'string' ? r.response : bytes(r.response))
-        })
-      })
-    }
+    serveRoutes(routes, requests)
   )
   const tlsPort = await listen(tls)
 
@@ -150,8 +232,7 @@ export async function startSigstore(
   })
   const proxyPort = await listen(proxy)
 
-  // An unsigned JWT: the mock Fulcio reads its claims without checking a signature.
-  const token = `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ ...claims, aud: 'sigstore' })}.`
+  const token = unsignedJwt(claims)
   const tokenRequests: SigstoreStandIn['tokenRequests'] = []
   const oidc = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -162,48 +243,6 @@ export async function startSigstore(
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: token }))
   })
   const oidcPort = await listen(oidc)
-
-  const validFor = { start: new Date(Date.now() - 3600_000).toISOString() }
-  const raw = (b: ArrayBufferView | ArrayBuffer): string => bytes(b).toString('base64')
-  const trust = toTrustMaterial(
-    TrustedRoot.fromJSON({
-      mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-      tlogs: [],
-      certificateAuthorities: [
-        {
-          subject: { organization: 'mock', commonName: 'fulcio' },
-          uri: `https://${fulcioHost}`,
-          certChain: { certificates: [{ rawBytes: raw(ca.rootCertificate) }] },
-          validFor
-        }
-      ],
-      ctlogs: [
-        {
-          baseUrl: 'https://ctfe.mock',
-          hashAlgorithm: 'SHA2_256',
-          publicKey: {
-            rawBytes: raw(ctlog.publicKey),
-            keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-            validFor
-          },
-          logId: { keyId: raw(ctlog.logID) }
-        }
-      ],
-      timestampAuthorities: [
-        {
-          subject: { organization: 'mock', commonName: 'tsa' },
-          uri: `https://${tsaHost}`,
-          certChain: {
-            certificates: [
-              { rawBytes: raw(tsa.intCertificate) },
-              { rawBytes: raw(tsa.rootCertificate) }
-            ]
-          },
-          validFor
-        }
-      ]
-    })
-  )
 
   return {
     env: {
@@ -217,6 +256,7 @@ export async function startSigstore(
     requests,
     tokenRequests,
     claims,
+    token,
     trust,
     close: async () => {
       for (const s of [tls, proxy, oidc]) {

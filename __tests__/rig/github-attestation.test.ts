@@ -179,6 +179,11 @@ describe('github-attestation: GitHub artifact attestations of every pushed image
       r.summary
     ]
     for (const text of elsewhere) expect(text).not.toContain(TOKEN)
+    // Nor the job's OIDC token, or what asks for it, in what the run showed or set.
+    for (const text of elsewhere.slice(-3)) {
+      expect(text).not.toContain(sigstore.token)
+      expect(text).not.toContain(sigstore.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
+    }
   })
 
   it('refuses a job without an OIDC token before building: one line naming github-attestation', async () => {

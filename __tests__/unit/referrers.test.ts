@@ -1,8 +1,10 @@
 // Attaching a provenance bundle as an OCI referrer (src/core/signing/referrers.ts) against a
 // stand-in registry on loopback: one with the referrers API (its manifest PUT answers
 // `OCI-Subject`) gets no fallback tag; one without gets the referrers tag schema's index, merged
-// with what is there and bounded however hostile that is. The bundle is @sigstore/sign's, and
-// @sigstore/verify accepts it with the key's public half (src/core/signing/bundle.ts).
+// with what is there and bounded however hostile that is. The bundle is @sigstore/sign's
+// (src/core/signing/bundle.ts): over our key, @sigstore/verify accepts it with the key's public
+// half; over a keyless signer passed in (@sigstore/mock's Fulcio and timestamp authority on
+// loopback), with the mock's trust material.
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -17,8 +19,12 @@ import {
   OCI_EMPTY,
   referrersTag
 } from '../../src/core/signing/referrers.js'
+import { bundleFromJSON } from '@sigstore/bundle'
+import { FulcioSigner, TSAWitness } from '@sigstore/sign'
+import { toSignedEntity, Verifier } from '@sigstore/verify'
 import { verifyKeyBundle } from '../helpers/cosign.js'
 import { MiB } from '../helpers/hostile-server.js'
+import { serveSigstore, unsignedJwt } from '../helpers/sigstore-standin.js'
 
 const SLSA = 'https://slsa.dev/provenance/v1'
 const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
@@ -168,6 +174,36 @@ describe('the provenance bundle (@sigstore/sign over our key)', () => {
 
     expect(() => verifyKeyBundle(b, key.publicKeyPem)).not.toThrow()
     expect(() => verifyKeyBundle(b, newKey().publicKeyPem)).toThrow()
+  })
+})
+
+describe('the provenance bundle with a keyless signer (BundleSigning: Fulcio and a timestamp)', () => {
+  it("is made by the signer passed in: @sigstore/mock's Fulcio certificate, its timestamp; it verifies", async () => {
+    const sigstore = await serveSigstore()
+    try {
+      const claims = { iss: 'https://issuer.example', sub: 'repo:acme/app:ref:refs/heads/main' }
+      const signing = {
+        signer: new FulcioSigner({
+          fulcioBaseURL: sigstore.url,
+          identityProvider: { getToken: () => Promise.resolve(unsignedJwt(claims)) }
+        }),
+        witnesses: [new TSAWitness({ tsaBaseURL: sigstore.url })]
+      }
+      const digest = `sha256:${'e'.repeat(64)}`
+      const bytes = await statementBundle(statementOf(digest), signing)
+      const b = json<{ mediaType: string; verificationMaterial: { certificate?: unknown } }>(bytes)
+      expect(b.mediaType).toBe(BUNDLE)
+      expect(b.verificationMaterial.certificate).toBeDefined()
+      const signer = new Verifier(sigstore.trust, {
+        tlogThreshold: 0,
+        ctlogThreshold: 1,
+        timestampThreshold: 1
+      }).verify(toSignedEntity(bundleFromJSON(b)))
+      expect(signer.identity?.subjectAlternativeName).toBe(claims.sub)
+      expect(signer.identity?.extensions?.issuer).toBe(claims.iss)
+    } finally {
+      await sigstore.close()
+    }
   })
 })
 
