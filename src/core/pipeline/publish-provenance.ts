@@ -19,7 +19,7 @@ export function provenancePublisher(f: Finishing, signing: BundleSigning): Prove
   const { r } = f
   const attest = r.settings.githubAttestation ? r.run.attest : undefined
   if (r.settings.githubAttestation && !attest) {
-    r.logger.notice?.(
+    ;(r.logger.notice ?? r.logger.info)(
       'github-attestation: GitHub artifact attestations are written by the GitHub Action only: none written'
     )
   }
