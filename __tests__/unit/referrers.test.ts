@@ -10,6 +10,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { silentLogger } from '../../src/core/log.js'
+import type { Finishing } from '../../src/core/pipeline/finish.js'
+import { provenancePublisher } from '../../src/core/pipeline/publish-provenance.js'
 import { MediaType, RegistryClient, sha256 } from '../../src/core/registry/client.js'
 import { keyHint, keySigner, statementBundle } from '../../src/core/signing/bundle.js'
 import {
@@ -24,6 +26,7 @@ import { FulcioSigner, TSAWitness } from '@sigstore/sign'
 import { toSignedEntity, Verifier } from '@sigstore/verify'
 import { verifyKeyBundle } from '../helpers/cosign.js'
 import { MiB } from '../helpers/hostile-server.js'
+import { captureLogger, type CapturedLog } from '../helpers/logger.js'
 import { serveSigstore, unsignedJwt } from '../helpers/sigstore-standin.js'
 
 const SLSA = 'https://slsa.dev/provenance/v1'
@@ -38,7 +41,11 @@ interface StandIn {
 }
 
 /** A distribution API in memory: blobs and manifests of one repository, no auth. */
-async function registry(opts: { referrersApi: boolean }): Promise<StandIn> {
+async function registry(opts: {
+  referrersApi: boolean
+  /** Answers 400 to a manifest with a subject (a registry that knows nothing of OCI 1.1). */
+  refuseSubject?: boolean
+}): Promise<StandIn> {
   const blobs = new Map<string, Buffer>()
   const manifests = new Map<string, { type: string; bytes: Buffer }>()
   const puts: string[] = []
@@ -74,6 +81,8 @@ async function registry(opts: { referrersApi: boolean }): Promise<StandIn> {
       if (manifest && req.method === 'PUT') {
         const ref = decodeURIComponent(manifest[1]!)
         puts.push(ref)
+        if (opts.refuseSubject && data.includes('"subject"'))
+          return res.writeHead(400).end('{"errors":[{"code":"MANIFEST_INVALID"}]}')
         manifests.set(ref, { type: req.headers['content-type'] ?? '', bytes: data })
         manifests.set(sha256(data), { type: req.headers['content-type'] ?? '', bytes: data })
         const subject = (JSON.parse(data.toString()) as { subject?: { digest: string } }).subject
@@ -102,14 +111,17 @@ afterEach(async () => {
   open = []
 })
 
-async function withImage(referrersApi: boolean): Promise<{
+async function withImage(
+  referrersApi: boolean,
+  refuseSubject = false
+): Promise<{
   reg: StandIn
   client: RegistryClient
   repo: { registry: string; repository: string }
   digest: string
   imageBytes: Buffer
 }> {
-  const reg = await registry({ referrersApi })
+  const reg = await registry({ referrersApi, refuseSubject })
   open.push(reg)
   const client = new RegistryClient({ retries: 0 })
   const repo = { registry: reg.host, repository: 'app' }
@@ -354,5 +366,78 @@ describe('attachReferrer', () => {
         /:sha256-[0-9a-f]{64}: the referrers index there is unreadable \(.*larger than 4 MiB.*\): replaced$/
       )
     ])
+  })
+})
+
+describe("provenancePublisher (the sign step's hook)", () => {
+  const publisherOn = (
+    client: RegistryClient,
+    ociReferrers: 'auto' | 'always' | 'off'
+  ): { publish: ReturnType<typeof provenancePublisher>; log: CapturedLog } => {
+    const log = captureLogger()
+    const f = {
+      r: {
+        settings: { ociReferrers, githubAttestation: false },
+        run: {},
+        logger: log.logger
+      },
+      tools: { client }
+    } as unknown as Finishing
+    return { publish: provenancePublisher(f, keySigner(newKey())), log }
+  }
+  const second = async (
+    client: RegistryClient,
+    repo: { registry: string; repository: string }
+  ): Promise<string> =>
+    client.putManifest(
+      { ...repo, tag: 'worker' },
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaType.ociIndex,
+          manifests: [
+            { mediaType: MediaType.ociManifest, digest: `sha256:${'f'.repeat(64)}`, size: 1 }
+          ]
+        })
+      ),
+      MediaType.ociIndex
+    )
+
+  it('auto, no referrers API: one referrer pushed to learn it, none after; no tag', async () => {
+    const { reg, client, repo, digest } = await withImage(false)
+    const other = await second(client, repo)
+    const { publish, log } = publisherOn(client, 'auto')
+    await publish(repo, digest, statementOf(digest))
+    await publish(repo, other, statementOf(other))
+    expect(reg.puts.filter(p => p.startsWith('sha256:'))).toHaveLength(1)
+    expect([...reg.manifests.keys()].filter(k => k.startsWith('sha256-'))).toEqual([])
+    expect(log.lines).toEqual([])
+  })
+
+  it('auto, a registry refusing the referrer: a warning, the run goes on, no more tries there', async () => {
+    const { reg, client, repo, digest } = await withImage(false, true)
+    const other = await second(client, repo)
+    const { publish, log } = publisherOn(client, 'auto')
+    await publish(repo, digest, statementOf(digest))
+    await publish(repo, other, statementOf(other))
+    expect(reg.puts.filter(p => p.startsWith('sha256:'))).toHaveLength(1)
+    expect(log.warnings.map(w => w.message)).toEqual([
+      expect.stringMatching(
+        /^oci-referrers: 127\.0\.0\.1:\d+ refused the provenance as an OCI referrer \(.*HTTP 400: MANIFEST_INVALID\): it is in cosign's tags only$/
+      )
+    ])
+  })
+
+  it('always: the refusal fails the step', async () => {
+    const { client, repo, digest } = await withImage(false, true)
+    const { publish } = publisherOn(client, 'always')
+    await expect(publish(repo, digest, statementOf(digest))).rejects.toThrow(/HTTP 400/)
+  })
+
+  it('off: nothing pushed', async () => {
+    const { reg, client, repo, digest } = await withImage(true)
+    const { publish } = publisherOn(client, 'off')
+    await publish(repo, digest, statementOf(digest))
+    expect(reg.puts).toEqual(['web'])
   })
 })

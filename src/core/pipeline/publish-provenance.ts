@@ -24,26 +24,45 @@ export function provenancePublisher(f: Finishing, signing: BundleSigning): Prove
     )
   }
   const mode = r.settings.ociReferrers
-  // registries whose manifest PUT said they have no referrers API: in `auto`, nothing more to push
-  const noApi = new Set<string>()
-  return async (repo, digest, statement) => {
-    const image = `${repo.registry}/${repo.repository}@${digest}`
-    const where: string[] = []
-    if (mode === 'always' || (mode === 'auto' && !noApi.has(repo.registry))) {
-      const bundle = await statementBundle(statement, signing)
-      const found = await attachReferrer(
+  // Registries without the referrers API (their manifest PUT said no OCI-Subject) or that refused
+  // the referrer: in `auto` nothing more is pushed there; cosign's tags hold the provenance.
+  const skipped = new Set<string>()
+  const referrer = async (
+    repo: RepositoryName,
+    digest: string,
+    statement: Statement
+  ): Promise<string | undefined> => {
+    if (mode === 'off' || (mode === 'auto' && skipped.has(repo.registry))) return undefined
+    const bundle = await statementBundle(statement, signing)
+    const artifact = bundleArtifact(bundle, statement.predicateType)
+    let found: Awaited<ReturnType<typeof attachReferrer>>
+    try {
+      found = await attachReferrer(
         f.tools.client,
         repo,
         digest,
-        bundleArtifact(bundle, statement.predicateType),
+        artifact,
         r.logger,
         mode === 'always'
       )
-      if (found === 'unindexed') noApi.add(repo.registry)
-      if (found === 'referrers-api') where.push('a Sigstore bundle among its OCI referrers')
-      if (found === 'referrers-tag')
-        where.push(`a Sigstore bundle in its referrers tag :${referrersTag(digest)}`)
+    } catch (e) {
+      if (mode === 'always' || r.run.signal?.aborted) throw e
+      r.logger.warning(
+        `oci-referrers: ${repo.registry} refused the provenance as an OCI referrer (${(e as Error).message}): it is in cosign's tags only`
+      )
+      found = 'unindexed'
     }
+    if (found === 'unindexed') skipped.add(repo.registry)
+    if (found === 'referrers-api') return 'a Sigstore bundle among its OCI referrers'
+    if (found === 'referrers-tag')
+      return `a Sigstore bundle in its referrers tag :${referrersTag(digest)}`
+    return undefined
+  }
+  return async (repo, digest, statement) => {
+    const image = `${repo.registry}/${repo.repository}@${digest}`
+    const where: string[] = []
+    const bundle = await referrer(repo, digest, statement)
+    if (bundle) where.push(bundle)
     if (attest) where.push(`GitHub attestation ${await attestOnCi(attest, image, statement)}`)
     if (where.length > 0) r.logger.info(`provenance of ${image}: also ${where.join('; ')}`)
   }
