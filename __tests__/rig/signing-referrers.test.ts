@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import type { ExecResult } from '../../src/core/exec.js'
 import { MediaType, RegistryClient } from '../../src/core/registry/client.js'
 import { parseRepository } from '../../src/core/registry/reference.js'
 import {
@@ -81,16 +82,11 @@ const client = (): RegistryClient =>
     credentials: () => ({ username: rig.registryUsername, password: rig.registryPassword })
   })
 
-async function cosign(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await cosignIn(args, dockerConfig, rig)
-  return { code: r.exitCode, out: r.stdout, err: r.stderr }
-}
+/** cosign with the rig's login. */
+const cosign = (args: string[]): Promise<ExecResult> => cosignIn(args, dockerConfig, rig)
 
 /** cosign's check of the bundles among an image's referrers, with the key in `pubFile`. */
-const verifyBundleAttestation = (
-  pubFile: string,
-  image: string
-): Promise<{ code: number; out: string; err: string }> =>
+const verifyBundleAttestation = (pubFile: string, image: string): Promise<ExecResult> =>
   cosign([
     'verify-attestation',
     '--new-bundle-format',
@@ -143,8 +139,8 @@ describe('provenance bundles as OCI referrers (cosign --new-bundle-format verifi
       )
 
       const a = await verifyBundleAttestation('always.pub', `${registry}@${digest}`)
-      expect(`${a.code} ${a.err}`).toMatch(/^0 /)
-      const st = firstStatement<Statement>(a.out)
+      expect(`${a.exitCode} ${a.stderr}`).toMatch(/^0 /)
+      const st = firstStatement<Statement>(a.stdout)
       expect(st.subject[0]!.digest.sha256).toBe(digest.slice('sha256:'.length))
       expect(st.predicate.buildDefinition.internalParameters.buildId).toBe(result.buildId)
       expect(st.predicate.buildDefinition.resolvedDependencies[0]!.digest.gitCommit).toBe(SHA)
@@ -163,7 +159,7 @@ describe('provenance bundles as OCI referrers (cosign --new-bundle-format verifi
     // Another key: cosign verifies nothing.
     await writeFile(path.join(dir, 'other.pub'), keyPair().pub)
     const wrong = await verifyBundleAttestation('other.pub', `${registry}@${digests[0]}`)
-    expect(wrong.code).not.toBe(0)
+    expect(wrong.exitCode).not.toBe(0)
 
     // What the default avoids: offline, cosign's plain verify now finds the bundle and wants a root.
     const plain = await cosign([
@@ -172,7 +168,7 @@ describe('provenance bundles as OCI referrers (cosign --new-bundle-format verifi
       path.join(dir, 'always.pub'),
       `${registry}@${digests[0]}`
     ])
-    expect(`${plain.code} ${plain.err}`).toMatch(
+    expect(`${plain.exitCode} ${plain.stderr}`).toMatch(
       /trusted root is required when using new bundle format/
     )
   })
@@ -198,7 +194,7 @@ describe('provenance bundles as OCI referrers (cosign --new-bundle-format verifi
         path.join(dir, 'auto.pub'),
         `${registry}@${digest}`
       ])
-      expect(`${v.code} ${v.err}`).toMatch(/^0 /)
+      expect(`${v.exitCode} ${v.stderr}`).toMatch(/^0 /)
       const a = await cosign([
         'verify-attestation',
         '--key',
@@ -207,7 +203,7 @@ describe('provenance bundles as OCI referrers (cosign --new-bundle-format verifi
         'slsaprovenance1',
         `${registry}@${digest}`
       ])
-      expect(`${a.code} ${a.err}`).toMatch(/^0 /)
+      expect(`${a.exitCode} ${a.stderr}`).toMatch(/^0 /)
     }
     expect(r.log.lines.filter(l => l.startsWith('provenance of '))).toEqual([])
   })
