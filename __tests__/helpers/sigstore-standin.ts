@@ -101,9 +101,14 @@ export interface MockSigstore {
 
 export async function mockSigstore(): Promise<MockSigstore> {
   const key = (): KeyPairKeyObjectResult => generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-  const ctlog = await initializeCTLog(key())
-  const ca = await initializeCA(key(), ctlog)
-  const tsa = await initializeTSA(key())
+  // The mock's time for what it signs: a whole second, or its timestamps would carry milliseconds
+  // without their trailing zeros (asn1js writes `.5Z`), which @sigstore/core's parser refuses
+  // (`.\d{3}` only); the next but one, so that its certificates, made at the real time, are valid
+  // at every timestamp.
+  const clock = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000)
+  const ctlog = await initializeCTLog(key(), clock)
+  const ca = await initializeCA(key(), ctlog, clock)
+  const tsa = await initializeTSA(key(), clock)
   const routes = new Map<string, HandlerFn>()
   for (const handler of [fulcioHandler(ca), tsaHandler(tsa)]) routes.set(handler.path, handler.fn)
   const validFor = { start: new Date(Date.now() - 3600_000).toISOString() }
