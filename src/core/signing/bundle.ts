@@ -2,12 +2,12 @@
 // @sigstore/sign's DSSEBundleBuilder over a Signer. Key mode's signer signs with our key and names
 // it by cosign's hint (no transparency log: an air-gapped registry's case); a keyless signer
 // (Fulcio, with Rekor or timestamp witnesses) is passed in the same way.
-import { sign as ecdsaSign, createHash, createPublicKey } from 'node:crypto'
+import { createHash, createPublicKey } from 'node:crypto'
 import type { Signer, Witness } from '@sigstore/sign'
+import { IN_TOTO, signBytes } from './cosign-tags.js'
 import type { SigningKey } from './key.js'
 
 export const SIGSTORE_BUNDLE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json'
-export const IN_TOTO_PAYLOAD = 'application/vnd.in-toto+json'
 
 /** Who signs a bundle and who witnesses the signature (a log, a timestamp authority). */
 export interface BundleSigning {
@@ -31,7 +31,7 @@ export function keySigner(key: SigningKey): BundleSigning {
     signer: {
       sign: data =>
         Promise.resolve({
-          signature: ecdsaSign('sha256', data, key.privateKey),
+          signature: signBytes(key.privateKey, data),
           key: { $case: 'publicKey', publicKey: key.publicKeyPem, hint }
         })
     },
@@ -53,7 +53,7 @@ export async function statementBundle(statement: unknown, signing: BundleSigning
   })
   const bundle = await builder.create({
     data: Buffer.from(JSON.stringify(statement)),
-    type: IN_TOTO_PAYLOAD
+    type: IN_TOTO
   })
   // The envelope names no key, as cosign writes it: @sigstore/sign puts the hint there, and
   // sigstore-go (cosign's verifier) skips a signature whose keyid is not its own key's fingerprint.
