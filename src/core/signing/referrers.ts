@@ -4,7 +4,6 @@
 // tag `sha256-<hex>` holding an OCI index of the image's referrers, which we keep up to date.
 // Bundles are written as cosign's `--new-bundle-format` writes them (cosign's pkg/oci/remote
 // WriteAttestationNewBundleFormat and WriteReferrer), so `cosign verify-attestation` finds them.
-import { Readable } from 'node:stream'
 import type { Logger } from '../log.js'
 import {
   MediaType,
@@ -15,6 +14,7 @@ import {
 } from '../registry/client.js'
 import type { RepositoryName } from '../registry/reference.js'
 import { SIGSTORE_BUNDLE_V03 } from './bundle.js'
+import { upload } from './cosign-tags.js'
 
 /** The OCI empty descriptor's media type: an artifact manifest's config (its bytes are `{}`). */
 export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json'
@@ -159,11 +159,5 @@ function isReferrerDescriptor(d: unknown): d is Descriptor {
         annotations !== null &&
         Object.values(annotations).every(v => typeof v === 'string'))) &&
     JSON.stringify(d).length <= MAX_ENTRY_BYTES
-  )
-}
-
-async function upload(client: RegistryClient, repo: RepositoryName, bytes: Buffer): Promise<void> {
-  await client.uploadBlob(repo, { digest: sha256(bytes), size: bytes.length }, () =>
-    Readable.from([bytes])
   )
 }
