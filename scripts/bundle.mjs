@@ -85,14 +85,16 @@ async function bundleEntry(input, file, files, licenses) {
     // Minified: smaller to check out, and no second copy of our sources in the tree.
     minify: true,
     sourceMap: false,
-    license: 'licenses.txt',
+    // One file per chunk: an entry with a chunk (a package's dynamic import, such as cacache's of
+    // p-map under @sigstore/sign) would otherwise get that chunk's licenses only.
+    license: '[name].licenses.txt',
     quiet: true,
     target: 'es2022'
   })
   files.set(file, eagerModules(code))
   for (const [name, asset] of Object.entries(assets)) {
     const text = asset.source.toString()
-    if (name === 'licenses.txt') {
+    if (name.endsWith('licenses.txt')) {
       // Sections are `<package>\n<license id>\n<text>`, separated by blank lines.
       for (const section of text.split(/\n\n(?=(?:@[\w.-]+\/)?[\w.-]+\n[\w.() -]+\n)/)) {
         if (section.trim()) licenses.set(section.split('\n', 1)[0], section.trim())

@@ -20,6 +20,7 @@ import { actionOutputs, artifactUrl, type UploadedArtifact } from './action-outp
 import { renderSummary } from '../core/summary.js'
 import { githubRunUrl } from '../ci/github.js'
 import { upsertReviewComment } from './review-comment.js'
+import { githubAttestation } from './attestation.js'
 import { guardForkCode, type TrustScope } from '../core/trust.js'
 
 export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -41,6 +42,7 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
     )
     fileBase = annotationBase(env.GITHUB_WORKSPACE || process.cwd(), settings.workingDirectory)
     addSettingsSecrets(secrets, settings)
+    const attest = githubAttestation(settings, env)
 
     const runnerTemp = env.RUNNER_TEMP || tmpdir()
     tempDir = await makeRunTempDir(runnerTemp, [settings.export])
@@ -68,7 +70,12 @@ export async function runAction(env: NodeJS.ProcessEnv = process.env): Promise<v
       secrets,
       signal: interrupts.signal,
       ci,
-      idToken: idTokenSource(env, ADAPTERS, { exec: spawnExec, signal: interrupts.signal, secrets })
+      idToken: idTokenSource(env, ADAPTERS, {
+        exec: spawnExec,
+        signal: interrupts.signal,
+        secrets
+      }),
+      attest
     })
     if (localCache) await saveLocalCache(localCacheDir, settings, env, logger, scope)
 

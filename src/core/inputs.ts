@@ -17,6 +17,8 @@ export const ENV_DROP_GUARDS = ['warn', 'strict', 'off'] as const
  * signing-key when it is given.
  */
 export const SIGN_MODES = ['auto', 'keyless', 'key', 'off'] as const
+/** Where a signed provenance's Sigstore bundle is attached for OCI 1.1 tools (signing/referrers.ts). */
+export const OCI_REFERRERS_MODES = ['auto', 'always', 'off'] as const
 /** What a fan-out's legs split: services, or builds and platforms. */
 export const LEG_SPLITS = ['services', 'platforms'] as const
 /** BuildKit's Dockerfile checks: shown as warnings, failing the build, or skipped. */
@@ -719,6 +721,29 @@ export const INPUTS = [
     readme:
       "PEM public keys and `identity: <glob>` lines (Fulcio certificate identities) trusted for reuse besides `signing-key`'s own and this repository's protected refs, or `any` (reuse unsigned images); see [Verified reuse](#verified-reuse)",
     help: 'PEM public keys or identity: <glob> lines trusted for reuse, or any',
+    shells: ACTION_CLI
+  },
+  {
+    name: 'oci-referrers',
+    type: 'choice',
+    options: OCI_REFERRERS_MODES,
+    default: 'auto',
+    description:
+      "Where each signed provenance is also attached as a Sigstore bundle, for OCI 1.1 tools (`cosign verify-attestation --new-bundle-format`): `auto`: as a referrer where the registry has the referrers API; `always`: also in the referrers tag (`sha256-<hex>`) where it has none (cosign 2.5+ then verifies that image's signatures through the bundle, and offline needs `--trusted-root`); `off`: cosign's tags only.",
+    readme:
+      '`auto`, `always` or `off`: where the provenance is also a Sigstore bundle for OCI 1.1 tools; auto: where the registry has the referrers API; always: also in the referrers tag (see [OCI referrers](#oci-referrers))',
+    help: 'auto, always or off: attach the provenance as an OCI referrer bundle (default: auto)',
+    shells: BUILDKITE
+  },
+  {
+    name: 'github-attestation',
+    type: 'boolean',
+    default: 'false',
+    description:
+      "Also store each image's provenance as a GitHub artifact attestation (`gh attestation verify oci://IMAGE`), signed with the job's OIDC token through Sigstore; the job needs `id-token: write` and `attestations: write`, and `github-token`. The GitHub Action only.",
+    readme:
+      "each image's provenance also as a GitHub artifact attestation (needs `id-token: write`, `attestations: write`; the action only; see [GitHub artifact attestations](#github-artifact-attestations))",
+    help: 'also a GitHub artifact attestation of each image (the GitHub Action only; default: false)',
     shells: ACTION_CLI
   },
   {

@@ -4,6 +4,7 @@ import type { CiContext } from './commit.js'
 import type { Exec } from './exec.js'
 import type { Logger } from './log.js'
 import type { Redactor } from './secrets.js'
+import type { Statement } from './signing/provenance.js'
 
 /** What the shell knows about where it runs. */
 export interface RunEnvironment {
@@ -30,6 +31,12 @@ export interface RunEnvironment {
    * and CircleCI's OIDC), from the CI's adapter; undefined where the CI gives none. A secret.
    */
   idToken?: (audience: string) => Promise<string | undefined>
+  /**
+   * Stores an image's provenance as the CI's own attestation of its subjects (GitHub's artifact
+   * attestations, `github-attestation`), signed and kept by the CI; returns its id. Undefined
+   * where the CI has none or it was not asked for.
+   */
+  attest?: (statement: Statement) => Promise<string | undefined>
 }
 
 /** Per-service result, for outputs and the job summary. */

@@ -17,6 +17,7 @@ import {
   ENV_DROP_GUARDS,
   SIGN_MODES,
   LEG_SPLITS,
+  OCI_REFERRERS_MODES,
   STAGES,
   inputRow,
   type InputName,
@@ -39,6 +40,7 @@ export type Stage = (typeof STAGES)[number]
 export type CacheTagMode = (typeof CACHE_TAG_MODES)[number]
 export type EnvDropGuard = (typeof ENV_DROP_GUARDS)[number]
 export type SignMode = (typeof SIGN_MODES)[number]
+export type OciReferrersMode = (typeof OCI_REFERRERS_MODES)[number]
 export type LegSplit = (typeof LEG_SPLITS)[number]
 export type BuildCheckMode = (typeof BUILD_CHECK_MODES)[number]
 
@@ -150,6 +152,10 @@ export interface Settings {
   reuseTrust: string
   /** The Sigstore instance of `sign: keyless` (rekor '' : none, tsa '' : none). */
   sigstore: { fulcioUrl: string; rekorUrl: string; tsaUrl: string; trustedRoot: string }
+  /** Where a provenance's Sigstore bundle is attached as an OCI referrer. */
+  ociReferrers: OciReferrersMode
+  /** Also store each provenance as the CI's own attestation (GitHub's, from the action). */
+  githubAttestation: boolean
 }
 
 /** Raw value of an input by its action name (`build-args`); '' when not given. */
@@ -300,7 +306,9 @@ export function readSettings(read: InputReader, environment: SettingsEnvironment
       rekorUrl: /^none$/i.test(str('sigstore-rekor-url')) ? '' : str('sigstore-rekor-url'),
       tsaUrl: str('sigstore-tsa-url'),
       trustedRoot: absolute('sigstore-trusted-root')
-    }
+    },
+    ociReferrers: choice<OciReferrersMode>('oci-referrers'),
+    githubAttestation: bool('github-attestation')
   }
 
   if (!/^[a-z0-9][a-z0-9-]*$/.test(settings.app)) {

@@ -19,7 +19,7 @@ import { builtLogs, gatherLegLogs } from './build-logs.js'
 import { joinPlatforms } from './platform-legs.js'
 import { promote } from './promote-step.js'
 import { reviewLinks } from './review.js'
-import { signImages, type SignedImage } from './sign.js'
+import { signImages } from './sign.js'
 import type { Built, Finished, Run, Started } from './state.js'
 
 /** What finish's steps share: the stages' work, and what each step adds. */
@@ -41,8 +41,6 @@ export interface Finishing {
   releaseId: string
   exportPath: string
   reviewUrls: Record<string, string>
-  /** What the sign step signed, one per digest: the provenance's Sigstore bundle when keyless. */
-  signed: SignedImage[]
 }
 
 export interface FinishStep {
@@ -83,8 +81,7 @@ export async function finish(
     recordLogs: '',
     releaseId: '',
     exportPath: '',
-    reviewUrls: {},
-    signed: []
+    reviewUrls: {}
   }
   for (const step of FINISH_STEPS) await step.run(f)
   return {

@@ -2,7 +2,6 @@
 // services sharing a build share it) gets a cosign signature and a signed SLSA v1 provenance
 // attestation, in cosign's tag scheme, with the key or keylessly (src/core/signing/signer.ts).
 // Before the release: the rack never releases what the run could not sign.
-import type { SerializedBundle } from '@sigstore/bundle'
 import { readFile } from 'node:fs/promises'
 import { noCi } from '../commit.js'
 import { parseDockerfile } from '../dockerfile.js'
@@ -13,14 +12,7 @@ import type { ServiceReport } from '../run-environment.js'
 import { attachLayer, simpleSigningPayload } from '../signing/cosign-tags.js'
 import { provenanceStatement, SLSA_PROVENANCE_V1 } from '../signing/provenance.js'
 import type { Finishing } from './finish.js'
-
-/** An image the run signed: `registry/repository`, its digest, its provenance's bundle (keyless). */
-export interface SignedImage {
-  repository: string
-  digest: string
-  /** The provenance attestation's Sigstore bundle (v0.3): what an OCI referrer can carry. */
-  bundle?: SerializedBundle
-}
+import { provenancePublisher } from './publish-provenance.js'
 
 /** The images of the run, one entry per digest, with every service that has it. */
 export function imagesByDigest(
@@ -47,6 +39,8 @@ export async function signImages(f: Finishing): Promise<void> {
       r.logger.info(
         'Images not signed: the CI gave no OIDC token and no signing-key is given (sign: auto)'
       )
+    if (r.settings.githubAttestation)
+      r.logger.warning('github-attestation: the images are not signed: no attestation written')
     return
   }
   const ci = (await r.run.ci) ?? noCi(r.gitSha)
@@ -61,6 +55,7 @@ export async function signImages(f: Finishing): Promise<void> {
     }
     return p
   }
+  const publish = provenancePublisher(f)
   await r.logger.group('Sign', () =>
     forEachLimit(images, 4, async ({ image, services }) => {
       const ref = parseReference(image)
@@ -91,10 +86,10 @@ export async function signImages(f: Finishing): Promise<void> {
       })
       const { layer, bundle } = await signer.attestation(statement, SLSA_PROVENANCE_V1)
       await attachLayer(f.tools.client, repo, digest, 'att', layer)
-      f.signed.push({ repository: `${repo.registry}/${repo.repository}`, digest, bundle })
       r.logger.info(
         `signed ${repo.registry}/${repo.repository}@${digest} (${services.map(x => x.name).join(', ')}): signature and SLSA provenance${signer.kind === 'keyless' ? ', keyless (Sigstore)' : ''}`
       )
+      await publish(repo, digest, statement, bundle)
     })
   )
 }

@@ -69,6 +69,8 @@ export interface Descriptor {
   platform?: Platform
   annotations?: Record<string, string>
   urls?: string[]
+  /** An artifact's type (OCI 1.1): in a referrer's config descriptor and its referrers entry. */
+  artifactType?: string
 }
 
 /** An image manifest or an index, as the JSON the registry holds. */
@@ -225,6 +227,18 @@ export class RegistryClient {
 
   /** Pushes a manifest under a tag or its digest; returns its digest. */
   async putManifest(ref: ImageReference, bytes: Buffer, mediaType: string): Promise<string> {
+    return (await this.pushManifest(ref, bytes, mediaType)).digest
+  }
+
+  /**
+   * Pushes a manifest; with the registry's `OCI-Subject` header, which says it indexed the
+   * manifest's subject (OCI distribution 1.1's referrers API).
+   */
+  async pushManifest(
+    ref: ImageReference,
+    bytes: Buffer,
+    mediaType: string
+  ): Promise<{ digest: string; ociSubject?: string }> {
     const path = `/v2/${ref.repository}/manifests/${manifestReference(ref)}`
     return this.retry(ref.registry, async () => {
       const res = await this.send(ref.registry, 'PUT', path, {
@@ -235,7 +249,7 @@ export class RegistryClient {
         maxBytes: BODY_LIMITS.small
       })
       await this.expectOk(res, ref.registry, `push manifest ${formatReference(ref)}`)
-      return sha256(bytes)
+      return { digest: sha256(bytes), ociSubject: res.header('oci-subject') ?? undefined }
     })
   }
 

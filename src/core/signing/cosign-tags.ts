@@ -112,7 +112,12 @@ export async function attachLayer(
   await client.putManifest(ref, Buffer.from(JSON.stringify(manifest)), MediaType.ociManifest)
 }
 
-async function upload(client: RegistryClient, repo: RepositoryName, bytes: Buffer): Promise<void> {
+/** Uploads `bytes` as a blob of `repo` (nothing sent when it has it). */
+export async function upload(
+  client: RegistryClient,
+  repo: RepositoryName,
+  bytes: Buffer
+): Promise<void> {
   await client.uploadBlob(repo, { digest: sha256(bytes), size: bytes.length }, () =>
     Readable.from([bytes])
   )

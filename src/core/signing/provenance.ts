@@ -29,7 +29,15 @@ export interface ProvenanceInput {
   finishedOn: string
 }
 
-export function provenanceStatement(p: ProvenanceInput): object {
+/** An in-toto statement: what it says (`predicate`) of its subjects (name and digest). */
+export interface Statement {
+  _type: string
+  subject: { name: string; digest: Record<string, string> }[]
+  predicateType: string
+  predicate: object
+}
+
+export function provenanceStatement(p: ProvenanceInput): Statement {
   const [algorithm, hex] = p.digest.split(':')
   const ref = p.ci.tag ? `refs/tags/${p.ci.tag}` : p.ci.branch ? `refs/heads/${p.ci.branch}` : ''
   const source = p.ci.repository || 'local'

@@ -1,6 +1,5 @@
 // What signs a run's images: the signing key, or Sigstore keylessly with the CI's OIDC identity
 // (`sign: auto` picks keyless when the CI gives a token, else the key when given).
-import type { SerializedBundle } from '@sigstore/bundle'
 import { UserError } from '../errors.js'
 import type { RunEnvironment } from '../run-environment.js'
 import type { Settings } from '../settings.js'
@@ -12,6 +11,7 @@ import {
   SIMPLE_SIGNING,
   type SignedLayer
 } from './cosign-tags.js'
+import { keyBundleSigning, statementBundle } from './bundle.js'
 import type { SigningKey } from './key.js'
 import { KeylessSigner, PUBLIC_GOOD } from './keyless.js'
 
@@ -23,11 +23,14 @@ export interface ImageSigner {
   kind: 'key' | 'keyless'
   /** The `.sig` layer of a simple signing payload. */
   signature(payload: Buffer): Promise<SignedLayer>
-  /** The `.att` layer of an in-toto statement, and its Sigstore bundle when keyless. */
+  /**
+   * The `.att` layer of an in-toto statement, and its Sigstore bundle's JSON (v0.3), made when
+   * asked (an OCI referrer): keyless signs once for both, a key signs the bundle on its own.
+   */
   attestation(
     statement: unknown,
     predicateType: string
-  ): Promise<{ layer: SignedLayer; bundle?: SerializedBundle }>
+  ): Promise<{ layer: SignedLayer; bundle: () => Promise<Buffer> }>
 }
 
 export function keySigner(key: SigningKey): ImageSigner {
@@ -43,7 +46,8 @@ export function keySigner(key: SigningKey): ImageSigner {
         mediaType: DSSE_ENVELOPE,
         bytes: dsseEnvelope(key.privateKey, statement),
         annotations: { [SIGNATURE_ANNOTATION]: '', predicateType }
-      }
+      },
+      bundle: () => statementBundle(statement, keyBundleSigning(key))
     })
   }
 }
@@ -63,7 +67,7 @@ export function keylessImageSigner(
       const s = await signer.attest(statement, predicateType)
       return {
         layer: { mediaType: DSSE_ENVELOPE, bytes: s.bytes, annotations: s.annotations },
-        bundle: s.bundle
+        bundle: () => Promise.resolve(Buffer.from(JSON.stringify(s.bundle)))
       }
     }
   }
