@@ -4,10 +4,10 @@
 // Docker Hub stand-in. The rig's own buildkitd, which other tests use, is left alone.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { openSync, closeSync } from 'node:fs'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { spawnExec, type ExecResult } from '../../src/core/exec.js'
+import { spawnExec } from '../../src/core/exec.js'
 import { check } from './common.js'
 
 export interface BenchDaemon {
@@ -16,8 +16,6 @@ export interface BenchDaemon {
   /** The buildx builder on it, kept in buildxConfig. */
   builder: string
   buildxConfig: string
-  log: string
-  buildctl(args: string[], env?: NodeJS.ProcessEnv): Promise<ExecResult>
   /** Empties the builder: what a fresh CI runner starts with. */
   prune(): Promise<void>
   stop(): Promise<void>
@@ -66,16 +64,14 @@ export async function startDaemon(o: DaemonOptions): Promise<BenchDaemon> {
   )
   closeSync(fd)
   const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
-  const buildctl = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
-    spawnExec(path.join(o.rigBin, 'buildctl'), ['--addr', address, ...args], { env })
+  const buildctl = (args: string[]) =>
+    spawnExec(path.join(o.rigBin, 'buildctl'), ['--addr', address, ...args])
   const buildxConfig = path.join(o.dir, 'buildx')
   const builder = 'bench-real'
   const daemon: BenchDaemon = {
     address,
     builder,
     buildxConfig,
-    log,
-    buildctl,
     async prune() {
       check(await buildctl(['prune', '--all']), 'buildctl prune')
     },
@@ -85,7 +81,7 @@ export async function startDaemon(o: DaemonOptions): Promise<BenchDaemon> {
     }
   }
   try {
-    await waitFor(async () => (await buildctl(['debug', 'workers'])).exitCode === 0, 60, log)
+    await waitFor(async () => (await buildctl(['debug', 'workers'])).exitCode === 0, 60)
     const env = { ...process.env, BUILDX_CONFIG: buildxConfig }
     const buildx = (args: string[]) => spawnExec('docker', ['buildx', ...args], { env })
     check(
@@ -94,18 +90,20 @@ export async function startDaemon(o: DaemonOptions): Promise<BenchDaemon> {
     )
     check(await buildx(['inspect', '--bootstrap', builder]), 'buildx inspect')
   } catch (e) {
+    // Its log goes with its directory: keep the end of it in the error.
+    const tail = (await readFile(log, 'utf8').catch(() => '')).slice(-1500)
     await daemon.stop()
-    throw e
+    throw new Error(`${(e as Error).message}\nbuildkitd's log ends:\n${tail}`, { cause: e })
   }
   return daemon
 }
 
-async function waitFor(ok: () => Promise<boolean>, seconds: number, log: string): Promise<void> {
+async function waitFor(ok: () => Promise<boolean>, seconds: number): Promise<void> {
   for (let i = 0; i < seconds * 2; i++) {
     if (await ok()) return
     await sleep(500)
   }
-  throw new Error(`the bench's buildkitd did not answer: see ${log}`)
+  throw new Error("the bench's buildkitd did not answer")
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {

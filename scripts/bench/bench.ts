@@ -32,7 +32,7 @@ import {
   type Rig
 } from '../../__tests__/helpers/rig.js'
 import { bake as runBake } from './bake.js'
-import { check, commit, median, ratio as x, sec } from './common.js'
+import { check, cliBuildArgs, commit, median, ratio as x, sec } from './common.js'
 
 const SLEEP = 4
 const BUILDS = 3
@@ -165,18 +165,7 @@ async function ours(b: Bench, app: string, repo: string): Promise<Sample> {
           '--docker-hub-username',
           b.rig.hubUsername
         ]
-  const args = [
-    b.cli,
-    'build',
-    '--app',
-    'bench',
-    '--registry',
-    repo,
-    '--registry-username',
-    b.rig.registryUsername,
-    ...engineFlags,
-    '--json'
-  ]
+  const args = cliBuildArgs(b.cli, repo, b.rig.registryUsername, engineFlags)
   const stamps: Array<[number, string]> = []
   const t0 = Date.now()
   const r = await spawnExec(process.execPath, args, {

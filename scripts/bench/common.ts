@@ -25,3 +25,24 @@ export function median(xs: number[]): number {
 
 export const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
 export const ratio = (r: number): string => `${r.toFixed(2)}x`
+
+/** `convox-build build` of the app `bench` as the benchmarks run it (its output as JSON). */
+export function cliBuildArgs(
+  cli: string,
+  repo: string,
+  registryUsername: string,
+  engineFlags: string[]
+): string[] {
+  return [
+    cli,
+    'build',
+    '--app',
+    'bench',
+    '--registry',
+    repo,
+    '--registry-username',
+    registryUsername,
+    ...engineFlags,
+    '--json'
+  ]
+}

@@ -11,8 +11,8 @@
 //   cached:      each build's one source file changed, the registry cache of the previous build
 //   one changed: one build's source file changed
 //   no change:   the same content again
-// Then QEMU's cost: a fixed CPU-bound RUN step (sha256 of zeros) for linux/arm64 under emulation
-// and for linux/amd64 natively, timed inside the step.
+// Then QEMU's cost (qemu-cost.ts): fixed CPU-bound RUN steps for linux/arm64 under emulation and
+// for linux/amd64 natively, on the same daemon.
 // BENCH_SCALE (default 1) scales every size (0.1 to develop), BENCH_TRIALS (default 2), BENCH_RTT_MS
 // (30) and BENCH_MBIT (200) change the link.
 import { execFileSync } from 'node:child_process'
@@ -23,16 +23,18 @@ import path from 'node:path'
 import { spawnExec } from '../../src/core/exec.js'
 import { buildId } from '../../__tests__/helpers/engine-plan.js'
 import { pipelineEnv } from '../../__tests__/helpers/pipeline.js'
+import { buildDir } from '../../__tests__/helpers/dockerfile-build.js'
 import {
   loadRig,
   makeDockerConfig,
   REPO_ROOT,
   registryCreds,
+  rigCliFlags,
   type Rig
 } from '../../__tests__/helpers/rig.js'
 import { bake } from './bake.js'
 import { startDaemon, type BenchDaemon } from './bench-daemon.js'
-import { check, median, ratio, sec } from './common.js'
+import { check, cliBuildArgs, median, ratio, sec } from './common.js'
 import {
   BUILDS,
   SERVICES,
@@ -41,6 +43,7 @@ import {
   changeSource,
   writeRealApp
 } from './real-app.js'
+import { ARCHES, qemuCost, workloads, type Arch } from './qemu-cost.js'
 import { startShapingProxy, type LinkShape, type ShapingProxy } from './shaping-proxy.js'
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1)
@@ -49,8 +52,8 @@ const LINK: LinkShape = {
   rttMs: Number(process.env.BENCH_RTT_MS ?? 30),
   mbit: Number(process.env.BENCH_MBIT ?? 200)
 }
-/** MB hashed by the QEMU step (about 2 s natively here at full size). */
-const QEMU_MB = Math.max(10, Math.round(300 * SCALE))
+/** The QEMU steps are short and this machine is shared: more trials. */
+const QEMU_TRIALS = Math.max(5, TRIALS)
 const TOOLS = ['ours', 'bake'] as const
 type Tool = (typeof TOOLS)[number]
 const CASES = ['cold', 'cached', 'one changed', 'no change'] as const
@@ -67,6 +70,8 @@ interface Sample {
 
 interface Setup {
   rig: Rig
+  /** The rig as the tools see it: its registries behind the proxy, the bench's own daemon. */
+  linked: Rig
   work: string
   proxy: ShapingProxy
   /** host:port of the push registry and of the hub, behind the proxy. */
@@ -79,12 +84,7 @@ interface Setup {
 
 /** The environment of a tool: no CI, nothing of the rig's daemon, the proxied logins. */
 function toolEnv(s: Setup): NodeJS.ProcessEnv {
-  return {
-    ...pipelineEnv(s.rig),
-    BUILDKIT_HOST: s.daemon.address,
-    BUILDX_CONFIG: s.daemon.buildxConfig,
-    DOCKER_CONFIG: s.dockerConfig
-  }
+  return pipelineEnv(s.linked, { DOCKER_CONFIG: s.dockerConfig })
 }
 
 async function ours(s: Setup, app: string, repo: string): Promise<Omit<Sample, 'upMb' | 'downMb'>> {
@@ -95,25 +95,7 @@ async function ours(s: Setup, app: string, repo: string): Promise<Omit<Sample, '
     CONVOX_BUILD_DOCKER_HUB_PASSWORD: s.rig.hubPassword
   }
   delete env.DOCKER_CONFIG
-  const args = [
-    s.cli,
-    'build',
-    '--app',
-    'bench',
-    '--registry',
-    repo,
-    '--registry-username',
-    s.rig.registryUsername,
-    '--engine',
-    'buildctl',
-    '--buildkit-host',
-    s.daemon.address,
-    '--docker-hub-registry',
-    s.hub,
-    '--docker-hub-username',
-    s.rig.hubUsername,
-    '--json'
-  ]
+  const args = cliBuildArgs(s.cli, repo, s.linked.registryUsername, rigCliFlags(s.linked))
   const t0 = Date.now()
   const r = await spawnExec(process.execPath, args, { cwd: app, env })
   const ms = Date.now() - t0
@@ -160,71 +142,11 @@ async function ensureBase(s: Setup): Promise<void> {
   const dir = path.join(s.work, 'base')
   await mkdir(dir)
   await writeFile(path.join(dir, 'Dockerfile'), baseDockerfile(SCALE))
-  const r = await s.daemon.buildctl(
-    [
-      'build',
-      '--frontend',
-      'dockerfile.v0',
-      '--local',
-      `context=${dir}`,
-      '--local',
-      `dockerfile=${dir}`,
-      '--output',
-      `type=image,name=${ref},push=true`
-    ],
-    { ...process.env, DOCKER_CONFIG: s.dockerConfig }
-  )
+  const r = await buildDir(dir, `type=image,name=${ref},push=true`, {
+    rig: s.linked,
+    dockerConfig: s.dockerConfig
+  })
   check(r, 'building the base image')
-}
-
-/** Seconds the QEMU step's `time` reports, on one platform, content never built. */
-async function qemuStep(s: Setup, dir: string, platform: string): Promise<number> {
-  const r = await s.daemon.buildctl(
-    [
-      'build',
-      '--frontend',
-      'dockerfile.v0',
-      '--local',
-      `context=${dir}`,
-      '--local',
-      `dockerfile=${dir}`,
-      '--opt',
-      `platform=${platform}`,
-      '--opt',
-      `build-arg:SALT=${randomBytes(6).toString('hex')}`,
-      '--progress',
-      'plain'
-    ],
-    { ...process.env, DOCKER_CONFIG: s.dockerConfig }
-  )
-  check(r, `the QEMU step for ${platform}`)
-  const m = /real\s+(\d+)m\s*([\d.]+)s/.exec(r.stderr)
-  if (!m) throw new Error(`no time in the QEMU step's output for ${platform}`)
-  return Number(m[1]) * 60 + Number(m[2])
-}
-
-async function qemu(s: Setup): Promise<{ amd64: number[]; arm64: number[] }> {
-  const dir = path.join(s.work, 'qemu')
-  await mkdir(dir)
-  await writeFile(
-    path.join(dir, 'Dockerfile'),
-    [
-      'FROM busybox:multi',
-      'ARG SALT',
-      `RUN echo "$SALT" && time sh -c 'dd if=/dev/zero bs=1M count=${QEMU_MB} 2>/dev/null | sha256sum'`,
-      ''
-    ].join('\n')
-  )
-  const times = { amd64: [] as number[], arm64: [] as number[] }
-  const trials = Math.max(3, TRIALS)
-  for (let t = 0; t < trials; t++) {
-    const order = t % 2 ? (['arm64', 'amd64'] as const) : (['amd64', 'arm64'] as const)
-    for (const arch of order) {
-      times[arch].push(await qemuStep(s, dir, `linux/${arch}`))
-      console.error(`qemu trial ${t + 1} ${arch}: ${times[arch].at(-1)!.toFixed(2)} s`)
-    }
-  }
-  return times
 }
 
 async function setUp(rig: Rig, work: string, cleanups: Cleanups): Promise<Setup> {
@@ -253,7 +175,16 @@ async function setUp(rig: Rig, work: string, cleanups: Cleanups): Promise<Setup>
   execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'bundle.mjs'), dist], {
     stdio: ['ignore', 'ignore', 'inherit']
   })
-  return { rig, work, proxy, push, hub, daemon, dockerConfig, cli: path.join(dist, 'cli.js') }
+  const linked: Rig = {
+    ...rig,
+    registry: push,
+    hubRegistry: hub,
+    buildkitHost: daemon.address,
+    buildxBuilder: daemon.builder,
+    buildxConfig: daemon.buildxConfig
+  }
+  const cli = path.join(dist, 'cli.js')
+  return { rig, linked, work, proxy, push, hub, daemon, dockerConfig, cli }
 }
 
 /** What the benchmark started, stopped in reverse order once, also on an interrupt or failure. */
@@ -302,7 +233,7 @@ async function trials(s: Setup): Promise<Samples> {
   return samples
 }
 
-function report(samples: Samples, q: { amd64: number[]; arm64: number[] }): string {
+function report(samples: Samples, q: Record<Arch, number[][]>): string {
   const med = (c: Case, tool: Tool, f: (x: Sample) => number = x => x.ms) =>
     median(samples[c][tool].map(f))
   const mb = (c: Case, tool: Tool) =>
@@ -312,7 +243,10 @@ function report(samples: Samples, q: { amd64: number[]; arm64: number[] }): stri
     const reused = med(c, 'ours', x => x.reused ?? 0)
     return `| ${c} | ${sec(o)} | ${sec(b)} | **${ratio(o / b)}** | ${reused}/${SERVICES.length} | ${mb(c, 'ours')} | ${mb(c, 'bake')} |`
   })
-  const [amd, arm] = [median(q.amd64), median(q.arm64)]
+  const qemuRows = workloads(SCALE).map((w, n) => {
+    const [amd, arm] = ARCHES.map(a => median(q[a].map(t => t[n]!)))
+    return `| ${w.name} | ${amd!.toFixed(2)} s | ${arm!.toFixed(2)} s | **${ratio(arm! / amd!)}** |`
+  })
   return [
     `${TRIALS} trials per case, medians; scale ${SCALE}; link ${LINK.rttMs} ms round trip, ${LINK.mbit} Mbit/s each way`,
     '',
@@ -320,11 +254,11 @@ function report(samples: Samples, q: { amd64: number[]; arm64: number[] }): stri
     '|---|---|---|---|---|---|---|',
     ...rows,
     '',
-    `QEMU (${q.amd64.length} trials each, medians): sha256 of ${QEMU_MB} MB in one RUN step`,
+    `QEMU (${q.amd64.length} trials each, medians; each step timed inside it):`,
     '',
-    '| linux/amd64 (native) | linux/arm64 (QEMU) | arm64 / amd64 |',
-    '|---|---|---|',
-    `| ${amd.toFixed(2)} s | ${arm.toFixed(2)} s | **${ratio(arm / amd)}** |`
+    '| RUN step | linux/amd64 (native) | linux/arm64 (QEMU) | arm64 / amd64 |',
+    '|---|---|---|---|',
+    ...qemuRows
   ].join('\n')
 }
 
@@ -341,7 +275,14 @@ export async function main(): Promise<void> {
     const s = await setUp(rig, work, cleanups)
     await ensureBase(s)
     const samples = await trials(s)
-    const q = await qemu(s)
+    const q = await qemuCost({
+      rig: s.linked,
+      dockerConfig: s.dockerConfig,
+      dir: path.join(work, 'qemu'),
+      scale: SCALE,
+      trials: QEMU_TRIALS,
+      log: line => console.error(line)
+    })
     console.log(report(samples, q))
   } finally {
     await cleanUp()
