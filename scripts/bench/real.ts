@@ -28,8 +28,8 @@ import {
   loadRig,
   makeDockerConfig,
   REPO_ROOT,
-  registryCreds,
   rigCliFlags,
+  rigLogins,
   type Rig
 } from '../../__tests__/helpers/rig.js'
 import { bake } from './bake.js'
@@ -74,9 +74,6 @@ interface Setup {
   linked: Rig
   work: string
   proxy: ShapingProxy
-  /** host:port of the push registry and of the hub, behind the proxy. */
-  push: string
-  hub: string
   daemon: BenchDaemon
   dockerConfig: string
   cli: string
@@ -128,13 +125,12 @@ async function measure(s: Setup, tool: Tool, app: string, repo: string): Promise
 /** Builds the base image once into the hub (straight, not over the link), unless it is there. */
 async function ensureBase(s: Setup): Promise<void> {
   const ref = `${s.rig.hubRegistry}/library/${baseTag(SCALE)}`
-  const creds = registryCreds(s.rig, 'hub')
   const inspect = await spawnExec('skopeo', [
     'inspect',
     '--raw',
     '--tls-verify=false',
-    '--creds',
-    creds,
+    '--authfile',
+    path.join(s.dockerConfig, 'config.json'),
     `docker://${ref}`
   ])
   if (inspect.exitCode === 0) return
@@ -160,14 +156,12 @@ async function setUp(rig: Rig, work: string, cleanups: Cleanups): Promise<Setup>
     httpRegistries: [push, hub, rig.hubRegistry]
   })
   cleanups.add(() => daemon.stop())
-  const login = (which: 'push' | 'hub') => {
-    const [username, password] = registryCreds(rig, which).split(/:(.*)/s) as [string, string]
-    return { username, password }
-  }
+  // The rig's logins, and the hub's also straight (the base image is pushed there once).
+  const { [rig.registry]: pushLogin, [rig.hubRegistry]: hubLogin } = rigLogins(rig)
   const dockerConfig = await makeDockerConfig({
-    [push]: login('push'),
-    [hub]: login('hub'),
-    [rig.hubRegistry]: login('hub')
+    [push]: pushLogin!,
+    [hub]: hubLogin!,
+    [rig.hubRegistry]: hubLogin!
   })
   cleanups.add(() => rm(dockerConfig, { recursive: true, force: true }))
   console.error('bundling the CLI from these sources into a temporary dist ...')
@@ -184,7 +178,7 @@ async function setUp(rig: Rig, work: string, cleanups: Cleanups): Promise<Setup>
     buildxConfig: daemon.buildxConfig
   }
   const cli = path.join(dist, 'cli.js')
-  return { rig, linked, work, proxy, push, hub, daemon, dockerConfig, cli }
+  return { rig, linked, work, proxy, daemon, dockerConfig, cli }
 }
 
 /** What the benchmark started, stopped in reverse order once, also on an interrupt or failure. */
@@ -215,7 +209,10 @@ async function trials(s: Setup): Promise<Samples> {
     const app = path.join(s.work, `app-${t}`)
     await writeRealApp(app, randomBytes(4).toString('hex'), SCALE)
     const repos = Object.fromEntries(
-      TOOLS.map(tool => [tool, `${s.push}/bench-real-${tool}-${randomBytes(4).toString('hex')}`])
+      TOOLS.map(tool => [
+        tool,
+        `${s.linked.registry}/bench-real-${tool}-${randomBytes(4).toString('hex')}`
+      ])
     ) as Record<Tool, string>
     const order = t % 2 ? (['bake', 'ours'] as const) : (['ours', 'bake'] as const)
     for (const c of CASES) {
