@@ -14,11 +14,10 @@
 // wrappers of buildctl and docker that record when each `build` ran.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { spawnExec, type ExecResult } from '../../src/core/exec.js'
+import { spawnExec } from '../../src/core/exec.js'
 import { buildDir } from '../../__tests__/helpers/dockerfile-build.js'
 import { buildId } from '../../__tests__/helpers/engine-plan.js'
 import { pipelineEnv } from '../../__tests__/helpers/pipeline.js'
@@ -32,6 +31,8 @@ import {
   uniqueRepo,
   type Rig
 } from '../../__tests__/helpers/rig.js'
+import { bake as runBake } from './bake.js'
+import { check, cliBuildArgs, commit, median, ratio as x, sec } from './common.js'
 
 const SLEEP = 4
 const BUILDS = 3
@@ -89,14 +90,6 @@ async function writeApp(dir: string, salt: string): Promise<void> {
   commit(dir, 'app')
 }
 
-function commit(dir: string, message: string): void {
-  const git = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@b', ...args], { cwd: dir })
-  if (!existsSync(path.join(dir, '.git'))) git('init', '-q')
-  git('add', '-A')
-  git('commit', '-qm', message)
-}
-
 async function prune(): Promise<void> {
   const r = await buildctl(['prune', '--all'])
   if (r.exitCode !== 0) throw new Error(`buildctl prune failed: ${r.stderr}`)
@@ -146,10 +139,6 @@ function unionMs(intervals: Array<[number, number]>): number {
   return total
 }
 
-function check(r: ExecResult, what: string): void {
-  if (r.exitCode !== 0) throw new Error(`${what} failed (${r.exitCode}): ${r.stderr.slice(-1500)}`)
-}
-
 /** (a) our CLI on its defaults. */
 async function ours(b: Bench, app: string, repo: string): Promise<Sample> {
   await rm(b.engineLog, { force: true })
@@ -176,18 +165,7 @@ async function ours(b: Bench, app: string, repo: string): Promise<Sample> {
           '--docker-hub-username',
           b.rig.hubUsername
         ]
-  const args = [
-    b.cli,
-    'build',
-    '--app',
-    'bench',
-    '--registry',
-    repo,
-    '--registry-username',
-    b.rig.registryUsername,
-    ...engineFlags,
-    '--json'
-  ]
+  const args = cliBuildArgs(b.cli, repo, b.rig.registryUsername, engineFlags)
   const stamps: Array<[number, string]> = []
   const t0 = Date.now()
   const r = await spawnExec(process.execPath, args, {
@@ -216,35 +194,14 @@ async function ours(b: Bench, app: string, repo: string): Promise<Sample> {
 
 /** (b) docker buildx bake, one target per service, registry cache per service, push. */
 async function bake(b: Bench, app: string, repo: string, id: string): Promise<Sample> {
-  const target: Record<string, unknown> = {}
-  services.forEach((s, n) => {
-    target[s] = {
-      context: `svc${Math.floor(n / 2)}`,
-      dockerfile: 'Dockerfile',
-      tags: [`${repo}:${s}.${id}`],
-      'cache-from': [`type=registry,ref=${repo}:${s}.buildcache`],
-      'cache-to': [`type=registry,ref=${repo}:${s}.buildcache,mode=max`],
-      output: ['type=image,push=true']
-    }
+  const ms = await runBake({
+    app,
+    repo,
+    id,
+    targets: services.map((s, n) => [s, `svc${Math.floor(n / 2)}`]),
+    builder: b.rig.buildxBuilder,
+    env: { ...pipelineEnv(b.rig), BUILDX_CONFIG: b.rig.buildxConfig, DOCKER_CONFIG: b.dockerConfig }
   })
-  const file = path.join(app, 'docker-bake.json')
-  await writeFile(file, JSON.stringify({ group: { default: { targets: services } }, target }))
-  const t0 = Date.now()
-  const r = await spawnExec(
-    'docker',
-    ['buildx', 'bake', '--builder', b.rig.buildxBuilder, '-f', file, '--progress', 'quiet'],
-    {
-      cwd: app,
-      env: {
-        ...pipelineEnv(b.rig),
-        BUILDX_CONFIG: b.rig.buildxConfig,
-        DOCKER_CONFIG: b.dockerConfig
-      }
-    }
-  )
-  const ms = Date.now() - t0
-  check(r, 'docker buildx bake')
-  await rm(file)
   return { ms }
 }
 
@@ -275,15 +232,6 @@ async function run(tool: Tool, b: Bench, app: string, repo: string): Promise<Sam
   if (tool === 'bake') return bake(b, app, repo, id)
   return rack(b, app, repo, id)
 }
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-
-const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
-const x = (r: number): string => `${r.toFixed(2)}x`
 
 export async function main(): Promise<void> {
   const rig = loadRig()
