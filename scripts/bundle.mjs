@@ -91,13 +91,23 @@ async function bundleEntry(input, file, files, licenses) {
     quiet: true,
     target: 'es2022'
   })
-  files.set(file, eagerModules(code))
-  for (const [name, asset] of Object.entries(assets)) {
+  // Lazily loaded chunks (Sigstore's libraries) are named after their entry: chunk ids are per
+  // entry, so two entries' `<id>.index.js` would differ.
+  const chunkSuffix = `.${file.replace(/\.js$/, '')}.js`
+  const chunkName = name => name.replace(/^(\d+)\.index\.js$/, `$1${chunkSuffix}`)
+  const runtime = '.u=e=>""+e+".index.js"'
+  if (Object.keys(assets).some(n => /^\d+\.index\.js$/.test(n)) && !code.includes(runtime)) {
+    throw new Error(`bundle: ${file}: the chunk loader's file names are not where expected`)
+  }
+  files.set(file, eagerModules(code.replace(runtime, `.u=e=>""+e+"${chunkSuffix}"`)))
+  for (const [asset_name, asset] of Object.entries(assets)) {
+    const name = chunkName(asset_name)
     const text = asset.source.toString()
     if (name.endsWith('licenses.txt')) {
       // Sections are `<package>\n<license id>\n<text>`, separated by blank lines.
       for (const section of text.split(/\n\n(?=(?:@[\w.-]+\/)?[\w.-]+\n[\w.() -]+\n)/)) {
-        if (section.trim()) licenses.set(section.split('\n', 1)[0], section.trim())
+        // Keyed by the whole section: two versions of a package may carry different licenses.
+        if (section.trim()) licenses.set(section.trim(), section.trim())
       }
       continue
     }

@@ -82,7 +82,11 @@ describe('the npm package', () => {
     )
     expect(installed).toEqual(['convox-build'])
     const files = await readdir(path.join(dir, 'node_modules/convox-build/dist'))
-    expect(files.sort()).toEqual(['cli.js', 'licenses.txt', 'package.json'])
+    const chunks = (await readdir(path.join(REPO_ROOT, 'dist'))).filter(f =>
+      /^\d+\.cli\.js$/.test(f)
+    )
+    expect(chunks.length).toBeGreaterThan(0)
+    expect(files.sort()).toEqual(['cli.js', 'licenses.txt', 'package.json', ...chunks].sort())
   })
 
   it.each([

@@ -77,6 +77,8 @@ function action(inputs: Record<string, string>, env: Record<string, string>): Pr
       reuse: 'false',
       'working-directory': appDir,
       'git-sha': SHA,
+      // The job has an OIDC token (for the attestation): auto would sign keylessly.
+      sign: 'key',
       'signing-key': keyPair().key,
       'github-token': TOKEN,
       'github-attestation': 'true',

@@ -25,11 +25,11 @@ import {
 import { loadSigningKey } from '../../src/core/signing/key.js'
 import { KeylessSigner } from '../../src/core/signing/keyless.js'
 import {
-  certIdentity,
   keylessTrustFor,
   reuseTrustedIdentities,
   type KeylessTrust
 } from '../../src/core/signing/keyless-trust.js'
+import { certIdentity } from '../../src/core/signing/keyless-verify.js'
 import { chooseSigner } from '../../src/core/signing/signer.js'
 import { isProtectedRef } from '../../src/core/trust.js'
 import {

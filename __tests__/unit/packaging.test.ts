@@ -30,6 +30,8 @@ describe('package.json', () => {
     expect(pkg.files).toEqual([
       'bin/convox-build.js',
       'dist/cli.js',
+      // the CLI's lazily loaded chunks (Sigstore's libraries: scripts/bundle.mjs names them)
+      'dist/*.cli.js',
       'dist/package.json',
       'dist/licenses.txt'
     ])

@@ -32,7 +32,7 @@ export function githubAttestation(
   }
   return async statement => {
     // (`eager`: in the same bundle file, evaluated on first use)
-    const { attest } = await import(/* webpackMode: "eager" */ '@actions/attest')
+    const { attest } = await import(/* webpackMode: "lazy" */ '@actions/attest')
     const made = await attest({
       subjects: statement.subject,
       predicateType: statement.predicateType,

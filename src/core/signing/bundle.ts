@@ -44,8 +44,8 @@ export async function statementBundle(statement: unknown, signing: BundleSigning
   // loaded when a run signs: the library and its fetch stack cost a start that does not
   // (`eager`: in the same bundle file, evaluated on first use)
   const [{ DSSEBundleBuilder }, { bundleToJSON }] = await Promise.all([
-    import(/* webpackMode: "eager" */ '@sigstore/sign'),
-    import(/* webpackMode: "eager" */ '@sigstore/bundle')
+    import(/* webpackMode: "lazy" */ '@sigstore/sign'),
+    import(/* webpackMode: "lazy" */ '@sigstore/bundle')
   ])
   const builder = new DSSEBundleBuilder({
     signer: signing.signer,

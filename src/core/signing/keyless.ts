@@ -35,11 +35,6 @@ import {
   TIMESTAMP_ANNOTATION
 } from './cosign-tags.js'
 
-export const PUBLIC_GOOD = {
-  fulcioUrl: 'https://fulcio.sigstore.dev',
-  rekorUrl: 'https://rekor.sigstore.dev'
-}
-
 /** A Sigstore instance to sign with; rekorUrl '' means timestamps only (tsaUrl then). */
 export interface SigstoreInstance {
   fulcioUrl: string

@@ -13,7 +13,10 @@ import {
 } from './cosign-tags.js'
 import { keyBundleSigning, statementBundle } from './bundle.js'
 import type { SigningKey } from './key.js'
-import { KeylessSigner, PUBLIC_GOOD } from './keyless.js'
+import type { KeylessSigner } from './keyless.js'
+
+/** The public-good instance's log: its entries are public. */
+const PUBLIC_GOOD_REKOR = 'https://rekor.sigstore.dev'
 
 /** The audience of the OIDC token Fulcio takes. */
 export const SIGSTORE_AUDIENCE = 'sigstore'
@@ -52,11 +55,13 @@ export function keySigner(key: SigningKey): ImageSigner {
   }
 }
 
-export function keylessImageSigner(
+/** Sigstore's libraries load only in a run that signs keylessly (they cost ~45 ms of a start). */
+export async function keylessImageSigner(
   instance: Settings['sigstore'],
   token: () => Promise<string>
-): ImageSigner {
-  const signer = new KeylessSigner(instance, token)
+): Promise<ImageSigner> {
+  const keyless = await import(/* webpackMode: "lazy" */ './keyless.js')
+  const signer: KeylessSigner = new keyless.KeylessSigner(instance, token)
   return {
     kind: 'keyless',
     signature: async payload => {
@@ -100,7 +105,7 @@ function privateOnPublicGood(s: Pick<Settings, 'sigstore'>, token: string): bool
   return (
     typeof visibility === 'string' &&
     visibility !== 'public' &&
-    s.sigstore.rekorUrl === PUBLIC_GOOD.rekorUrl
+    s.sigstore.rekorUrl === PUBLIC_GOOD_REKOR
   )
 }
 
@@ -122,7 +127,7 @@ export async function chooseSigner(
       )
     } else if (token) {
       // A fresh token when signing: the build may outlast this one.
-      return keylessImageSigner(s.sigstore, async () => (await sigstoreToken(run)) ?? token)
+      return await keylessImageSigner(s.sigstore, async () => (await sigstoreToken(run)) ?? token)
     }
     if (s.sign === 'keyless') {
       throw new UserError({
