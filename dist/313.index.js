@@ -43,7 +43,11 @@ async function keylessVerifier(file, tempDir) {
         if (logged)
             bundle.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [] };
         (logged ? verifiers.logged : verifiers.timestamped).verify((0,_sigstore_verify__WEBPACK_IMPORTED_MODULE_3__/* .toSignedEntity */ .DC)(bundle, payload));
-        return certIdentity(annotations[_cosign_tags_js__WEBPACK_IMPORTED_MODULE_6__/* .CERTIFICATE_ANNOTATION */ .oZ]);
+        // Who signed is the certificate that verified, never a second reading of the annotation.
+        const content = bundle.verificationMaterial.content;
+        if (content.$case !== 'x509CertificateChain')
+            throw new Error('no certificate');
+        return certIdentity(content.x509CertificateChain.certificates[0].rawBytes);
     };
 }
 async function loadVerifiers(file, tempDir) {
@@ -60,9 +64,12 @@ async function loadVerifiers(file, tempDir) {
 }
 /** The Sigstore bundle of a cosign `.sig` layer (cosign's pkg/cosign/bundle, read back). */
 function bundleOfLayer(payload, a) {
-    const certs = [a[_cosign_tags_js__WEBPACK_IMPORTED_MODULE_6__/* .CERTIFICATE_ANNOTATION */ .oZ] ?? '', a[_cosign_tags_js__WEBPACK_IMPORTED_MODULE_6__/* .CHAIN_ANNOTATION */ .CB] ?? '']
-        .flatMap(text => text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [])
-        .map(c => ({ rawBytes: _sigstore_core__WEBPACK_IMPORTED_MODULE_0__.pem.toDER(c) }));
+    const certs = [
+        ...pemCertificates(a[_cosign_tags_js__WEBPACK_IMPORTED_MODULE_6__/* .CERTIFICATE_ANNOTATION */ .oZ] ?? '', 'certificate'),
+        ...pemCertificates(a[_cosign_tags_js__WEBPACK_IMPORTED_MODULE_6__/* .CHAIN_ANNOTATION */ .CB] ?? '', 'chain')
+    ].map(c => ({ rawBytes: _sigstore_core__WEBPACK_IMPORTED_MODULE_0__.pem.toDER(c) }));
+    if (certs.length === 0)
+        throw new Error('no certificate');
     const rekor = a[_cosign_tags_js__WEBPACK_IMPORTED_MODULE_6__/* .REKOR_BUNDLE_ANNOTATION */ .BJ]
         ? JSON.parse(a[_cosign_tags_js__WEBPACK_IMPORTED_MODULE_6__/* .REKOR_BUNDLE_ANNOTATION */ .BJ])
         : undefined;
@@ -92,6 +99,14 @@ function bundleOfLayer(payload, a) {
         }
     };
 }
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*?-----END CERTIFICATE-----/g;
+/** The PEM certificates of an annotation: PEM blocks and whitespace only, else it is refused. */
+function pemCertificates(text, what) {
+    if (text.replace(PEM_CERTIFICATE, '').trim() !== '') {
+        throw new Error(`its ${what} annotation holds more than PEM certificates`);
+    }
+    return text.match(PEM_CERTIFICATE) ?? [];
+}
 function tlogEntry(r) {
     const body = Buffer.from(r.Payload.body, 'base64');
     const kind = JSON.parse(body.toString('utf8'));
@@ -105,9 +120,9 @@ function tlogEntry(r) {
         canonicalizedBody: body
     };
 }
-/** Who a Fulcio certificate names: its subject, issuer, source repository and ref. */
-function certIdentity(certificatePem) {
-    const cert = _sigstore_core__WEBPACK_IMPORTED_MODULE_0__.X509Certificate.parse(certificatePem);
+/** Who a Fulcio certificate (PEM, or DER bytes) names: its subject, issuer, source repository and ref. */
+function certIdentity(certificate) {
+    const cert = _sigstore_core__WEBPACK_IMPORTED_MODULE_0__.X509Certificate.parse(typeof certificate === 'string' ? certificate : Buffer.from(certificate));
     const ext = (oid) => {
         const value = cert.extension(oid)?.value;
         if (!value)

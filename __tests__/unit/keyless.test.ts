@@ -213,6 +213,19 @@ describe('KeylessTrust (reuse by identity)', () => {
     expect(await widened.check(payload(1), annotations)).toMatchObject({ trusted: true })
   })
 
+  it('does not take a repository of the same name on an unknown host for this one', async () => {
+    const annotations = await signed('acme/app', 'refs/heads/main')
+    expect(await trustOn(ci({})).check(payload(1), annotations)).toMatchObject({ trusted: true })
+    // No run page: the CI's host is not known, so no certificate is this repository's.
+    expect(await trustOn(ci({ runUrl: '' })).check(payload(1), annotations)).toMatchObject({
+      trusted: false
+    })
+    const elsewhere = ci({ runUrl: 'https://gitlab.example.com/acme/app/-/jobs/1' })
+    expect(await trustOn(elsewhere).check(payload(1), annotations)).toMatchObject({
+      trusted: false
+    })
+  })
+
   it('refuses forged signatures: another CA, another payload, a bad signature, a stripped log entry', async () => {
     const trust = trustOn(ci({}))
     const good = await signed('acme/app', 'refs/heads/main')
@@ -231,6 +244,26 @@ describe('KeylessTrust (reuse by identity)', () => {
         why: expect.stringMatching(/^its keyless signature does not verify \(.+\)$/)
       })
     }
+  })
+
+  it('names whom the verified certificate names: a second certificate hidden in the annotation is refused', async () => {
+    // An attacker signs with a real certificate of their own (another repository), and puts the
+    // DER of this repository's main certificate before it, without PEM lines: the identity must
+    // come from the certificate that verified, and the annotation must hold PEM blocks only.
+    const trust = trustOn(ci({}))
+    const theirs = await signed('evil/app', 'refs/heads/main')
+    const mains = await signed('acme/app', 'refs/heads/main')
+    const der = (pemText: string): string =>
+      pemText.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '')
+    const forged = {
+      ...theirs,
+      [CERTIFICATE_ANNOTATION]: `${der(mains[CERTIFICATE_ANNOTATION]!)}\n${theirs[CERTIFICATE_ANNOTATION]!}`
+    }
+    expect(await trust.check(payload(1), forged)).toMatchObject({ trusted: false })
+    expect(await trust.check(payload(1), theirs)).toMatchObject({
+      trusted: false,
+      why: expect.stringMatching(/evil\/app/)
+    })
   })
 
   it('a logged signature stands on its log entry: a TSA time beside it is not read', async () => {
@@ -292,11 +325,15 @@ describe('isProtectedRef', () => {
 
 describe('chooseSigner', () => {
   const notices: string[] = []
-  const env = (token?: string): RunEnvironment =>
+  const warnings: string[] = []
+  const env = (token?: string | Error): RunEnvironment =>
     ({
       secrets: new Redactor(),
-      logger: { info: (m: string) => notices.push(m) },
-      idToken: async (audience: string) => (audience === 'sigstore' ? token : undefined)
+      logger: { info: (m: string) => notices.push(m), warning: (m: string) => warnings.push(m) },
+      idToken: async (audience: string) => {
+        if (token instanceof Error) throw token
+        return audience === 'sigstore' ? token : undefined
+      }
     }) as unknown as RunEnvironment
   const key = loadSigningKey(
     generateKeyPairSync('ec', {
@@ -334,6 +371,46 @@ describe('chooseSigner', () => {
     expect((await chooseSigner(s('auto'), env(token), key))?.kind).toBe('keyless')
     const open = githubToken('acme/app', 'refs/heads/main', { repository_visibility: 'public' })
     expect((await chooseSigner(s('auto', publicLog), env(open), key))?.kind).toBe('keyless')
+    // A token that does not say (Buildkite's, CircleCI's): not to the public log on auto, however
+    // the URL is written.
+    notices.length = 0
+    const silent = githubToken('acme/app', 'refs/heads/main')
+    expect((await chooseSigner(s('auto', `${publicLog}/`), env(silent), key))?.kind).toBe('key')
+    expect(notices).toEqual([
+      expect.stringMatching(
+        /^Not signing keylessly: the CI's token does not say the repository is public/
+      )
+    ])
+  })
+
+  it("a run building a pull request's code with the base's identity (pull_request_target) signs nothing keylessly", async () => {
+    const untrusted = {
+      kind: 'untrusted' as const,
+      name: 'pr-7',
+      reason: 'pull_request_target from acme/app'
+    }
+    const base = githubToken('acme/app', 'refs/heads/main')
+    notices.length = 0
+    warnings.length = 0
+    expect((await chooseSigner(s('auto'), env(base), key, untrusted))?.kind).toBe('key')
+    expect(notices).toEqual([
+      expect.stringMatching(
+        /^Not signing keylessly: this run builds pull_request_target from acme\/app, but the CI's OIDC token names refs\/heads\/main/
+      )
+    ])
+    expect(await chooseSigner(s('keyless'), env(base), key, untrusted)).toBeUndefined()
+    expect(warnings).toEqual([expect.stringMatching(/^Images not signed: this run builds/)])
+    // A pull_request run's token names the pull request: its own identity, signed.
+    const pr = githubToken('acme/app', 'refs/pull/7/merge')
+    expect((await chooseSigner(s('auto'), env(pr), key, untrusted))?.kind).toBe('keyless')
+  })
+
+  it('the token service failing: auto goes on with the key in one line; keyless is a remote failure', async () => {
+    notices.length = 0
+    const down = new Error('HTTP 503')
+    expect((await chooseSigner(s('auto'), env(down), key))?.kind).toBe('key')
+    expect(notices).toEqual(["Not signing keylessly: the CI's OIDC token service failed: HTTP 503"])
+    await expect(chooseSigner(s('keyless'), env(down), key)).rejects.toBeInstanceOf(RemoteError)
   })
 
   it('keyless without a token: one line naming sign and what gives one', async () => {

@@ -39,6 +39,8 @@ interface StandIn {
   /** Manifests by tag or digest, as pushed (or planted). */
   manifests: Map<string, { type: string; bytes: Buffer }>
   puts: string[]
+  /** Manifest GETs of these references are answered 403 (a registry failing now). */
+  refused: Set<string>
   close(): Promise<void>
 }
 
@@ -51,6 +53,7 @@ async function registry(opts: {
   const blobs = new Map<string, Buffer>()
   const manifests = new Map<string, { type: string; bytes: Buffer }>()
   const puts: string[] = []
+  const refused = new Set<string>()
   const body = (req: IncomingMessage): Promise<Buffer> =>
     new Promise(resolve => {
       const chunks: Buffer[] = []
@@ -76,6 +79,8 @@ async function registry(opts: {
         return res.writeHead(201).end()
       }
       if (manifest && req.method === 'GET') {
+        if (refused.has(decodeURIComponent(manifest[1]!)))
+          return res.writeHead(403).end('{"errors":[{"code":"DENIED"}]}')
         const m = manifests.get(decodeURIComponent(manifest[1]!))
         if (!m) return res.writeHead(404).end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
         return res.writeHead(200, { 'content-type': m.type }).end(m.bytes)
@@ -100,6 +105,7 @@ async function registry(opts: {
     host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     manifests,
     puts,
+    refused,
     close: async () => {
       server.closeAllConnections()
       await new Promise(r => server.close(r))
@@ -346,6 +352,25 @@ describe('attachReferrer', () => {
       Array.from({ length: MAX_REFERRERS - 1 }, (_, i) => entry(20_000 - MAX_REFERRERS + 1 + i))
     )
     expect(reg.manifests.get(referrersTag(digest))!.bytes.length).toBeLessThan(64 * 1024)
+  })
+
+  it('a registry failing to answer for the fallback tag: the step fails, the index there is kept', async () => {
+    const { reg, client, repo, digest } = await withImage(false)
+    const other = { mediaType: MediaType.ociManifest, digest: `sha256:${'1'.repeat(64)}`, size: 1 }
+    const kept = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [other] }
+    reg.manifests.set(referrersTag(digest), {
+      type: MediaType.ociIndex,
+      bytes: Buffer.from(JSON.stringify(kept))
+    })
+    reg.refused.add(referrersTag(digest))
+    const artifact = bundleArtifact(
+      await statementBundle(statementOf(digest), keyBundleSigning(newKey())),
+      SLSA
+    )
+    await expect(
+      attachReferrer(client, repo, digest, artifact, silentLogger, true)
+    ).rejects.toThrow(/403/)
+    expect(json<Index>(reg.manifests.get(referrersTag(digest))?.bytes).manifests).toEqual([other])
   })
 
   it('a fallback tag past the bound of a manifest (or not an index) is replaced, with a warning', async () => {

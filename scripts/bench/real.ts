@@ -11,12 +11,14 @@
 //   cached:      each build's one source file changed, the registry cache of the previous build
 //   one changed: one build's source file changed
 //   no change:   the same content again
+//   no change, signed: ours with a signing key (`sign: key`): reuse verifies each image's
+//                signature first (after one unmeasured signed run); bake as in no change
 // Then QEMU's cost (qemu-cost.ts): fixed CPU-bound RUN steps for linux/arm64 under emulation and
 // for linux/amd64 natively, on the same daemon.
 // BENCH_SCALE (default 1) scales every size (0.1 to develop), BENCH_TRIALS (default 2), BENCH_RTT_MS
 // (30) and BENCH_MBIT (200) change the link.
 import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -56,7 +58,7 @@ const LINK: LinkShape = {
 const QEMU_TRIALS = Math.max(5, TRIALS)
 const TOOLS = ['ours', 'bake'] as const
 type Tool = (typeof TOOLS)[number]
-const CASES = ['cold', 'cached', 'one changed', 'no change'] as const
+const CASES = ['cold', 'cached', 'one changed', 'no change', 'no change, signed'] as const
 type Case = (typeof CASES)[number]
 
 interface Sample {
@@ -84,9 +86,20 @@ function toolEnv(s: Setup): NodeJS.ProcessEnv {
   return pipelineEnv(s.linked, { DOCKER_CONFIG: s.dockerConfig })
 }
 
-async function ours(s: Setup, app: string, repo: string): Promise<Omit<Sample, 'upMb' | 'downMb'>> {
+/** A signing key (ECDSA P-256, PKCS#8 PEM) for the signed case: reuse then verifies signatures. */
+const SIGNING_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  .privateKey.export({ format: 'pem', type: 'pkcs8' })
+  .toString()
+
+async function ours(
+  s: Setup,
+  app: string,
+  repo: string,
+  signed = false
+): Promise<Omit<Sample, 'upMb' | 'downMb'>> {
   const env: NodeJS.ProcessEnv = {
     ...toolEnv(s),
+    ...(signed ? { CONVOX_BUILD_SIGN: 'key', CONVOX_BUILD_SIGNING_KEY: SIGNING_KEY } : {}),
     XDG_CACHE_HOME: await mkdtemp(path.join(s.work, 'xdg-')),
     CONVOX_BUILD_REGISTRY_PASSWORD: s.rig.registryPassword,
     CONVOX_BUILD_DOCKER_HUB_PASSWORD: s.rig.hubPassword
@@ -101,12 +114,18 @@ async function ours(s: Setup, app: string, repo: string): Promise<Omit<Sample, '
   return { ms, reused: result.services.filter(x => x.reusedFrom).length }
 }
 
-async function measure(s: Setup, tool: Tool, app: string, repo: string): Promise<Sample> {
+async function measure(
+  s: Setup,
+  tool: Tool,
+  app: string,
+  repo: string,
+  signed = false
+): Promise<Sample> {
   await s.daemon.prune()
   const before = s.proxy.moved()
   const sample =
     tool === 'ours'
-      ? await ours(s, app, repo)
+      ? await ours(s, app, repo, signed)
       : {
           ms: await bake({
             app,
@@ -218,8 +237,12 @@ async function trials(s: Setup): Promise<Samples> {
     for (const c of CASES) {
       if (c === 'cached') await changeSource(app, BUILDS, `change ${t}`)
       if (c === 'one changed') await changeSource(app, [BUILDS[1]!], `one change ${t}`)
+      const signed = c === 'no change, signed'
+      // Signed: the unsigned images are not reused; one signed run (not measured) signs them,
+      // then a run with nothing changed reuses them, each signature verified first.
+      if (signed) await measure(s, 'ours', app, repos.ours, true)
       for (const tool of order) {
-        const x = await measure(s, tool, app, repos[tool])
+        const x = await measure(s, tool, app, repos[tool], signed && tool === 'ours')
         samples[c][tool].push(x)
         console.error(
           `trial ${t + 1} ${c} ${tool}: ${sec(x.ms)}, ${x.upMb.toFixed(0)} MB up, ${x.downMb.toFixed(0)} MB down${x.reused !== undefined ? `, reused ${x.reused}` : ''}`

@@ -48,7 +48,7 @@ export async function prepare(settings: Settings, run: RunEnvironment): Promise<
   // Before any network call: a dry run makes none but the rack's read-only GETs (the app's env).
   if (!settings.dryRun || rack) guardForkCode(ci.forkCode, settings)
   // Asks the CI for its OIDC token: after the fork guard.
-  if (!settings.dryRun) r.signer = await chooseSigner(settings, r.run, r.signing)
+  if (!settings.dryRun) r.signer = await chooseSigner(settings, r.run, r.signing, ci.scope)
   r.keylessTrust = keylessTrustFor(settings, ci, run.tempDir, r.signer?.kind === 'keyless')
   r.scope = describeScope(ci.scope)
   if ((settings.stage === 'all' || settings.stage === 'build') && !settings.dryRun) {

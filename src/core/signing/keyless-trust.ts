@@ -85,7 +85,9 @@ export class KeylessTrust {
       const url = new URL(id.repository)
       return (
         url.pathname.replace(/\/+$/, '').toLowerCase() === `/${repository.toLowerCase()}` &&
-        (!host || url.host.toLowerCase() === host.toLowerCase())
+        // The host must be known (the CI's run page): `acme/app` on another forge is not this one.
+        Boolean(host) &&
+        url.host.toLowerCase() === host.toLowerCase()
       )
     } catch {
       return false

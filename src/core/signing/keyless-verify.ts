@@ -39,7 +39,10 @@ export async function keylessVerifier(file: string, tempDir: string): Promise<Ke
     // a GeneralizedTime whose fraction has fewer than three digits).
     if (logged) bundle.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [] }
     ;(logged ? verifiers.logged : verifiers.timestamped).verify(toSignedEntity(bundle, payload))
-    return certIdentity(annotations[CERTIFICATE_ANNOTATION]!)
+    // Who signed is the certificate that verified, never a second reading of the annotation.
+    const content = bundle.verificationMaterial.content
+    if (content.$case !== 'x509CertificateChain') throw new Error('no certificate')
+    return certIdentity(content.x509CertificateChain.certificates[0]!.rawBytes)
   }
 }
 
@@ -64,11 +67,11 @@ async function loadVerifiers(file: string, tempDir: string): Promise<Verifiers> 
 
 /** The Sigstore bundle of a cosign `.sig` layer (cosign's pkg/cosign/bundle, read back). */
 export function bundleOfLayer(payload: Buffer, a: Record<string, string>): Bundle {
-  const certs = [a[CERTIFICATE_ANNOTATION] ?? '', a[CHAIN_ANNOTATION] ?? '']
-    .flatMap(
-      text => text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
-    )
-    .map(c => ({ rawBytes: pem.toDER(c) }))
+  const certs = [
+    ...pemCertificates(a[CERTIFICATE_ANNOTATION] ?? '', 'certificate'),
+    ...pemCertificates(a[CHAIN_ANNOTATION] ?? '', 'chain')
+  ].map(c => ({ rawBytes: pem.toDER(c) }))
+  if (certs.length === 0) throw new Error('no certificate')
   const rekor = a[REKOR_BUNDLE_ANNOTATION]
     ? (JSON.parse(a[REKOR_BUNDLE_ANNOTATION]) as RekorBundle)
     : undefined
@@ -99,6 +102,16 @@ export function bundleOfLayer(payload: Buffer, a: Record<string, string>): Bundl
   }
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*?-----END CERTIFICATE-----/g
+
+/** The PEM certificates of an annotation: PEM blocks and whitespace only, else it is refused. */
+function pemCertificates(text: string, what: string): string[] {
+  if (text.replace(PEM_CERTIFICATE, '').trim() !== '') {
+    throw new Error(`its ${what} annotation holds more than PEM certificates`)
+  }
+  return text.match(PEM_CERTIFICATE) ?? []
+}
+
 function tlogEntry(r: RekorBundle): Bundle['verificationMaterial']['tlogEntries'][number] {
   const body = Buffer.from(r.Payload.body, 'base64')
   const kind = JSON.parse(body.toString('utf8')) as { kind?: string; apiVersion?: string }
@@ -113,9 +126,11 @@ function tlogEntry(r: RekorBundle): Bundle['verificationMaterial']['tlogEntries'
   }
 }
 
-/** Who a Fulcio certificate names: its subject, issuer, source repository and ref. */
-export function certIdentity(certificatePem: string): CertIdentity {
-  const cert = X509Certificate.parse(certificatePem)
+/** Who a Fulcio certificate (PEM, or DER bytes) names: its subject, issuer, source repository and ref. */
+export function certIdentity(certificate: string | Uint8Array): CertIdentity {
+  const cert = X509Certificate.parse(
+    typeof certificate === 'string' ? certificate : Buffer.from(certificate)
+  )
   const ext = (oid: string): string => {
     const value = cert.extension(oid)?.value
     if (!value) return ''

@@ -4,6 +4,7 @@
 // tag `sha256-<hex>` holding an OCI index of the image's referrers, which we keep up to date.
 // Bundles are written as cosign's `--new-bundle-format` writes them (cosign's pkg/oci/remote
 // WriteAttestationNewBundleFormat and WriteReferrer), so `cosign verify-attestation` finds them.
+import { UserError } from '../errors.js'
 import type { Logger } from '../log.js'
 import {
   MediaType,
@@ -13,6 +14,7 @@ import {
   type RegistryClient
 } from '../registry/client.js'
 import type { RepositoryName } from '../registry/reference.js'
+import { oneLine } from '../trust.js'
 import { SIGSTORE_BUNDLE_V03 } from './bundle.js'
 import { upload } from './cosign-tags.js'
 
@@ -125,8 +127,11 @@ async function addToReferrersTag(
     const found = await client.findManifest(ref)
     if (found) existing = referrerEntries(found.json)
   } catch (e) {
+    // Only what is there and unreadable is replaced: a registry failing now (5xx, a timeout, a
+    // refused login) would make us drop other tools' referrers.
+    if (!unreadableIndex(e)) throw e
     logger.warning(
-      `${repo.registry}/${repo.repository}:${ref.tag}: the referrers index there is unreadable (${(e as Error).message}): replaced`
+      `${repo.registry}/${repo.repository}:${ref.tag}: the referrers index there is unreadable (${oneLine((e as Error).message).slice(0, 200)}): replaced`
     )
   }
   const manifests = [...existing.filter(d => d.digest !== entry.digest), entry].slice(
@@ -134,6 +139,16 @@ async function addToReferrersTag(
   )
   const index: ManifestJson = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }
   await client.putManifest(ref, Buffer.from(JSON.stringify(index)), MediaType.ociIndex)
+}
+
+/** An index that is not JSON, not a schema 2 manifest, or past the client's bound on one. */
+function unreadableIndex(e: unknown): boolean {
+  const message = (e as Error)?.message ?? ''
+  return (
+    e instanceof SyntaxError ||
+    (e instanceof UserError && /manifest schema 1 is not supported/.test(message)) ||
+    /(^|: )answer larger than \d/.test(message)
+  )
 }
 
 /** The well-formed, reasonably small descriptors of a referrers index; nothing else of it. */

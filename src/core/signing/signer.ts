@@ -1,6 +1,7 @@
 // What signs a run's images: the signing key, or Sigstore keylessly with the CI's OIDC identity
 // (`sign: auto` picks keyless when the CI gives a token, else the key when given).
-import { UserError } from '../errors.js'
+import { RemoteError, UserError } from '../errors.js'
+import { LOCAL_SCOPE, oneLine, type TrustScope } from '../trust.js'
 import type { RunEnvironment } from '../run-environment.js'
 import type { Settings } from '../settings.js'
 import {
@@ -96,40 +97,75 @@ function claims(token: string): Record<string, unknown> {
   }
 }
 
+/** The public log's URL as written by users: scheme and host compared, a trailing `/` ignored. */
+function isPublicLog(url: string): boolean {
+  try {
+    const u = new URL(url)
+    return u.host === new URL(PUBLIC_GOOD_REKOR).host && u.pathname.replace(/\/+$/, '') === ''
+  } catch {
+    return false
+  }
+}
+
 /**
- * Whether `auto` keeps a private repository out of the public log: GitHub's token names the
- * repository's visibility, and the public-good Rekor would publish its name and workflow.
+ * Why `auto` does not sign keylessly with this token, or '' when it may: the public log would
+ * publish the repository's and workflow's names, so only a token that says the repository is
+ * public (GitHub's `repository_visibility`) goes there; a private instance takes any.
  */
-function privateOnPublicGood(s: Pick<Settings, 'sigstore'>, token: string): boolean {
+function autoKeylessRefusal(s: Pick<Settings, 'sigstore'>, token: string): string {
+  if (!isPublicLog(s.sigstore.rekorUrl)) return ''
   const visibility = claims(token).repository_visibility
-  return (
-    typeof visibility === 'string' &&
-    visibility !== 'public' &&
-    s.sigstore.rekorUrl === PUBLIC_GOOD_REKOR
-  )
+  if (visibility === 'public') return ''
+  return `${visibility ? 'the repository is private' : "the CI's token does not say the repository is public"} and sigstore-rekor-url is the public log (it would publish the repository's name); set sign: keyless to, or give a private Sigstore instance's sigstore-* inputs`
+}
+
+/**
+ * Why this run must not sign keylessly, or '': a run that builds a pull request's code (an
+ * untrusted scope) with a token naming the base's ref (pull_request_target, workflow_run) would
+ * sign that code as the base branch, which protected runs trust for reuse.
+ */
+function borrowedIdentity(scope: TrustScope, token: string): string {
+  if (scope.kind !== 'untrusted') return ''
+  const c = claims(token)
+  const ref = String(c.ref_path ?? c.ref ?? '')
+  if (/^refs\/(pull|merge-requests)\//.test(ref)) return ''
+  return `this run builds ${scope.reason || 'untrusted code'}, but the CI's OIDC token names ${ref ? oneLine(ref).slice(0, 100) : 'no pull request ref'}: a signature would claim it`
 }
 
 /**
  * The run's signer, as `sign` says: keyless when asked, or on auto when the CI gives a token;
- * else the key when one is given (already read: `key`); else none.
+ * else the key when one is given (already read: `key`); else none. `scope`: the run's trust scope.
  */
 export async function chooseSigner(
   s: Pick<Settings, 'sign' | 'sigstore'>,
   run: RunEnvironment,
-  key: SigningKey | undefined
+  key: SigningKey | undefined,
+  scope: TrustScope = LOCAL_SCOPE
 ): Promise<ImageSigner | undefined> {
   if (s.sign === 'off') return undefined
   if (s.sign === 'keyless' || s.sign === 'auto') {
-    const token = await sigstoreToken(run)
-    if (token && s.sign === 'auto' && privateOnPublicGood(s, token)) {
-      run.logger.info(
-        "Not signing keylessly: the repository is private and sigstore-rekor-url is the public log (it would publish the repository's name); set sign: keyless to, or give a private Sigstore instance's sigstore-* inputs"
-      )
+    let token: string | undefined
+    try {
+      token = await sigstoreToken(run)
+    } catch (e) {
+      const why = `the CI's OIDC token service failed: ${oneLine((e as Error).message).slice(0, 200)}`
+      if (s.sign === 'keyless') throw new RemoteError(`sign: keyless: ${why}`)
+      run.logger.info(`Not signing keylessly: ${why}`)
+    }
+    const refusal = token
+      ? borrowedIdentity(scope, token) || (s.sign === 'auto' ? autoKeylessRefusal(s, token) : '')
+      : ''
+    if (token && refusal) {
+      if (s.sign === 'keyless') {
+        run.logger.warning(`Images not signed: ${refusal}`)
+        return undefined
+      }
+      run.logger.info(`Not signing keylessly: ${refusal}`)
     } else if (token) {
       // A fresh token when signing: the build may outlast this one.
       return await keylessImageSigner(s.sigstore, async () => (await sigstoreToken(run)) ?? token)
     }
-    if (s.sign === 'keyless') {
+    if (s.sign === 'keyless' && !token) {
       throw new UserError({
         input: 'sign',
         message:
