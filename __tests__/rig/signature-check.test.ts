@@ -108,7 +108,13 @@ describe('checkSignature with keyless signatures', () => {
           trustedRoot: path.join(dir, 'trusted_root.json')
         }
       },
-      { ...noCi('c0ffee'), repository: 'acme/app', branch: 'main', defaultBranch: 'main' },
+      {
+        ...noCi('c0ffee'),
+        repository: 'acme/app',
+        branch: 'main',
+        defaultBranch: 'main',
+        runUrl: 'https://github.com/acme/app/actions/runs/1'
+      },
       dir,
       true
     )!
