@@ -17,6 +17,8 @@ import { HashAlgorithm, PublicKeyDetails, TrustedRoot } from '@sigstore/protobuf
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
 
 export interface SigstoreMock {
   fulcioUrl: string
@@ -192,4 +194,26 @@ export function githubToken(repository: string, ref: string, extra: object = {})
   }
   const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url')
   return `${part({ alg: 'RS256', typ: 'JWT' })}.${part(claims)}.${Buffer.from('not-checked').toString('base64url')}`
+}
+
+/**
+ * The mock's roots as files in `dir`, and the environment that makes cosign trust them and
+ * nothing else (cosign's pkg/cosign/env: SIGSTORE_ROOT_FILE, SIGSTORE_REKOR_PUBLIC_KEY,
+ * SIGSTORE_CT_LOG_PUBLIC_KEY_FILE; TUF_ROOT where no TUF repository is).
+ */
+export async function cosignTrusting(
+  mock: SigstoreMock,
+  dir: string
+): Promise<Record<string, string>> {
+  const files = {
+    SIGSTORE_ROOT_FILE: ['fulcio.pem', mock.fulcioRootPem],
+    SIGSTORE_REKOR_PUBLIC_KEY: ['rekor.pub', mock.rekorPublicKeyPem],
+    SIGSTORE_CT_LOG_PUBLIC_KEY_FILE: ['ctlog.pub', mock.ctLogPublicKeyPem]
+  } as const
+  const env: Record<string, string> = { TUF_ROOT: path.join(dir, 'tuf') }
+  for (const [name, [file, text]] of Object.entries(files)) {
+    env[name] = path.join(dir, file)
+    await writeFile(env[name], text)
+  }
+  return env
 }

@@ -7,7 +7,7 @@
 // (dist/cli.js under Node 20 and 24: Sigstore's libraries are a chunk it loads when signing).
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli } from '../../src/cli/run.js'
@@ -25,6 +25,7 @@ import {
   uniqueRepo
 } from '../helpers/rig.js'
 import {
+  cosignTrusting,
   GITHUB_ISSUER,
   githubToken,
   startSigstoreMock,
@@ -37,6 +38,7 @@ let example: ExampleApp
 let dir: string
 let dockerConfig: string
 let mock: SigstoreMock
+let cosignEnv: Record<string, string>
 let tokenService: LoopbackApi
 const asked: ApiRequest[] = []
 const bearer = `idreq-${randomBytes(12).toString('hex')}`
@@ -47,9 +49,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'keyless-cli-'))
   dockerConfig = await makeDockerConfig(rigLogins(rig, { hub: false }))
   mock = await startSigstoreMock()
-  await writeFile(path.join(dir, 'fulcio.pem'), mock.fulcioRootPem)
-  await writeFile(path.join(dir, 'rekor.pub'), mock.rekorPublicKeyPem)
-  await writeFile(path.join(dir, 'ctlog.pub'), mock.ctLogPublicKeyPem)
+  cosignEnv = await cosignTrusting(mock, dir)
   tokenService = await serveJson((r, answer) => {
     asked.push(r)
     const audience = new URL(r.path, 'http://x').searchParams.get('audience')
@@ -166,12 +166,7 @@ describe('keyless signing from the CLI on a GitHub runner', () => {
         {
           rig,
           dockerConfig,
-          env: {
-            SIGSTORE_ROOT_FILE: path.join(dir, 'fulcio.pem'),
-            SIGSTORE_REKOR_PUBLIC_KEY: path.join(dir, 'rekor.pub'),
-            SIGSTORE_CT_LOG_PUBLIC_KEY_FILE: path.join(dir, 'ctlog.pub'),
-            TUF_ROOT: path.join(dir, 'tuf')
-          }
+          env: cosignEnv
         }
       )
       expect(`${v.exitCode} ${v.stderr}`).toMatch(/^0 /)

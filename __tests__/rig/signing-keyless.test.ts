@@ -20,6 +20,7 @@ import {
 import { firstStatement } from '../helpers/cosign.js'
 import { loadRig, makeDockerConfig, rigLogins, run, uniqueRepo } from '../helpers/rig.js'
 import {
+  cosignTrusting,
   GITHUB_ISSUER,
   githubToken,
   startSigstoreMock,
@@ -41,17 +42,8 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'signing-keyless-'))
   dockerConfig = await makeDockerConfig(rigLogins(rig, { hub: false }))
   mock = await startSigstoreMock()
-  await writeFile(path.join(dir, 'fulcio.pem'), mock.fulcioRootPem)
-  await writeFile(path.join(dir, 'rekor.pub'), mock.rekorPublicKeyPem)
-  await writeFile(path.join(dir, 'ctlog.pub'), mock.ctLogPublicKeyPem)
   await writeFile(path.join(dir, 'trusted_root.json'), mock.trustedRoot)
-  cosignEnv = {
-    SIGSTORE_ROOT_FILE: path.join(dir, 'fulcio.pem'),
-    SIGSTORE_REKOR_PUBLIC_KEY: path.join(dir, 'rekor.pub'),
-    SIGSTORE_CT_LOG_PUBLIC_KEY_FILE: path.join(dir, 'ctlog.pub'),
-    // No TUF: the mock's roots are all cosign trusts.
-    TUF_ROOT: path.join(dir, 'tuf')
-  }
+  cosignEnv = await cosignTrusting(mock, dir)
 })
 afterAll(async () => {
   await mock?.close()
