@@ -7,7 +7,6 @@ export const modules = {
 
 __webpack_require__.r(__webpack_exports__);
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   bundleOfLayer: () => (/* binding */ bundleOfLayer),
 /* harmony export */   certIdentity: () => (/* binding */ certIdentity),
 /* harmony export */   keylessVerifier: () => (/* binding */ keylessVerifier)
 /* harmony export */ });

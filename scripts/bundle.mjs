@@ -100,8 +100,8 @@ async function bundleEntry(input, file, files, licenses) {
     throw new Error(`bundle: ${file}: the chunk loader's file names are not where expected`)
   }
   files.set(file, eagerModules(code.replace(runtime, `.u=e=>""+e+"${chunkSuffix}"`)))
-  for (const [asset_name, asset] of Object.entries(assets)) {
-    const name = chunkName(asset_name)
+  for (const [emitted, asset] of Object.entries(assets)) {
+    const name = chunkName(emitted)
     const text = asset.source.toString()
     if (name.endsWith('licenses.txt')) {
       // Sections are `<package>\n<license id>\n<text>`, separated by blank lines.

@@ -4,6 +4,7 @@
 // run's secrets before anyone sees it.
 import type { Exec } from '../core/exec.js'
 import { BODY_LIMITS, exchange } from '../core/http.js'
+import { jwtClaims } from '../core/jwt.js'
 import type { Redactor } from '../core/secrets.js'
 import type { CiAdapter, Env } from './adapter.js'
 
@@ -21,7 +22,7 @@ const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 export const ID_TOKEN_VARIABLES = ['SIGSTORE_ID_TOKEN'] as const
 
 /** The token, checked to be a JWT; undefined otherwise. */
-export function jwtOrNothing(text: string | undefined): string | undefined {
+function jwtOrNothing(text: string | undefined): string | undefined {
   const t = (text ?? '').trim()
   return JWT.test(t) ? t : undefined
 }
@@ -55,15 +56,9 @@ export function idTokenSource(
 }
 
 /** A JWT's `exp` in ms; 0 when it has none readable (asked again each time). */
-export function expiresAt(token: string): number {
-  try {
-    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
-      exp?: unknown
-    }
-    return typeof claims.exp === 'number' ? claims.exp * 1000 : 0
-  } catch {
-    return 0
-  }
+function expiresAt(token: string): number {
+  const exp = jwtClaims(token).exp
+  return typeof exp === 'number' ? exp * 1000 : 0
 }
 
 /** GitHub's token service (`permissions: id-token: write`), as @actions/core's getIDToken asks it. */

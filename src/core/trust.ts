@@ -73,12 +73,17 @@ export function globRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`)
 }
 
+/** The full git ref of a tag or branch: `refs/tags/v1`, `refs/heads/main`; '' for neither. */
+export function fullRef(ref: { branch?: string; tag?: string }): string {
+  return ref.tag ? `refs/tags/${ref.tag}` : ref.branch ? `refs/heads/${ref.branch}` : ''
+}
+
 /** The trusted-refs entry a ref matches: `refs/...` globs against the full ref, others the name. */
 export function matchTrustedRef(
   globs: string[],
   ref: { branch?: string; tag?: string }
 ): string | undefined {
-  const full = ref.tag ? `refs/tags/${ref.tag}` : ref.branch ? `refs/heads/${ref.branch}` : ''
+  const full = fullRef(ref)
   const name = ref.tag || ref.branch || ''
   if (!name) return undefined
   return globs.find(g => globRegExp(g).test(g.startsWith('refs/') ? full : name))

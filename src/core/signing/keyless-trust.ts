@@ -5,7 +5,7 @@
 // own scope, src/core/trust.ts) or on the run's own ref, or an `identity:` glob of reuse-trust.
 import type { CiContext } from '../commit.js'
 import type { Settings } from '../settings.js'
-import { globRegExp, isProtectedRef, oneLine } from '../trust.js'
+import { fullRef, globRegExp, isProtectedRef, oneLine } from '../trust.js'
 import type { KeylessVerifier } from './keyless-verify.js'
 
 /** Who a Fulcio certificate names. */
@@ -131,9 +131,7 @@ function urlHost(url: string): string {
 
 /** The ref a run builds, as certificates name refs: `refs/heads/main`, `refs/tags/v1`. */
 function runRef(ci: CiContext): string {
-  if (ci.tag) return `refs/tags/${ci.tag}`
-  if (ci.isPullRequest) return ''
-  return ci.branch ? `refs/heads/${ci.branch}` : ''
+  return ci.isPullRequest && !ci.tag ? '' : fullRef(ci)
 }
 
 /**

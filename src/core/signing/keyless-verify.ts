@@ -66,7 +66,7 @@ async function loadVerifiers(file: string, tempDir: string): Promise<Verifiers> 
 }
 
 /** The Sigstore bundle of a cosign `.sig` layer (cosign's pkg/cosign/bundle, read back). */
-export function bundleOfLayer(payload: Buffer, a: Record<string, string>): Bundle {
+function bundleOfLayer(payload: Buffer, a: Record<string, string>): Bundle {
   const certs = [
     ...pemCertificates(a[CERTIFICATE_ANNOTATION] ?? '', 'certificate'),
     ...pemCertificates(a[CHAIN_ANNOTATION] ?? '', 'chain')

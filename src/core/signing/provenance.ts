@@ -2,6 +2,7 @@
 // in-toto statement. Only names and identifiers: never a build arg's value (a secret's, or one
 // from the app's env), so nothing here needs redacting.
 import type { CiContext } from '../commit.js'
+import { fullRef } from '../trust.js'
 
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1'
 export const BUILD_TYPE = 'https://github.com/convox-build/convox-build/build-types/convox-app/v1'
@@ -39,7 +40,7 @@ export interface Statement {
 
 export function provenanceStatement(p: ProvenanceInput): Statement {
   const [algorithm, hex] = p.digest.split(':')
-  const ref = p.ci.tag ? `refs/tags/${p.ci.tag}` : p.ci.branch ? `refs/heads/${p.ci.branch}` : ''
+  const ref = fullRef(p.ci)
   const source = p.ci.repository || 'local'
   return {
     _type: 'https://in-toto.io/Statement/v1',

@@ -152,7 +152,7 @@ function unreadableIndex(e: unknown): boolean {
 }
 
 /** The well-formed, reasonably small descriptors of a referrers index; nothing else of it. */
-export function referrerEntries(json: ManifestJson): Descriptor[] {
+function referrerEntries(json: ManifestJson): Descriptor[] {
   if (json.mediaType !== undefined && json.mediaType !== MediaType.ociIndex) return []
   const list: unknown[] = Array.isArray(json.manifests) ? json.manifests : []
   return list.filter(isReferrerDescriptor).slice(-MAX_REFERRERS)

@@ -1,6 +1,7 @@
 // What signs a run's images: the signing key, or Sigstore keylessly with the CI's OIDC identity
 // (`sign: auto` picks keyless when the CI gives a token, else the key when given).
 import { RemoteError, UserError } from '../errors.js'
+import { jwtClaims } from '../jwt.js'
 import { LOCAL_SCOPE, oneLine, type TrustScope } from '../trust.js'
 import type { RunEnvironment } from '../run-environment.js'
 import type { Settings } from '../settings.js'
@@ -37,7 +38,7 @@ export interface ImageSigner {
   ): Promise<{ layer: SignedLayer; bundle: () => Promise<Buffer> }>
 }
 
-export function keySigner(key: SigningKey): ImageSigner {
+function keySigner(key: SigningKey): ImageSigner {
   return {
     kind: 'key',
     signature: async payload => ({
@@ -57,7 +58,7 @@ export function keySigner(key: SigningKey): ImageSigner {
 }
 
 /** Sigstore's libraries load only in a run that signs keylessly (they cost ~45 ms of a start). */
-export async function keylessImageSigner(
+async function keylessImageSigner(
   instance: Settings['sigstore'],
   token: () => Promise<string>
 ): Promise<ImageSigner> {
@@ -86,17 +87,6 @@ async function sigstoreToken(run: RunEnvironment): Promise<string | undefined> {
   return token || undefined
 }
 
-/** The token's claims, or none when it is not a readable JWT. */
-function claims(token: string): Record<string, unknown> {
-  try {
-    return JSON.parse(
-      Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')
-    ) as Record<string, unknown>
-  } catch {
-    return {}
-  }
-}
-
 /** The public log's URL as written by users: scheme and host compared, a trailing `/` ignored. */
 function isPublicLog(url: string): boolean {
   try {
@@ -114,7 +104,7 @@ function isPublicLog(url: string): boolean {
  */
 function autoKeylessRefusal(s: Pick<Settings, 'sigstore'>, token: string): string {
   if (!isPublicLog(s.sigstore.rekorUrl)) return ''
-  const visibility = claims(token).repository_visibility
+  const visibility = jwtClaims(token).repository_visibility
   if (visibility === 'public') return ''
   return `${visibility ? 'the repository is private' : "the CI's token does not say the repository is public"} and sigstore-rekor-url is the public log (it would publish the repository's name); set sign: keyless to, or give a private Sigstore instance's sigstore-* inputs`
 }
@@ -126,7 +116,7 @@ function autoKeylessRefusal(s: Pick<Settings, 'sigstore'>, token: string): strin
  */
 function borrowedIdentity(scope: TrustScope, token: string): string {
   if (scope.kind !== 'untrusted') return ''
-  const c = claims(token)
+  const c = jwtClaims(token)
   const ref = String(c.ref_path ?? c.ref ?? '')
   if (/^refs\/(pull|merge-requests)\//.test(ref)) return ''
   return `this run builds ${scope.reason || 'untrusted code'}, but the CI's OIDC token names ${ref ? oneLine(ref).slice(0, 100) : 'no pull request ref'}: a signature would claim it`
@@ -143,35 +133,38 @@ export async function chooseSigner(
   scope: TrustScope = LOCAL_SCOPE
 ): Promise<ImageSigner | undefined> {
   if (s.sign === 'off') return undefined
-  if (s.sign === 'keyless' || s.sign === 'auto') {
-    let token: string | undefined
-    try {
-      token = await sigstoreToken(run)
-    } catch (e) {
-      const why = `the CI's OIDC token service failed: ${oneLine((e as Error).message).slice(0, 200)}`
-      if (s.sign === 'keyless') throw new RemoteError(`sign: keyless: ${why}`)
-      run.logger.info(`Not signing keylessly: ${why}`)
-    }
-    const refusal = token
-      ? borrowedIdentity(scope, token) || (s.sign === 'auto' ? autoKeylessRefusal(s, token) : '')
-      : ''
-    if (token && refusal) {
-      if (s.sign === 'keyless') {
-        run.logger.warning(`Images not signed: ${refusal}`)
-        return undefined
-      }
-      run.logger.info(`Not signing keylessly: ${refusal}`)
-    } else if (token) {
-      // A fresh token when signing: the build may outlast this one.
-      return await keylessImageSigner(s.sigstore, async () => (await sigstoreToken(run)) ?? token)
-    }
-    if (s.sign === 'keyless' && !token) {
-      throw new UserError({
-        input: 'sign',
-        message:
-          "sign: keyless needs the CI's OIDC token, and the CI gave none: on GitHub give the job `permissions: id-token: write`; on GitLab `id_tokens: SIGSTORE_ID_TOKEN: aud: sigstore`; on Buildkite and CircleCI their OIDC token; or use sign: key with signing-key"
-      })
-    }
+  const byKey = key ? keySigner(key) : undefined
+  if (s.sign === 'key') return byKey
+  const keyless = s.sign === 'keyless'
+  const token = await tokenFor(keyless, run)
+  if (!token) {
+    if (!keyless) return byKey
+    throw new UserError({
+      input: 'sign',
+      message:
+        "sign: keyless needs the CI's OIDC token, and the CI gave none: on GitHub give the job `permissions: id-token: write`; on GitLab `id_tokens: SIGSTORE_ID_TOKEN: aud: sigstore`; on Buildkite and CircleCI their OIDC token; or use sign: key with signing-key"
+    })
   }
-  return key ? keySigner(key) : undefined
+  const refusal = borrowedIdentity(scope, token) || (keyless ? '' : autoKeylessRefusal(s, token))
+  // A fresh token when signing: the build may outlast this one.
+  if (!refusal)
+    return keylessImageSigner(s.sigstore, async () => (await sigstoreToken(run)) ?? token)
+  if (keyless) {
+    run.logger.warning(`Images not signed: ${refusal}`)
+    return undefined
+  }
+  run.logger.info(`Not signing keylessly: ${refusal}`)
+  return byKey
+}
+
+/** The token; a failing token service is a remote failure for keyless, one line for auto. */
+async function tokenFor(keyless: boolean, run: RunEnvironment): Promise<string | undefined> {
+  try {
+    return await sigstoreToken(run)
+  } catch (e) {
+    const why = `the CI's OIDC token service failed: ${oneLine((e as Error).message).slice(0, 200)}`
+    if (keyless) throw new RemoteError(`sign: keyless: ${why}`)
+    run.logger.info(`Not signing keylessly: ${why}`)
+    return undefined
+  }
 }
