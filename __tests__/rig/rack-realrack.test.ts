@@ -598,8 +598,11 @@ describe('realrack -atom-outcome rollback', () => {
       new RegExp(`^rack ${rr.host}: app ${rr.app}: release ${releaseId} rolled back`)
     )
     // the rollback then ends with the app back on the release before (Reverted)
+    // (settled: the app may read running while its last step, Reverted, is still to come)
+    const settled = (x: typeof state): boolean =>
+      x.app.status === 'running' && x.promotions.at(-1)?.status === 'Reverted'
     let state = await rr.state()
-    for (let i = 0; i < 50 && state.app.status !== 'running'; i++) {
+    for (let i = 0; i < 50 && !settled(state); i++) {
       await sleep(100)
       state = await rr.state()
     }
